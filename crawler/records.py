@@ -1,0 +1,95 @@
+"""The raw post record of DESIGN.md Contract 1 and the append-only ``posts.jsonl`` store.
+
+Parsers build records with :func:`make_record`; the crawler and ``hashtag-crawl parse`` both
+write through :class:`PostStore`, which dedupes by shortcode and survives ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from preprocess.hashtags import extract_hashtags
+from runtime.files import append_jsonl, iter_jsonl, repair_torn_tail
+
+REQUIRED_FIELDS = ("shortcode", "url", "caption", "hashtags", "image_url", "source", "crawled_at")
+
+
+def utc_now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def timestamp_to_iso(value: int | float | str | None) -> str | None:
+    """Unix seconds (Instagram's ``taken_at``) to ISO 8601 UTC; ``None`` stays ``None``."""
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def post_url(shortcode: str, base_url: str = "https://www.instagram.com") -> str:
+    return f"{base_url.rstrip('/')}/p/{shortcode}/"
+
+
+def make_record(
+    shortcode: str,
+    caption: str | None,
+    image_url: str | None,
+    source: str,
+    base_url: str = "https://www.instagram.com",
+    **optional: Any,
+) -> dict[str, Any]:
+    """A Contract 1 record; optional fields given as ``None`` are left out."""
+    text = caption or ""
+    record: dict[str, Any] = {
+        "shortcode": shortcode,
+        "url": post_url(shortcode, base_url),
+        "caption": text,
+        "hashtags": extract_hashtags(text),
+        "image_url": image_url,
+        "source": source,
+        "crawled_at": utc_now_iso(),
+    }
+    record.update({key: value for key, value in optional.items() if value is not None})
+    return record
+
+
+class PostStore:
+    """``posts.jsonl``: append-only, one fsync per batch, deduplicated by shortcode.
+
+    Opening repairs a torn last line (an append cut by ``kill -9``) and loads the shortcodes
+    already stored, so a resumed crawl never writes a duplicate.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repaired_bytes = repair_torn_tail(self.path)
+        self.shortcodes: set[str] = set()
+        if self.path.exists():
+            for _, record, _ in iter_jsonl(self.path):
+                if record and isinstance(record.get("shortcode"), str):
+                    self.shortcodes.add(record["shortcode"])
+
+    def __len__(self) -> int:
+        return len(self.shortcodes)
+
+    def __contains__(self, shortcode: object) -> bool:
+        return shortcode in self.shortcodes
+
+    def add(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append the records not stored yet (first one wins within a batch); return them."""
+        fresh: list[dict[str, Any]] = []
+        for record in records:
+            code = record["shortcode"]
+            if code not in self.shortcodes:
+                self.shortcodes.add(code)
+                fresh.append(record)
+        append_jsonl(self.path, fresh)
+        return fresh

@@ -1,0 +1,86 @@
+"""YAML config per stage, every key overridable by a flag, resolved config written beside outputs.
+
+Precedence, lowest first: ``configs/<stage>.yaml`` shipped with the package, a ``--config FILE``,
+``--set key=value`` pairs, then the stage's dedicated flags (when given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runtime.errors import UsageError
+from runtime.files import atomic_write_text
+
+
+def default_config(stage: str) -> dict[str, Any]:
+    """The shipped defaults of ``configs/<stage>.yaml``."""
+    text = importlib.resources.files("configs").joinpath(f"{stage}.yaml").read_text("utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML file overriding the defaults")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override any config key (dotted for nested keys; VALUE parsed as YAML)",
+    )
+
+
+def resolve_config(stage: str, args: argparse.Namespace, flag_keys: dict[str, str]) -> dict[str, Any]:
+    """Merge defaults, ``--config``, ``--set`` and the dedicated flags into one dict.
+
+    ``flag_keys`` maps an argparse dest to a dotted config key; a flag left at ``None`` does
+    not override.
+    """
+    config = default_config(stage)
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        try:
+            loaded = yaml.safe_load(path.read_text("utf-8")) or {}
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read config {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"config {path} is not a mapping")
+        _merge(config, loaded)
+    for item in getattr(args, "overrides", []) or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        _set_dotted(config, key, yaml.safe_load(raw))
+    for dest, key in flag_keys.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            _set_dotted(config, key, value)
+    return config
+
+
+def write_resolved(config: dict[str, Any], path: str | Path) -> None:
+    atomic_write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
+    node = config
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UsageError(f"config key {key!r}: {part!r} is not a section")
+        node = child
+    node[leaf] = value

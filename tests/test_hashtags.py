@@ -1,0 +1,38 @@
+"""Hashtag extraction edge cases: the one definition of DESIGN.md."""
+
+import pytest
+
+from preprocess.hashtags import extract_hashtags, strip_for_model
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("#foo#bar", ["foo", "bar"]),
+        ("a#b", []),
+        ("#123", []),
+        ("#123abc", ["123abc"]),
+        ("＃Ｔｏｋｙｏ", ["tokyo"]),
+        ("#東京 #café #Café", ["東京", "café"]),
+        ("❤️#love😍", ["love"]),
+        ("&#39; #ok", ["ok"]),
+        ("#tag\u200dx", ["tag"]),
+        ("#👩\u200d💻", []),
+        ("Straße #STRASSE #straße", ["strasse"]),
+        ("see https://x.com/page#frag #real", ["real"]),
+        ("#서울 #ソウル_旅行", ["서울", "ソウル_旅行"]),
+        ("", []),
+    ],
+)
+def test_extract_hashtags(text: str, expected: list[str]) -> None:
+    assert extract_hashtags(text) == expected
+
+
+def test_strip_for_model_removes_tags_mentions_urls() -> None:
+    text = "Sunset 🌅 with @anna.b at https://t.co/x #beach#sun www.a.com/y  end"
+    assert strip_for_model(text) == "Sunset 🌅 with at end"
+
+
+def test_no_label_survives_in_model_text() -> None:
+    text = "#Love is #LOVE and ＃love"
+    assert "love" not in strip_for_model(text).casefold()
