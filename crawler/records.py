@@ -18,7 +18,7 @@ REQUIRED_FIELDS = ("shortcode", "url", "caption", "hashtags", "image_url", "sour
 
 
 def utc_now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def timestamp_to_iso(value: int | float | str | None) -> str | None:
@@ -29,7 +29,7 @@ def timestamp_to_iso(value: int | float | str | None) -> str | None:
         seconds = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 

@@ -35,7 +35,9 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_config(stage: str, args: argparse.Namespace, flag_keys: dict[str, str]) -> dict[str, Any]:
+def resolve_config(
+    stage: str, args: argparse.Namespace, flag_keys: dict[str, str]
+) -> dict[str, Any]:
     """Merge defaults, ``--config``, ``--set`` and the dedicated flags into one dict.
 
     ``flag_keys`` maps an argparse dest to a dotted config key; a flag left at ``None`` does

@@ -15,15 +15,19 @@ def add_logging_args(parser: argparse.ArgumentParser) -> None:
 
 def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) -> None:
     """Log to stderr at the level the flags ask for, and everything at INFO+ to ``log_file``."""
-    level = logging.DEBUG if getattr(args, "verbose", False) else (
-        logging.WARNING if getattr(args, "quiet", False) else logging.INFO
+    level = (
+        logging.DEBUG
+        if getattr(args, "verbose", False)
+        else (logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     )
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(min(level, logging.INFO) if log_file else level)
     console = logging.StreamHandler()
     console.setLevel(level)
-    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    console.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    )
     root.addHandler(console)
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)

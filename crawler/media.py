@@ -1,0 +1,95 @@
+"""``--download-images``: fetch each post's image right away, with the browser's cookies.
+
+Signed Instagram media URLs expire after a few days, so a crawl that wants images must fetch
+them while the signature is fresh. Failures are named, never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import requests
+from PIL import Image, UnidentifiedImageError
+
+from runtime.files import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 20 * 1024 * 1024
+
+
+class ImageDownloader:
+    """One pooled HTTP session carrying the browser's cookies and user agent."""
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        cookies: list[dict[str, Any]] | None = None,
+        user_agent: str | None = None,
+        timeout_s: float = 20.0,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+        if user_agent:
+            self.session.headers["User-Agent"] = user_agent
+        for cookie in cookies or []:
+            self.session.cookies.set(
+                cookie["name"],
+                cookie["value"],
+                domain=cookie.get("domain", ""),
+                path=cookie.get("path", "/"),
+            )
+        self.failures: dict[str, int] = {}
+
+    def fetch(self, record: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Download ``record["image_url"]`` to ``images/<shortcode>.jpg`` (relative to the output
+        folder); return ``(relative_path, None)`` or ``(None, reason)``."""
+        url = record.get("image_url")
+        if not url:
+            return self._fail("no_image_url")
+        try:
+            response = self.session.get(url, timeout=self.timeout_s, stream=True)
+            body = response.raw.read(MAX_BYTES + 1, decode_content=True)
+        except requests.Timeout:
+            return self._fail("timeout")
+        except requests.RequestException:
+            return self._fail("connection")
+        if response.status_code == 403 and b"URL signature expired" in body:
+            return self._fail("expired_signature")
+        if response.status_code != 200:
+            return self._fail(f"http_{response.status_code}")
+        if len(body) > MAX_BYTES:
+            return self._fail("too_large")
+        reason = _image_problem(body)
+        if reason:
+            return self._fail(reason)
+        name = f"{_safe_name(record['shortcode'])}.jpg"
+        atomic_write_bytes(self.out_dir / "images" / name, body)
+        return f"images/{name}", None
+
+    def _fail(self, reason: str) -> tuple[None, str]:
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+        return None, reason
+
+
+def _image_problem(body: bytes) -> str | None:
+    try:
+        with Image.open(io.BytesIO(body)) as image:
+            image.load()
+    except UnidentifiedImageError:
+        return "not_an_image"
+    except (OSError, SyntaxError):
+        return "truncated"
+    return None
+
+
+def _safe_name(shortcode: str) -> str:
+    """Shortcodes are [A-Za-z0-9_-]; anything else is hashed rather than used as a file name."""
+    if shortcode and all(c.isascii() and (c.isalnum() or c in "-_") for c in shortcode):
+        return shortcode
+    return hashlib.sha256(shortcode.encode("utf-8")).hexdigest()[:32]

@@ -1,0 +1,231 @@
+"""Crawler support: politeness, targets, cookies files and image downloads (no browser)."""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from crawler import auth, targets
+from crawler.media import ImageDownloader
+from crawler.politeness import Politeness
+from runtime.errors import RemoteStop, UsageError
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make_politeness(fake: FakeTime, **config: float) -> Politeness:
+    return Politeness(config, sleep=fake.sleep, clock=fake.clock, rng=random.Random(0))
+
+
+def test_delays_are_random_capped_and_average_near_the_mean() -> None:
+    fake = FakeTime()
+    polite = make_politeness(fake, delay_mean_s=1.5, delay_max_s=6.0, budget_requests=10**9)
+    waits = [polite.wait_turn() for _ in range(2000)]
+    assert max(waits) <= 6.0
+    assert len(set(waits)) > 1000
+    assert 1.2 < sum(waits) / len(waits) < 1.6
+
+
+def test_no_delay_skips_pauses() -> None:
+    fake = FakeTime()
+    polite = Politeness({}, no_delay=True, sleep=fake.sleep, clock=fake.clock)
+    assert polite.wait_turn() == 0 and not fake.sleeps
+
+
+def test_sliding_window_budget_waits_for_the_oldest_request_to_expire() -> None:
+    fake = FakeTime()
+    polite = make_politeness(fake, budget_requests=10, budget_window_s=60)
+    polite.no_delay = True
+    polite.note_requests(6)
+    fake.now = 10
+    polite.note_requests(4)
+    waited = polite.wait_turn()
+    assert waited == pytest.approx(50)  # until the first 6 fall out of the window at t=60
+    assert fake.now == pytest.approx(60)
+    assert polite.wait_turn() == 0
+
+
+def test_backoff_honours_retry_after_then_gives_up() -> None:
+    fake = FakeTime()
+    polite = make_politeness(fake, backoff_attempts=2, backoff_base_s=10)
+    assert polite.backoff(1, retry_after=7) == 7
+    assert 0 <= polite.backoff(2) <= 20
+    with pytest.raises(RemoteStop, match="rate limited"):
+        polite.backoff(3)
+
+
+def test_consecutive_failures_stop_the_crawl_and_success_resets() -> None:
+    polite = Politeness({"max_consecutive_failures": 3})
+    polite.failure("timeout")
+    polite.failure("timeout")
+    polite.success()
+    polite.failure("timeout")
+    polite.failure("timeout")
+    with pytest.raises(RemoteStop, match="3 consecutive failures"):
+        polite.failure("timeout")
+
+
+def test_targets_are_validated_normalized_and_deduplicated(tmp_path: Path) -> None:
+    listing = tmp_path / "targets.txt"
+    listing.write_text("tag:Sunset\n#beach  # a comment\n\n@some.user\nprofile:other_user\n")
+    found = targets.resolve_targets(["sunset", "東京"], ["nasa"], listing)
+    assert [t.source for t in found] == [
+        "tag:sunset",
+        "tag:東京",
+        "profile:nasa",
+        "tag:beach",
+        "profile:some.user",
+        "profile:other_user",
+    ]
+    assert found[0].path == "/explore/tags/sunset/" and found[2].path == "/nasa/"
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("tag", "../etc"), ("tag", "a b"), ("profile", "x/y"), ("profile", "a" * 31), ("tag", "")],
+)
+def test_illegal_target_names_are_refused(kind: str, name: str) -> None:
+    with pytest.raises(UsageError, match="illegal"):
+        targets.make_target(kind, name)
+
+
+def test_bad_line_in_targets_file_names_the_line(tmp_path: Path) -> None:
+    listing = tmp_path / "t.txt"
+    listing.write_text("tag:ok\nprofile:bad/name\n")
+    with pytest.raises(UsageError, match=r"t\.txt:2: illegal profile name"):
+        targets.read_targets_file(listing)
+
+
+def test_shards_partition_the_targets() -> None:
+    found = [targets.make_target("tag", f"t{i}") for i in range(50)]
+    parts = [targets.shard(found, i, 3) for i in range(3)]
+    assert sorted(t.name for part in parts for t in part) == sorted(t.name for t in found)
+    assert all(parts)
+    with pytest.raises(UsageError):
+        targets.parse_shard("3/3")
+    assert targets.parse_shard("1/4") == (1, 4)
+
+
+def test_netscape_and_json_cookie_files(tmp_path: Path) -> None:
+    netscape = tmp_path / "cookies.txt"
+    netscape.write_text(
+        "# Netscape HTTP Cookie File\n"
+        ".instagram.com\tTRUE\t/\tTRUE\t2000000000\tsessionid\tabc123\n"
+        ".instagram.com\tTRUE\t/\tFALSE\t0\tcsrftoken\txyz\n"
+    )
+    cookies = auth.load_cookies(netscape)
+    assert cookies[0] == {
+        "name": "sessionid",
+        "value": "abc123",
+        "domain": ".instagram.com",
+        "path": "/",
+        "secure": True,
+        "httpOnly": False,
+        "expiry": 2000000000,
+    }
+    exported = tmp_path / "cookies.json"
+    exported.write_text(
+        '[{"name": "sessionid", "value": "v", "domain": ".instagram.com",'
+        ' "expirationDate": 1999999999.5, "httpOnly": true}]'
+    )
+    assert auth.load_cookies(exported)[0]["expiry"] == 1999999999
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe\x00garbage", "cannot read cookies file"),
+        (b"just some words\n", "neither Netscape cookies.txt nor a JSON export"),
+        (b'[{"nom": 1}]', "neither Netscape"),
+        (b"[]", "holds no cookies"),
+    ],
+)
+def test_unreadable_cookie_files_are_usage_errors(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "c"
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=message):
+        auth.load_cookies(path)
+
+
+def test_missing_cookie_file_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot read cookies file"):
+        auth.load_cookies(tmp_path / "absent.txt")
+
+
+def test_login_without_environment_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IG_USERNAME", raising=False)
+    monkeypatch.delenv("IG_PASSWORD", raising=False)
+    with pytest.raises(UsageError, match="IG_USERNAME and IG_PASSWORD"):
+        auth.credentials_from_env()
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+class MediaHandler(BaseHTTPRequestHandler):
+    routes = {
+        "/ok.jpg": (200, _jpeg()),
+        "/expired.jpg": (403, b"URL signature expired"),
+        "/gone.jpg": (404, b"not found"),
+        "/html.jpg": (200, b"<html>error</html>"),
+        "/cut.jpg": (200, _jpeg()[:200]),
+    }
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        status, body = self.routes.get(self.path.split("?")[0], (500, b""))
+        self.send_response(status)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def media_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MediaHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_image_downloader_names_each_failure(tmp_path: Path, media_server: str) -> None:
+    downloader = ImageDownloader(tmp_path, cookies=[{"name": "sessionid", "value": "s"}])
+    results = {
+        name: downloader.fetch({"shortcode": "C0de_-", "image_url": f"{media_server}/{name}.jpg"})
+        for name in ("ok", "expired", "gone", "html", "cut")
+    }
+    assert results["ok"] == ("images/C0de_-.jpg", None)
+    assert (tmp_path / "images" / "C0de_-.jpg").read_bytes() == _jpeg()
+    assert results["expired"] == (None, "expired_signature")
+    assert results["gone"] == (None, "http_404")
+    assert results["html"] == (None, "not_an_image")
+    assert results["cut"] == (None, "truncated")
+    assert downloader.fetch({"shortcode": "x", "image_url": None}) == (None, "no_image_url")
+    assert downloader.failures["expired_signature"] == 1
