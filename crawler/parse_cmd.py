@@ -1,0 +1,182 @@
+"""``hashtag-crawl parse``: the crawler's parsers run offline over saved pages and responses.
+
+Pages saved from a browser, API responses saved as JSON and ``.har`` exports from devtools all
+become Contract 1 records appended to ``--out`` through :class:`crawler.records.PostStore`, so
+re-parsing the same files never duplicates a post. Each file is detected on its own; a file
+that cannot be read or matches no known shape is reported on one line and skipped, so one bad
+file does not cost the others, but the run still ends with exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import logging
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from crawler.blocks import Blocked
+from crawler.parsers import (
+    DEFAULT_BASE_URL,
+    Page,
+    UnknownShape,
+    decode_json,
+    looks_like_json,
+    parse_html,
+    parse_json,
+    parse_text,
+)
+from crawler.records import PostStore
+from runtime.errors import EXIT_OK, EXIT_USAGE, UsageError
+from runtime.logs import add_logging_args, progress_disabled, setup_logging
+
+PROG = "hashtag-crawl parse"
+log = logging.getLogger(__name__)
+
+# HAR entries whose bodies are never Instagram post data; skipped without trying to parse.
+_SKIPPED_MIME_PREFIXES = ("image/", "video/", "audio/", "font/", "text/css")
+_SKIPPED_MIME_WORDS = ("javascript", "octet-stream", "protobuf", "woff")
+
+
+@dataclass
+class ParseSummary:
+    files_parsed: int = 0
+    files_failed: int = 0
+    posts_added: int = 0
+    duplicates: int = 0
+    shapes: Counter[str] = field(default_factory=Counter)
+
+    def lines(self, out: Path) -> list[str]:
+        total = self.files_parsed + self.files_failed
+        shapes = ", ".join(f"{shape}={n}" for shape, n in sorted(self.shapes.items())) or "none"
+        return [
+            f"parsed {self.files_parsed} of {total} files: {self.posts_added} posts added to "
+            f"{out}, {self.duplicates} duplicates skipped",
+            f"shapes: {shapes}",
+        ]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``parse`` to the ``hashtag-crawl`` sub-commands."""
+    parser = subparsers.add_parser(
+        "parse",
+        help="turn saved Instagram pages, JSON responses and .har files into posts.jsonl",
+        description="Parse saved Instagram pages (HTML), API responses (JSON) and browser "
+        ".har exports with the crawler's parsers; append the posts to --out, "
+        "deduplicated by shortcode. Exit 2 when any file could not be parsed.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to parse")
+    parser.add_argument("--out", required=True, type=Path, help="posts.jsonl to append to")
+    parser.add_argument(
+        "--source", help="the records' source field (default: file:<file name> per file)"
+    )
+    parser.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        help=f"site the post URLs are built on (default {DEFAULT_BASE_URL})",
+    )
+    add_logging_args(parser)
+    parser.set_defaults(func=run_parse)
+
+
+def run_parse(args: argparse.Namespace) -> int:
+    setup_logging(args)
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a directory; give the posts.jsonl file to write")
+    store = PostStore(args.out)
+    summary = ParseSummary()
+    # disable=None: the bar shows on a terminal only, so piped stderr holds just the errors.
+    for path in tqdm(args.files, unit="file", disable=progress_disabled(args) or None):
+        source = args.source or f"file:{path.name}"
+        try:
+            pages = parse_file(path, source, args.base_url)
+        except (OSError, UnicodeDecodeError, UnknownShape, Blocked) as exc:
+            summary.files_failed += 1
+            tqdm.write(f"{PROG}: error: {path}: {_reason(exc)}", file=sys.stderr)
+            continue
+        summary.files_parsed += 1
+        records = [record for page in pages for record in page.records]
+        added = store.add(records)
+        summary.posts_added += len(added)
+        summary.duplicates += len(records) - len(added)
+        summary.shapes.update(page.shape for page in pages)
+        log.debug("%s: %d posts in %d responses", path, len(records), len(pages))
+    for line in summary.lines(args.out):
+        print(line)
+    return EXIT_USAGE if summary.files_failed else EXIT_OK
+
+
+def parse_file(path: Path, source: str, base_url: str = DEFAULT_BASE_URL) -> list[Page]:
+    """Every response in one saved file: one page for HTML/JSON, one per useful HAR entry."""
+    text = path.read_bytes().decode("utf-8-sig")
+    if not looks_like_json(text):
+        return [parse_html(text, source, base_url)]
+    obj = decode_json(text)
+    entries = _har_entries(obj)
+    if entries is None:
+        return [parse_json(obj, source, base_url)]
+    parsed = (_har_entry_page(entry, source, base_url) for entry in entries)
+    pages = [page for page in parsed if page is not None]
+    if not pages:
+        raise UnknownShape(
+            f"HAR file with no Instagram response of a known shape ({len(entries)} entries)"
+        )
+    return pages
+
+
+def _har_entries(obj: Any) -> list[Any] | None:
+    """``log.entries`` of a HAR file, or None when ``obj`` is not one."""
+    log_section = obj.get("log") if isinstance(obj, dict) else None
+    if not isinstance(log_section, dict) or "entries" not in log_section:
+        return None
+    entries = log_section["entries"]
+    if not isinstance(entries, list):
+        raise UnknownShape("HAR file whose log.entries is not a list")
+    return entries
+
+
+def _har_entry_page(entry: Any, source: str, base_url: str) -> Page | None:
+    """The parsed body of one HAR entry; None for media, scripts and bodies of no known shape."""
+    content = (entry.get("response") or {}).get("content") if isinstance(entry, dict) else None
+    if not isinstance(content, dict) or not isinstance(content.get("text"), str):
+        return None
+    mime = str(content.get("mimeType") or "").lower()
+    if mime.startswith(_SKIPPED_MIME_PREFIXES) or any(w in mime for w in _SKIPPED_MIME_WORDS):
+        return None
+    body = content["text"]
+    try:
+        if content.get("encoding") == "base64":
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        return parse_text(body, source, base_url)
+    except (binascii.Error, UnicodeDecodeError, UnknownShape):
+        return None
+    except Blocked as exc:
+        log.warning("HAR entry %s is a %s page; skipped", _entry_url(entry), exc.kind)
+        return None
+
+
+def _entry_url(entry: dict[str, Any]) -> str:
+    return str((entry.get("request") or {}).get("url") or "?")
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why a file was not parsed."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, not a file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror or exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (binary or corrupt file, bad byte at offset {exc.start})"
+    if isinstance(exc, Blocked):
+        return f"a {exc.kind} page, not posts"
+    return " ".join(str(exc).split())

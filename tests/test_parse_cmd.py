@@ -1,0 +1,182 @@
+"""`hashtag-crawl parse` end to end: real files in, posts.jsonl out, one line per bad file."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from crawler import parse_cmd
+from runtime.errors import run_main
+
+OWN_FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
+CONTENT_CAPTURES = [  # (file, posts in it); hashtag.json and hashtag-2.json share one post
+    ("hashtag.json", 43),
+    ("hashtag-2.json", 20),
+    ("medias.json", 12),
+    ("media.json", 1),
+    ("location.html", 33),
+    ("profile-additional-data.html", 12),
+    ("home.html", 0),
+]
+
+
+def run_cli(*argv: str | Path) -> int:
+    """What crawler/cli.py does with the sub-command: parse argv, run it through run_main."""
+    parser = argparse.ArgumentParser(prog="hashtag-crawl")
+    parse_cmd.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args([str(arg) for arg in argv])
+    return run_main(lambda: args.func(args), "hashtag-crawl")
+
+
+def read_posts(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def error_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_parses_every_capture_and_dedupes(
+    instagram_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "posts.jsonl"
+    files = [instagram_fixtures / name for name, _ in CONTENT_CAPTURES]
+    assert run_cli("parse", *files, "--out", out) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "parsed 7 of 7 files: 120 posts added" in captured.out
+    assert "1 duplicates skipped" in captured.out
+    assert "graphql_tag=2" in captured.out and "html_shell=1" in captured.out
+    posts = read_posts(out)
+    assert len(posts) == len({p["shortcode"] for p in posts}) == 120
+    by_code = {p["shortcode"]: p for p in posts}
+    assert by_code["CAnqPB-Jzcj"]["source"] == "file:media.json"
+    assert by_code["CAnqPB-Jzcj"]["hashtags"] == ["letsgetloud", "memorialday"]
+
+    assert run_cli("parse", *files, "--out", out) == 0  # again: nothing new
+    assert "0 posts added" in capsys.readouterr().out
+    assert len(read_posts(out)) == 120
+
+
+def test_source_and_base_url_flags(tmp_path: Path) -> None:
+    out = tmp_path / "posts.jsonl"
+    fixture = OWN_FIXTURES / "tag_a1.json"
+    code = run_cli("parse", fixture, "--out", out, "--source", "tag:kayak",
+                   "--base-url", "http://127.0.0.1:8000/")
+    assert code == 0
+    first = read_posts(out)[0]
+    assert first["source"] == "tag:kayak"
+    assert first["url"] == "http://127.0.0.1:8000/p/KayakA1/"
+
+
+def har_entry(url: str, mime: str, text: str, base64_body: bool = False) -> dict:
+    content: dict = {"mimeType": mime, "size": len(text)}
+    if base64_body:
+        content.update(text=base64.b64encode(text.encode()).decode(), encoding="base64")
+    else:
+        content["text"] = text
+    return {"request": {"method": "GET", "url": url}, "response": {"status": 200,
+                                                                   "content": content}}
+
+
+def test_har_file(instagram_fixtures: Path, tmp_path: Path, capsys) -> None:
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0 not text").decode()
+    entries = [
+        har_entry("https://www.instagram.com/", "text/html; charset=utf-8",
+                  (instagram_fixtures / "home.html").read_text("utf-8")),
+        har_entry("https://www.instagram.com/graphql/query/?tag=paris", "application/json",
+                  (instagram_fixtures / "hashtag.json").read_text("utf-8"), base64_body=True),
+        har_entry("https://i.instagram.com/api/v1/media/1/info/", "application/json",
+                  (instagram_fixtures / "media.json").read_text("utf-8")),
+        har_entry("https://www.instagram.com/api/v1/web/whatever/", "application/json",
+                  '{"status": "ok", "config": {}}'),
+        {"request": {"url": "https://cdn.example/a.jpg"},
+         "response": {"content": {"mimeType": "image/jpeg", "text": jpeg, "encoding": "base64"}}},
+        har_entry("https://static.cdninstagram.com/app.js", "application/javascript", "var a={};"),
+        {"request": {"url": "https://www.instagram.com/x"}, "response": {"content": {}}},
+    ]
+    har = tmp_path / "session.har"
+    har.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}), "utf-8")
+    out = tmp_path / "posts.jsonl"
+    assert run_cli("parse", har, "--out", out) == 0
+    captured = capsys.readouterr()
+    assert "44 posts added" in captured.out
+    assert "graphql_tag=1" in captured.out and "v1_items=1" in captured.out
+    posts = read_posts(out)
+    assert {p["source"] for p in posts} == {"file:session.har"}
+    assert "CKsCopzFQH5" in {p["shortcode"] for p in posts}
+
+
+def test_har_without_known_shapes_is_bad_input(tmp_path: Path, capsys) -> None:
+    har = tmp_path / "empty.har"
+    har.write_text(json.dumps({"log": {"entries": [har_entry("u", "application/json", "{}")]}}))
+    assert run_cli("parse", har, "--out", tmp_path / "posts.jsonl") == 2
+    (line,) = error_lines(capsys)
+    assert line == (
+        f"hashtag-crawl parse: error: {har}: HAR file with no Instagram response of a known "
+        "shape (1 entries)"
+    )
+
+
+def bad_file(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A bad input file and the reason its error line must give."""
+    if kind == "unknown-shape":
+        path = tmp_path / "viewer.json"
+        path.write_text('{"data": {"viewer": {"id": "1"}}, "status": "ok"}', "utf-8")
+        return path, "unknown JSON shape (top-level keys: data, status)"
+    if kind == "binary":
+        path = tmp_path / "garbage.json"
+        path.write_bytes(bytes(range(256)) * 8)
+        return path, "not UTF-8 text (binary or corrupt file, bad byte at offset 128)"
+    if kind == "truncated-json":
+        path = tmp_path / "cut.json"
+        path.write_text('{"data": {"hashtag": {"edge_hashtag_to_media": {"edges": [', "utf-8")
+        return path, "malformed JSON (Expecting value at line 1)"
+    if kind == "missing":
+        return tmp_path / "nowhere.html", "no such file"
+    if kind == "directory":
+        return tmp_path, "is a directory, not a file"
+    if kind == "not-instagram":
+        path = tmp_path / "blog.html"
+        path.write_text("<html><title>My blog</title><p>hi</p></html>", "utf-8")
+        return path, "HTML page with no Instagram post data"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind", ["unknown-shape", "binary", "truncated-json", "missing", "directory", "not-instagram"]
+)
+def test_bad_file_is_one_line_exit_2_and_others_still_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    bad, reason = bad_file(tmp_path, kind)
+    out = tmp_path / "out" / "posts.jsonl"
+    good_before, good_after = OWN_FIXTURES / "tag_a1.json", OWN_FIXTURES / "xdt_web_info.json"
+    assert run_cli("parse", good_before, bad, good_after, "--out", out) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"hashtag-crawl parse: error: {bad}: {reason}"]
+    assert "parsed 2 of 3 files: 3 posts added" in captured.out
+    codes = [p["shortcode"] for p in read_posts(out)]
+    assert codes == ["KayakA1", "KayakB2", "WebInfo020"]
+
+
+def test_challenge_page_is_reported_not_parsed(
+    instagram_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = instagram_fixtures / "checkpoint-challenge-content.html"
+    out = tmp_path / "posts.jsonl"
+    assert run_cli("parse", page, "--out", out) == 2
+    expected = f"hashtag-crawl parse: error: {page}: a challenge page, not posts"
+    assert error_lines(capsys) == [expected]
+    assert not out.exists() or out.read_text() == ""
+
+
+def test_out_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("parse", OWN_FIXTURES / "tag_a1.json", "--out", tmp_path) == 2
+    assert error_lines(capsys) == [
+        f"hashtag-crawl: error: --out {tmp_path} is a directory; give the posts.jsonl file to write"
+    ]
