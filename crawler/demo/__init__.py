@@ -1,0 +1,10 @@
+"""The embedded demo site: a seeded post generator and an Instagram-shaped HTTP server.
+
+``DemoCorpus`` is the ground truth (later stages' tests import it too); ``DemoSite`` serves it
+on loopback for the crawler and for ``hashtag-crawl serve-demo``.
+"""
+
+from crawler.demo.generator import DemoCorpus, DemoPost
+from crawler.demo.server import DemoSite, site_from_config
+
+__all__ = ["DemoCorpus", "DemoPost", "DemoSite", "site_from_config"]

@@ -1,0 +1,195 @@
+"""``hashtag-crawl``: the ``crawl``, ``parse`` and ``serve-demo`` subcommands.
+
+``crawl`` checks every input (targets, cookies file, --no-delay against the base URL) before a
+browser starts, so a typo costs one line on stderr, not a browser start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawler import auth, parse_cmd, targets
+from crawler.browser import BrowserSettings, open_browser, user_agent
+from crawler.crawl import Crawler, CrawlSettings, report_summary
+from crawler.demo import cli as demo_cli
+from crawler.demo.server import site_from_config
+from crawler.media import ImageDownloader
+from crawler.politeness import Politeness
+from runtime.config import add_config_args, default_config, resolve_config, write_resolved
+from runtime.errors import UsageError, run_main
+from runtime.logs import add_logging_args, progress_disabled, setup_logging
+
+log = logging.getLogger(__name__)
+
+PROG = "hashtag-crawl"
+
+# argparse dest -> dotted config key: these flags override configs/crawl.yaml.
+FLAG_KEYS = {
+    "base_url": "base_url",
+    "out": "out",
+    "limit": "limit",
+    "per_target": "per_target",
+    "download_images": "download_images",
+    "chromedriver": "browser.chromedriver",
+    "remote_url": "browser.remote_url",
+    "profile_dir": "browser.profile_dir",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_main(lambda: args.func(args), PROG)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    register(subparsers)
+    parse_cmd.register(subparsers)
+    demo_cli.register(subparsers)
+    return parser
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "crawl",
+        help="crawl tag and profile feeds with headless Chromium",
+        description="Crawl Instagram (or the embedded demo site) tag and profile feeds into "
+        "OUT/posts.jsonl; running the same command again resumes.",
+    )
+    what = parser.add_argument_group("targets")
+    what.add_argument("--tag", action="append", default=[], help="tag feed (repeatable)")
+    what.add_argument("--profile", action="append", default=[], help="profile feed (repeatable)")
+    what.add_argument("--targets-file", metavar="FILE", help="tag:NAME / profile:NAME per line")
+    what.add_argument("--shard", metavar="I/N", help="crawl only shard I (0-based) of N")
+    what.add_argument("--limit", type=int, help="total posts in OUT/posts.jsonl")
+    what.add_argument("--per-target", type=int, help="posts per target")
+    site = parser.add_argument_group("site")
+    where = site.add_mutually_exclusive_group()
+    where.add_argument("--base-url", help="site root (default https://www.instagram.com)")
+    where.add_argument(
+        "--demo", action="store_true", help="start the embedded demo site and crawl it"
+    )
+    site.add_argument(
+        "--no-delay", action="store_true", help="no politeness delays (loopback sites only)"
+    )
+    site.add_argument("--cookies", metavar="FILE", help="cookies.txt or a browser's JSON export")
+    site.add_argument(
+        "--login", action="store_true", help="log in with IG_USERNAME / IG_PASSWORD from the env"
+    )
+    browser = parser.add_argument_group("browser")
+    browser.add_argument("--profile-dir", help="persistent Chromium profile folder")
+    browser.add_argument("--chromedriver", metavar="PATH", help="chromedriver binary")
+    browser.add_argument("--remote-url", metavar="URL", help="Selenium Grid / Remote WebDriver")
+    parser.add_argument("--out", help="output folder (default crawl-output)")
+    parser.add_argument(
+        "--download-images", action="store_true", default=None, help="save images to OUT/images/"
+    )
+    add_config_args(parser)
+    add_logging_args(parser)
+    parser.set_defaults(func=crawl_command)
+
+
+def crawl_command(args: argparse.Namespace) -> int:
+    config = resolve_config("crawl", args, FLAG_KEYS)
+    chosen, cookies = _checked_inputs(args, config)
+    out_dir = Path(config["out"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(args, out_dir / "crawl.log")
+    with ExitStack() as stack:
+        if args.demo:
+            config["base_url"], demo_tags = stack.enter_context(_demo_site(config["demo"]))
+            chosen = chosen or [targets.make_target("tag", tag) for tag in demo_tags]
+        if args.shard:
+            chosen = targets.shard(chosen, *targets.parse_shard(args.shard))
+        write_resolved(config, out_dir / "config.yaml")
+        log.info("crawling %d targets from %s into %s", len(chosen), config["base_url"], out_dir)
+        driver = stack.enter_context(open_browser(_browser_settings(config["browser"])))
+        if cookies:
+            auth.add_cookies(driver, config["base_url"], cookies)
+        if args.login:
+            auth.login_with_env(driver, config["base_url"])
+        downloader = None
+        if config["download_images"]:
+            downloader = ImageDownloader(
+                out_dir, driver.get_cookies(), user_agent(driver), config["media"]["timeout_s"]
+            )
+        crawler = Crawler(
+            driver,
+            out_dir,
+            CrawlSettings.from_config(config),
+            Politeness(config["politeness"], no_delay=args.no_delay),
+            downloader,
+            show_progress=not progress_disabled(args),
+        )
+        try:
+            crawler.run(chosen)
+        finally:
+            report_summary(crawler.summary, out_dir / "crawl.log")
+    return 0
+
+
+def _checked_inputs(
+    args: argparse.Namespace, config: dict[str, Any]
+) -> tuple[list[targets.Target], list[dict[str, Any]] | None]:
+    """Every check that needs no browser: the targets and the cookies, or a UsageError."""
+    if any(config[key] is not None and config[key] < 1 for key in ("limit", "per_target")):
+        raise UsageError("--limit and --per-target must be at least 1")
+    if args.shard:
+        targets.parse_shard(args.shard)
+    chosen = targets.resolve_targets(args.tag, args.profile, args.targets_file)
+    if not chosen and not args.demo:
+        raise UsageError("nothing to crawl: give --tag, --profile or --targets-file (or --demo)")
+    if args.no_delay and not args.demo:
+        _require_loopback(config["base_url"])
+    if args.login:
+        auth.credentials_from_env()
+    return chosen, auth.load_cookies(args.cookies) if args.cookies else None
+
+
+def _browser_settings(section: dict[str, Any]) -> BrowserSettings:
+    return BrowserSettings(
+        chromedriver=section.get("chromedriver"),
+        remote_url=section.get("remote_url"),
+        profile_dir=section.get("profile_dir"),
+        headless=bool(section.get("headless", True)),
+        page_load_timeout_s=float(section["page_load_timeout_s"]),
+        window_size=str(section["window_size"]),
+    )
+
+
+def _require_loopback(base_url: str) -> None:
+    """--no-delay would hammer a real site; it is for the local demo only."""
+    host = urlsplit(base_url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(f"--no-delay is for a loopback demo site only, not {base_url}")
+
+
+@contextmanager
+def _demo_site(overrides: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    """The demo site (configs/demo.yaml + the crawl config's ``demo`` section) on a free
+    loopback port, for the duration of the crawl: its base URL and its tags."""
+    config = {**default_config("demo"), **(overrides or {}), "host": "127.0.0.1", "port": 0}
+    try:
+        site = site_from_config(config)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"bad demo config: {exc}") from None
+    with site:
+        yield site.base_url, site.corpus.tags()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""The crawl loop: open each target's feed, scroll, harvest the feed's JSON, store new posts.
+
+Posts come from the responses the page itself loads (see :mod:`crawler.network`); a post page is
+fetched only when the feed lacks a field the config asks for. Every batch is fsynced to
+``posts.jsonl`` before ``state.json`` moves the target's cursor past it, so a crawl killed at any
+moment resumes without losing or duplicating a post.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.remote.webdriver import WebDriver
+from tqdm import tqdm
+
+from crawler import blocks, parsers
+from crawler.media import ImageDownloader
+from crawler.network import NetworkTap, Response
+from crawler.politeness import Politeness
+from crawler.records import PostStore
+from crawler.state import CrawlState, TargetState, load_state, save_state
+from crawler.targets import Target
+from runtime.errors import RemoteStop
+
+log = logging.getLogger(__name__)
+
+_SCROLL_SCRIPT = "window.scrollTo(0, document.body.scrollHeight);"
+_FETCH_TEXT_SCRIPT = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0], {credentials: "include"})
+  .then(r => r.text().then(t => done([r.status, t]))).catch(e => done([0, String(e)]));
+"""
+# Shapes that are a page of a feed: their cursor and more_available describe the target's feed.
+FEED_SHAPES = frozenset({"graphql_tag", "graphql_profile", "graphql_location", "v1_items",
+                         "v1_sections", "shared_data"})
+_BLOCK_MESSAGES = {
+    blocks.LOGIN: "login wall",
+    blocks.CHALLENGE: "challenge page",
+}
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    """The loop's knobs, read from the ``crawl`` section of configs/crawl.yaml."""
+
+    base_url: str
+    limit: int | None
+    per_target: int | None
+    response_timeout_s: float
+    poll_interval_s: float
+    idle_scrolls: int
+    resume_param: str | None
+    post_page_for: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> CrawlSettings:
+        loop = config["crawl"]
+        return cls(
+            base_url=str(config["base_url"]).rstrip("/"),
+            limit=config.get("limit"),
+            per_target=config.get("per_target"),
+            response_timeout_s=float(loop["response_timeout_s"]),
+            poll_interval_s=float(loop["poll_interval_s"]),
+            idle_scrolls=int(loop["idle_scrolls"]),
+            resume_param=loop.get("resume_param"),
+            post_page_for=tuple(loop.get("post_page_for") or ()),
+        )
+
+
+@dataclass
+class CrawlSummary:
+    """What this run did; printed at the end and logged to crawl.log."""
+
+    posts_per_target: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    elapsed_s: float = 0.0
+    stop_reason: str = ""
+    post_pages: int = 0
+    media_failures: dict[str, int] = field(default_factory=dict)
+    images_saved: int = 0
+
+    @property
+    def posts(self) -> int:
+        return sum(self.posts_per_target.values())
+
+    @property
+    def requests_per_1000_posts(self) -> float | None:
+        return 1000.0 * self.requests / self.posts if self.posts else None
+
+    def lines(self) -> list[str]:
+        per_1000 = self.requests_per_1000_posts
+        out = ["crawl summary"]
+        out += [f"  {key}: {count} new posts" for key, count in self.posts_per_target.items()]
+        out += [
+            f"  posts: {self.posts}",
+            f"  requests used: {self.requests} (post pages opened: {self.post_pages})",
+            "  requests per 1,000 posts: " + (f"{per_1000:.1f}" if per_1000 is not None else "n/a"),
+            f"  elapsed: {self.elapsed_s:.1f} s",
+            f"  stop reason: {self.stop_reason}",
+        ]
+        if self.images_saved or self.media_failures:
+            failures = ", ".join(f"{k} {v}" for k, v in sorted(self.media_failures.items()))
+            out.append(f"  images saved: {self.images_saved}; failed: {failures or 'none'}")
+        return out
+
+
+class _RateLimited(Exception):
+    """HTTP 429 or "Please wait a few minutes"; ``page_refused`` when the page load itself was."""
+
+    def __init__(self, retry_after_s: float | None, page_refused: bool) -> None:
+        super().__init__("rate limited")
+        self.retry_after_s = retry_after_s
+        self.page_refused = page_refused
+
+
+class _Stalled(Exception):
+    """The feed stopped answering scrolls without saying it was finished."""
+
+
+class Crawler:
+    """One browser session crawling a list of targets into one output folder."""
+
+    def __init__(
+        self,
+        driver: WebDriver,
+        out_dir: Path,
+        settings: CrawlSettings,
+        politeness: Politeness,
+        downloader: ImageDownloader | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        self.driver = driver
+        self.settings = settings
+        self.politeness = politeness
+        self.downloader = downloader
+        self.show_progress = show_progress
+        self.store = PostStore(out_dir / "posts.jsonl")
+        if self.store.repaired_bytes:
+            log.warning("cut a torn last line off posts.jsonl (%d B)", self.store.repaired_bytes)
+        self.state_path = out_dir / "state.json"
+        self.state: CrawlState = load_state(self.state_path, self.store.path)
+        self.tap = NetworkTap(driver, settings.base_url)
+        self.summary = CrawlSummary()
+        self._noted_requests = 0
+        self._rate_limited = 0  # refusals in a row, across targets: the backoff attempt number
+        self._progress: tqdm | None = None
+
+    def run(self, targets: list[Target]) -> CrawlSummary:
+        """Crawl the targets in order; RemoteStop propagates after the state is saved."""
+        started = time.monotonic()
+        self._progress = tqdm(
+            total=self.settings.limit, initial=len(self.store), unit="post",
+            disable=not self.show_progress,
+        )
+        try:
+            for target in targets:
+                if self._limit_reached():
+                    break
+                self._crawl_target(target)
+            self.summary.stop_reason = "limit reached" if self._limit_reached() else "targets done"
+        except RemoteStop as exc:
+            self.summary.stop_reason = str(exc)
+            raise
+        finally:
+            self._progress.close()
+            self.summary.elapsed_s = time.monotonic() - started
+            self.summary.requests = self.tap.requests
+            if self.downloader:
+                self.summary.media_failures = dict(self.downloader.failures)
+            self.summary.stop_reason = self.summary.stop_reason or "interrupted"
+            self.state.stop_reason = self.summary.stop_reason
+            save_state(self.state, self.state_path)
+        return self.summary
+
+    def _limit_reached(self) -> bool:
+        return self.settings.limit is not None and len(self.store) >= self.settings.limit
+
+    def _room(self, progress: TargetState) -> int:
+        """How many more posts this target may still add under --limit and --per-target."""
+        rooms = []
+        if self.settings.limit is not None:
+            rooms.append(self.settings.limit - len(self.store))
+        if self.settings.per_target is not None:
+            rooms.append(self.settings.per_target - progress.posts)
+        return max(min(rooms), 0) if rooms else sys.maxsize
+
+    def _crawl_target(self, target: Target) -> None:
+        progress = self.state.target(target.key)
+        self.summary.posts_per_target.setdefault(target.key, 0)
+        while not progress.done and self._room(progress) > 0:
+            try:
+                self._open_feed(target, progress)
+                self._follow_feed(target, progress)
+            except _RateLimited as exc:  # the page load itself was refused: reopen after a pause
+                self._back_off(exc)
+            except _Stalled as exc:
+                self._save()
+                self.politeness.failure(f"{target.key}: {exc}")
+        log.info("%s: %d posts stored%s", target.key, progress.posts, " (feed end)" * progress.done)
+
+    def _back_off(self, exc: _RateLimited) -> None:
+        self._rate_limited += 1
+        self._save()
+        self.politeness.backoff(self._rate_limited, exc.retry_after_s)
+
+    def _open_feed(self, target: Target, progress: TargetState) -> None:
+        url = self.settings.base_url + target.path
+        if progress.cursor and self.settings.resume_param:
+            url += f"?{self.settings.resume_param}={quote(progress.cursor, safe='')}"
+        self.tap.drain()  # leftovers of the previous page belong to no target
+        self._account_requests(progress)
+        self.politeness.wait_turn()
+        log.debug("opening %s", url)
+        try:
+            self.driver.get(url)
+        except TimeoutException:
+            raise _Stalled(f"page load timed out: {url}") from None
+        self._stop_if_blocked(blocks.classify_url(self.driver.current_url), self.driver.current_url)
+
+    def _follow_feed(self, target: Target, progress: TargetState) -> None:
+        """Scroll until the feed ends or the quota is met; _Stalled when scrolls go unanswered.
+
+        A refused feed call is waited out on the same page: the page's script retries it when
+        scrolled again, as Instagram's does, which costs one request instead of a page load.
+        """
+        idle = 0
+        while not progress.done and self._room(progress) > 0:
+            try:
+                arrived = self._harvest(target, progress)
+            except _RateLimited as exc:
+                if exc.page_refused:
+                    raise
+                self._back_off(exc)
+            else:
+                idle = 0 if arrived else idle + 1
+                if idle > self.settings.idle_scrolls:
+                    raise _Stalled(f"no feed response after {idle} scrolls")
+            if progress.done or self._room(progress) == 0:
+                return
+            self.politeness.wait_turn()
+            try:
+                self.driver.execute_script(_SCROLL_SCRIPT)
+            except WebDriverException as exc:
+                raise _Stalled(f"scroll failed: {exc.msg}") from None
+
+    def _harvest(self, target: Target, progress: TargetState) -> bool:
+        """Wait for feed responses and store their posts; True if a feed page arrived."""
+        deadline = time.monotonic() + self.settings.response_timeout_s
+        while time.monotonic() < deadline:
+            responses = self.tap.drain()
+            self._account_requests(progress)
+            refused: _RateLimited | None = None
+            arrived = False
+            for response in responses:
+                try:
+                    page = self._parse(target, response)
+                except _RateLimited as exc:
+                    refused = exc
+                    continue
+                if page is not None:
+                    self._store_page(target, progress, page)
+                    arrived |= page.shape in FEED_SHAPES
+            if arrived:
+                self._rate_limited = 0
+                self.politeness.success()
+            if refused:
+                raise refused
+            if arrived:
+                return True
+            time.sleep(self.settings.poll_interval_s)
+        return False
+
+    def _account_requests(self, progress: TargetState) -> None:
+        new = self.tap.requests - self._noted_requests
+        self._noted_requests = self.tap.requests
+        progress.requests += new
+        self.politeness.note_requests(new)
+
+    def _parse(self, target: Target, response: Response) -> parsers.Page | None:
+        """The posts page a response carries; None for responses that are not a feed."""
+        self._stop_if_blocked(blocks.classify_url(response.url), response)
+        if response.status == 429:
+            raise _RateLimited(response.retry_after_s, response.resource_type == "Document")
+        if urlsplit(response.url).path.startswith("/p/"):
+            return None  # post pages are fetched and parsed by _fill_from_post_page
+        try:
+            page = parsers.parse_text(response.body, target.source, self.settings.base_url)
+        except blocks.Blocked as exc:
+            self._stop_if_blocked(exc.kind, response)
+            return None
+        except parsers.UnknownShape:
+            log.debug("ignoring a response of unknown shape: %s", response.url)
+            return None
+        if not page.records and page.shape not in FEED_SHAPES:
+            return None  # e.g. the logged-out shell, whose feed arrives by XHR
+        return page
+
+    def _stop_if_blocked(self, kind: str | None, where: Response | str) -> None:
+        """RemoteStop (state saved) for a login wall or challenge; _RateLimited for a rate limit."""
+        if kind is None:
+            return
+        if kind == blocks.RATE_LIMIT and isinstance(where, Response):
+            raise _RateLimited(where.retry_after_s, where.resource_type == "Document")
+        url = where.url if isinstance(where, Response) else where
+        self._save()
+        raise RemoteStop(
+            f"{_BLOCK_MESSAGES.get(kind, kind)} at {url}; state saved in {self.state_path} "
+            "(log in with --cookies or --login, then run the same command to resume)"
+        )
+
+    def _store_page(self, target: Target, progress: TargetState, page: parsers.Page) -> None:
+        fresh = {r["shortcode"]: r for r in page.records if r["shortcode"] not in self.store}
+        batch = list(fresh.values())[: self._room(progress)]
+        for record in batch:
+            self._fill_from_post_page(target, record)
+        self._download_images(batch)
+        added = self.store.add(batch)
+        progress.posts += len(added)
+        self.summary.posts_per_target[target.key] += len(added)
+        if self._progress is not None:
+            self._progress.update(len(added))
+        if page.shape in FEED_SHAPES and len(batch) == len(fresh):
+            # Only a page stored in full moves the cursor: a page cut by the quota is read
+            # again by a later run with a larger quota.
+            progress.cursor = page.next_cursor
+            progress.done = not page.more_available or not page.next_cursor
+        self._save()
+
+    def _fill_from_post_page(self, target: Target, record: dict[str, Any]) -> None:
+        """Open the post page (as an in-page fetch) for fields the feed left out."""
+        if all(record.get(name) not in (None, "") for name in self.settings.post_page_for):
+            return
+        self.politeness.wait_turn()
+        self.summary.post_pages += 1
+        status, html = self.driver.execute_async_script(_FETCH_TEXT_SCRIPT, record["url"])
+        if status != 200:
+            log.info("post page %s: HTTP %s; keeping the feed's fields", record["url"], status)
+            return
+        try:
+            found = parsers.parse_html(html, target.source, self.settings.base_url).records
+        except (blocks.Blocked, parsers.UnknownShape) as exc:
+            log.info("post page %s unusable: %s", record["url"], exc)
+            return
+        for name, value in (found[0] if found else {}).items():
+            if record.get(name) in (None, "", []):
+                record[name] = value
+
+    def _download_images(self, batch: list[dict[str, Any]]) -> None:
+        if self.downloader is None:
+            return
+        for record in batch:
+            path, reason = self.downloader.fetch(record)
+            if path:
+                record["image_path"] = path
+                self.summary.images_saved += 1
+            else:
+                log.info("image of %s not saved: %s", record["shortcode"], reason)
+
+    def _save(self) -> None:
+        save_state(self.state, self.state_path)
+
+
+def report_summary(summary: CrawlSummary, log_path: Path) -> None:
+    """Print the summary on stdout (even under --quiet) and keep a copy in crawl.log."""
+    text = "\n".join(summary.lines())
+    print(text)
+    with open(log_path, "a", encoding="utf-8") as handle:
+        handle.write(text + "\n")

@@ -1,0 +1,94 @@
+"""The demo site's failure modes: which request is blocked, which post is gone, which image is bad.
+
+Real crawls meet 429 bursts, login walls, challenges, deleted posts and broken media; the demo
+site reproduces each when its ``configs/demo.yaml`` key is set, so the crawler's handling is
+tested against a live server. Per-post and per-image faults are a fixed function of the seed,
+so they repeat run to run; per-request blocks follow request counts kept under a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Block:
+    """How to answer a blocked request: a redirect to ``location`` or a 429 with a delay."""
+
+    kind: str  # "challenge", "login" or "rate_limit"
+    location: str | None = None
+    retry_after: int = 0
+
+
+def check_fault_config(config: dict[str, Any]) -> None:
+    """Raise ValueError naming the first failure-mode key whose value cannot work."""
+    for key in ("truncated_media_rate", "non_image_media_rate", "deleted_rate"):
+        value = config.get(key) or 0
+        if not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValueError(f"{key} must be a number between 0 and 1, got {value!r}")
+    for key in ("login_wall_after", "challenge_after", "media_ttl_seconds"):
+        value = config.get(key) or 0
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
+    limits = config.get("rate_limit") or {}
+    if not isinstance(limits, dict) or any(
+            not isinstance(limits.get(k) or 0, int) or (limits.get(k) or 0) < 0
+            for k in ("every", "burst", "retry_after")):
+        raise ValueError("rate_limit needs non-negative integers every, burst, retry_after; "
+                         f"got {limits!r}")
+
+
+class Faults:
+    """Failure-mode decisions for one running site (thread-safe)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        check_fault_config(config)
+        self.seed = config.get("seed", 0)
+        self.challenge_after = int(config.get("challenge_after") or 0)
+        self.login_wall_after = int(config.get("login_wall_after") or 0)
+        limits = config.get("rate_limit") or {}
+        self.every, self.burst = int(limits.get("every") or 0), int(limits.get("burst") or 0)
+        self.retry_after = int(limits.get("retry_after") or 5)
+        self.rates = {key: float(config.get(key) or 0)
+                      for key in ("deleted_rate", "non_image_media_rate", "truncated_media_rate")}
+        self._lock = threading.Lock()
+        self._requests = self._anonymous = 0
+
+    def block(self, logged_in: bool) -> Block | None:
+        """Count one page/XHR request and say whether it is blocked.
+
+        The challenge wins over the login wall, which wins over rate limiting; within a rate
+        limit cycle of ``every + burst`` requests the last ``burst`` get 429.
+        """
+        with self._lock:
+            self._requests += 1
+            self._anonymous += not logged_in
+            total, anonymous = self._requests, self._anonymous
+        if self.challenge_after and total > self.challenge_after:
+            return Block("challenge", "/challenge/")
+        if self.login_wall_after and not logged_in and anonymous > self.login_wall_after:
+            return Block("login", "/accounts/login/")
+        if self.every and self.burst and (total - 1) % (self.every + self.burst) >= self.every:
+            return Block("rate_limit", retry_after=self.retry_after)
+        return None
+
+    def _chance(self, kind: str, key: object) -> float:
+        """A uniform number in [0, 1) fixed by (seed, kind, key)."""
+        digest = hashlib.blake2b(f"{self.seed}:{kind}:{key}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    def is_deleted(self, index: int) -> bool:
+        """Deleted posts stay in the feeds (they were fetched before) but their page is gone."""
+        return self._chance("deleted", index) < self.rates["deleted_rate"]
+
+    def media_fault(self, index: int, n: int) -> str | None:
+        """"non_image", "truncated" or None for image ``n`` of post ``index``."""
+        key = f"{index}_{n}"
+        if self._chance("non_image", key) < self.rates["non_image_media_rate"]:
+            return "non_image"
+        if self._chance("truncated", key) < self.rates["truncated_media_rate"]:
+            return "truncated"
+        return None

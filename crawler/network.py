@@ -1,0 +1,156 @@
+"""Harvesting what the page downloaded: Chrome's performance log plus CDP response bodies.
+
+The feed's own XHR responses carry every post field, so reading them is both cheaper (one
+request per 24 posts on Instagram's tag feeds) and less conspicuous than opening post pages.
+This module also counts the browser's requests to the site, which is the crawl's budget metric.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from crawler.browser import BLOCKED_URL_PATTERNS
+
+log = logging.getLogger(__name__)
+
+BODY_TYPES = frozenset({"XHR", "Fetch", "Document"})
+MEDIA_TYPES = frozenset({"Image", "Media"})
+
+# Fallback for a WebDriver endpoint that refuses goog/cdp/execute (some hosted grids): read the
+# body by fetching the same URL again from inside the page. It costs one more request per
+# response, which is counted; the marker header keeps the copy itself from being harvested.
+REFETCH_HEADER = "X-Crawler-Refetch"
+_REFETCH_SCRIPT = f"""
+const done = arguments[arguments.length - 1];
+fetch(arguments[0], {{credentials: "include", headers: {{"{REFETCH_HEADER}": "1"}}}})
+  .then(r => r.text()).then(done).catch(e => done(null));
+"""
+
+
+@dataclass(frozen=True)
+class Response:
+    """One finished response from the site, with its body as text."""
+
+    url: str
+    status: int
+    resource_type: str
+    mime_type: str
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def retry_after_s(self) -> float | None:
+        """``Retry-After`` in seconds (the HTTP-date form is not used by Instagram)."""
+        try:
+            return float(self.headers["retry-after"])
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass
+class NetworkTap:
+    """Incremental reader of one driver's performance log, limited to the site's origin."""
+
+    driver: WebDriver
+    base_url: str
+    requests: int = 0
+    cdp_bodies: bool = True
+    _origin: str = field(init=False)
+    _requested_urls: dict[str, str] = field(default_factory=dict, init=False)
+    _awaiting_body: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self._origin = _origin(self.base_url)
+
+    def drain(self) -> list[Response]:
+        """Responses finished since the last call, in the order they finished."""
+        finished: list[Response] = []
+        for entry in self.driver.execute("getLog", {"type": "performance"})["value"]:
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            method = message.get("method")
+            if method == "Network.requestWillBeSent":
+                self._note_request(params)
+            elif method == "Network.responseReceived":
+                request_url = self._requested_urls.pop(params.get("requestId"), None)
+                if request_url is None or params.get("type") not in BODY_TYPES:
+                    continue
+                if _may_stay_unread(params["response"], request_url):
+                    finished.append(self._with_body(params, refetch=False))
+                else:
+                    self._awaiting_body[params["requestId"]] = params
+            elif method == "Network.loadingFinished":
+                received = self._awaiting_body.pop(params.get("requestId"), None)
+                if received is not None:
+                    finished.append(self._with_body(received, refetch=True))
+            elif method == "Network.loadingFailed":
+                self._requested_urls.pop(params.get("requestId"), None)
+                self._awaiting_body.pop(params.get("requestId"), None)
+        return finished
+
+    def _note_request(self, params: dict[str, Any]) -> None:
+        """Count a request to the site (media and blocked URLs excluded) and remember its URL."""
+        url = params.get("request", {}).get("url", "")
+        if params.get("type") in MEDIA_TYPES or _origin(url) != self._origin or _blocked(url):
+            return
+        self.requests += 1
+        if REFETCH_HEADER not in params["request"].get("headers", {}):
+            self._requested_urls.setdefault(params["requestId"], url)
+
+    def _with_body(self, received: dict[str, Any], refetch: bool) -> Response:
+        """The response with its body ("" when it cannot be had)."""
+        response = received["response"]
+        return Response(
+            url=response["url"],
+            status=int(response.get("status", 0)),
+            resource_type=received.get("type", ""),
+            mime_type=response.get("mimeType", ""),
+            headers={k.lower(): str(v) for k, v in response.get("headers", {}).items()},
+            body=self._body(received["requestId"], response["url"], refetch),
+        )
+
+    def _body(self, request_id: str, url: str, refetch: bool) -> str:
+        if self.cdp_bodies:
+            try:
+                got = self.driver.execute_cdp_cmd(
+                    "Network.getResponseBody", {"requestId": request_id}
+                )
+            except WebDriverException as exc:
+                if "unknown command" not in str(exc).lower():
+                    log.debug("no body for %s: %s", url, exc.msg)
+                    return ""
+                log.warning("this WebDriver refuses CDP; re-fetching response bodies in the page")
+                self.cdp_bodies = False
+            else:
+                raw = got.get("body", "")
+                if got.get("base64Encoded"):
+                    return base64.b64decode(raw).decode("utf-8", errors="replace")
+                return raw
+        if not refetch:
+            return ""
+        return self.driver.execute_async_script(_REFETCH_SCRIPT, url) or ""
+
+
+def _may_stay_unread(response: dict[str, Any], request_url: str) -> bool:
+    """An error, or a redirect to another page: the page's script may never read the body,
+    and Chrome never finishes loading an unread fetch body, so such a response is reported
+    as soon as its headers arrive (with whatever body is already there)."""
+    return int(response.get("status", 0)) >= 400 or response["url"] != request_url
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _blocked(url: str) -> bool:
+    return any(fnmatch.fnmatchcase(url, pattern) for pattern in BLOCKED_URL_PATTERNS)

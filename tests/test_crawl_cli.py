@@ -1,0 +1,67 @@
+"""``hashtag-crawl crawl`` bad input: one line on stderr and exit 2, before any browser starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.cli import main
+
+
+def _crawl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["crawl", "--quiet", *args])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tag", "cats", "--cookies", "{missing}"], "cannot read cookies file"),
+        (["--tag", "cats", "--cookies", "{garbage}"], "neither Netscape cookies.txt nor a JSON"),
+        (["--tag", "cats", "--no-delay"], "--no-delay is for a loopback demo site only"),
+        (
+            ["--tag", "cats", "--no-delay", "--base-url", "http://example.com"],
+            "--no-delay is for a loopback demo site only, not http://example.com",
+        ),
+        (["--tag", "cats/../../etc"], "illegal tag name"),
+        (["--profile", "no spaces"], "illegal profile name"),
+        (["--tag", "cats", "--shard", "3/2"], "--shard expects i/n"),
+        (["--tag", "cats", "--limit", "0"], "--limit and --per-target must be at least 1"),
+        ([], "nothing to crawl"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    garbage = tmp_path / "cookies.txt"
+    garbage.write_text("this is not a cookie file\n", "utf-8")
+    filled = [a.format(missing=tmp_path / "missing.txt", garbage=garbage) for a in args]
+    filled += ["--out", str(tmp_path / "out")]
+
+    code, err = _crawl(capsys, *filled)
+
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("hashtag-crawl: error: ")
+    assert message in err
+    assert not (tmp_path / "out" / "posts.jsonl").exists()
+
+
+def test_login_without_credentials_in_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IG_USERNAME", raising=False)
+    monkeypatch.delenv("IG_PASSWORD", raising=False)
+    code, err = _crawl(capsys, "--tag", "cats", "--login", "--out", str(tmp_path))
+    assert code == 2
+    assert err == (
+        "hashtag-crawl: error: --login needs IG_USERNAME and IG_PASSWORD in the environment\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["crawl", "parse", "serve-demo"])
+def test_every_subcommand_is_registered(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    assert f"hashtag-crawl {command}" in capsys.readouterr().out
