@@ -65,8 +65,16 @@ def test_parses_every_capture_and_dedupes(
 def test_source_and_base_url_flags(tmp_path: Path) -> None:
     out = tmp_path / "posts.jsonl"
     fixture = OWN_FIXTURES / "tag_a1.json"
-    code = run_cli("parse", fixture, "--out", out, "--source", "tag:kayak",
-                   "--base-url", "http://127.0.0.1:8000/")
+    code = run_cli(
+        "parse",
+        fixture,
+        "--out",
+        out,
+        "--source",
+        "tag:kayak",
+        "--base-url",
+        "http://127.0.0.1:8000/",
+    )
     assert code == 0
     first = read_posts(out)[0]
     assert first["source"] == "tag:kayak"
@@ -79,23 +87,40 @@ def har_entry(url: str, mime: str, text: str, base64_body: bool = False) -> dict
         content.update(text=base64.b64encode(text.encode()).decode(), encoding="base64")
     else:
         content["text"] = text
-    return {"request": {"method": "GET", "url": url}, "response": {"status": 200,
-                                                                   "content": content}}
+    return {
+        "request": {"method": "GET", "url": url},
+        "response": {"status": 200, "content": content},
+    }
 
 
 def test_har_file(instagram_fixtures: Path, tmp_path: Path, capsys) -> None:
     jpeg = base64.b64encode(b"\xff\xd8\xff\xe0 not text").decode()
     entries = [
-        har_entry("https://www.instagram.com/", "text/html; charset=utf-8",
-                  (instagram_fixtures / "home.html").read_text("utf-8")),
-        har_entry("https://www.instagram.com/graphql/query/?tag=paris", "application/json",
-                  (instagram_fixtures / "hashtag.json").read_text("utf-8"), base64_body=True),
-        har_entry("https://i.instagram.com/api/v1/media/1/info/", "application/json",
-                  (instagram_fixtures / "media.json").read_text("utf-8")),
-        har_entry("https://www.instagram.com/api/v1/web/whatever/", "application/json",
-                  '{"status": "ok", "config": {}}'),
-        {"request": {"url": "https://cdn.example/a.jpg"},
-         "response": {"content": {"mimeType": "image/jpeg", "text": jpeg, "encoding": "base64"}}},
+        har_entry(
+            "https://www.instagram.com/",
+            "text/html; charset=utf-8",
+            (instagram_fixtures / "home.html").read_text("utf-8"),
+        ),
+        har_entry(
+            "https://www.instagram.com/graphql/query/?tag=paris",
+            "application/json",
+            (instagram_fixtures / "hashtag.json").read_text("utf-8"),
+            base64_body=True,
+        ),
+        har_entry(
+            "https://i.instagram.com/api/v1/media/1/info/",
+            "application/json",
+            (instagram_fixtures / "media.json").read_text("utf-8"),
+        ),
+        har_entry(
+            "https://www.instagram.com/api/v1/web/whatever/",
+            "application/json",
+            '{"status": "ok", "config": {}}',
+        ),
+        {
+            "request": {"url": "https://cdn.example/a.jpg"},
+            "response": {"content": {"mimeType": "image/jpeg", "text": jpeg, "encoding": "base64"}},
+        },
         har_entry("https://static.cdninstagram.com/app.js", "application/javascript", "var a={};"),
         {"request": {"url": "https://www.instagram.com/x"}, "response": {"content": {}}},
     ]

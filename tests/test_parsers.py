@@ -29,70 +29,188 @@ BLOCK_CAPTURES = {"checkpoint-challenge-content.html": "challenge"}
 # image_url prefix, likes, comments, is_video, width, height).
 KNOWN_POSTS = [
     (
-        "hashtag.json", "CKsCopzFQH5", "Recreating a day in Paris at home!",
-        ["happybirthday", "50thbirthday", "lavieenrose", "monamour", "blessings", "grateful",
-         "thankful", "husband", "life", "health", "joy", "milestonebirthday", "romance",
-         "paris", "france"],
-        None, "2021-01-30T23:50:30Z",
+        "hashtag.json",
+        "CKsCopzFQH5",
+        "Recreating a day in Paris at home!",
+        [
+            "happybirthday",
+            "50thbirthday",
+            "lavieenrose",
+            "monamour",
+            "blessings",
+            "grateful",
+            "thankful",
+            "husband",
+            "life",
+            "health",
+            "joy",
+            "milestonebirthday",
+            "romance",
+            "paris",
+            "france",
+        ],
+        None,
+        "2021-01-30T23:50:30Z",
         "https://scontent-cdg2-1.cdninstagram.com/v/t51.2885-15/e35/"
         "144261939_1366236177044251_594663919212045302_n.jpg?",
-        0, 0, True, 640, 995,
+        0,
+        0,
+        True,
+        640,
+        995,
     ),
     (
-        "hashtag.json", "CKrfLPHM4a7", "I don’t speak boyshit",
-        ["galerieslafayette", "rooftop", "rooftopparis", "eiffeltower", "toureiffel", "january",
-         "winter", "paris", "parisianstyle", "parisienne", "fitness", "fitnessgirl",
-         "stradivarius"],
-        None, "2021-01-30T18:39:10Z",
+        "hashtag.json",
+        "CKrfLPHM4a7",
+        "I don’t speak boyshit",
+        [
+            "galerieslafayette",
+            "rooftop",
+            "rooftopparis",
+            "eiffeltower",
+            "toureiffel",
+            "january",
+            "winter",
+            "paris",
+            "parisianstyle",
+            "parisienne",
+            "fitness",
+            "fitnessgirl",
+            "stradivarius",
+        ],
+        None,
+        "2021-01-30T18:39:10Z",
         "https://scontent-cdt1-1.cdninstagram.com/v/t51.2885-15/e35/p1080x1080/"
         "144031504_772540257014394_5182759418352300564_n.jpg?",
-        178, 9, False, 1080, 1350,
+        178,
+        9,
+        False,
+        1080,
+        1350,
     ),
     (
-        "hashtag-2.json", "CKtQgmHimX9", "Titli : Relaxing on momma's lap.",
-        ["budgiesofinstagram", "budgielove", "budgiegram", "budgie", "budgiesofig", "budgies",
-         "paris", "parrottlovers", "parrotlife", "parentsofbirds", "paradisebird", "birbs",
-         "birds", "instabird", "instacute", "pets", "animalovers", "animalofinstagram", "animal",
-         "discovery", "babies", "butterfly", "titli", "paplion", "oiseau", "oiseaux",
-         "perrucheondulée", "minon", "france", "love"],
-        None, "2021-01-31T11:09:50Z",
+        "hashtag-2.json",
+        "CKtQgmHimX9",
+        "Titli : Relaxing on momma's lap.",
+        [
+            "budgiesofinstagram",
+            "budgielove",
+            "budgiegram",
+            "budgie",
+            "budgiesofig",
+            "budgies",
+            "paris",
+            "parrottlovers",
+            "parrotlife",
+            "parentsofbirds",
+            "paradisebird",
+            "birbs",
+            "birds",
+            "instabird",
+            "instacute",
+            "pets",
+            "animalovers",
+            "animalofinstagram",
+            "animal",
+            "discovery",
+            "babies",
+            "butterfly",
+            "titli",
+            "paplion",
+            "oiseau",
+            "oiseaux",
+            "perrucheondulée",
+            "minon",
+            "france",
+            "love",
+        ],
+        None,
+        "2021-01-31T11:09:50Z",
         "https://scontent-cdg2-1.cdninstagram.com/v/t51.2885-15/e35/"
         "144018015_752797132279824_5349518413145215145_n.jpg?",
-        4, 0, True, 750, 937,
+        4,
+        0,
+        True,
+        750,
+        937,
     ),
     (
-        "medias.json", "B7XDCBNlds_", "Catching up is #fun to do...",
-        ["fun", "legends", "marciklein", "anythinggoes", "nofilter", "snl", "alumni", "press",
-         "hair", "style", "robertpalmer", "addictedtolove", "newyork", "newyorkcity", "nyc",
-         "day6", "bts"],
-        "robertdowneyjr", "2020-01-16T00:17:31Z",
+        "medias.json",
+        "B7XDCBNlds_",
+        "Catching up is #fun to do...",
+        [
+            "fun",
+            "legends",
+            "marciklein",
+            "anythinggoes",
+            "nofilter",
+            "snl",
+            "alumni",
+            "press",
+            "hair",
+            "style",
+            "robertpalmer",
+            "addictedtolove",
+            "newyork",
+            "newyorkcity",
+            "nyc",
+            "day6",
+            "bts",
+        ],
+        "robertdowneyjr",
+        "2020-01-16T00:17:31Z",
         "https://scontent-frt3-1.cdninstagram.com/v/t51.2885-15/e35/s1080x1080/"
         "80054195_164828998171113_1586691303979724398_n.jpg?",
-        1581850, 2561, False, 1080, 810,
+        1581850,
+        2561,
+        False,
+        1080,
+        810,
     ),
     (
-        "media.json", "CAnqPB-Jzcj", "Today, #LetsGetLoud for our heroes!",
+        "media.json",
+        "CAnqPB-Jzcj",
+        "Today, #LetsGetLoud for our heroes!",
         ["letsgetloud", "memorialday"],
-        "jlo", "2020-05-25T17:44:54Z",
+        "jlo",
+        "2020-05-25T17:44:54Z",
         "https://scontent-arn2-2.cdninstagram.com/v/t51.2885-15/"
         "100999294_588574515099288_8259818582928412966_n.jpg?",
-        820750, 4647, False, 1440, 1440,
+        820750,
+        4647,
+        False,
+        1440,
+        1440,
     ),
     (
-        "location.html", "B5rEp67n-w3", "their savory crêpes are just exceptional!",
+        "location.html",
+        "B5rEp67n-w3",
+        "their savory crêpes are just exceptional!",
         ["newyorknewyork"],
-        None, "2019-12-05T01:53:44Z",
+        None,
+        "2019-12-05T01:53:44Z",
         "https://scontent-cdg2-1.cdninstagram.com/v/t51.2885-15/e35/p1080x1080/"
         "74607460_3223523367722884_955674193158361307_n.jpg?",
-        2145, 67, False, 1080, 1349,
+        2145,
+        67,
+        False,
+        1080,
+        1349,
     ),
     (
-        "profile-additional-data.html", "CAxyPW6luuN", "L.A. 1931. Everybody's guilty",
+        "profile-additional-data.html",
+        "CAxyPW6luuN",
+        "L.A. 1931. Everybody's guilty",
         [],
-        "robertdowneyjr", "2020-05-29T16:08:52Z",
+        "robertdowneyjr",
+        "2020-05-29T16:08:52Z",
         "https://instagram.fzrh3-1.fna.fbcdn.net/v/t51.2885-15/e35/"
         "101053070_681654282631683_8658322177567075578_n.jpg?",
-        407175, 3408, True, 480, 853,
+        407175,
+        3408,
+        True,
+        480,
+        853,
     ),
 ]
 
@@ -234,8 +352,10 @@ def test_xdt_shortcode_media() -> None:
     assert record["shortcode"] == "XdtSide010"
     assert record["hashtags"] == ["lisboa", "streetfood"]
     assert record["image_url"] == "https://cdn.example/side10_a.jpg"
-    assert record["image_urls"] == ["https://cdn.example/side10_a.jpg",
-                                    "https://cdn.example/side10_b.jpg"]
+    assert record["image_urls"] == [
+        "https://cdn.example/side10_a.jpg",
+        "https://cdn.example/side10_b.jpg",
+    ]
     assert (record["likes"], record["comments"]) == (345, 12)
     assert (record["owner"], record["taken_at"]) == ("lisboa.eats", "2024-03-09T16:00:00Z")
 
@@ -257,7 +377,7 @@ def test_logged_out_post_page_meta_tags() -> None:
     assert page.shape == "og_meta"
     assert record["shortcode"] == "Og7Meta_x"
     assert record["caption"] == (
-        "Rainy Sunday at the market, it's \"cozy\" anyway \u2614 #RainyDay #Mercado"
+        'Rainy Sunday at the market, it\'s "cozy" anyway \u2614 #RainyDay #Mercado'
     )
     assert record["hashtags"] == ["rainyday", "mercado"]
     assert record["owner"] == "ana.costa"
@@ -289,8 +409,10 @@ def test_additional_data_wins_over_stale_meta_tags() -> None:
     (record,) = page.records
     assert record["caption"] == "Bread day! #Baking #sourdough"
     assert record["owner"] == "crumb_lab"
-    assert record["image_urls"] == ["https://cdn.example/add01_a.jpg",
-                                    "https://cdn.example/add01_b.jpg"]
+    assert record["image_urls"] == [
+        "https://cdn.example/add01_a.jpg",
+        "https://cdn.example/add01_b.jpg",
+    ]
     assert (record["width"], record["height"]) == (1080, 1350)
     assert parsers.parse_html(own("post_page_additional.html"), "file:p").records == [record]
 
@@ -337,17 +459,29 @@ def test_demo_site_payloads_give_the_generators_records() -> None:
 def test_same_post_same_record_across_shapes() -> None:
     """GraphQL node and v1 media converters agree on the fields both shapes carry."""
     node = {
-        "shortcode": "Same1", "id": "11", "display_url": "https://cdn.example/s.jpg",
+        "shortcode": "Same1",
+        "id": "11",
+        "display_url": "https://cdn.example/s.jpg",
         "edge_media_to_caption": {"edges": [{"node": {"text": "hi #Tag"}}]},
-        "taken_at_timestamp": 1600000000, "owner": {"username": "u"}, "is_video": False,
-        "dimensions": {"width": 10, "height": 20}, "edge_liked_by": {"count": 3},
+        "taken_at_timestamp": 1600000000,
+        "owner": {"username": "u"},
+        "is_video": False,
+        "dimensions": {"width": 10, "height": 20},
+        "edge_liked_by": {"count": 3},
         "edge_media_to_comment": {"count": 1},
     }
     media = {
-        "code": "Same1", "pk": 11, "caption": {"text": "hi #Tag"}, "taken_at": 1600000000,
-        "user": {"username": "u"}, "media_type": 1, "like_count": 3, "comment_count": 1,
-        "image_versions2": {"candidates": [{"url": "https://cdn.example/s.jpg", "width": 10,
-                                            "height": 20}]},
+        "code": "Same1",
+        "pk": 11,
+        "caption": {"text": "hi #Tag"},
+        "taken_at": 1600000000,
+        "user": {"username": "u"},
+        "media_type": 1,
+        "like_count": 3,
+        "comment_count": 1,
+        "image_versions2": {
+            "candidates": [{"url": "https://cdn.example/s.jpg", "width": 10, "height": 20}]
+        },
     }
     from_node = parsers.graphql_node_record(node, "file:a")
     from_media = parsers.v1_media_record(media, "file:a")
@@ -390,8 +524,10 @@ def test_html_that_is_not_instagram_is_unknown_shape() -> None:
 @pytest.mark.parametrize(
     ("payload", "kind"),
     [
-        ({"message": "Please wait a few minutes before you try again.", "status": "fail"},
-         "rate_limit"),
+        (
+            {"message": "Please wait a few minutes before you try again.", "status": "fail"},
+            "rate_limit",
+        ),
         ({"message": "checkpoint_required", "checkpoint_url": "/challenge/1/x/"}, "challenge"),
         ({"message": "login_required", "status": "fail"}, "login"),
     ],
@@ -411,14 +547,25 @@ def test_login_page_is_a_block() -> None:
 @pytest.mark.parametrize(
     ("html", "kind"),
     [
-        ("<html><body><p>Please wait a few minutes before you try again.</p></body></html>",
-         "rate_limit"),
-        ('<html><head><link rel="canonical" href="https://www.instagram.com/challenge/"></head>'
-         "</html>", "challenge"),
-        ('<html><body><form action="/challenge/123/abc/"><button>Send code</button></form>'
-         "</body></html>", "challenge"),
-        ("<html><script>var s = 'please wait a few minutes';</script><title>Instagram</title>"
-         "</html>", None),
+        (
+            "<html><body><p>Please wait a few minutes before you try again.</p></body></html>",
+            "rate_limit",
+        ),
+        (
+            '<html><head><link rel="canonical" href="https://www.instagram.com/challenge/"></head>'
+            "</html>",
+            "challenge",
+        ),
+        (
+            '<html><body><form action="/challenge/123/abc/"><button>Send code</button></form>'
+            "</body></html>",
+            "challenge",
+        ),
+        (
+            "<html><script>var s = 'please wait a few minutes';</script><title>Instagram</title>"
+            "</html>",
+            None,
+        ),
     ],
     ids=["rate-limit-text", "challenge-canonical", "challenge-form", "text-inside-script"],
 )
