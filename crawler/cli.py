@@ -108,7 +108,10 @@ def crawl_command(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         if args.demo:
             config["base_url"], demo_tags = stack.enter_context(_demo_site(config["demo"]))
-            chosen = chosen or [targets.make_target("tag", tag) for tag in demo_tags]
+            if not chosen:
+                chosen = _demo_targets(demo_tags)
+                if config["per_target"] is None and config["limit"]:
+                    config["per_target"] = -(-config["limit"] // len(chosen))
         if args.shard:
             chosen = targets.shard(chosen, *targets.parse_shard(args.shard))
         write_resolved(config, out_dir / "config.yaml")
@@ -179,6 +182,14 @@ def _require_loopback(base_url: str) -> None:
 
 
 @contextmanager
+def _demo_targets(demo_tags: list[str]) -> list[targets.Target]:
+    """Every topic tag of the demo site (engagement-spam tags left out); ``--limit`` is then
+    spread evenly over them, so a demo crawl covers all topics rather than the first tag."""
+    from crawler.demo.topics import SPAM_TAGS
+
+    return [targets.make_target("tag", tag) for tag in demo_tags if tag not in SPAM_TAGS]
+
+
 def _demo_site(overrides: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
     """The demo site (configs/demo.yaml + the crawl config's ``demo`` section) on a free
     loopback port, for the duration of the crawl: its base URL and its tags."""
