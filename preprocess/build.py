@@ -1,0 +1,232 @@
+"""``hashtag-build-dataset build``: raw posts to the dataset directory, top to bottom.
+
+The stages follow the funnel of DESIGN.md: read -> parsed -> deduped -> language -> labelled
+-> image ok. Images are fetched once, before the image dedup that needs their pixels, and only
+for posts that can still end up in the dataset (a kept language, at least one hashtag); the
+cache makes re-runs fetch only what is missing. Everything is written into a temporary sibling
+of ``out`` that replaces it only when complete, so an interrupted build leaves the previous
+dataset intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from preprocess import langid
+from preprocess.dedup import drop_duplicate_images, drop_repeated_posts
+from preprocess.funnel import Funnel
+from preprocess.hashtags import extract_hashtags
+from preprocess.images import ImageJob, ImageResult, fetch_images, link_into
+from preprocess.labels import (
+    count_hashtags,
+    label_indices,
+    load_stoplist,
+    select_labels,
+    sqrt_balance_weights,
+)
+from preprocess.readers import Post, detect_format, read_input
+from preprocess.report import write_report
+from preprocess.splits import assign_splits, check_fractions
+from preprocess.text import model_text
+from preprocess.writer import (
+    input_fingerprint,
+    write_labels,
+    write_manifest,
+    write_split,
+    write_stats,
+)
+from runtime.errors import PipelineError, UsageError
+
+LANGID_BATCH = 2048
+CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
+
+
+def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
+    """Build the dataset ``config`` describes; return its funnel."""
+    out = Path(config["out"])
+    inputs = [Path(p) for p in config["inputs"]]
+    cache_dir = Path(config["image_cache"] or f"{out}.image-cache")
+    if not inputs:
+        raise UsageError("no input given; pass --input PATH (repeatable)")
+    _check_replaceable(out)
+    check_fractions(config["splits"]["fractions"])
+    stoplist = load_stoplist(config["labels"]["stoplist"])
+    funnel = Funnel()
+
+    # read and parse: every raw record counts, a bad one under its reason
+    formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
+    posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
+    detector = langid.get_detector(config["language"]["backend"])  # loads models: after reading
+    funnel.record("read", len(posts) + rejected.total())
+    funnel.record("parsed", len(posts), rejected)
+
+    # dedup: repeated posts, then (with the images in hand) repeated images. Languages are
+    # detected first so that only images of posts that can still be kept (wanted language,
+    # some hashtag) are downloaded: the others are dropped at the language or label stage
+    # whatever their image is.
+    posts, repeated = drop_repeated_posts(posts)
+    for post in posts:
+        post.hashtags = extract_hashtags(post.caption)
+        post.text = model_text(post.caption, config["text"]["demojize"])
+    detect_languages(posts, detector, progress)
+    keep = set(config["language"]["keep"])
+    if config["language"]["keep_undetermined"]:
+        keep.add(langid.UNDETERMINED)
+    wanted = [p for p in posts if p.hashtags and p.lang in keep]
+    jobs = [ImageJob(p.shortcode, p.image_url, p.image_path) for p in wanted]
+    images = fetch_images(jobs, cache_dir, config["images"], progress)
+    posts, duplicates = drop_duplicate_images(posts, images, config["dedup"]["near_dup"])
+    funnel.record("deduped", len(posts), repeated + duplicates)
+
+    # language: as detected above, on the caption without hashtags, mentions, URLs and emoji
+    language_mix = Counter(p.lang for p in posts)
+    off_language = Counter(
+        "undetermined" if p.lang == langid.UNDETERMINED else "other_language"
+        for p in posts
+        if p.lang not in keep
+    )
+    posts = [p for p in posts if p.lang in keep]
+    funnel.record("language", len(posts), off_language)
+
+    # labels: counted over the posts that will be in the dataset (those with a good image)
+    top_k, min_count = config["labels"]["top_k"], config["labels"]["min_count"]
+    counts = count_hashtags((p.owner, p.hashtags) for p in posts if _image_ok(images, p))
+    labels = select_labels(counts, top_k, min_count, stoplist)
+    index_of = {tag: index for index, tag in enumerate(labels)}
+    for post in posts:
+        post.labels = label_indices(post.hashtags, index_of)
+    unlabelled = sum(1 for p in posts if not p.labels)
+    posts = [p for p in posts if p.labels]
+    funnel.record("labelled", len(posts), Counter(no_label=unlabelled))
+
+    # images: fetched above; here the posts whose image failed leave, counted by reason
+    image_failures = Counter(images[p.shortcode].reason for p in posts if not _image_ok(images, p))
+    posts = [p for p in posts if _image_ok(images, p)]
+    for post in posts:
+        post.image = images[post.shortcode].path
+        post.image_sha256 = images[post.shortcode].sha256
+    funnel.record("image ok", len(posts), image_failures)
+    if not posts:
+        raise PipelineError(f"no post is left to write; funnel: {funnel.brief()}")
+
+    # sampling weights and splits
+    if config["labels"]["balance"] == "sqrt":
+        weights = sqrt_balance_weights([p.labels for p in posts], [counts[t] for t in labels])
+        for post, weight in zip(posts, weights, strict=True):
+            post.weight = weight
+    split_by, fractions = config["splits"]["by"], config["splits"]["fractions"]
+    splits = assign_splits(posts, split_by, fractions, config["splits"]["salt"])
+
+    # write: into a temporary sibling that replaces ``out`` once complete
+    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    stats = dataset_stats(funnel, labels, counts, posts, splits, language_mix, image_failures)
+    with staged_directory(out) as stage:
+        for post in tqdm(posts, desc="link images", unit="img", disable=not progress):
+            link_into(images[post.shortcode], cache_dir, stage)
+        for name, split_posts in splits.items():
+            write_split(stage / f"{name}.parquet", split_posts)
+        write_labels(stage / "labels.txt", labels)
+        write_stats(stage / "stats.json", stats)
+        fingerprints = [input_fingerprint(p, f) for p, f in zip(inputs, formats, strict=True)]
+        write_manifest(stage / "manifest.json", config, fingerprints, stats, created_at)
+        write_report(stage / "report.html", stats, created_at)
+    return funnel
+
+
+def read_all(
+    inputs: Sequence[Path], formats: Sequence[str], csv_columns: dict[str, str], progress: bool
+) -> tuple[list[Post], Counter[str]]:
+    """The posts of every input, and the count of rejected records per reason.
+
+    Every input is opened before any is read, so a missing one fails the build at once.
+    """
+    readers = [read_input(p, fmt, csv_columns) for p, fmt in zip(inputs, formats, strict=True)]
+    posts: list[Post] = []
+    rejected: Counter[str] = Counter()
+    for path, items in zip(inputs, readers, strict=True):
+        for post, reason in tqdm(items, desc=f"read {path.name}", disable=not progress):
+            if post is None:
+                rejected[reason] += 1
+            else:
+                posts.append(post)
+    return posts, rejected
+
+
+def detect_languages(posts: Sequence[Post], detector: langid.Detector, progress: bool) -> None:
+    """Set each post's ``lang`` and ``lang_confidence``, in batches for the progress bar."""
+    batches = range(0, len(posts), LANGID_BATCH)
+    for start in tqdm(batches, desc="language", unit="batch", disable=not progress):
+        batch = posts[start : start + LANGID_BATCH]
+        predictions = detector.detect_batch([p.caption for p in batch])
+        for post, (lang, confidence) in zip(batch, predictions, strict=True):
+            post.lang, post.lang_confidence = lang, confidence
+
+
+def _image_ok(images: dict[str, ImageResult], post: Post) -> bool:
+    result = images.get(post.shortcode)
+    return result is not None and result.ok
+
+
+def dataset_stats(
+    funnel: Funnel,
+    labels: Sequence[str],
+    counts: Counter[str],
+    posts: Sequence[Post],
+    splits: dict[str, list[Post]],
+    language_mix: Counter[str],
+    image_failures: Counter[str],
+) -> dict[str, Any]:
+    """stats.json: everything the report plots, as plain JSON."""
+    labels_per_post = Counter(len(p.labels) for p in posts)
+    lengths = np.clip([len(p.text) for p in posts], 0, CAPTION_LENGTH_EDGES[-1])
+    length_counts, _ = np.histogram(lengths, bins=CAPTION_LENGTH_EDGES)
+    return {
+        "funnel": funnel.as_list(),
+        "splits": {name: len(split_posts) for name, split_posts in splits.items()},
+        "label_frequency": {tag: counts[tag] for tag in labels},
+        "labels_per_post": {str(n): labels_per_post[n] for n in sorted(labels_per_post)},
+        "language_mix": dict(language_mix.most_common()),
+        "image_failures": dict(image_failures.most_common()),
+        "caption_length": {"edges": CAPTION_LENGTH_EDGES, "counts": length_counts.tolist()},
+    }
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse to replace anything but an earlier dataset (or an empty folder): the final
+    rename deletes what was at ``out``."""
+    if out.is_file():
+        raise UsageError(f"--out {out} is a file, not a dataset directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise UsageError(f"refusing to replace {out}: not a dataset directory (no manifest.json)")
+
+
+@contextmanager
+def staged_directory(out: Path) -> Iterator[Path]:
+    """A temporary sibling of ``out`` to write into; it replaces ``out`` if the block succeeds
+    and is removed if it fails, leaving the previous ``out`` as it was."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    os.chmod(stage, 0o755)  # mkdtemp's 0o700 would hide the dataset from other users
+    if out.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, retired / out.name)
+        os.replace(stage, out)
+        shutil.rmtree(retired)
+    else:
+        os.replace(stage, out)

@@ -1,0 +1,278 @@
+"""Input readers: posts.jsonl (Contract 1), instaloader download folders and CSV files.
+
+Every reader yields one :data:`ReadItem` per raw record: a :class:`Post`, or the named reason
+the record was rejected. Nothing is dropped silently, so the build can count every input line
+in its funnel. A path that is not there at all is a usage error (exit 2), not a count.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import lzma
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.records import timestamp_to_iso
+from runtime.errors import UsageError
+from runtime.files import iter_jsonl
+
+FORMATS = ("jsonl", "instaloader", "csv")
+INSTALOADER_SUFFIXES = ("_UTC.json.xz", "_UTC.json")
+URL_PREFIXES = ("http://", "https://")
+
+
+@dataclass
+class Post:
+    """One post on its way through the build; later stages fill the fields after ``source``."""
+
+    shortcode: str
+    caption: str
+    image_url: str | None
+    image_path: str | None  # absolute path of a local copy; preferred over the URL
+    owner: str | None
+    taken_at: str | None  # ISO 8601 UTC
+    source: str  # the input it came from
+    hashtags: list[str] = field(default_factory=list)
+    text: str = ""
+    image: str = ""  # path of the saved JPEG relative to the dataset dir
+    image_sha256: str = ""
+    lang: str = "und"
+    lang_confidence: float = 0.0
+    labels: list[int] = field(default_factory=list)
+    weight: float = 1.0
+
+
+ReadItem = tuple[Post | None, str]  # (post, "") or (None, reason)
+
+
+def detect_format(path: Path) -> str:
+    """Folders are instaloader downloads; files are CSV by suffix, else JSON Lines."""
+    if path.is_dir():
+        return "instaloader"
+    return "csv" if path.suffix.lower() in (".csv", ".tsv") else "jsonl"
+
+
+def read_input(path: Path, fmt: str, csv_columns: dict[str, str]) -> Iterator[ReadItem]:
+    """Yield every record of one input; ``fmt`` is ``auto`` or one of :data:`FORMATS`."""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise UsageError(f"unknown input format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
+    if not path.exists():
+        raise UsageError(f"input not found: {path}")
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "instaloader":
+        if not path.is_dir():
+            raise UsageError(f"instaloader input must be a folder: {path}")
+        return read_instaloader(path)
+    if path.is_dir():
+        raise UsageError(f"{fmt} input must be a file, got a folder: {path}")
+    records = read_csv(path, csv_columns) if fmt == "csv" else read_posts_jsonl(path)
+    return _counting_read_errors(records)
+
+
+def _counting_read_errors(records: Iterator[ReadItem]) -> Iterator[ReadItem]:
+    """A file that cannot be read (permissions, I/O error) ends as one counted record."""
+    try:
+        yield from records
+    except OSError:
+        yield None, "unreadable_file"
+
+
+# posts.jsonl ---------------------------------------------------------------------------------
+
+
+def read_posts_jsonl(path: Path) -> Iterator[ReadItem]:
+    """Contract 1 records; ``image_path`` is relative to the file's folder."""
+    for _, record, reason in iter_jsonl(path):
+        if record is None:
+            yield None, reason
+            continue
+        image_path = record.get("image_path")
+        yield _checked_post(
+            shortcode=record.get("shortcode"),
+            caption=record.get("caption"),
+            image_url=record.get("image_url"),
+            image_path=str(path.parent / image_path) if isinstance(image_path, str) else None,
+            owner=record.get("owner"),
+            taken_at=record.get("taken_at"),
+            source=str(path),
+        )
+
+
+def _checked_post(
+    shortcode: Any,
+    caption: Any,
+    image_url: Any,
+    image_path: str | None,
+    owner: Any,
+    taken_at: Any,
+    source: str,
+) -> ReadItem:
+    """A Post when the fields the build needs are there and well typed, else the reason."""
+    if not isinstance(shortcode, str) or not shortcode:
+        return None, "missing_shortcode"
+    if not isinstance(caption, str):
+        return None, "missing_caption"
+    if image_path and not Path(image_path).is_file():
+        image_path = None
+    if not isinstance(image_url, str) or not image_url:
+        image_url = None
+    if image_url is None and image_path is None:
+        return None, "missing_image"
+    return Post(
+        shortcode=shortcode,
+        caption=caption,
+        image_url=image_url,
+        image_path=image_path,
+        owner=owner if isinstance(owner, str) and owner else None,
+        taken_at=taken_at if isinstance(taken_at, str) and taken_at else None,
+        source=source,
+    ), ""
+
+
+# instaloader ---------------------------------------------------------------------------------
+
+_LOCAL_IMAGE = re.compile(r"^(?:_(\d+))?\.jpg$")
+
+
+def read_instaloader(root: Path) -> Iterator[ReadItem]:
+    """Posts of an instaloader download: one target folder or a folder of target folders.
+
+    The metadata file ``<stamp>_UTC.json.xz`` (or ``.json``) names the post; the caption comes
+    from its node, else from ``<stamp>_UTC.txt``; the image is the local ``<stamp>_UTC.jpg`` or
+    the first carousel file ``<stamp>_UTC_1.jpg``, else the node's ``display_url``. Videos are
+    skipped; a post saved under several targets is read once per copy and deduped later.
+    """
+    metadata = sorted(p for p in root.rglob("*_UTC.json*") if p.name.endswith(INSTALOADER_SUFFIXES))
+    if not metadata:
+        raise UsageError(f"no instaloader posts (*_UTC.json.xz or *_UTC.json) under {root}")
+    for meta in metadata:
+        yield _instaloader_post(meta)
+
+
+def _instaloader_post(meta: Path) -> ReadItem:
+    stem = meta.name.removesuffix(".xz").removesuffix(".json")
+    try:
+        raw = lzma.decompress(meta.read_bytes()) if meta.name.endswith(".xz") else meta.read_bytes()
+    except lzma.LZMAError:
+        return None, "bad_lzma"
+    except OSError:
+        return None, "unreadable_file"
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "bad_utf8"
+    except ValueError:
+        return None, "bad_json"
+    node = document.get("node") if isinstance(document, dict) else None
+    if not isinstance(node, dict):
+        return None, "not_object"
+    caption = _node_caption(node)
+    if caption is None:
+        caption, reason = _read_caption_file(meta.with_name(f"{stem}.txt"))
+        if reason:
+            return None, reason
+    owner = node.get("owner") if isinstance(node.get("owner"), dict) else {}
+    return _checked_post(
+        shortcode=node.get("shortcode"),
+        caption=caption,
+        image_url=node.get("display_url"),
+        image_path=_local_image(meta.parent, stem),
+        owner=owner.get("username"),
+        taken_at=timestamp_to_iso(node.get("taken_at_timestamp")),
+        source=str(meta.parent),
+    )
+
+
+def _node_caption(node: dict[str, Any]) -> str | None:
+    edges = (node.get("edge_media_to_caption") or {}).get("edges") or []
+    if edges and isinstance(edges[0], dict):
+        text = (edges[0].get("node") or {}).get("text")
+        if isinstance(text, str):
+            return text
+    return None
+
+
+def _read_caption_file(path: Path) -> tuple[str | None, str]:
+    """The caption instaloader writes beside the metadata; no file means no caption."""
+    if not path.is_file():
+        return "", ""
+    try:
+        return path.read_bytes().decode("utf-8"), ""
+    except UnicodeDecodeError:
+        return None, "bad_utf8"
+    except OSError:
+        return None, "unreadable_file"
+
+
+def _local_image(folder: Path, stem: str) -> str | None:
+    """``<stem>.jpg`` or the lowest-numbered carousel file ``<stem>_N.jpg``."""
+    found: list[tuple[int, Path]] = []
+    for candidate in folder.glob(f"{stem}*.jpg"):
+        match = _LOCAL_IMAGE.match(candidate.name[len(stem) :])
+        if match:
+            found.append((int(match.group(1) or 0), candidate))
+    return str(min(found)[1]) if found else None
+
+
+# CSV -----------------------------------------------------------------------------------------
+
+CSV_ROLES = ("caption", "image", "shortcode", "owner", "taken_at")
+
+
+def parse_csv_columns(spec: str) -> dict[str, str]:
+    """``caption=text,image=url`` to ``{"caption": "text", "image": "url"}``."""
+    columns: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        role, sep, column = part.partition("=")
+        if not sep or role not in CSV_ROLES or not column:
+            raise UsageError(
+                f"--csv-columns expects ROLE=COLUMN with ROLE in {', '.join(CSV_ROLES)}, "
+                f"got {part!r}"
+            )
+        columns[role] = column
+    return columns
+
+
+def read_csv(path: Path, columns: dict[str, str]) -> Iterator[ReadItem]:
+    """Rows with a caption column and an image column holding a URL or a path (relative to
+    the CSV's folder). Rows without a shortcode column get a stable one from their content."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+        rows = csv.DictReader(handle, dialect=dialect)
+        header = rows.fieldnames or []
+        for role in ("caption", "image"):
+            if columns.get(role) not in header:
+                raise UsageError(
+                    f"{path}: no {role} column {columns.get(role)!r} (columns: "
+                    f"{', '.join(header) or 'none'}); set --csv-columns caption=...,image=..."
+                )
+        for row in rows:
+            yield _csv_post(row, columns, path)
+
+
+def _csv_post(row: dict[str, str | None], columns: dict[str, str], path: Path) -> ReadItem:
+    values = {role: row.get(column) or "" for role, column in columns.items()}
+    if any(_has_undecodable_bytes(value) for value in row.values() if isinstance(value, str)):
+        return None, "bad_utf8"
+    image = values["image"].strip()
+    is_url = image.startswith(URL_PREFIXES)
+    digest = hashlib.sha1(f"{values['caption']}\0{image}".encode()).hexdigest()[:16]
+    return _checked_post(
+        shortcode=values.get("shortcode") or f"csv-{digest}",
+        caption=values["caption"],
+        image_url=image if is_url else None,
+        image_path=str(path.parent / image) if image and not is_url else None,
+        owner=values.get("owner"),
+        taken_at=values.get("taken_at"),
+        source=str(path),
+    )
+
+
+def _has_undecodable_bytes(value: str) -> bool:
+    """``surrogateescape`` maps bytes that are not UTF-8 to lone surrogates U+DC80..U+DCFF."""
+    return any("\udc80" <= char <= "\udcff" for char in value)

@@ -1,0 +1,156 @@
+"""`make demo`: the whole pipeline on the embedded demo site, start to finish, offline.
+
+demo site -> crawl (real headless Chromium) -> build dataset -> train small config -> evaluate
+-> serve, one seed-style /predict request and one JSON request -> stop. Each stage runs its
+real console script, exactly as a user would type it, so the demo doubles as a smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def banner(title: str) -> None:
+    print(f"\n==> {title}", flush=True)
+
+
+def run(*command: str) -> None:
+    print("$ " + " ".join(command), flush=True)
+    started = time.monotonic()
+    subprocess.run([str(BIN / command[0]), *command[1:]], check=True)
+    print(f"    ({time.monotonic() - started:.0f} s)", flush=True)
+
+
+def wait_http(url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"demo: {url} did not come up within {timeout_s:.0f} s")
+
+
+@contextlib.contextmanager
+def background(*command: str, ready_url: str) -> Iterator[None]:
+    print("$ " + " ".join(command) + " &", flush=True)
+    process = subprocess.Popen([str(BIN / command[0]), *command[1:]])
+    try:
+        wait_http(ready_url)
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="demo-output", help="folder for every artifact")
+    parser.add_argument("--posts", type=int, default=3000, help="posts to crawl")
+    parser.add_argument("--tags", type=int, default=12, help="demo tags to crawl")
+    parser.add_argument("--fresh", action="store_true", help="delete --out first")
+    args = parser.parse_args()
+    out = Path(args.out).resolve()
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    crawl_dir, dataset_dir, run_dir = out / "crawl", out / "dataset", out / "run"
+    started = time.monotonic()
+
+    site_port = free_port()
+    site = f"http://127.0.0.1:{site_port}"
+    with background(
+        "hashtag-crawl", "serve-demo", "--port", str(site_port), ready_url=f"{site}/robots.txt"
+    ):
+        banner(f"1/5 crawl {args.posts} posts from {args.tags} tags of the demo site with Chromium")
+        tags = demo_tags(site, args.tags)
+        tag_flags = [flag for tag in tags for flag in ("--tag", tag)]
+        per_tag = -(-args.posts // len(tags))
+        run("hashtag-crawl", "crawl", "--base-url", site, "--no-delay", *tag_flags,
+            "--limit", str(args.posts), "--per-target", str(per_tag), "--out", str(crawl_dir))
+        banner("2/5 build the dataset (English filter, top-100 labels, images)")
+        run("hashtag-build-dataset", "build", "--input", str(crawl_dir / "posts.jsonl"),
+            "--out", str(dataset_dir))
+
+    banner("3/5 train the small CPU config")
+    run("hashtag-train", "--dataset", str(dataset_dir), "--out", str(run_dir),
+        "--config", "configs/train_small.yaml")
+    banner("4/5 evaluate on the test split against the popularity baseline")
+    run("hashtag-evaluate", "--checkpoint", str(run_dir), "--dataset", str(dataset_dir),
+        "--split", "test")
+
+    banner("5/5 serve the checkpoint and ask it")
+    port = free_port()
+    server = f"http://127.0.0.1:{port}"
+    with background("hashtag-serve", "--checkpoint", str(run_dir), "--port", str(port),
+                    "--allow-private-urls", ready_url=f"{server}/readyz"):
+        ask_server(server, dataset_dir)
+
+    print(f"\nDemo finished in {time.monotonic() - started:.0f} s. Artifacts:")
+    for label, path in [
+        ("crawled posts", crawl_dir / "posts.jsonl"),
+        ("crawl state", crawl_dir / "state.json"),
+        ("dataset", dataset_dir),
+        ("dataset report", dataset_dir / "report.html"),
+        ("checkpoint", run_dir),
+        ("metrics", run_dir / "metrics.json"),
+    ]:
+        print(f"  {label:15} {path}")
+    print(f"Serve it yourself: make serve  (hashtag-serve --checkpoint {run_dir})")
+    return 0
+
+
+def demo_tags(site: str, count: int) -> list[str]:
+    """The site's ``count`` most used topic tags, engagement spam left out."""
+    from crawler.demo.topics import SPAM_TAGS
+
+    with urllib.request.urlopen(f"{site}/api/demo/tags", timeout=10) as response:
+        return [tag for tag in json.load(response)["tags"] if tag not in SPAM_TAGS][:count]
+
+
+def ask_server(server: str, dataset_dir: Path) -> None:
+    """One request in the seed's GET form (HTML) and one JSON request, with a test-split post."""
+    import pyarrow.parquet as pq
+
+    row = pq.read_table(dataset_dir / "test.parquet").slice(0, 1).to_pylist()[0]
+    image_url = f"{server}/_demo_image?path={urllib.parse.quote(row['image'])}"
+    query = urllib.parse.urlencode(
+        {"image_url": image_url, "text": row["text"], "max_seq_len": 20, "n_label": 10}
+    )
+    print(f"GET {server}/predict?{query[:90]}...")
+    request = urllib.request.Request(f"{server}/predict?{query}", headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.load(response)
+    tags = " ".join("#" + h["tag"] for h in answer["hashtags"])
+    print(f"  caption: {row['text'][:80]!r}")
+    print(f"  true:    {' '.join('#' + t for t in row['hashtags'][:10])}")
+    print(f"  predicted ({answer['latency_ms']:.0f} ms): {tags}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
