@@ -1,0 +1,152 @@
+"""HTTP side of the image stage: one pooled session, per-host limits, retries, a byte cap.
+
+Every way a download can go wrong ends as an :class:`ImageRejected` carrying one of the named
+failure reasons that the dataset's stats count, so one bad URL never stops a build.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+#: A server's ``Retry-After`` is obeyed up to this many seconds; a larger value (hostile or a
+#: misconfigured CDN) would otherwise park a worker thread for hours.
+MAX_RETRY_AFTER_S = 60.0
+#: Statuses worth another try: rate limiting and the transient server-side failures.
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: How much of a 403 body is read to tell an expired signed URL from other refusals.
+ERROR_BODY_PEEK_BYTES = 4096
+EXPIRED_SIGNATURE_MARK = b"URL signature expired"
+CHUNK_BYTES = 256 * 1024
+
+
+class ImageRejected(Exception):
+    """A source that cannot become a dataset image; ``reason`` is the name counted in stats."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _CappedRetry(Retry):
+    """urllib3's retry policy with ``Retry-After`` bounded by :data:`MAX_RETRY_AFTER_S`."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER_S)
+
+
+class HttpFetcher:
+    """Downloads image bytes through one pooled session, at most ``per_host`` at a time per host.
+
+    A single session keeps connections alive across thousands of small downloads (a fresh TCP
+    connection per image costs more than the image itself on a fast link); the per-host
+    semaphores keep a large worker pool from hammering one CDN.
+    """
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self._timeout = float(settings["timeout_s"])
+        self._max_bytes = int(settings["max_bytes"])
+        self._per_host = int(settings["per_host"])
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots_lock = threading.Lock()
+        retry = _CappedRetry(
+            total=int(settings["retries"]),
+            backoff_factor=float(settings["backoff_s"]),
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        workers = int(settings["workers"])
+        adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=retry)
+        self._session = requests.Session()
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = str(settings["user_agent"])
+
+    def __enter__(self) -> HttpFetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._session.close()
+
+    def fetch(self, url: str) -> bytes:
+        """The body of ``url``, or :class:`ImageRejected` with the reason it could not be had."""
+        try:
+            with (
+                self._host_slot(urlsplit(url).netloc),
+                self._session.get(url, stream=True, timeout=self._timeout) as response,
+            ):
+                if response.status_code != 200:
+                    raise ImageRejected(_status_reason(response))
+                return self._read_capped(response)
+        except requests.RequestException as exc:
+            raise ImageRejected(_exception_reason(exc)) from exc
+
+    @contextmanager
+    def _host_slot(self, host: str) -> Iterator[None]:
+        with self._slots_lock:
+            slot = self._slots.get(host)
+            if slot is None:
+                slot = self._slots[host] = threading.BoundedSemaphore(self._per_host)
+        with slot:
+            yield
+
+    def _read_capped(self, response: requests.Response) -> bytes:
+        """The body, refusing early from ``Content-Length`` or while streaming past the cap."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise ImageRejected("too_large")
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in response.iter_content(CHUNK_BYTES):
+            received += len(chunk)
+            if received > self._max_bytes:
+                raise ImageRejected("too_large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _status_reason(response: requests.Response) -> str:
+    """``http_<status>``, except a 403 whose body says the signed URL expired."""
+    if response.status_code == 403:
+        peek = response.raw.read(ERROR_BODY_PEEK_BYTES, decode_content=True)
+        if EXPIRED_SIGNATURE_MARK in peek:
+            return "expired_signature"
+    return f"http_{response.status_code}"
+
+
+def _exception_reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout) or _wraps_timeout(exc):
+        return "timeout"
+    if isinstance(exc, requests.TooManyRedirects):
+        return "redirect_loop"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return "bad_url"
+    return "connection"
+
+
+def _wraps_timeout(exc: requests.RequestException) -> bool:
+    """Whether requests hid a timeout inside a ``ConnectionError``.
+
+    It does so for a read timeout once retries are exhausted (``MaxRetryError`` whose reason
+    is the timeout) and for one raised while streaming the body. A refused connection is a
+    ``NewConnectionError``, which urllib3 derives from its timeout class for old callers.
+    """
+    for inner in exc.args:
+        cause = getattr(inner, "reason", inner)
+        if isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
+            cause, urllib3.exceptions.NewConnectionError
+        ):
+            return True
+    return False

@@ -1,0 +1,371 @@
+"""The image stage of ``hashtag-build-dataset``: read or download, verify, normalize, cache, link.
+
+Each post's image becomes an RGB JPEG whose shorter side is ``image_size``, stored once in a
+content-addressed cache (``<cache_dir>/images/<sha[:2]>/<sha>.jpg``, sha = SHA-256 of the JPEG
+bytes) and hard-linked into each dataset built from it. Every image is fully decoded before it
+is accepted, so a truncated download or an HTML error page served as ``image/jpeg`` is counted
+under a named reason instead of surfacing as a crash in training.
+
+Settings (the ``images`` section of ``configs/dataset.yaml``), with their defaults:
+
+``image_size`` 256
+    Shorter side after resizing. Smaller images are kept at their size, never upscaled:
+    upscaling invents no detail, inflates the cache, and the training loader resizes anyway.
+``jpeg_quality`` 90
+``workers`` 16
+    Threads. Downloads wait on the network, and Pillow releases the GIL while decoding and
+    resizing (the bulk of the work), so threads keep the cores busy without processes.
+``per_host`` 8
+    Concurrent downloads from one host, to stay polite to a single CDN.
+``timeout_s`` 10.0
+    Connect timeout, and the longest wait for each read of the body.
+``retries`` 3 / ``backoff_s`` 0.5
+    Retries of connection errors, timeouts, 429 and 5xx, with exponential backoff; a
+    ``Retry-After`` header (up to a minute) takes precedence.
+``max_bytes`` 20000000
+    Larger downloads and files are ``too_large``.
+``max_pixels`` 40000000
+    Decompression-bomb limit, checked from the header before any pixel is decoded.
+``user_agent``
+
+Failure reasons: ``http_<status>``, ``expired_signature`` (403 saying "URL signature expired"),
+``timeout``, ``connection``, ``redirect_loop``, ``bad_url``, ``too_large``, ``not_an_image``,
+``decompression_bomb``, ``truncated``, ``corrupt``, ``missing_file``, ``unreadable_file``,
+``no_source``. Successes and the failures in :data:`PERMANENT_FAILURES` are remembered in the
+cache index; transient failures (timeouts, 429, 5xx, ...) are tried again on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import imagehash
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+from preprocess.image_cache import CacheIndex, file_source, url_source, variant_of
+from preprocess.image_fetch import HttpFetcher, ImageRejected
+from runtime.errors import UsageError
+from runtime.files import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "image_size": 256,
+    "jpeg_quality": 90,
+    "workers": 16,
+    "per_host": 8,
+    "timeout_s": 10.0,
+    "retries": 3,
+    "backoff_s": 0.5,
+    "max_bytes": 20_000_000,
+    "max_pixels": 40_000_000,
+    "user_agent": "hashtag-prediction/0.1 (dataset builder)",
+}
+#: Settings that may be 0; every other number must be positive.
+ZERO_ALLOWED = frozenset({"retries", "backoff_s"})
+#: Settings that change what a source turns into, hence part of the cache key.
+OUTPUT_SETTINGS = ("image_size", "jpeg_quality", "max_bytes", "max_pixels")
+#: Bump when decoding, resizing or encoding changes, so older cache entries are not reused.
+PROCESSING_VERSION = 1
+#: Outcomes a retry cannot change, cached like successes.
+PERMANENT_FAILURES = frozenset(
+    {
+        "http_404",
+        "http_410",
+        "expired_signature",
+        "bad_url",
+        "too_large",
+        "not_an_image",
+        "decompression_bomb",
+        "truncated",
+        "corrupt",
+    }
+)
+#: Formats worth decoding; limiting the list keeps exotic parsers away from untrusted bytes.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+#: Transparent pixels are composited onto white, as a viewer would show them.
+BACKGROUND = (255, 255, 255, 255)
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One post's image: a local file when the input has one, else a URL to download."""
+
+    key: str
+    url: str | None
+    local_path: str | None
+
+
+@dataclass
+class ImageResult:
+    """What became of one job; on success ``path`` is relative to the cache or dataset dir.
+
+    ``pixel_sha256`` fingerprints the RGB pixels the JPEG was encoded from (with their size),
+    so exact duplicates match even across JPEG encoder versions; ``phash`` is
+    ``imagehash.phash`` as hex, for near duplicates.
+    """
+
+    key: str
+    ok: bool
+    reason: str | None = None
+    sha256: str | None = None
+    path: str | None = None
+    pixel_sha256: str | None = None
+    phash: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+def fetch_images(
+    jobs: list[ImageJob], cache_dir: Path, config: dict[str, Any], progress: bool = True
+) -> dict[str, ImageResult]:
+    """Bring every job's image into the cache; return each job key's outcome, in job order.
+
+    ``config`` is the ``images`` settings section (see the module docstring; missing keys take
+    their defaults). Jobs sharing a source (the same URL, or the same unchanged file) are
+    processed once.
+    """
+    settings = resolve_settings(config)
+    cache_dir = Path(cache_dir)
+    with CacheIndex(cache_dir) as index:
+        results, todo = _settle_from_cache(jobs, index, cache_dir, settings)
+        log.info("images: %d settled from the cache, %d sources to process", len(results),
+                 len(todo))
+        for source, outcome in _process_all(todo, cache_dir, settings, progress):
+            if outcome.ok or outcome.reason in PERMANENT_FAILURES:
+                index.put(source, _record_of(outcome))
+            for job in todo[source]:
+                results[job.key] = replace(outcome, key=job.key)
+    return {job.key: results[job.key] for job in jobs}
+
+
+def _settle_from_cache(
+    jobs: list[ImageJob], index: CacheIndex, cache_dir: Path, settings: dict[str, Any]
+) -> tuple[dict[str, ImageResult], dict[str, list[ImageJob]]]:
+    """Outcomes known without work (cached, or no usable source), and the jobs left by source."""
+    variant = variant_of(settings, OUTPUT_SETTINGS, PROCESSING_VERSION)
+    settled: dict[str, ImageResult] = {}
+    todo: dict[str, list[ImageJob]] = {}
+    for job in jobs:
+        try:
+            source = _source_of(job, variant)
+        except ImageRejected as exc:
+            settled[job.key] = ImageResult(job.key, ok=False, reason=exc.reason)
+            continue
+        record = index.get(source)
+        if record is not None and _still_cached(record, cache_dir):
+            settled[job.key] = ImageResult(key=job.key, **record)
+        else:
+            todo.setdefault(source, []).append(job)
+    return settled, todo
+
+
+def _process_all(
+    todo: dict[str, list[ImageJob]], cache_dir: Path, settings: dict[str, Any], progress: bool
+) -> Iterator[tuple[str, ImageResult]]:
+    """Yield ``(source, outcome)`` as the worker threads finish, one job per source.
+
+    Queued work is cancelled if the caller stops early (Ctrl-C), so an interrupted build
+    returns promptly with everything finished so far already in the index.
+    """
+    pool = ThreadPoolExecutor(settings["workers"], thread_name_prefix="image")
+    try:
+        with HttpFetcher(settings) as fetcher:
+            futures = {
+                pool.submit(_process, group[0], fetcher, cache_dir, settings): source
+                for source, group in todo.items()
+            }
+            done = as_completed(futures)
+            for future in tqdm(done, total=len(futures), desc="images", unit="img",
+                               disable=not progress):
+                yield futures[future], future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def link_into(result: ImageResult, cache_dir: Path, dataset_dir: Path) -> None:
+    """Put a cached image at the same relative path in ``dataset_dir``: hardlink, else copy.
+
+    A hardlink costs no space; the cache never rewrites a file in place (content addressed,
+    atomic writes), so sharing the inode is safe. Copying covers another filesystem.
+    """
+    if not result.ok or result.path is None:
+        raise ValueError(f"{result.key}: no cached image to link ({result.reason})")
+    source = Path(cache_dir) / result.path
+    target = Path(dataset_dir) / result.path
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return
+    except OSError:
+        atomic_write_bytes(target, source.read_bytes())
+
+
+def resolve_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The defaults overlaid with ``config``; an unknown key or a bad value is a usage error."""
+    config = config or {}
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise UsageError(f"unknown images setting(s): {', '.join(unknown)}")
+    settings = {**DEFAULTS, **config}
+    for key, value in settings.items():
+        kind = type(DEFAULTS[key])
+        expected = (int, float) if kind is float else kind
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise UsageError(f"images.{key} must be of type {kind.__name__}, got {value!r}")
+        if not isinstance(value, str) and (value < 0 or (value == 0 and key not in ZERO_ALLOWED)):
+            raise UsageError(f"images.{key} must be positive, got {value!r}")
+    return settings
+
+
+def decode_normalized(data: bytes, image_size: int, max_pixels: int) -> Image.Image:
+    """Decode untrusted bytes fully into an upright RGB image, shorter side ``image_size``.
+
+    JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the target
+    size, which skips most of the decoding work for a photo bound to become a thumbnail.
+    """
+    image = _open_checked(data, max_pixels)
+    shorter = min(image.size)
+    if shorter > image_size:
+        scale = image_size / shorter
+        image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+    try:
+        image.load()
+    except Exception as exc:  # noqa: BLE001 - decoders of hostile bytes raise almost anything
+        raise ImageRejected("truncated" if "truncated" in str(exc).lower() else "corrupt") from exc
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+        return _shrink(_to_rgb(image), image_size)
+    except Exception as exc:  # noqa: BLE001 - malformed EXIF or an unconvertible mode
+        raise ImageRejected("corrupt") from exc
+
+
+def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
+    """Open lazily (header only) and refuse decompression bombs before decoding a pixel.
+
+    The limit is checked here rather than through the process-wide ``Image.MAX_IMAGE_PIXELS``
+    so the stage does not change Pillow's behaviour for the rest of the program. Pillow's own
+    guard still refuses anything over twice its default limit while opening, and its warning
+    counts as a bomb too when a warnings filter turns it into an error.
+    """
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("decompression_bomb") from exc
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "not an image we take"
+        raise ImageRejected("not_an_image") from exc
+    if image.width * image.height > max_pixels:
+        raise ImageRejected("decompression_bomb")
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, BACKGROUND), rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _shrink(image: Image.Image, image_size: int) -> Image.Image:
+    """Downscale to the target shorter side with Pillow's antialiased bilinear filter.
+
+    Pillow widens the bilinear (triangle) kernel with the reduction, so it does not alias, and
+    it is the filter torchvision's ``Resize`` applies at training time; Lanczos costs about
+    twice as much here for no visible gain at 256 px. ``reducing_gap`` lets large non-JPEG
+    sources (no DCT shortcut) be box-reduced first.
+    """
+    width, height = image.size
+    if min(width, height) <= image_size:
+        return image
+    if width <= height:
+        size = (image_size, max(1, round(height * image_size / width)))
+    else:
+        size = (max(1, round(width * image_size / height)), image_size)
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _source_of(job: ImageJob, variant: str) -> str:
+    if job.local_path:
+        try:
+            return file_source(job.local_path, variant)
+        except OSError:
+            raise ImageRejected("missing_file") from None
+    if job.url:
+        return url_source(job.url, variant)
+    raise ImageRejected("no_source")
+
+
+def _still_cached(record: dict[str, Any], cache_dir: Path) -> bool:
+    """A cached success counts only while its file is still there (caches get pruned)."""
+    return not record["ok"] or (cache_dir / record["path"]).is_file()
+
+
+def _record_of(result: ImageResult) -> dict[str, Any]:
+    record = asdict(result)
+    del record["key"]
+    return record
+
+
+def _process(job: ImageJob, fetcher: HttpFetcher, cache_dir: Path, settings: dict[str, Any]
+             ) -> ImageResult:
+    """Runs on a worker thread: one source from bytes to a cached JPEG, or a named failure."""
+    try:
+        if job.local_path:
+            data = _read_local(Path(job.local_path), settings["max_bytes"])
+        else:
+            data = fetcher.fetch(job.url)
+        image = decode_normalized(data, settings["image_size"], settings["max_pixels"])
+    except ImageRejected as exc:
+        return ImageResult(job.key, ok=False, reason=exc.reason)
+    return _store(job.key, image, cache_dir, settings["jpeg_quality"])
+
+
+def _read_local(path: Path, max_bytes: int) -> bytes:
+    try:
+        if path.stat().st_size > max_bytes:
+            raise ImageRejected("too_large")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageRejected("missing_file") from None
+    except OSError:
+        raise ImageRejected("unreadable_file") from None
+
+
+def _store(key: str, image: Image.Image, cache_dir: Path, quality: int) -> ImageResult:
+    """Encode, content-address and write the JPEG (once), and fingerprint its pixels."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    data = buffer.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    relative = f"images/{sha[:2]}/{sha}.jpg"
+    target = cache_dir / relative
+    if not target.exists():
+        atomic_write_bytes(target, data)
+    width, height = image.size
+    pixels = hashlib.sha256(f"{width}x{height}:".encode())
+    pixels.update(image.tobytes())
+    return ImageResult(
+        key,
+        ok=True,
+        sha256=sha,
+        path=relative,
+        pixel_sha256=pixels.hexdigest(),
+        phash=str(imagehash.phash(image)),
+        width=width,
+        height=height,
+    )
