@@ -8,21 +8,23 @@ real console script, exactly as a user would type it, so the demo doubles as a s
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -73,6 +75,14 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=3000, help="posts to crawl")
     parser.add_argument("--tags", type=int, default=12, help="demo tags to crawl")
     parser.add_argument("--fresh", action="store_true", help="delete --out first")
+    parser.add_argument("--train-config", default=REPO / "configs" / "train_small.yaml")
+    parser.add_argument(
+        "--train-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a training config key (repeatable)",
+    )
     args = parser.parse_args()
     out = Path(args.out).resolve()
     if args.fresh and out.exists():
@@ -86,29 +96,76 @@ def main() -> int:
     with background(
         "hashtag-crawl", "serve-demo", "--port", str(site_port), ready_url=f"{site}/robots.txt"
     ):
-        banner(f"1/5 crawl {args.posts} posts from {args.tags} tags of the demo site with Chromium")
         tags = demo_tags(site, args.tags)
-        tag_flags = [flag for tag in tags for flag in ("--tag", tag)]
+        banner(f"1/5 crawl {args.posts} posts from {len(tags)} tags of the demo site with Chromium")
         per_tag = -(-args.posts // len(tags))
-        run("hashtag-crawl", "crawl", "--base-url", site, "--no-delay", *tag_flags,
-            "--limit", str(args.posts), "--per-target", str(per_tag), "--out", str(crawl_dir))
+        tag_flags = [flag for tag in tags for flag in ("--tag", tag)]
+        run(
+            "hashtag-crawl",
+            "crawl",
+            "--base-url",
+            site,
+            "--no-delay",
+            *tag_flags,
+            "--limit",
+            str(args.posts),
+            "--per-target",
+            str(per_tag),
+            "--out",
+            str(crawl_dir),
+        )
+
         banner("2/5 build the dataset (English filter, top-100 labels, images)")
-        run("hashtag-build-dataset", "build", "--input", str(crawl_dir / "posts.jsonl"),
-            "--out", str(dataset_dir))
+        run(
+            "hashtag-build-dataset",
+            "build",
+            "--input",
+            str(crawl_dir / "posts.jsonl"),
+            "--out",
+            str(dataset_dir),
+        )
 
-    banner("3/5 train the small CPU config")
-    run("hashtag-train", "--dataset", str(dataset_dir), "--out", str(run_dir),
-        "--config", "configs/train_small.yaml")
-    banner("4/5 evaluate on the test split against the popularity baseline")
-    run("hashtag-evaluate", "--checkpoint", str(run_dir), "--dataset", str(dataset_dir),
-        "--split", "test")
+        banner("3/5 train the small CPU config")
+        train_overrides = [flag for item in args.train_set for flag in ("--set", item)]
+        run(
+            "hashtag-train",
+            "--dataset",
+            str(dataset_dir),
+            "--out",
+            str(run_dir),
+            "--config",
+            str(args.train_config),
+            *train_overrides,
+        )
 
-    banner("5/5 serve the checkpoint and ask it")
-    port = free_port()
-    server = f"http://127.0.0.1:{port}"
-    with background("hashtag-serve", "--checkpoint", str(run_dir), "--port", str(port),
-                    "--allow-private-urls", ready_url=f"{server}/readyz"):
-        ask_server(server, dataset_dir)
+        banner("4/5 evaluate on the test split against the popularity baseline")
+        run(
+            "hashtag-evaluate",
+            "--checkpoint",
+            str(run_dir),
+            "--dataset",
+            str(dataset_dir),
+            "--split",
+            "test",
+        )
+
+        banner("5/5 serve the checkpoint and ask it")
+        port = free_port()
+        server = f"http://127.0.0.1:{port}"
+        # The demo site also answers like Google Drive's download endpoint (file id = shortcode),
+        # so the seed's image_id form works offline.
+        with background(
+            "hashtag-serve",
+            "--checkpoint",
+            str(run_dir),
+            "--port",
+            str(port),
+            "--drive-base-url",
+            f"{site}/uc",
+            "--allow-private-urls",
+            ready_url=f"{server}/readyz",
+        ):
+            ask_server(server, dataset_dir)
 
     print(f"\nDemo finished in {time.monotonic() - started:.0f} s. Artifacts:")
     for label, path in [
@@ -133,22 +190,36 @@ def demo_tags(site: str, count: int) -> list[str]:
 
 
 def ask_server(server: str, dataset_dir: Path) -> None:
-    """One request in the seed's GET form (HTML) and one JSON request, with a test-split post."""
+    """One request in the seed's GET form (HTML answer) and one JSON request with an upload,
+    both for a post of the test split."""
     import pyarrow.parquet as pq
+    import requests
 
     row = pq.read_table(dataset_dir / "test.parquet").slice(0, 1).to_pylist()[0]
-    image_url = f"{server}/_demo_image?path={urllib.parse.quote(row['image'])}"
-    query = urllib.parse.urlencode(
-        {"image_url": image_url, "text": row["text"], "max_seq_len": 20, "n_label": 10}
+    truth = " ".join("#" + tag for tag in row["hashtags"][:10])
+    print(f"  test post {row['shortcode']}: {row['text'][:70]!r}")
+    print(f"  its hashtags:     {truth}")
+
+    seed_form = {
+        "image_id": row["shortcode"],
+        "text": row["text"],
+        "max_seq_len": 20,
+        "n_label": 10,
+    }
+    page = requests.get(f"{server}/predict", params=seed_form, timeout=120)
+    page.raise_for_status()
+    print(
+        f"  GET /predict?image_id={row['shortcode']}&text=...&max_seq_len=20&n_label=10 "
+        f"-> {page.status_code} {page.headers['content-type']}"
     )
-    print(f"GET {server}/predict?{query[:90]}...")
-    request = urllib.request.Request(f"{server}/predict?{query}", headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.load(response)
-    tags = " ".join("#" + h["tag"] for h in answer["hashtags"])
-    print(f"  caption: {row['text'][:80]!r}")
-    print(f"  true:    {' '.join('#' + t for t in row['hashtags'][:10])}")
-    print(f"  predicted ({answer['latency_ms']:.0f} ms): {tags}")
+    shown = re.findall(r'class="tag-name">(#[^<]+)<', page.text)
+    print(f"    page shows:     {' '.join(shown)}")
+
+    image = base64.b64encode((dataset_dir / row["image"]).read_bytes()).decode("ascii")
+    request = {"text": row["text"], "image_base64": image, "n_label": 10}
+    answer = requests.post(f"{server}/api/predict", json=request, timeout=120).json()
+    tags = " ".join(f"#{h['tag']} ({h['score']:.2f})" for h in answer["hashtags"][:5])
+    print(f"  POST /api/predict -> JSON in {answer['latency_ms']:.0f} ms: {tags} ...")
 
 
 if __name__ == "__main__":

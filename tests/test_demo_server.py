@@ -399,3 +399,16 @@ def test_serve_demo_command_stops_cleanly_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
         process.stdout.close()
+
+
+def test_drive_shaped_download_serves_a_posts_image_by_shortcode(
+    site: DemoSite, corpus: DemoCorpus
+) -> None:
+    post = corpus.post(5)
+    response = requests.get(
+        f"{site.base_url}/uc", params={"export": "download", "id": post.shortcode}, timeout=10
+    )
+    assert response.status_code == 200
+    assert response.content == corpus.render_image(5, 0, None)
+    missing = requests.get(f"{site.base_url}/uc", params={"id": "nope"}, timeout=10)
+    assert missing.status_code == 404

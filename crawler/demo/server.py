@@ -226,6 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._media(path, match, query)
         if path in ("/robots.txt", "/api/demo/tags"):
             return self._out_of_band(path)
+        if path == "/uc":
+            return self._drive_download(query.get("id", ""))
         if path.startswith("/api/"):
             self.site.count("xhr")
             return self._feed(path, query)
@@ -253,6 +255,18 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json({"tags": corpus.tags(),
                            "posts": {tag: len(corpus.tag_posts(tag)) for tag in corpus.tags()},
                            "n_posts": len(corpus), "status": "ok"})
+
+    def _drive_download(self, file_id: str) -> None:
+        """Google Drive's public download endpoint (``/uc?export=download&id=...``) with post
+        shortcodes as file ids, so the seed's ``/predict?image_id=`` form works offline in the
+        demo. Out of band like the helpers above."""
+        self.site.count("other")
+        post = self.site.corpus.by_shortcode(file_id)
+        if post is None:
+            return self._not_found()
+        return self._send(HTTPStatus.OK, self.site.corpus.render_image(post.index, 0, None),
+                          "image/jpeg",
+                          {"Content-Disposition": f'attachment; filename="{file_id}.jpg"'})
 
     def _page(self, path: str) -> None:
         site, corpus = self.site, self.site.corpus

@@ -1,0 +1,415 @@
+"""The HTTP app: the seed's ``GET /predict``, uploads, a JSON API, the form page, probes, metrics.
+
+Every prediction route funnels into :func:`_Service.predict`, so validation, modality rules and
+timing are written once; routes differ only in where inputs come from and how answers render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import jinja2
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from PIL import Image
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from preprocess.hashtags import strip_for_model
+from serve.batching import MicroBatcher
+from serve.errors import RequestFailed
+from serve.images import (
+    DRIVE_ID_PATTERN,
+    FetchPolicy,
+    decode_image,
+    fetch_drive,
+    fetch_url,
+    preview_data_uri,
+)
+from serve.metrics import ServeMetrics, create_metrics
+from serve.settings import ServeSettings
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SEED_MAX_SEQ_LEN = 20
+SEED_N_LABEL = 10
+# Generous static bounds for the schema; the model's own limits are checked per request.
+SCHEMA_MAX_SEQ_LEN = 4096
+SCHEMA_MAX_LABELS = 100_000
+MAX_URL_CHARS = 2048
+# Multipart framing and the small form fields around an upload.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+class Predictor(Protocol):
+    """What the app needs from ``train.predictor.Predictor``."""
+
+    labels: list[str]
+    modality: str
+    name: str
+    max_seq_len: int
+
+    def predict(
+        self,
+        texts: list[str | None],
+        images: list[Image.Image | None],
+        top_k: int = 10,
+        max_seq_len: int | None = None,
+    ) -> list[list[tuple[str, float]]]: ...
+
+
+class Hashtag(BaseModel):
+    tag: str
+    score: float
+
+
+class PredictResponse(BaseModel):
+    hashtags: list[Hashtag]
+    model: str
+    latency_ms: float
+
+
+class ApiPredictRequest(BaseModel):
+    """A JSON prediction request; give a caption, one image source, or both."""
+
+    text: str | None = Field(None, description="the caption")
+    image_id: str | None = Field(None, description="public Google Drive file id")
+    image_url: str | None = Field(None, max_length=MAX_URL_CHARS, description="http(s) image URL")
+    image_base64: str | None = Field(None, description="the image file, base64-encoded")
+    max_seq_len: int | None = Field(
+        None, ge=1, le=SCHEMA_MAX_SEQ_LEN, description="default min(20, the model's maximum)"
+    )
+    n_label: int | None = Field(None, ge=1, le=SCHEMA_MAX_LABELS, description="default min(10, K)")
+
+
+# The HTML routes also answer JSON (content negotiation); the schema says so.
+JSON_ALTERNATIVE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": PredictResponse.model_json_schema()}}}
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    caption: str
+    image: Image.Image | None
+    hashtags: list[tuple[str, float]]
+    model: str
+    latency_ms: float
+
+    def as_json(self) -> dict[str, Any]:
+        tags = [{"tag": tag, "score": round(score, 6)} for tag, score in self.hashtags]
+        return {"hashtags": tags, "model": self.model, "latency_ms": round(self.latency_ms, 3)}
+
+
+@dataclasses.dataclass(frozen=True)
+class _ImageSource:
+    """Where a request's image comes from; at most one field may be set."""
+
+    image_id: str | None = None
+    image_url: str | None = None
+    upload: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Service:
+    """The per-app state shared by the routes."""
+
+    settings: ServeSettings
+    predictor: Predictor
+    batcher: MicroBatcher
+    policy: FetchPolicy
+
+    async def load_image(self, source: _ImageSource) -> Image.Image | None:
+        image_id, image_url, upload = source.image_id, source.image_url, source.upload
+        sources = [
+            name
+            for name, value in (("image_id", image_id), ("image_url", image_url), ("image", upload))
+            if value
+        ]
+        if len(sources) > 1:
+            raise RequestFailed(
+                422, "two_images", f"give one image source, not {' and '.join(sources)}"
+            )
+        if image_id:
+            data = await fetch_drive(image_id, self.settings.drive_base_url, self.policy)
+        elif image_url:
+            data = await fetch_url(image_url, self.policy)
+        elif upload:
+            data = upload
+        else:
+            return None
+        # Decoding is CPU-bound; a thread keeps the event loop answering meanwhile.
+        return await asyncio.to_thread(decode_image, data, self.settings.max_image_pixels)
+
+    async def predict(
+        self,
+        text: str | None,
+        source: _ImageSource,
+        max_seq_len: int | None,
+        n_label: int | None,
+    ) -> _Outcome:
+        """Predict with the seed's defaults: 20 tokens and 10 tags, capped by what the model has.
+
+        Cheap checks come first, so a request that will be refused never triggers a download.
+        """
+        caption = text or ""
+        max_seq_len = max_seq_len or min(SEED_MAX_SEQ_LEN, self.predictor.max_seq_len)
+        self._check_limits(caption, max_seq_len, n_label)
+        image = await self.load_image(source)
+        model_text = strip_for_model(caption) or None
+        self._check_modality(model_text, caption, image)
+        top_k = n_label or min(SEED_N_LABEL, len(self.predictor.labels))
+        started = time.perf_counter()
+        hashtags = await self.batcher.predict(model_text, image, top_k, max_seq_len)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        return _Outcome(caption, image, hashtags, self.predictor.name, latency_ms)
+
+    def _check_limits(self, caption: str, max_seq_len: int, n_label: int | None) -> None:
+        limit = self.settings.max_text_chars
+        if len(caption) > limit:
+            raise RequestFailed(
+                422, "text_too_long", f"text is {len(caption)} characters; the limit is {limit}"
+            )
+        model_len = self.predictor.max_seq_len
+        if not 1 <= max_seq_len <= model_len:
+            raise RequestFailed(
+                422, "bad_max_seq_len", f"max_seq_len must be between 1 and {model_len}"
+            )
+        labels = len(self.predictor.labels)
+        if n_label is not None and not 1 <= n_label <= labels:
+            raise RequestFailed(
+                422,
+                "bad_n_label",
+                f"n_label must be between 1 and {labels} (the number of hashtags the model knows)",
+            )
+
+    def _check_modality(
+        self, model_text: str | None, caption: str, image: Image.Image | None
+    ) -> None:
+        modality = self.predictor.modality
+        if modality == "image" and image is None:
+            raise RequestFailed(
+                422,
+                "image_required",
+                "this model predicts from images: send image_id, image_url or an image file",
+            )
+        if modality == "text" and model_text is None:
+            raise RequestFailed(
+                422,
+                "text_required",
+                "this model predicts from captions: send a non-empty text "
+                "(hashtags, mentions and URLs alone are removed)",
+            )
+        if model_text is None and image is None:
+            detail = " (hashtags, mentions and URLs are removed from it)" if caption else ""
+            raise RequestFailed(422, "no_input", f"send a caption{detail}, an image, or both")
+
+
+def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
+    """Build the app around an already-loaded predictor (the CLI loads it once)."""
+    metrics = create_metrics()
+    batcher = MicroBatcher(
+        predictor.predict,
+        settings.max_batch_size,
+        settings.max_wait_ms,
+        on_batch=metrics.batch_sizes.observe,
+    )
+    policy = FetchPolicy(
+        allow_private=settings.allow_private_urls,
+        timeout_s=settings.fetch_timeout_s,
+        max_bytes=settings.max_upload_bytes,
+        max_redirects=settings.max_redirects,
+    )
+    service = _Service(settings, predictor, batcher, policy)
+    templates = Jinja2Templates(
+        env=jinja2.Environment(
+            loader=jinja2.FileSystemLoader(PACKAGE_DIR / "templates"), autoescape=True
+        )
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        batcher.close()
+
+    app = FastAPI(
+        title="hashtag-serve",
+        description="Hashtag prediction for a caption and an image (ALBERT + VGG16).",
+        lifespan=lifespan,
+    )
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    _install_observability(app, metrics, settings)
+
+    def render(request: Request, outcome: _Outcome, template: str) -> Response:
+        if _wants_json(request):
+            return JSONResponse(outcome.as_json())
+        return templates.TemplateResponse(request, template, _page_context(outcome, predictor))
+
+    def render_error(request: Request, error: RequestFailed) -> Response:
+        metrics.errors.labels(error.reason).inc()
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": error.message, "reason": error.reason}, status_code=error.status
+            )
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"message": error.message, "status": error.status, "model": predictor.name},
+            status_code=error.status,
+        )
+
+    @app.exception_handler(RequestFailed)
+    async def on_request_failed(request: Request, error: RequestFailed) -> Response:
+        return render_error(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, error: RequestValidationError) -> Response:
+        return render_error(request, RequestFailed(422, "validation", _one_line(error)))
+
+    @app.get("/", response_class=HTMLResponse, summary="The form page")
+    async def index(request: Request) -> Response:
+        return templates.TemplateResponse(request, "index.html", _page_context(None, predictor))
+
+    @app.get(
+        "/predict",
+        summary="The seed's prediction URL: HTML result page, or JSON if Accept asks for it",
+        response_class=HTMLResponse,
+        responses=JSON_ALTERNATIVE,
+    )
+    async def predict_get(
+        request: Request,
+        image_id: Annotated[str | None, Query(pattern=DRIVE_ID_PATTERN)] = None,
+        image_url: Annotated[str | None, Query(max_length=MAX_URL_CHARS)] = None,
+        text: str = "",
+        max_seq_len: Annotated[int | None, Query(ge=1, le=SCHEMA_MAX_SEQ_LEN)] = None,
+        n_label: Annotated[int | None, Query(ge=1, le=SCHEMA_MAX_LABELS)] = None,
+    ) -> Response:
+        source = _ImageSource(image_id=image_id, image_url=image_url)
+        outcome = await service.predict(text, source, max_seq_len, n_label)
+        return render(request, outcome, "result.html")
+
+    @app.post(
+        "/predict",
+        summary="Form upload (multipart): the index page with results, or JSON if Accept asks",
+        response_class=HTMLResponse,
+        responses=JSON_ALTERNATIVE,
+    )
+    async def predict_form(
+        request: Request,
+        image: Annotated[UploadFile | None, File()] = None,
+        image_url: Annotated[str, Form(max_length=MAX_URL_CHARS)] = "",
+        text: Annotated[str, Form()] = "",
+        max_seq_len: Annotated[int | None, Form(ge=1, le=SCHEMA_MAX_SEQ_LEN)] = None,
+        n_label: Annotated[int | None, Form(ge=1, le=SCHEMA_MAX_LABELS)] = None,
+    ) -> Response:
+        upload = await _read_upload(image, settings.max_upload_bytes)
+        source = _ImageSource(image_url=image_url.strip() or None, upload=upload)
+        outcome = await service.predict(text, source, max_seq_len, n_label)
+        return render(request, outcome, "index.html")
+
+    @app.post("/api/predict", summary="JSON prediction", response_model=PredictResponse)
+    async def predict_api(body: ApiPredictRequest) -> dict[str, Any]:
+        upload = _decode_base64(body.image_base64, settings.max_upload_bytes)
+        source = _ImageSource(body.image_id, body.image_url, upload)
+        outcome = await service.predict(body.text, source, body.max_seq_len, body.n_label)
+        return outcome.as_json()
+
+    @app.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: the model is loaded and the batcher runs")
+    async def readyz() -> JSONResponse:
+        ready = batcher.is_alive()
+        body = {"status": "ready" if ready else "stopping", "model": predictor.name}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _install_observability(app: FastAPI, metrics: ServeMetrics, settings: ServeSettings) -> None:
+    """Count and time every request, and refuse oversized bodies before reading them."""
+    body_limit = settings.max_upload_bytes * 4 // 3 + FORM_OVERHEAD_BYTES
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > body_limit:
+            metrics.errors.labels("too_large").inc()
+            response: Response = JSONResponse(
+                {"detail": f"request body over {body_limit} bytes", "reason": "too_large"},
+                status_code=413,
+            )
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        label = getattr(route, "path", "unmatched")
+        metrics.requests.labels(label, str(response.status_code)).inc()
+        metrics.latency.labels(label).observe(time.perf_counter() - started)
+        return response
+
+
+async def _read_upload(upload: UploadFile | None, max_bytes: int) -> bytes | None:
+    if upload is None:
+        return None
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise RequestFailed(413, "upload_too_large", f"the upload is over {max_bytes} bytes")
+    return data or None
+
+
+def _decode_base64(encoded: str | None, max_bytes: int) -> bytes | None:
+    if not encoded:
+        return None
+    if len(encoded) > max_bytes * 4 // 3 + 4:
+        raise RequestFailed(413, "upload_too_large", f"the image is over {max_bytes} bytes")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestFailed(400, "bad_base64", "image_base64 is not valid base64") from None
+
+
+def _wants_json(request: Request) -> bool:
+    """JSON for the API path, or when the Accept header ranks JSON above HTML."""
+    if request.url.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("accept", "").lower()
+    json_at = accept.find("application/json")
+    html_at = accept.find("text/html")
+    return json_at >= 0 and (html_at < 0 or json_at < html_at)
+
+
+def _one_line(error: RequestValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()) if part not in ("query", "body"))
+        parts.append(f"{where or 'request'}: {item.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _page_context(outcome: _Outcome | None, predictor: Predictor) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "model": predictor.name,
+        "modality": predictor.modality,
+        "label_count": len(predictor.labels),
+        "outcome": outcome,
+        "image_src": None,
+    }
+    if outcome is not None and outcome.image is not None:
+        context["image_src"] = preview_data_uri(outcome.image)
+    return context

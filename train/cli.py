@@ -1,0 +1,133 @@
+"""``hashtag-train`` and ``hashtag-evaluate``: argparse front ends of train.loop and train.evaluate.
+
+Config precedence (runtime.config): configs/train.yaml, then --config FILE, then --set KEY=VALUE,
+then the dedicated flags below.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from runtime.config import add_config_args, resolve_config
+from runtime.errors import run_main
+from runtime.logs import add_logging_args, progress_disabled, setup_logging
+
+TRAIN_FLAGS = {
+    "modality": "modality",
+    "text_encoder": "text_encoder",
+    "image_weights": "image_weights",
+    "image_mode": "image_mode",
+    "image_size": "image_size",
+    "max_seq_len": "max_seq_len",
+    "loss": "loss",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "head_lr": "head_lr",
+    "seed": "seed",
+    "device": "device",
+    "num_workers": "num_workers",
+    "compile": "compile",
+    "weighted_sampling": "weighted_sampling",
+    "feature_cache": "feature_cache",
+}
+
+
+def add_train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, type=Path, help="dataset directory")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last/")
+    parser.add_argument("--modality", choices=("text", "image", "both"))
+    parser.add_argument(
+        "--init", choices=("pretrained", "random"), help="both encoders' weights (see text_init)"
+    )
+    parser.add_argument("--text-encoder", metavar="NAME|DIR|minilm")
+    parser.add_argument("--image-weights", metavar="PATH", help="ImageNet VGG16 .pth file")
+    parser.add_argument("--image-mode", choices=("frozen", "finetune"))
+    parser.add_argument("--image-size", type=int)
+    parser.add_argument("--max-seq-len", type=int)
+    parser.add_argument("--loss", choices=("bce", "softmax"))
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="learning rate of pretrained encoders")
+    parser.add_argument("--head-lr", type=float, help="learning rate of the new layers")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--num-workers", type=int)
+    parser.add_argument("--compile", action="store_true", default=None)
+    parser.add_argument("--weighted-sampling", action="store_true", default=None)
+    parser.add_argument("--feature-cache", metavar="DIR")
+    add_config_args(parser)
+    add_logging_args(parser)
+    parser.set_defaults(func=run_train)
+
+
+def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint directory")
+    parser.add_argument("--dataset", type=Path, help="default: the dataset it was trained on")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument(
+        "--baselines",
+        default="",
+        metavar="LIST",
+        help="comma-separated extra baselines: text, image (this model with the other input "
+        "neutral) or NAME=CHECKPOINT_DIR; popularity is always shown",
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    add_logging_args(parser)
+    parser.set_defaults(func=run_evaluate)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from train.loop import train  # torch and transformers load only once the flags are valid
+
+    config = resolve_config("train", args, TRAIN_FLAGS)
+    if args.init:  # one flag for both encoders; --set text_init=... picks one
+        config["text_init"] = config["image_init"] = args.init
+    setup_logging(args)
+    train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from train.evaluate import evaluate
+
+    setup_logging(args)
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    evaluate(
+        args.checkpoint,
+        args.dataset,
+        args.split,
+        baselines,
+        args.batch_size,
+        progress=not progress_disabled(args),
+    )
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``train`` and ``evaluate`` subcommands to an umbrella command."""
+    add_train_args(subparsers.add_parser("train", help=TRAIN_HELP, description=TRAIN_HELP))
+    add_evaluate_args(
+        subparsers.add_parser("evaluate", help=EVALUATE_HELP, description=EVALUATE_HELP)
+    )
+
+
+TRAIN_HELP = "Train the text + image hashtag model: dataset directory in, checkpoint directory out."
+EVALUATE_HELP = "Score a checkpoint on a dataset split beside the popularity (and other) baselines."
+
+
+def _main(prog: str, description: str, add_args, argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_args(parser)
+    args = parser.parse_args(argv)
+    return run_main(lambda: args.func(args), prog)
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    return _main("hashtag-train", TRAIN_HELP, add_train_args, argv)
+
+
+def evaluate_main(argv: list[str] | None = None) -> int:
+    return _main("hashtag-evaluate", EVALUATE_HELP, add_evaluate_args, argv)

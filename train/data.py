@@ -1,0 +1,213 @@
+"""Read a dataset directory (DESIGN.md Contract 2) into PyTorch datasets, checking it first.
+
+Every way a dataset can be unusable (missing folder or split, labels.txt that disagrees with the
+parquet labels, an empty train split) becomes one ``UsageError`` line before any model is built,
+so a long run never dies an hour in on a bad file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset, DistributedSampler, Sampler
+from torchvision import transforms
+from transformers import PreTrainedTokenizerBase
+
+from runtime.errors import UsageError
+
+SPLITS = ("train", "val", "test")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+REQUIRED_COLUMNS = ("shortcode", "text", "hashtags", "labels", "image", "image_sha256", "weight")
+
+
+def read_labels(dataset_dir: Path) -> list[str]:
+    path = dataset_dir / "labels.txt"
+    if not path.is_file():
+        raise UsageError(f"{path} is missing: not a dataset directory (build one first)")
+    labels = [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
+    if not labels:
+        raise UsageError(f"{path} holds no labels")
+    return labels
+
+
+def load_split(dataset_dir: Path, split: str, labels: list[str]) -> pd.DataFrame:
+    """One split as a DataFrame, checked against labels.txt."""
+    path = dataset_dir / f"{split}.parquet"
+    if not path.is_file():
+        raise UsageError(f"{path} is missing")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise UsageError(f"{path} lacks columns {', '.join(missing)}")
+    _check_labels_agree(frame, labels, path)
+    return frame.reset_index(drop=True)
+
+
+def load_dataset(dataset_dir: str | Path, splits: tuple[str, ...] = SPLITS) -> tuple[
+    list[str], dict[str, pd.DataFrame]
+]:
+    """labels.txt and the requested splits; an empty train split is an error."""
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise UsageError(f"dataset directory {root} does not exist")
+    labels = read_labels(root)
+    frames = {split: load_split(root, split, labels) for split in splits}
+    if "train" in frames and frames["train"].empty:
+        raise UsageError(f"{root / 'train.parquet'} has no rows: nothing to train on")
+    return labels, frames
+
+
+def _check_labels_agree(frame: pd.DataFrame, labels: list[str], path: Path) -> None:
+    """Each label index must be in range and name one of the post's own hashtags."""
+    for row in frame.itertuples(index=False):
+        tags = set(row.hashtags)
+        for index in row.labels:
+            if not 0 <= index < len(labels):
+                raise UsageError(
+                    f"{path}: post {row.shortcode} has label index {index} but labels.txt "
+                    f"has {len(labels)} labels"
+                )
+            if labels[index] not in tags:
+                raise UsageError(
+                    f"{path}: post {row.shortcode} has label {index} = #{labels[index]} "
+                    "(labels.txt) which is not among its hashtags: labels.txt does not match"
+                )
+
+
+def image_transform(image_size: int) -> transforms.Compose:
+    """Resize the shorter side, centre-crop square, ImageNet-normalise (what VGG16 expects)."""
+    return transforms.Compose(
+        [
+            transforms.Resize(image_size),
+            transforms.CenterCrop(image_size),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def neutral_pixels(image_size: int) -> torch.Tensor:
+    """The stand-in for a missing image: zeros after normalisation, i.e. the ImageNet mean."""
+    return torch.zeros(3, image_size, image_size)
+
+
+def load_pixels(path: Path | None, transform: transforms.Compose, image_size: int) -> torch.Tensor:
+    if path is None:
+        return neutral_pixels(image_size)
+    with Image.open(path) as image:
+        return transform(image.convert("RGB"))
+
+
+def multi_hot(label_lists: Any, num_labels: int) -> torch.Tensor:
+    targets = torch.zeros(len(label_lists), num_labels)
+    for row, indices in enumerate(label_lists):
+        targets[row, list(indices)] = 1.0
+    return targets
+
+
+class PostDataset(Dataset):
+    """Posts of one split: caption, targets, and pixels or a row of the image-feature cache."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        dataset_dir: Path,
+        num_labels: int,
+        image_size: int | None = None,
+        features: np.ndarray | None = None,
+    ) -> None:
+        self.texts = frame["text"].fillna("").tolist()
+        self.images = [dataset_dir / p if p else None for p in frame["image"].tolist()]
+        self.targets = multi_hot(frame["labels"].tolist(), num_labels)
+        self.image_size = image_size
+        self.transform = image_transform(image_size) if image_size else None
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"text": self.texts[index], "targets": self.targets[index]}
+        if self.features is not None:
+            item["image_features"] = torch.from_numpy(np.array(self.features[index]))
+        elif self.transform is not None:
+            item["pixels"] = load_pixels(self.images[index], self.transform, self.image_size)
+        return item
+
+
+class Collator:
+    """Stack a batch, tokenising the captions together (one padded call is faster than many)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase | None, max_seq_len: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_seq_len = max_seq_len
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = {
+            key: torch.stack([item[key] for item in items])
+            for key in items[0]
+            if key != "text"
+        }
+        if self.tokenizer is not None:
+            batch.update(tokenize(self.tokenizer, [i["text"] for i in items], self.max_seq_len))
+        return batch
+
+
+def tokenize(
+    tokenizer: PreTrainedTokenizerBase, texts: list[str], max_seq_len: int
+) -> dict[str, torch.Tensor]:
+    encoded = tokenizer(
+        texts, padding=True, truncation=True, max_length=max_seq_len, return_tensors="pt"
+    )
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+
+class WeightedEpochSampler(Sampler[int]):
+    """Draw by the ``weight`` column, reproducibly per epoch, each rank taking its own share.
+
+    torch's WeightedRandomSampler has no notion of epochs or ranks; seeding by ``seed + epoch``
+    keeps ``--resume`` identical to an uninterrupted run and DDP ranks disjoint.
+    """
+
+    def __init__(self, weights: np.ndarray, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        self.weights = torch.as_tensor(weights, dtype=torch.double)
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.num_samples = math.ceil(len(weights) / world_size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        total = self.num_samples * self.world_size
+        drawn = torch.multinomial(self.weights, total, replacement=True, generator=generator)
+        return iter(drawn[self.rank :: self.world_size].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def train_sampler(
+    frame: pd.DataFrame, weighted: bool, seed: int, rank: int, world_size: int
+) -> Sampler[int]:
+    """Shuffle per epoch from the seed; by the ``weight`` column when ``weighted``."""
+    if weighted:
+        weights = frame["weight"].to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0:
+            raise UsageError("the weight column must be finite, non-negative and not all zero")
+        return WeightedEpochSampler(weights, seed, rank, world_size)
+    return DistributedSampler(
+        range(len(frame)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed
+    )

@@ -1,0 +1,156 @@
+"""Score a checkpoint on a dataset split beside its baselines, print the table, update metrics.json.
+
+The model is scored through :class:`Predictor` on the raw images, exactly as serving sees posts.
+The decision threshold for micro/macro F1 is tuned on val and applied to the evaluated split, for
+the model and every baseline alike. Baselines: ``popularity`` (always: the train split's most
+frequent labels for every post), ``text`` / ``image`` (the same model with the other input set to
+its neutral value) or ``NAME=CHECKPOINT_DIR`` (another model, e.g. one trained with --modality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from runtime.errors import UsageError
+from train.checkpoint import read_config, read_metrics, write_metrics
+from train.data import load_dataset, multi_hot
+from train.metrics import all_metrics, popularity_scores, tune_threshold
+from train.predictor import Predictor
+
+TABLE_METRICS = (
+    "p@1", "p@3", "p@5", "p@10", "r@1", "r@3", "r@5", "r@10", "f1@1", "f1@3", "f1@5", "f1@10",
+    "acc@1", "acc@3", "acc@5", "acc@10", "map", "micro_f1", "macro_f1", "threshold",
+)
+Scores = tuple[np.ndarray, np.ndarray]  # (probabilities, targets) of one split
+
+
+def metrics_report(probs: dict[str, Scores], train_targets: np.ndarray) -> dict[str, Any]:
+    """Model and popularity metrics on each split in ``probs``, thresholds tuned on ``val``."""
+    report: dict[str, Any] = _scored_splits(probs)
+    popularity = {
+        split: (popularity_scores(train_targets, len(targets)), targets)
+        for split, (_, targets) in probs.items()
+    }
+    report["baselines"] = {"popularity": _scored_splits(popularity)}
+    return report
+
+
+def _scored_splits(probs: dict[str, Scores]) -> dict[str, Any]:
+    threshold = tune_threshold(*probs["val"])
+    return {split: all_metrics(p, t, threshold) for split, (p, t) in probs.items()}
+
+
+def evaluate(
+    checkpoint_dir: Path,
+    dataset_dir: Path | None,
+    split: str,
+    baselines: list[str],
+    batch_size: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """Metrics of the model and its baselines on ``split``; merged into metrics.json."""
+    config = read_config(checkpoint_dir)
+    dataset_dir = dataset_dir or Path(config["train"]["dataset"])
+    splits = tuple(dict.fromkeys(("train", "val", split)))
+    labels, frames = load_dataset(dataset_dir, splits)
+    predictor = Predictor.load(checkpoint_dir)
+    if labels != predictor.labels:
+        raise UsageError(f"{dataset_dir}/labels.txt differs from the checkpoint's labels.txt")
+    targets = {s: multi_hot(frames[s]["labels"].tolist(), len(labels)).numpy() for s in splits}
+
+    def score_with(scorer: Callable[[list, list], np.ndarray], name: str) -> dict[str, Any]:
+        probs = {
+            s: (_score_frame(scorer, frames[s], dataset_dir, batch_size, f"{name} {s}", progress),
+                targets[s])
+            for s in ("val", split)
+        }
+        return _scored_splits(probs)[split]
+
+    columns = {predictor.name: score_with(predictor.scores, "model")}
+    popularity = {
+        s: (popularity_scores(targets["train"], len(targets[s])), targets[s])
+        for s in ("val", split)
+    }
+    columns["popularity"] = _scored_splits(popularity)[split]
+    for spec in baselines:
+        name, scorer = _baseline_scorer(spec, predictor)
+        columns[name] = score_with(scorer, name)
+    print(format_table(columns, split))
+    _merge_metrics(checkpoint_dir, split, predictor.name, columns)
+    return columns
+
+
+def _baseline_scorer(spec: str, predictor: Predictor) -> tuple[str, Callable]:
+    name, _, path = spec.partition("=")
+    if path:
+        other = Predictor.load(path)
+        if other.labels != predictor.labels:
+            raise UsageError(f"baseline {name}: {path} was trained on other labels")
+        return name, other.scores
+    if predictor.modality != "both" and name in ("text", "image"):
+        raise UsageError(f"baseline {name} needs a model trained with --modality both")
+    if name == "text":
+        return name, lambda texts, images: predictor.scores(texts, [None] * len(texts))
+    if name == "image":
+        return name, lambda texts, images: predictor.scores([None] * len(images), images)
+    if name == "popularity":
+        raise UsageError("popularity is always shown; list only text, image or NAME=DIR")
+    raise UsageError(f"unknown baseline {spec!r}: use text, image or NAME=CHECKPOINT_DIR")
+
+
+def _score_frame(
+    scorer: Callable[[list, list], np.ndarray],
+    frame: pd.DataFrame,
+    dataset_dir: Path,
+    batch_size: int,
+    desc: str,
+    progress: bool,
+) -> np.ndarray:
+    texts = frame["text"].fillna("").tolist()
+    paths = [dataset_dir / p if p else None for p in frame["image"].tolist()]
+    chunks = []
+    for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress):
+        images = [_open_image(p) for p in paths[start : start + batch_size]]
+        chunks.append(scorer(texts[start : start + batch_size], images))
+    return np.concatenate(chunks)
+
+
+def _open_image(path: Path | None) -> Image.Image | None:
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except OSError as exc:
+        raise UsageError(f"cannot read image {path}: {exc}") from None
+
+
+def format_table(columns: dict[str, dict[str, float]], split: str) -> str:
+    """Metrics as rows, models as columns, fixed width so the figures line up."""
+    names = list(columns)
+    width = max(10, *(len(n) + 2 for n in names))
+    lines = [f"{split:<10}" + "".join(f"{n:>{width}}" for n in names)]
+    for metric in TABLE_METRICS:
+        lines.append(
+            f"{metric:<10}" + "".join(f"{columns[n][metric]:>{width}.3f}" for n in names)
+        )
+    return "\n".join(lines)
+
+
+def _merge_metrics(
+    run_dir: Path, split: str, model_name: str, columns: dict[str, dict[str, float]]
+) -> None:
+    """Keep what training wrote; replace this split's model and baseline figures."""
+    metrics = read_metrics(run_dir)
+    metrics[split] = columns[model_name]
+    for name, values in columns.items():
+        if name != model_name:
+            metrics.setdefault("baselines", {}).setdefault(name, {})[split] = values
+    write_metrics(run_dir, metrics)

@@ -1,0 +1,141 @@
+"""Frozen-image mode's VGG16 feature cache: computed once, memory-mapped, shared by every run.
+
+VGG16 dominates the cost of a training step on CPU, and with frozen weights its output for an
+image never changes, so each image is pushed through it once. The cache is keyed by what
+determines the output (the backbone's weights, the input size and normalisation) and, inside
+that, by image sha256, so runs, splits and datasets that share images share rows. Rows are fp16
+(half the disk and page cache; the projection layer is insensitive to that rounding) and the file
+only grows by appends; index.json is replaced atomically after the rows are on disk, so a crash
+mid-build leaves at worst unindexed bytes that the next build overwrites.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from runtime.files import atomic_write_json
+from train.data import IMAGENET_MEAN, IMAGENET_STD, image_transform, load_pixels
+from train.model import VGG16_FEATURE_DIM
+
+NEUTRAL_IMAGE = "neutral"  # the key of the zero (mean) image used for posts without one
+DATA_FILE = "features.f16"
+INDEX_FILE = "index.json"
+FEATURE_DTYPE = np.dtype(np.float16)
+
+
+def default_cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hashtag-prediction" / "features"
+
+
+def backbone_key(backbone: nn.Module, image_size: int) -> str:
+    """A digest of everything that determines a feature row except the image itself."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(["vgg16", image_size, IMAGENET_MEAN, IMAGENET_STD]).encode())
+    for name, tensor in backbone.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+class FeatureView:
+    """The cache rows of one split, in the split's order, read lazily from the memmap."""
+
+    def __init__(self, matrix: np.ndarray, rows: np.ndarray) -> None:
+        self.matrix, self.rows = matrix, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.matrix[self.rows[index]]
+
+
+class FeatureCache:
+    """One backbone + preprocessing's features: ``features.f16`` rows and ``index.json``."""
+
+    def __init__(self, root: Path, key: str, dim: int = VGG16_FEATURE_DIM) -> None:
+        self.folder = Path(root) / key
+        self.dim = dim
+        self.hits = 0
+        self.misses = 0
+        index_path = self.folder / INDEX_FILE
+        self.index: dict[str, int] = (
+            json.loads(index_path.read_text("utf-8")) if index_path.is_file() else {}
+        )
+
+    def ensure(
+        self,
+        images: dict[str, Path | None],
+        compute: Callable[[torch.Tensor], torch.Tensor],
+        image_size: int,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        progress: bool = True,
+    ) -> None:
+        """Compute and append the rows of ``images`` (sha -> file) that are not cached yet."""
+        missing = [sha for sha in images if sha not in self.index]
+        self.hits += len(images) - len(missing)
+        self.misses += len(missing)
+        if not missing:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        loader = DataLoader(
+            _PixelFiles([images[sha] for sha in missing], image_size),
+            batch_size=batch_size,
+            num_workers=num_workers,
+        )
+        data_path = self.folder / DATA_FILE
+        row = len(self.index)
+        with open(data_path, "ab") as handle:
+            handle.truncate(row * self.dim * FEATURE_DTYPE.itemsize)  # rows a crash left unindexed
+            bar = tqdm(total=len(missing), desc="image features", unit="img", disable=not progress)
+            with torch.inference_mode():
+                for pixels in loader:
+                    rows = compute(pixels).cpu().numpy().astype(FEATURE_DTYPE)
+                    handle.write(rows.tobytes())
+                    bar.update(len(pixels))
+            bar.close()
+            handle.flush()
+            os.fsync(handle.fileno())
+        for offset, sha in enumerate(missing):
+            self.index[sha] = row + offset
+        atomic_write_json(self.folder / INDEX_FILE, self.index)
+
+    def view(self, shas: Sequence[str]) -> FeatureView:
+        """The rows for ``shas`` (all must have been ensured) as a lazily read view."""
+        matrix = np.memmap(
+            self.folder / DATA_FILE,
+            dtype=FEATURE_DTYPE,
+            mode="r",
+            shape=(len(self.index), self.dim),
+        )
+        return FeatureView(matrix, np.array([self.index[sha] for sha in shas], dtype=np.int64))
+
+
+def image_keys(shas: Sequence[str | None]) -> list[str]:
+    """Cache keys of a split's posts; a post without an image uses the neutral image."""
+    return [sha or NEUTRAL_IMAGE for sha in shas]
+
+
+class _PixelFiles(Dataset):
+    def __init__(self, paths: list[Path | None], image_size: int) -> None:
+        self.paths = paths
+        self.image_size = image_size
+        self.transform = image_transform(image_size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return load_pixels(self.paths[index], self.transform, self.image_size)

@@ -1,0 +1,101 @@
+"""The hashtag model: a text encoder and VGG16 features, each projected, concatenated, classified.
+
+Text: the encoder's pooled output (or [CLS], or the mean of the tokens) -> Linear(text_dim) -> ReLU.
+Image: VGG16's 512x7x7 map, flattened -> Linear(image_dim) -> ReLU. Both: concat -> dropout ->
+Linear(K). (The ReLU keeps the two projections from collapsing into the classifier's linear map.)
+``modality`` drops a branch entirely, for ablations. In frozen-image mode the backbone still lives
+inside the model (so a checkpoint serves raw images) but the loop feeds cached features instead.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the conventional alias
+from torch import nn
+
+MODALITIES = ("text", "image", "both")
+POOLINGS = ("pooled", "cls", "mean")
+VGG16_FEATURE_DIM = 512 * 7 * 7
+
+
+class HashtagModel(nn.Module):
+    def __init__(
+        self,
+        num_labels: int,
+        text_encoder: nn.Module | None,
+        image_backbone: nn.Module | None,
+        text_dim: int = 100,
+        image_dim: int = 100,
+        dropout: float = 0.3,
+        text_pooling: str = "pooled",
+    ) -> None:
+        super().__init__()
+        if text_encoder is None and image_backbone is None:
+            raise ValueError("the model needs a text encoder, an image backbone, or both")
+        if text_pooling not in POOLINGS:
+            raise ValueError(f"text_pooling must be one of {POOLINGS}, got {text_pooling!r}")
+        self.text_encoder = text_encoder
+        self.image_backbone = image_backbone
+        self.text_pooling = text_pooling
+        fused = 0
+        if text_encoder is not None:
+            self.text_proj = nn.Linear(text_encoder.config.hidden_size, text_dim)
+            fused += text_dim
+        if image_backbone is not None:
+            self.image_proj = nn.Linear(VGG16_FEATURE_DIM, image_dim)
+            fused += image_dim
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(fused, num_labels)
+
+    @property
+    def uses_text(self) -> bool:
+        return self.text_encoder is not None
+
+    @property
+    def uses_image(self) -> bool:
+        return self.image_backbone is not None
+
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """VGG16 features of normalised pixels, flattened (what the feature cache stores)."""
+        return torch.flatten(self.image_backbone(pixels), 1)
+
+    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.text_encoder(input_ids=input_ids, attention_mask=attention_mask)
+        pooled = getattr(out, "pooler_output", None)
+        if self.text_pooling == "pooled" and pooled is not None:
+            return pooled
+        if self.text_pooling == "mean":
+            mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+            return (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return out.last_hidden_state[:, 0]
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        pixels: torch.Tensor | None = None,
+        image_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Label logits; give ``pixels`` (end to end) or precomputed ``image_features``."""
+        parts = []
+        if self.uses_text:
+            parts.append(F.relu(self.text_proj(self.encode_text(input_ids, attention_mask))))
+        if self.uses_image:
+            if image_features is None:
+                image_features = self.image_features(pixels)
+            parts.append(F.relu(self.image_proj(image_features.to(self.image_proj.weight.dtype))))
+        return self.classifier(self.dropout(torch.cat(parts, dim=1)))
+
+
+def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+    """``bce``: independent sigmoids. ``softmax``: cross-entropy against 1/k on each of k labels.
+
+    The softmax form (Mahajan et al. 2018) treats a post's hashtags as a distribution, which
+    ranks better when tag counts per post vary; a post without labels contributes zero.
+    """
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, targets)
+    if kind == "softmax":
+        distribution = targets / targets.sum(dim=1, keepdim=True).clamp(min=1)
+        return -(distribution * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    raise ValueError(f"loss must be 'bce' or 'softmax', got {kind!r}")

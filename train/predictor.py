@@ -1,0 +1,96 @@
+"""The serving API: load a checkpoint directory once, predict hashtags for batches of posts.
+
+Missing inputs have one documented neutral value: a ``None`` caption is the empty string and a
+``None`` image is the all-zero tensor after normalisation (the ImageNet mean colour), the same
+stand-ins training used. Captions are always padded to ``max_seq_len`` and dropout is off, so a
+post scores the same alone or in a batch, up to float32 rounding (about 1e-6: the CPU matmul
+kernels sum in an order that depends on the batch size).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from train.checkpoint import load_release
+from train.data import image_transform, neutral_pixels
+from train.model import HashtagModel
+
+
+class Predictor:
+    def __init__(
+        self,
+        model: HashtagModel,
+        config: dict,
+        labels: list[str],
+        tokenizer,
+        name: str,
+        device: str = "cpu",
+    ) -> None:
+        model_config = config["model"]
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.labels: list[str] = labels
+        self.name: str = name
+        self.modality: str = model_config["modality"]
+        self.max_seq_len: int = model_config["max_seq_len"]
+        self.image_size: int = model_config["image_size"]
+        self._transform = image_transform(self.image_size)
+
+    @classmethod
+    def load(cls, checkpoint_dir: str | Path, device: str = "cpu") -> Predictor:
+        model, config, labels, tokenizer = load_release(checkpoint_dir)
+        return cls(model, config, labels, tokenizer, Path(checkpoint_dir).resolve().name, device)
+
+    def scores(
+        self,
+        texts: list[str | None],
+        images: list[Image.Image | None],
+        max_seq_len: int | None = None,
+    ) -> np.ndarray:
+        """Sigmoid score of every label for every post (posts x labels)."""
+        if len(texts) != len(images):
+            raise ValueError(f"got {len(texts)} texts but {len(images)} images")
+        inputs: dict[str, torch.Tensor] = {}
+        if self.model.uses_text:
+            encoded = self.tokenizer(
+                [text or "" for text in texts],
+                padding="max_length",
+                truncation=True,
+                max_length=max_seq_len or self.max_seq_len,
+                return_tensors="pt",
+            )
+            inputs["input_ids"] = encoded["input_ids"].to(self.device)
+            inputs["attention_mask"] = encoded["attention_mask"].to(self.device)
+        if self.model.uses_image:
+            pixels = torch.stack([self._pixels(image) for image in images])
+            inputs["pixels"] = pixels.to(self.device)
+        with torch.inference_mode():
+            logits = self.model(**inputs)
+        return torch.sigmoid(logits.float()).cpu().numpy()
+
+    def predict(
+        self,
+        texts: list[str | None],
+        images: list[Image.Image | None],
+        top_k: int = 10,
+        max_seq_len: int | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """The ``top_k`` labels of each post with their sigmoid scores, best first."""
+        if not texts and not images:
+            return []
+        scores = self.scores(texts, images, max_seq_len)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, : max(top_k, 0)]
+        return [
+            [(self.labels[j], float(row_scores[j])) for j in row_order]
+            for row_scores, row_order in zip(scores, order, strict=True)
+        ]
+
+    def _pixels(self, image: Image.Image | None) -> torch.Tensor:
+        if image is None:
+            return neutral_pixels(self.image_size)
+        return self._transform(image.convert("RGB"))
