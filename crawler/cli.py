@@ -109,7 +109,7 @@ def crawl_command(args: argparse.Namespace) -> int:
         if args.demo:
             config["base_url"], demo_tags = stack.enter_context(_demo_site(config["demo"]))
             if not chosen:
-                chosen = _demo_targets(demo_tags)
+                chosen = _demo_targets(demo_tags, config["limit"])
                 if config["per_target"] is None and config["limit"]:
                     config["per_target"] = -(-config["limit"] // len(chosen))
         if args.shard:
@@ -181,15 +181,17 @@ def _require_loopback(base_url: str) -> None:
         raise UsageError(f"--no-delay is for a loopback demo site only, not {base_url}")
 
 
-@contextmanager
-def _demo_targets(demo_tags: list[str]) -> list[targets.Target]:
-    """Every topic tag of the demo site (engagement-spam tags left out); ``--limit`` is then
-    spread evenly over them, so a demo crawl covers all topics rather than the first tag."""
+def _demo_targets(demo_tags: list[str], limit: int | None) -> list[targets.Target]:
+    """The demo site's most used topic tags (engagement spam left out), about one per 100
+    posts of ``--limit``, so a demo crawl covers many topics in a few feed pages each."""
     from crawler.demo.topics import SPAM_TAGS
 
-    return [targets.make_target("tag", tag) for tag in demo_tags if tag not in SPAM_TAGS]
+    topical = [tag for tag in demo_tags if tag not in SPAM_TAGS]
+    count = len(topical) if not limit else max(1, min(len(topical), limit // 100))
+    return [targets.make_target("tag", tag) for tag in topical[:count]]
 
 
+@contextmanager
 def _demo_site(overrides: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
     """The demo site (configs/demo.yaml + the crawl config's ``demo`` section) on a free
     loopback port, for the duration of the crawl: its base URL and its tags."""

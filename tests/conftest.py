@@ -21,8 +21,8 @@ def instagram_fixtures() -> Path:
 
 @pytest.fixture(scope="session")
 def chromium_ready() -> None:
-    """Skip browser tests only when Chromium/chromedriver are not installed (make test installs them)."""
+    """Skip browser tests only where Chromium is not installed (``make test`` installs it)."""
     if not (shutil.which("chromium") or shutil.which("chromium-browser")) or not shutil.which(
         "chromedriver"
     ):
-        pytest.skip("chromium + chromedriver not installed (make install-browser)")
+        pytest.skip("chromium + chromedriver not installed (make browser)")
