@@ -55,14 +55,14 @@ def wait_http(url: str, timeout_s: float = 120) -> None:
 
 
 @contextlib.contextmanager
-def background(*command: str, ready_url: str) -> Iterator[None]:
+def background(*command: str, ready_url: str, stop: int = signal.SIGTERM) -> Iterator[None]:
     print("$ " + " ".join(command) + " &", flush=True)
     process = subprocess.Popen([str(BIN / command[0]), *command[1:]])
     try:
         wait_http(ready_url)
         yield
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -94,7 +94,12 @@ def main() -> int:
     site_port = free_port()
     site = f"http://127.0.0.1:{site_port}"
     with background(
-        "hashtag-crawl", "serve-demo", "--port", str(site_port), ready_url=f"{site}/robots.txt"
+        "hashtag-crawl",
+        "serve-demo",
+        "--port",
+        str(site_port),
+        ready_url=f"{site}/robots.txt",
+        stop=signal.SIGINT,  # Ctrl-C: it prints what it served
     ):
         tags = demo_tags(site, args.tags)
         banner(f"1/5 crawl {args.posts} posts from {len(tags)} tags of the demo site with Chromium")
@@ -224,4 +229,7 @@ def ask_server(server: str, dataset_dir: Path) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"demo: {Path(exc.cmd[0]).name} failed with exit code {exc.returncode}")
