@@ -43,7 +43,8 @@ import logging
 import math
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "image_size": 256,
     "jpeg_quality": 90,
     "workers": 16,
+    "processes": 2,
     "per_host": 8,
     "timeout_s": 10.0,
     "retries": 3,
@@ -72,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "user_agent": "hashtag-prediction/0.1 (dataset builder)",
 }
 #: Settings that may be 0; every other number must be positive.
-ZERO_ALLOWED = frozenset({"retries", "backoff_s"})
+ZERO_ALLOWED = frozenset({"retries", "backoff_s", "processes"})
 #: Settings that change what a source turns into, hence part of the cache key.
 OUTPUT_SETTINGS = ("image_size", "jpeg_quality", "max_bytes", "max_pixels")
 #: Bump when decoding, resizing or encoding changes, so older cache entries are not reused.
@@ -178,11 +180,12 @@ def _process_all(
     Queued work is cancelled if the caller stops early (Ctrl-C), so an interrupted build
     returns promptly with everything finished so far already in the index.
     """
+    converters = _converter_pool(settings["processes"])
     pool = ThreadPoolExecutor(settings["workers"], thread_name_prefix="image")
     try:
         with HttpFetcher(settings) as fetcher:
             futures = {
-                pool.submit(_process, group[0], fetcher, cache_dir, settings): source
+                pool.submit(_process, group[0], fetcher, converters, cache_dir, settings): source
                 for source, group in todo.items()
             }
             done = as_completed(futures)
@@ -191,6 +194,16 @@ def _process_all(
                 yield futures[future], future.result()
     finally:
         pool.shutdown(cancel_futures=True)
+        if converters is not None:
+            converters.shutdown(cancel_futures=True)
+
+
+def _converter_pool(processes: int) -> Executor | None:
+    if not processes:
+        return None
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(int).result()
+    return pool
 
 
 def link_into(result: ImageResult, cache_dir: Path, dataset_dir: Path) -> None:
@@ -321,18 +334,27 @@ def _record_of(result: ImageResult) -> dict[str, Any]:
     return record
 
 
-def _process(job: ImageJob, fetcher: HttpFetcher, cache_dir: Path, settings: dict[str, Any]
-             ) -> ImageResult:
+def _process(job: ImageJob, fetcher: HttpFetcher, converters: Executor | None, cache_dir: Path,
+             settings: dict[str, Any]) -> ImageResult:
     """Runs on a worker thread: one source from bytes to a cached JPEG, or a named failure."""
     try:
         if job.local_path:
             data = _read_local(Path(job.local_path), settings["max_bytes"])
         else:
             data = fetcher.fetch(job.url)
-        image = decode_normalized(data, settings["image_size"], settings["max_pixels"])
     except ImageRejected as exc:
         return ImageResult(job.key, ok=False, reason=exc.reason)
-    return _store(job.key, image, cache_dir, settings["jpeg_quality"])
+    if converters is None:
+        return _convert(job.key, data, cache_dir, settings)
+    return converters.submit(_convert, job.key, data, cache_dir, settings).result()
+
+
+def _convert(key: str, data: bytes, cache_dir: Path, settings: dict[str, Any]) -> ImageResult:
+    try:
+        image = decode_normalized(data, settings["image_size"], settings["max_pixels"])
+    except ImageRejected as exc:
+        return ImageResult(key, ok=False, reason=exc.reason)
+    return _store(key, image, cache_dir, settings["jpeg_quality"])
 
 
 def _read_local(path: Path, max_bytes: int) -> bytes:

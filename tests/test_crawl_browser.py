@@ -138,6 +138,19 @@ def test_rerun_resumes_from_state_without_duplicates(
     assert f"tag:{busy_tags[1]}: 70 new posts" in stdout
 
 
+def test_resumed_feed_starts_at_the_saved_cursor_instead_of_the_top(
+    corpus: DemoCorpus, busy_tags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with DemoSite(corpus) as fresh:
+        tag = ["--base-url", fresh.base_url, "--tag", busy_tags[2]]
+        assert _crawl(capsys, tmp_path, *tag, "--per-target", "48")[0] == 0
+        feed_calls_before = fresh.counters["xhr"]
+        assert _crawl(capsys, tmp_path, *tag, "--per-target", "96")[0] == 0
+        resumed_feed_calls = fresh.counters["xhr"] - feed_calls_before
+    assert len({r["shortcode"] for r in _records(tmp_path)}) == 96
+    assert resumed_feed_calls <= 3  # pages 3 and 4 (+1 at most), not 1 to 4 again
+
+
 def test_rate_limit_backs_off_honouring_retry_after_and_finishes(
     corpus: DemoCorpus, busy_tags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ import pytest
 import requests
 from PIL import Image
 
+from crawler.browser import BrowserSettings, open_browser
 from crawler.demo import cli as demo_cli
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
@@ -325,29 +325,9 @@ def test_serve_demo_cli_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
 
 @contextmanager
 def _chromium() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    with tempfile.TemporaryDirectory() as profile:
-        options = webdriver.ChromeOptions()
-        for flag in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    """The crawler's own headless Chromium (offline-safe flags, media blocked)."""
+    with open_browser(BrowserSettings()) as driver:
+        yield driver
 
 
 def _tiles(driver: Any) -> int:

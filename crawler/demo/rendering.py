@@ -39,11 +39,13 @@ class PageRenderer:
         return self._templates[name].substitute(css=self._css, **values).encode("utf-8")
 
     def feed_shell(self, base_url: str, path: str, feed: str, heading: str, subheading: str,
-                   title: str) -> bytes:
-        """A tag or profile page: no posts inline; its script scrolls ``feed``."""
+                   title: str, start: str | None = None) -> bytes:
+        """A tag or profile page: no posts inline; its script scrolls ``feed`` from ``start``
+        (the page's own ``?max_id=``, which is how a crawler resumes mid-feed)."""
         return self._fill("feed", title=html.escape(title), heading=html.escape(heading),
                           subheading=html.escape(subheading), canonical=base_url + path,
-                          config=script_json({"feed": feed}), script=self._feed_js)
+                          config=script_json({"feed": feed, "start": start}),
+                          script=self._feed_js)
 
     def post_page(self, post: DemoPost, base_url: str, image_url: payloads.ImageUrl) -> bytes:
         path = f"/p/{post.shortcode}/"

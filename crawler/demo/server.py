@@ -242,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._html(self.site.renderer.challenge(self.site.base_url))
         if self._blocked():
             return None
-        return self._page(path)
+        return self._page(path, query.get("max_id"))
 
     def _out_of_band(self, path: str) -> None:
         """Helpers for scripts (readiness probe, tag list): never blocked, never counted as
@@ -268,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
                           "image/jpeg",
                           {"Content-Disposition": f'attachment; filename="{file_id}.jpg"'})
 
-    def _page(self, path: str) -> None:
+    def _page(self, path: str, start: str | None) -> None:
         site, corpus = self.site, self.site.corpus
         if path == "/":
             return self._html(site.renderer.index(corpus))
@@ -277,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._html(site.renderer.feed_shell(
                 site.base_url, f"/explore/tags/{quoted}/", f"/api/v1/tags/{quoted}/sections/",
                 f"#{tag}", f"{len(corpus.tag_posts(tag)):,} posts",
-                f"#{tag} hashtag on Instagram • Photos and videos"))
+                f"#{tag} hashtag on Instagram • Photos and videos", start))
         if match := _POST_PAGE.match(path):
             post = corpus.by_shortcode(match.group(1))
             if post is None or site.is_deleted(post.index):
@@ -289,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._html(site.renderer.feed_shell(
                 site.base_url, f"/{user}/", f"/api/v1/feed/user/{user}/", user,
                 f"{full_name} • {len(posts):,} posts",
-                f"{full_name} (@{user}) • Instagram photos and videos"))
+                f"{full_name} (@{user}) • Instagram photos and videos", start))
         return self._not_found()
 
     def _feed(self, path: str, query: dict[str, str]) -> None:

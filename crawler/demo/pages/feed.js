@@ -7,7 +7,7 @@
   var config = JSON.parse(document.getElementById("feed-config").textContent);
   var grid = document.getElementById("grid");
   var status = document.getElementById("status");
-  var state = { cursor: null, more: true, loading: false, notBefore: 0, loaded: 0, errors: 0 };
+  var state = { cursor: config.start || null, more: true, loading: false, notBefore: 0, loaded: 0, errors: 0 };
   window.__demoFeed = state;
 
   function medias(payload) {
