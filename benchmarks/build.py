@@ -50,8 +50,10 @@ def prepare(work: Path, posts: int, port: int) -> Path:
     if not (work / "site" / ".complete").exists():
         chunk = 1000
         with ProcessPoolExecutor(os.cpu_count()) as pool:
-            for future in [pool.submit(render_range, str(work), posts, s, min(s + chunk, posts))
-                           for s in range(0, posts, chunk)]:
+            for future in [
+                pool.submit(render_range, str(work), posts, s, min(s + chunk, posts))
+                for s in range(0, posts, chunk)
+            ]:
                 future.result()
         (work / "site" / ".complete").touch()
     return path
@@ -59,8 +61,19 @@ def prepare(work: Path, posts: int, port: int) -> Path:
 
 def timed_build(posts_path: Path, out: Path, cache: Path) -> tuple[float, float, str]:
     """Seconds from launch to exit, peak RSS in MiB, and the funnel the build printed."""
-    command = [sys.executable, "-m", "preprocess", "build", "--input", str(posts_path),
-               "--out", str(out), "--cache-dir", str(cache), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "preprocess",
+        "build",
+        "--input",
+        str(posts_path),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        "--quiet",
+    ]
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     funnel = process.stdout.read() if process.stdout else ""
@@ -86,9 +99,18 @@ def main() -> None:
     port = free_port()
     posts_path = prepare(args.work, args.posts, port)
     server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-         "--directory", str(args.work / "site")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(args.work / "site"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         time.sleep(1.0)

@@ -37,8 +37,19 @@ def site_requests(site: DemoSite) -> int:
 
 def browser_crawl(site: DemoSite, tags: list[str], per_target: int, out: Path) -> dict[str, float]:
     before = site_requests(site)
-    args = ["crawl", "--base-url", site.base_url, "--no-delay", "--quiet", "--out", str(out),
-            "--per-target", str(per_target), "--limit", str(per_target * len(tags))]
+    args = [
+        "crawl",
+        "--base-url",
+        site.base_url,
+        "--no-delay",
+        "--quiet",
+        "--out",
+        str(out),
+        "--per-target",
+        str(per_target),
+        "--limit",
+        str(per_target * len(tags)),
+    ]
     args += [arg for tag in tags for arg in ("--tag", tag)]
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()) as summary:
@@ -48,8 +59,12 @@ def browser_crawl(site: DemoSite, tags: list[str], per_target: int, out: Path) -
         raise SystemExit(f"crawl failed with exit {code}")
     loop = float(re.search(r"elapsed: ([\d.]+) s", summary.getvalue())[1])
     posts = len(PostStore(out / "posts.jsonl"))
-    return {"posts": posts, "wall_s": wall, "loop_s": loop,
-            "requests": site_requests(site) - before}
+    return {
+        "posts": posts,
+        "wall_s": wall,
+        "loop_s": loop,
+        "requests": site_requests(site) - before,
+    }
 
 
 def requests_peer(site: DemoSite, tags: list[str], per_target: int, out: Path) -> dict[str, float]:
@@ -63,8 +78,9 @@ def requests_peer(site: DemoSite, tags: list[str], per_target: int, out: Path) -
         while stored < per_target:
             params = {"max_id": cursor} if cursor else {}
             url = f"{site.base_url}/api/v1/tags/{tag}/sections/"
-            page = parse_json(session.get(url, params=params, timeout=30).json(), f"tag:{tag}",
-                              site.base_url)
+            page = parse_json(
+                session.get(url, params=params, timeout=30).json(), f"tag:{tag}", site.base_url
+            )
             calls += 1
             stored += len(store.add(page.records[: per_target - stored]))
             if not page.more_available or not page.next_cursor:
@@ -114,14 +130,17 @@ def main() -> None:
     args = parser.parse_args()
     corpus = DemoCorpus(n_posts=args.corpus)
     per_target = args.posts // args.tags
-    tags = [t for t in corpus.tags() if t not in SPAM_TAGS
-            and len(corpus.tag_posts(t)) >= per_target][: args.tags]
+    tags = [
+        t for t in corpus.tags() if t not in SPAM_TAGS and len(corpus.tag_posts(t)) >= per_target
+    ][: args.tags]
     with DemoSite(corpus) as site, tempfile.TemporaryDirectory() as scratch:
         rows = {
-            "hashtag-crawl (Selenium + headless Chromium)":
-                browser_crawl(site, tags, per_target, Path(scratch, "browser")),
-            "peer: requests + same parsers (no browser)":
-                requests_peer(site, tags, per_target, Path(scratch, "peer")),
+            "hashtag-crawl (Selenium + headless Chromium)": browser_crawl(
+                site, tags, per_target, Path(scratch, "browser")
+            ),
+            "peer: requests + same parsers (no browser)": requests_peer(
+                site, tags, per_target, Path(scratch, "peer")
+            ),
         }
     text = report(rows, tags, args.corpus)
     REPORT.parent.mkdir(parents=True, exist_ok=True)

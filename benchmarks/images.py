@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from preprocess.images import ImageJob, fetch_images
+from preprocess.images import DEFAULTS, ImageJob, fetch_images
 from runtime.errors import PipelineError, UsageError, run_main
 
 #: Shapes Instagram serves: portrait 4:5, square, landscape 1.91:1, and older/smaller uploads.
@@ -79,11 +79,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=2000, help="images in the URL list")
     parser.add_argument("--workers", type=int, default=16, help="download threads of each tool")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each tool; best is kept")
-    parser.add_argument("--peer-processes", type=int, nargs="+", default=[1, 2],
-                        help="img2dataset processes_count values to measure")
+    parser.add_argument(
+        "--peer-processes",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="img2dataset processes_count values to measure",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-output/images"))
-    parser.add_argument("--venv", type=Path, default=Path("bench-output/venvs/img2dataset"),
-                        help="virtual environment img2dataset is installed into")
+    parser.add_argument(
+        "--venv",
+        type=Path,
+        default=Path("bench-output/venvs/img2dataset"),
+        help="virtual environment img2dataset is installed into",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=compare)
     child = parser.add_subparsers().add_parser("ours", help="run our stage once (the timed child)")
@@ -119,34 +128,79 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure_ours(args: argparse.Namespace, url_file: Path, fresh_cache: bool = True
-                 ) -> Measurement:
+def measure_ours(args: argparse.Namespace, url_file: Path, fresh_cache: bool = True) -> Measurement:
     cache = args.out / "ours-cache"
     if fresh_cache:
         shutil.rmtree(cache, ignore_errors=True)
-    command = [sys.executable, __file__, "ours", "--urls", str(url_file), "--cache", str(cache),
-               "--workers", str(args.workers), "--per-host", str(args.workers)]
+    command = [
+        sys.executable,
+        __file__,
+        "ours",
+        "--urls",
+        str(url_file),
+        "--cache",
+        str(cache),
+        "--workers",
+        str(args.workers),
+        "--per-host",
+        str(args.workers),
+    ]
     wall_s, cpu_s, rss_mb, output = timed(command, args.out / "ours.log")
     outcome = json.loads(output.splitlines()[-1])
     check_outputs(sorted((cache / "images").glob("*/*.jpg")), outcome["ok"])
-    label = "cached re-run" if not fresh_cache else f"{args.workers} threads, 1 process"
+    processes = DEFAULTS["processes"]
+    label = (
+        "cached re-run"
+        if not fresh_cache
+        else (
+            f"{args.workers} threads + {processes} converter process{'es' if processes > 1 else ''}"
+        )
+    )
     return Measurement("ours", label, outcome["ok"], wall_s, cpu_s, rss_mb)
 
 
-def measure_peer(args: argparse.Namespace, peer: Path, url_file: Path, processes: int
-                 ) -> Measurement:
+def measure_peer(
+    args: argparse.Namespace, peer: Path, url_file: Path, processes: int
+) -> Measurement:
     out = args.out / "img2dataset-out"
     shutil.rmtree(out, ignore_errors=True)
     per_shard = -(-args.count // processes)
     command = [
-        str(peer), "--url_list", str(url_file), "--input_format", "txt",
-        "--output_folder", str(out), "--output_format", "files",
-        "--image_size", str(IMAGE_SIZE), "--resize_mode", "keep_ratio",
-        "--resize_only_if_bigger", "True", "--encode_format", "jpg",
-        "--encode_quality", str(QUALITY), "--processes_count", str(processes),
-        "--thread_count", str(args.workers), "--number_sample_per_shard", str(per_shard),
-        "--timeout", "10", "--retries", "0", "--extract_exif", "False",
-        "--compute_hash", "sha256", "--enable_wandb", "False",
+        str(peer),
+        "--url_list",
+        str(url_file),
+        "--input_format",
+        "txt",
+        "--output_folder",
+        str(out),
+        "--output_format",
+        "files",
+        "--image_size",
+        str(IMAGE_SIZE),
+        "--resize_mode",
+        "keep_ratio",
+        "--resize_only_if_bigger",
+        "True",
+        "--encode_format",
+        "jpg",
+        "--encode_quality",
+        str(QUALITY),
+        "--processes_count",
+        str(processes),
+        "--thread_count",
+        str(args.workers),
+        "--number_sample_per_shard",
+        str(per_shard),
+        "--timeout",
+        "10",
+        "--retries",
+        "0",
+        "--extract_exif",
+        "False",
+        "--compute_hash",
+        "sha256",
+        "--enable_wandb",
+        "False",
     ]
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}  # no update check over the network
     wall_s, cpu_s, rss_mb, _ = timed(command, args.out / "img2dataset.log", env)
@@ -167,8 +221,9 @@ def run_ours(args: argparse.Namespace) -> int:
     return 0
 
 
-def timed(command: list[str], log: Path, env: dict[str, str] | None = None
-          ) -> tuple[float, float, float, str]:
+def timed(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, float, str]:
     """Wall seconds, CPU seconds, peak RSS in MB and stdout of a command (stderr to ``log``).
 
     ``os.wait4`` reports the resources of the child and the processes it reaped (CPU summed,
@@ -216,9 +271,20 @@ def local_server(directory: Path) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "--protocol", "HTTP/1.1", "--bind", "127.0.0.1",
-         "--directory", str(directory), str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            "--protocol",
+            "HTTP/1.1",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(directory),
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for_port(port)
@@ -265,8 +331,10 @@ def _write_photo(path: Path, seed: int) -> None:
     draw = ImageDraw.Draw(picture)
     for _ in range(rng.integers(5, 15)):
         x, y, radius = rng.integers(0, width), rng.integers(0, height), rng.integers(20, 250)
-        draw.ellipse((x - radius, y - radius, x + radius, y + radius),
-                     fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+        draw.ellipse(
+            (x - radius, y - radius, x + radius, y + radius),
+            fill=tuple(int(c) for c in rng.integers(0, 256, 3)),
+        )
     base = np.asarray(picture.filter(ImageFilter.GaussianBlur(3)), dtype=np.float32)
     texture = rng.normal(0, rng.uniform(6, 14), (height // 3 + 1, width // 3 + 1, 1))
     texture = np.repeat(np.repeat(texture, 3, axis=0), 3, axis=1)[:height, :width]
@@ -298,8 +366,12 @@ def speedup(runs: list[Measurement]) -> float:
     return ours.per_second / peer.per_second
 
 
-def report(rounds: list[list[Measurement]], warm: Measurement, args: argparse.Namespace,
-           load_before: tuple[float, float, float]) -> str:
+def report(
+    rounds: list[list[Measurement]],
+    warm: Measurement,
+    args: argparse.Namespace,
+    load_before: tuple[float, float, float],
+) -> str:
     runs = best_runs(rounds)
     ours, peer = ours_and_best_peer(runs)
     lines = [

@@ -143,8 +143,12 @@ def markdown(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA,
-                        help=f"sentences TSV (default {DATA.name}; also {HELD_OUT.name})")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA,
+        help=f"sentences TSV (default {DATA.name}; also {HELD_OUT.name})",
+    )
     parser.add_argument("--backend", action="append", choices=BACKENDS, help="default: all")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
@@ -154,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     samples = derive_samples(load_sentences(args.data))
     languages = sorted({lang for lang, _ in samples["sentence"]})
     print(f"{args.data.name}: {platform.machine()}, {os.cpu_count()} CPUs, {pinning}")
-    print(f"{len(languages)} languages; texts per length: "
-          + ", ".join(f"{length} {len(samples[length])}" for length in LENGTHS))
+    print(
+        f"{len(languages)} languages; texts per length: "
+        + ", ".join(f"{length} {len(samples[length])}" for length in LENGTHS)
+    )
     rows: list[Row] = []
     for backend in args.backend or BACKENDS:
         backend_rows = [measure(backend, samples[n], n, args.repeats) for n in LENGTHS]

@@ -63,8 +63,11 @@ def main() -> None:
             raw_batch = collate([raw[i] for i in batch_rows])
         seconds = _fastest_steps(
             model,
-            {"cached": (cached_batch, False), "vgg16 frozen": (raw_batch, False),
-             "vgg16 finetune": (raw_batch, True)},
+            {
+                "cached": (cached_batch, False),
+                "vgg16 frozen": (raw_batch, False),
+                "vgg16 finetune": (raw_batch, True),
+            },
             args.steps,
         )
         rows.append((size, build_rate, {k: args.batch_size / v for k, v in seconds.items()}))
@@ -142,8 +145,10 @@ def _markdown(rows, config: dict, args: argparse.Namespace) -> str:
             f"| {rates['vgg16 finetune']:.1f} | {rates['cached'] / rates['vgg16 frozen']:.1f}x |"
         )
     lines.append("")
-    lines.append("Command: `python -m benchmarks.train --dataset DIR --sizes "
-                 f"{args.sizes} --batch-size {args.batch_size} --steps {args.steps}`")
+    lines.append(
+        "Command: `python -m benchmarks.train --dataset DIR --sizes "
+        f"{args.sizes} --batch-size {args.batch_size} --steps {args.steps}`"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -38,8 +38,9 @@ fetch(arguments[0], {credentials: "include"})
   .then(r => r.text().then(t => done([r.status, t]))).catch(e => done([0, String(e)]));
 """
 # Shapes that are a page of a feed: their cursor and more_available describe the target's feed.
-FEED_SHAPES = frozenset({"graphql_tag", "graphql_profile", "graphql_location", "v1_items",
-                         "v1_sections", "shared_data"})
+FEED_SHAPES = frozenset(
+    {"graphql_tag", "graphql_profile", "graphql_location", "v1_items", "v1_sections", "shared_data"}
+)
 _BLOCK_MESSAGES = {
     blocks.LOGIN: "login wall",
     blocks.CHALLENGE: "challenge page",
@@ -156,7 +157,9 @@ class Crawler:
         """Crawl the targets in order; RemoteStop propagates after the state is saved."""
         started = time.monotonic()
         self._progress = tqdm(
-            total=self.settings.limit, initial=len(self.store), unit="post",
+            total=self.settings.limit,
+            initial=len(self.store),
+            unit="post",
             disable=not self.show_progress,
         )
         try:

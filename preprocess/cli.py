@@ -59,26 +59,53 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "build", help="raw posts to a dataset directory", description=build_command.__doc__
     )
-    parser.add_argument("--input", dest="inputs", action="append", metavar="PATH",
-                        help="posts.jsonl, instaloader folder or CSV file (repeatable)")
+    parser.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        metavar="PATH",
+        help="posts.jsonl, instaloader folder or CSV file (repeatable)",
+    )
     parser.add_argument("--out", metavar="DIR", help="the dataset directory to (re)place")
-    parser.add_argument("--format", choices=("auto", *FORMATS),
-                        help="input format (default: detected per input)")
-    parser.add_argument("--csv-columns", type=_csv_columns, metavar="caption=COL,image=COL",
-                        help="CSV column roles (also shortcode=, owner=, taken_at=)")
-    parser.add_argument("--demojize", action="store_true", default=None,
-                        help="spell emoji out as words in the model text")
-    parser.add_argument("--lang", dest="langs", action="append", metavar="CODE",
-                        help="ISO 639-1 language to keep (repeatable; default en)")
-    parser.add_argument("--keep-und", action="store_true", default=None,
-                        help="keep captions too short for language id")
+    parser.add_argument(
+        "--format", choices=("auto", *FORMATS), help="input format (default: detected per input)"
+    )
+    parser.add_argument(
+        "--csv-columns",
+        type=_csv_columns,
+        metavar="caption=COL,image=COL",
+        help="CSV column roles (also shortcode=, owner=, taken_at=)",
+    )
+    parser.add_argument(
+        "--demojize",
+        action="store_true",
+        default=None,
+        help="spell emoji out as words in the model text",
+    )
+    parser.add_argument(
+        "--lang",
+        dest="langs",
+        action="append",
+        metavar="CODE",
+        help="ISO 639-1 language to keep (repeatable; default en)",
+    )
+    parser.add_argument(
+        "--keep-und",
+        action="store_true",
+        default=None,
+        help="keep captions too short for language id",
+    )
     parser.add_argument("--langid-backend", choices=langid.BACKENDS)
     parser.add_argument("--top-k", type=int, metavar="K", help="number of labels (default 100)")
     parser.add_argument("--min-count", type=int, metavar="N", help="posts a label needs")
     parser.add_argument("--stoplist", metavar="FILE", help="hashtags never used as labels")
     parser.add_argument("--balance", choices=("none", "sqrt"), help="sampling weights")
-    parser.add_argument("--near-dup", type=int, metavar="BITS",
-                        help="max phash distance of near duplicates (default 6; -1 off)")
+    parser.add_argument(
+        "--near-dup",
+        type=int,
+        metavar="BITS",
+        help="max phash distance of near duplicates (default 6; -1 off)",
+    )
     parser.add_argument("--split-by", choices=SPLIT_BY, help="unit kept in one split")
     parser.add_argument("--image-size", type=int, metavar="PX", help="shorter image side")
     parser.add_argument("--cache-dir", metavar="DIR", help="persistent image cache")

@@ -130,8 +130,14 @@ def _exception_reason(exc: requests.RequestException) -> str:
         return "timeout"
     if isinstance(exc, requests.TooManyRedirects):
         return "redirect_loop"
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidSchema)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ),
+    ):
         return "bad_url"
     return "connection"
 

@@ -13,8 +13,14 @@ Settings (the ``images`` section of ``configs/dataset.yaml``), with their defaul
     upscaling invents no detail, inflates the cache, and the training loader resizes anyway.
 ``jpeg_quality`` 90
 ``workers`` 16
-    Threads. Downloads wait on the network, and Pillow releases the GIL while decoding and
-    resizing (the bulk of the work), so threads keep the cores busy without processes.
+    Threads that download and read files: they mostly wait on the network.
+``processes`` the number of CPU cores
+    Processes that decode, verify, resize, encode and hash what the threads bring in. Pillow
+    releases the GIL while decoding and resizing, but the Python around every image (HTTP
+    parsing, Pillow's and imagehash's own code) does not: on 2 cores one process kept only
+    about 1.5 of them busy, against 1.7 with the pixel work in 2 child processes, which was
+    16 to 19% more images/s (``docs/benchmarks/images.md``). ``0`` does that work on the
+    download threads instead.
 ``per_host`` 8
     Concurrent downloads from one host, to stay polite to a single CDN.
 ``timeout_s`` 10.0
@@ -41,9 +47,10 @@ import hashlib
 import io
 import logging
 import math
-import os
-from collections.abc import Iterator
 import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -64,7 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "image_size": 256,
     "jpeg_quality": 90,
     "workers": 16,
-    "processes": 2,
+    "processes": os.cpu_count() or 1,
     "per_host": 8,
     "timeout_s": 10.0,
     "retries": 3,
@@ -141,8 +148,9 @@ def fetch_images(
     cache_dir = Path(cache_dir)
     with CacheIndex(cache_dir) as index:
         results, todo = _settle_from_cache(jobs, index, cache_dir, settings)
-        log.info("images: %d settled from the cache, %d sources to process", len(results),
-                 len(todo))
+        log.info(
+            "images: %d settled from the cache, %d sources to process", len(results), len(todo)
+        )
         for source, outcome in _process_all(todo, cache_dir, settings, progress):
             if outcome.ok or outcome.reason in PERMANENT_FAILURES:
                 index.put(source, _record_of(outcome))
@@ -178,9 +186,10 @@ def _process_all(
     """Yield ``(source, outcome)`` as the worker threads finish, one job per source.
 
     Queued work is cancelled if the caller stops early (Ctrl-C), so an interrupted build
-    returns promptly with everything finished so far already in the index.
+    returns promptly with everything finished so far already in the index. The threads stop
+    before the converter processes, so none of them is left waiting on a closed pool.
     """
-    converters = _converter_pool(settings["processes"])
+    converters = _start_converters(min(settings["processes"], len(todo)))
     pool = ThreadPoolExecutor(settings["workers"], thread_name_prefix="image")
     try:
         with HttpFetcher(settings) as fetcher:
@@ -189,8 +198,9 @@ def _process_all(
                 for source, group in todo.items()
             }
             done = as_completed(futures)
-            for future in tqdm(done, total=len(futures), desc="images", unit="img",
-                               disable=not progress):
+            for future in tqdm(
+                done, total=len(futures), desc="images", unit="img", disable=not progress
+            ):
                 yield futures[future], future.result()
     finally:
         pool.shutdown(cancel_futures=True)
@@ -198,12 +208,24 @@ def _process_all(
             converters.shutdown(cancel_futures=True)
 
 
-def _converter_pool(processes: int) -> Executor | None:
+def _start_converters(processes: int) -> Executor | None:
+    """The process pool for the pixel work, its processes already running; None for 0.
+
+    They are forked (cheap: nothing is imported again) and forked now, before this stage's
+    download threads exist, since a fork taken while one of them holds a lock (the connection
+    pool's, say) could deadlock the child. They ignore Ctrl-C: the parent stops them once its
+    threads are done, after cancelling the queued work.
+    """
     if not processes:
         return None
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-    pool.submit(int).result()
-    return pool
+    converters = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=signal.signal,
+        initargs=(signal.SIGINT, signal.SIG_IGN),
+    )
+    converters.submit(int).result()  # the fork context starts every process on first submit
+    return converters
 
 
 def link_into(result: ImageResult, cache_dir: Path, dataset_dir: Path) -> None:
@@ -334,8 +356,13 @@ def _record_of(result: ImageResult) -> dict[str, Any]:
     return record
 
 
-def _process(job: ImageJob, fetcher: HttpFetcher, converters: Executor | None, cache_dir: Path,
-             settings: dict[str, Any]) -> ImageResult:
+def _process(
+    job: ImageJob,
+    fetcher: HttpFetcher,
+    converters: Executor | None,
+    cache_dir: Path,
+    settings: dict[str, Any],
+) -> ImageResult:
     """Runs on a worker thread: one source from bytes to a cached JPEG, or a named failure."""
     try:
         if job.local_path:
@@ -350,6 +377,7 @@ def _process(job: ImageJob, fetcher: HttpFetcher, converters: Executor | None, c
 
 
 def _convert(key: str, data: bytes, cache_dir: Path, settings: dict[str, Any]) -> ImageResult:
+    """Runs in a converter process (or on the thread): image bytes to a cached JPEG."""
     try:
         image = decode_normalized(data, settings["image_size"], settings["max_pixels"])
     except ImageRejected as exc:

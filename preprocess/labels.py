@@ -26,8 +26,10 @@ def load_stoplist(path: str | Path | None = None) -> frozenset[str]:
     """
     try:
         if path is None:
-            text = importlib.resources.files("configs").joinpath("hashtag_stoplist.txt").read_text(
-                "utf-8"
+            text = (
+                importlib.resources.files("configs")
+                .joinpath("hashtag_stoplist.txt")
+                .read_text("utf-8")
             )
         else:
             text = Path(path).read_text("utf-8")

@@ -75,8 +75,11 @@ def _cover_labels_in_train(
         for label in {label for post in groups[key] for label in post.labels}:
             holders[label].append(key)
     in_train = {
-        label for key, split in split_of.items() if split == "train"
-        for post in groups[key] for label in post.labels
+        label
+        for key, split in split_of.items()
+        if split == "train"
+        for post in groups[key]
+        for label in post.labels
     }
     for label in sorted(holders):
         if label not in in_train:

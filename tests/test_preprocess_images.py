@@ -405,6 +405,21 @@ def test_changed_local_file_is_processed_again(tmp_path):
     assert first.ok and second.ok and first.sha256 != second.sha256
 
 
+def test_worker_processes_give_the_same_results_as_in_process_work(server, tmp_path):
+    for n in range(6):
+        server.routes[f"/p{n}.jpg"] = serving(encoded(photo((520, 390), seed=20 + n), "JPEG"))
+    whole = encoded(photo((300, 300), seed=9), "JPEG")
+    server.routes["/cut.jpg"] = serving(whole[: len(whole) // 2])
+    jobs = [job(f"p{n}", server.url(f"/p{n}.jpg")) for n in range(6)]
+    jobs.append(job("cut", server.url("/cut.jpg")))
+
+    inline = fetch_images(jobs, tmp_path / "a", {**FAST, "processes": 0}, progress=False)
+    pooled = fetch_images(jobs, tmp_path / "b", {**FAST, "processes": 2}, progress=False)
+
+    assert inline == pooled
+    assert pooled["cut"].reason == "truncated" and pooled["p0"].ok
+
+
 def test_same_pixels_give_the_same_fingerprints(server, tmp_path):
     picture = photo((500, 400), seed=5)
     server.routes["/same.png"] = serving(encoded(picture, "PNG", compress_level=1))
@@ -467,13 +482,15 @@ def test_link_into_hardlinks_the_cached_file_into_the_dataset(server, tmp_path):
         ({"timeout_s": -1}, "images.timeout_s must be positive, got -1"),
         ({"workers": "many"}, "images.workers must be of type int, got 'many'"),
         ({"retries": True}, "images.retries must be of type int, got True"),
+        ({"processes": -1}, "images.processes must be"),
     ],
 )
 def test_bad_settings_are_one_line_usage_errors(tmp_path, capsys, settings, message):
     code = run_main(lambda: fetch_images([], tmp_path, settings, progress=False), "prog")
 
     assert code == 2
-    assert capsys.readouterr().err == f"prog: error: {message}\n"
+    error = capsys.readouterr().err
+    assert error.startswith(f"prog: error: {message}") and error.count("\n") == 1
 
 
 def test_benchmark_refuses_a_non_positive_count_in_one_line():

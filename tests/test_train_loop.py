@@ -111,7 +111,11 @@ def test_softmax_loss_and_weighted_sampling_train(dataset, tmp_path):
 def test_finetune_mode_with_gradient_accumulation(dataset, tmp_path):
     """VGG16 trained end to end from pixels; two batches per optimizer step."""
     run = make_tiny_checkpoint(
-        dataset, tmp_path / "finetune", epochs=1, modality="image", image_mode="finetune",
+        dataset,
+        tmp_path / "finetune",
+        epochs=1,
+        modality="image",
+        image_mode="finetune",
         grad_accum_steps=2,
     )
     events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]

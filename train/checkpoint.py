@@ -84,9 +84,7 @@ def save_run_files(
         staging = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=run_dir))
         tokenizer.save_pretrained(staging)
         _swap_in(staging, run_dir / TOKENIZER_DIR)
-    atomic_write_text(
-        run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels), FILE_MODE
-    )
+    atomic_write_text(run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels), FILE_MODE)
     atomic_write_json(run_dir / CONFIG_FILE, config, FILE_MODE)
 
 

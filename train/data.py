@@ -54,9 +54,9 @@ def load_split(dataset_dir: Path, split: str, labels: list[str]) -> pd.DataFrame
     return frame.reset_index(drop=True)
 
 
-def load_dataset(dataset_dir: str | Path, splits: tuple[str, ...] = SPLITS) -> tuple[
-    list[str], dict[str, pd.DataFrame]
-]:
+def load_dataset(
+    dataset_dir: str | Path, splits: tuple[str, ...] = SPLITS
+) -> tuple[list[str], dict[str, pd.DataFrame]]:
     """labels.txt and the requested splits; an empty train split is an error."""
     root = Path(dataset_dir)
     if not root.is_dir():
@@ -155,9 +155,7 @@ class Collator:
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = {
-            key: torch.stack([item[key] for item in items])
-            for key in items[0]
-            if key != "text"
+            key: torch.stack([item[key] for item in items]) for key in items[0] if key != "text"
         }
         if self.tokenizer is not None:
             batch.update(tokenize(self.tokenizer, [i["text"] for i in items], self.max_seq_len))

@@ -25,8 +25,26 @@ from train.metrics import all_metrics, popularity_scores, tune_threshold
 from train.predictor import Predictor
 
 TABLE_METRICS = (
-    "p@1", "p@3", "p@5", "p@10", "r@1", "r@3", "r@5", "r@10", "f1@1", "f1@3", "f1@5", "f1@10",
-    "acc@1", "acc@3", "acc@5", "acc@10", "map", "micro_f1", "macro_f1", "threshold",
+    "p@1",
+    "p@3",
+    "p@5",
+    "p@10",
+    "r@1",
+    "r@3",
+    "r@5",
+    "r@10",
+    "f1@1",
+    "f1@3",
+    "f1@5",
+    "f1@10",
+    "acc@1",
+    "acc@3",
+    "acc@5",
+    "acc@10",
+    "map",
+    "micro_f1",
+    "macro_f1",
+    "threshold",
 )
 Scores = tuple[np.ndarray, np.ndarray]  # (probabilities, targets) of one split
 
@@ -67,8 +85,10 @@ def evaluate(
 
     def score_with(scorer: Callable[[list, list], np.ndarray], name: str) -> dict[str, Any]:
         probs = {
-            s: (_score_frame(scorer, frames[s], dataset_dir, batch_size, f"{name} {s}", progress),
-                targets[s])
+            s: (
+                _score_frame(scorer, frames[s], dataset_dir, batch_size, f"{name} {s}", progress),
+                targets[s],
+            )
             for s in ("val", split)
         }
         return _scored_splits(probs)[split]
@@ -138,9 +158,7 @@ def format_table(columns: dict[str, dict[str, float]], split: str) -> str:
     width = max(10, *(len(n) + 2 for n in names))
     lines = [f"{split:<10}" + "".join(f"{n:>{width}}" for n in names)]
     for metric in TABLE_METRICS:
-        lines.append(
-            f"{metric:<10}" + "".join(f"{columns[n][metric]:>{width}.3f}" for n in names)
-        )
+        lines.append(f"{metric:<10}" + "".join(f"{columns[n][metric]:>{width}.3f}" for n in names))
     return "\n".join(lines)
 
 

@@ -73,17 +73,31 @@ OPENERS: dict[str, tuple[str, ...]] = {
 }
 
 CLOSERS: dict[str, tuple[str, ...]] = {
-    "en": ("Have a great week everyone!", "Swipe for more.", "Tag someone who needs this.",
-           "What do you think?", "Happy {day}!"),
+    "en": (
+        "Have a great week everyone!",
+        "Swipe for more.",
+        "Tag someone who needs this.",
+        "What do you think?",
+        "Happy {day}!",
+    ),
     "es": ("¡Feliz semana a todos!", "¿Qué opinan?", "Etiqueta a alguien que necesita ver esto."),
-    "fr": ("Bonne semaine à tous !", "Vous en pensez quoi ?",
-           "Identifiez quelqu'un qui a besoin de voir ça."),
+    "fr": (
+        "Bonne semaine à tous !",
+        "Vous en pensez quoi ?",
+        "Identifiez quelqu'un qui a besoin de voir ça.",
+    ),
     "de": ("Schöne Woche euch allen!", "Was meint ihr?", "Markiert jemanden, der das sehen muss."),
     "pt": ("Boa semana a todos!", "O que vocês acham?", "Marque alguém que precisa ver isso."),
-    "id": ("Selamat berakhir pekan semuanya!", "Gimana menurut kalian?",
-           "Tag teman yang harus lihat ini."),
-    "ko": ("다들 좋은 한 주 보내세요!", "여러분 생각은 어때요?",
-           "이거 봐야 할 친구 태그해 주세요."),
+    "id": (
+        "Selamat berakhir pekan semuanya!",
+        "Gimana menurut kalian?",
+        "Tag teman yang harus lihat ini.",
+    ),
+    "ko": (
+        "다들 좋은 한 주 보내세요!",
+        "여러분 생각은 어때요?",
+        "이거 봐야 할 친구 태그해 주세요.",
+    ),
     "ja": ("みなさん良い一週間を！", "どう思いますか？", "見てほしい人をタグ付けしてね。"),
 }
 
@@ -127,8 +141,9 @@ def write_caption(
     """
     day = rng.choice(DAYS)
     thing = rng.choice(topic.words[lang])
-    opener = rng.choice(OPENERS[lang]).format(thing=thing, Thing=thing[:1].upper() + thing[1:],
-                                              day=day)
+    opener = rng.choice(OPENERS[lang]).format(
+        thing=thing, Thing=thing[:1].upper() + thing[1:], day=day
+    )
     emoji = "".join(rng.sample(topic.emoji, k=rng.randint(1, 2)))
     if rng.random() < 0.3:
         emoji += rng.choice(GENERIC_EMOJI)
@@ -145,8 +160,9 @@ def write_caption(
     if mention and rng.random() < 0.35:
         parts.append(rng.choice(MENTION_FORMS).format(user=mention))
     if rng.random() < 0.12:
-        parts.append(rng.choice(URL_FORMS).format(owner=owner, topic=topic.name,
-                                                  n=rng.randint(1, 99)))
+        parts.append(
+            rng.choice(URL_FORMS).format(owner=owner, topic=topic.name, n=rng.randint(1, 99))
+        )
     text = " ".join(parts)
     if trailing:
         text += rng.choice(TRAILING_SEPARATORS) + " ".join(_styled(t, rng) for t in trailing)

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "serve-demo", help="serve the Instagram-shaped demo site on loopback",
-        description="Serve the embedded demo site (configs/demo.yaml) until interrupted.")
+        "serve-demo",
+        help="serve the Instagram-shaped demo site on loopback",
+        description="Serve the embedded demo site (configs/demo.yaml) until interrupted.",
+    )
     parser.add_argument("--port", type=int, help="TCP port (default from config: 0 = free port)")
     parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
     add_config_args(parser)
@@ -54,6 +56,8 @@ def _serve(site: DemoSite, config: dict[str, Any], stop: threading.Event) -> Non
         base_url = site.start(host, port)
     except OSError as exc:
         raise PipelineError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    print(f"demo site: {base_url}/  ({len(site.corpus)} posts, {len(site.corpus.tags())} tags)",
-          flush=True)
+    print(
+        f"demo site: {base_url}/  ({len(site.corpus)} posts, {len(site.corpus.tags())} tags)",
+        flush=True,
+    )
     stop.wait()

@@ -35,10 +35,12 @@ def check_fault_config(config: dict[str, Any]) -> None:
             raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
     limits = config.get("rate_limit") or {}
     if not isinstance(limits, dict) or any(
-            not isinstance(limits.get(k) or 0, int) or (limits.get(k) or 0) < 0
-            for k in ("every", "burst", "retry_after")):
-        raise ValueError("rate_limit needs non-negative integers every, burst, retry_after; "
-                         f"got {limits!r}")
+        not isinstance(limits.get(k) or 0, int) or (limits.get(k) or 0) < 0
+        for k in ("every", "burst", "retry_after")
+    ):
+        raise ValueError(
+            f"rate_limit needs non-negative integers every, burst, retry_after; got {limits!r}"
+        )
 
 
 class Faults:
@@ -52,8 +54,10 @@ class Faults:
         limits = config.get("rate_limit") or {}
         self.every, self.burst = int(limits.get("every") or 0), int(limits.get("burst") or 0)
         self.retry_after = int(limits.get("retry_after") or 5)
-        self.rates = {key: float(config.get(key) or 0)
-                      for key in ("deleted_rate", "non_image_media_rate", "truncated_media_rate")}
+        self.rates = {
+            key: float(config.get(key) or 0)
+            for key in ("deleted_rate", "non_image_media_rate", "truncated_media_rate")
+        }
         self._lock = threading.Lock()
         self._requests = self._anonymous = 0
 
@@ -85,7 +89,7 @@ class Faults:
         return self._chance("deleted", index) < self.rates["deleted_rate"]
 
     def media_fault(self, index: int, n: int) -> str | None:
-        """"non_image", "truncated" or None for image ``n`` of post ``index``."""
+        """ "non_image", "truncated" or None for image ``n`` of post ``index``."""
         key = f"{index}_{n}"
         if self._chance("non_image", key) < self.rates["non_image_media_rate"]:
             return "non_image"

@@ -32,13 +32,74 @@ SPAMMY_OWNER_SHARE, SPAM_CHANCE_SPAMMY, SPAM_CHANCE_OTHER = 0.25, 0.45, 0.02
 LOCAL_TAG_CHANCE = 0.6
 OWN_TOPIC_SHARE = 0.8  # the rest of an account's posts are on a random topic
 SAME_OWNER_REPOST_SHARE = 0.5  # "throwback" reposts; the rest repost someone else
-FIRST_NAMES = ("ana", "ben", "chloe", "dani", "emma", "felix", "gabi", "hana", "ivan", "jun",
-               "kai", "lea", "mia", "noah", "omar", "pia", "rio", "sara", "tom", "yuki", "lucas",
-               "nina", "sofia", "arief", "minji", "haruto", "ines", "jonas", "clara", "diego")
-NAME_WORDS = ("travels", "eats", "daily", "photo", "life", "studio", "world", "diary", "snaps",
-              "vibes", "journal", "moments", "official", "creates", "explores", "lens")
-LAST_NAMES = ("Silva", "Müller", "Martin", "García", "Kim", "Tanaka", "Santoso", "Smith",
-              "Dubois", "Rossi", "Costa", "Park", "Sato", "Wijaya", "Brown", "Fernández")
+FIRST_NAMES = (
+    "ana",
+    "ben",
+    "chloe",
+    "dani",
+    "emma",
+    "felix",
+    "gabi",
+    "hana",
+    "ivan",
+    "jun",
+    "kai",
+    "lea",
+    "mia",
+    "noah",
+    "omar",
+    "pia",
+    "rio",
+    "sara",
+    "tom",
+    "yuki",
+    "lucas",
+    "nina",
+    "sofia",
+    "arief",
+    "minji",
+    "haruto",
+    "ines",
+    "jonas",
+    "clara",
+    "diego",
+)
+NAME_WORDS = (
+    "travels",
+    "eats",
+    "daily",
+    "photo",
+    "life",
+    "studio",
+    "world",
+    "diary",
+    "snaps",
+    "vibes",
+    "journal",
+    "moments",
+    "official",
+    "creates",
+    "explores",
+    "lens",
+)
+LAST_NAMES = (
+    "Silva",
+    "Müller",
+    "Martin",
+    "García",
+    "Kim",
+    "Tanaka",
+    "Santoso",
+    "Smith",
+    "Dubois",
+    "Rossi",
+    "Costa",
+    "Park",
+    "Sato",
+    "Wijaya",
+    "Brown",
+    "Fernández",
+)
 RESERVED_PATHS = frozenset({"explore", "p", "api", "media", "accounts", "challenge", "favicon.ico"})
 
 
@@ -107,10 +168,18 @@ def _inherit(values: np.ndarray, parent: np.ndarray, mask: np.ndarray) -> np.nda
 class DemoCorpus:
     """``n_posts`` posts over ``n_topics`` topics by ``n_owners`` accounts, fixed by ``seed``."""
 
-    def __init__(self, seed: int = 0, n_posts: int = 50_000, n_topics: int = 40,
-                 n_owners: int = 3_000, n_tags: int | None = None, english_share: float = 0.7,
-                 repost_rate: float = 0.04, near_duplicate_rate: float = 0.03,
-                 carousel_rate: float = 0.12) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        n_posts: int = 50_000,
+        n_topics: int = 40,
+        n_owners: int = 3_000,
+        n_tags: int | None = None,
+        english_share: float = 0.7,
+        repost_rate: float = 0.04,
+        near_duplicate_rate: float = 0.03,
+        carousel_rate: float = 0.12,
+    ) -> None:
         if not 1 <= n_topics <= len(TOPICS):
             raise ValueError(f"n_topics must be 1..{len(TOPICS)}, got {n_topics}")
         if n_posts < 1 or n_owners < 1:
@@ -124,8 +193,17 @@ class DemoCorpus:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> DemoCorpus:
         """The corpus that the corpus keys of ``configs/demo.yaml`` describe."""
-        keys = ("seed", "n_posts", "n_topics", "n_owners", "n_tags", "english_share",
-                "repost_rate", "near_duplicate_rate", "carousel_rate")
+        keys = (
+            "seed",
+            "n_posts",
+            "n_topics",
+            "n_owners",
+            "n_tags",
+            "english_share",
+            "repost_rate",
+            "near_duplicate_rate",
+            "carousel_rate",
+        )
         return cls(**{key: config[key] for key in keys if config.get(key) is not None})
 
     # --- construction ----------------------------------------------------------------------
@@ -140,27 +218,38 @@ class DemoCorpus:
         people: dict[str, str] = {}  # username -> full name
         while len(people) < n_owners:
             first, word = names_rng.choice(FIRST_NAMES), names_rng.choice(NAME_WORDS)
-            name = names_rng.choice((f"{first}.{word}", f"{first}_{word}", f"{word}.{first}",
-                                     f"{first}{word}{names_rng.randint(1, 999)}"))
+            name = names_rng.choice(
+                (
+                    f"{first}.{word}",
+                    f"{first}_{word}",
+                    f"{word}.{first}",
+                    f"{first}{word}{names_rng.randint(1, 999)}",
+                )
+            )
             if name not in RESERVED_PATHS and name not in people:
                 people[name] = f"{first.title()} {names_rng.choice(LAST_NAMES)}"
         self.owner_names = list(people)
         self.owner_full_names = list(people.values())
         other_share = (1 - english_share) / (len(LANGUAGES) - 1)
-        self.owner_lang = rng.choice(len(LANGUAGES), size=n_owners,
-                                     p=[english_share] + [other_share] * (len(LANGUAGES) - 1))
+        self.owner_lang = rng.choice(
+            len(LANGUAGES), size=n_owners, p=[english_share] + [other_share] * (len(LANGUAGES) - 1)
+        )
         self.owner_topic = rng.integers(0, len(self.topics), size=n_owners)
         activity = rng.lognormal(0.0, 0.6, size=n_owners)
         self.owner_weight = activity / activity.sum()
         self.owner_spammy = rng.random(n_owners) < SPAMMY_OWNER_SHARE
 
-    def _draw_posts(self, repost_rate: float, near_duplicate_rate: float,
-                    carousel_rate: float) -> None:
+    def _draw_posts(
+        self, repost_rate: float, near_duplicate_rate: float, carousel_rate: float
+    ) -> None:
         n, index = self.n_posts, np.arange(self.n_posts)
         owner = self._rng("owner").choice(len(self.owner_names), size=n, p=self.owner_weight)
         rng = self._rng("topic")
-        topic = np.where(rng.random(n) < OWN_TOPIC_SHARE, self.owner_topic[owner],
-                         rng.integers(0, len(self.topics), size=n))
+        topic = np.where(
+            rng.random(n) < OWN_TOPIC_SHARE,
+            self.owner_topic[owner],
+            rng.integers(0, len(self.topics), size=n),
+        )
         lang = self.owner_lang[owner]
 
         rng = self._rng("links")
@@ -189,11 +278,13 @@ class DemoCorpus:
 
         rng = self._rng("tags")
         chances = np.array(TAG_CHANCES)
-        has_slot = np.array([[slot < len(t.tags) for slot in range(len(chances))]
-                             for t in self.topics])
+        has_slot = np.array(
+            [[slot < len(t.tags) for slot in range(len(chances))] for t in self.topics]
+        )
         topic_tags = (rng.random((n, len(chances))) < chances) & has_slot[self._topic]
-        spam_chance = np.where(self.owner_spammy[self._owner], SPAM_CHANCE_SPAMMY,
-                               SPAM_CHANCE_OTHER)
+        spam_chance = np.where(
+            self.owner_spammy[self._owner], SPAM_CHANCE_SPAMMY, SPAM_CHANCE_OTHER
+        )
         spam_tags = rng.random((n, len(SPAM_TAGS))) < spam_chance[:, None]
         topic_tags[:, 0] |= ~(topic_tags.any(axis=1) | spam_tags.any(axis=1))  # at least one tag
         self._topic_tags = _inherit(topic_tags, parent, is_repost)
@@ -204,7 +295,8 @@ class DemoCorpus:
 
         rng = self._rng("engagement")
         self._taken_at = FIRST_TAKEN_AT + ((index + rng.random(n)) * SPAN_SECONDS / n).astype(
-            np.int64)
+            np.int64
+        )
         self._likes = rng.lognormal(4.0, 1.2, size=n).astype(np.int64)
         self._comments = (self._likes * rng.random(n) * 0.08).astype(np.int64)
 
@@ -222,13 +314,16 @@ class DemoCorpus:
         for slot, tag in enumerate(SPAM_TAGS):
             by_tag.setdefault(tag, []).append(np.flatnonzero(self._spam_tags[:, slot]))
         merged = {tag: np.unique(np.concatenate(parts))[::-1] for tag, parts in by_tag.items()}
-        ranked = sorted((tag for tag, posts in merged.items() if posts.size),
-                        key=lambda tag: (-merged[tag].size, tag))
+        ranked = sorted(
+            (tag for tag, posts in merged.items() if posts.size),
+            key=lambda tag: (-merged[tag].size, tag),
+        )
         self._tag_posts = {tag: merged[tag] for tag in ranked[:n_tags]}
         newest_first = np.arange(self.n_posts)[::-1]
         owners = self._owner[newest_first]
-        self._profile_posts = {self.owner_names[k]: newest_first[owners == k]
-                               for k in np.unique(self._owner)}
+        self._profile_posts = {
+            self.owner_names[k]: newest_first[owners == k] for k in np.unique(self._owner)
+        }
 
     # --- public API ------------------------------------------------------------------------
 
@@ -267,21 +362,35 @@ class DemoCorpus:
         owner = int(self._owner[i])
         if root >= 0:
             original = self.post(root)
-            caption = captions.repost_caption(original.caption, original.owner,
-                                              same_owner=original.owner == self.owner_names[owner])
+            caption = captions.repost_caption(
+                original.caption,
+                original.owner,
+                same_owner=original.owner == self.owner_names[owner],
+            )
         else:
             caption = self._write_caption(i, owner)
         width, height = SIZES[int(self._size[i])]
         n_images = int(self._n_images[i])
         pk = self.pk(i)
         return DemoPost(
-            index=i, pk=str(pk), shortcode=shortcode_from_pk(pk), owner=self.owner_names[owner],
-            owner_pk=str(OWNER_PK_BASE + owner), owner_full_name=self.owner_full_names[owner],
-            caption=caption, hashtags=extract_hashtags(caption),
-            topic=self.topics[int(self._topic[i])].name, lang=LANGUAGES[int(self._lang[i])],
-            taken_at=int(self._taken_at[i]), likes=int(self._likes[i]),
-            comments=int(self._comments[i]), is_carousel=n_images > 1, n_images=n_images,
-            width=width, height=height, repost_of=root if root >= 0 else None,
+            index=i,
+            pk=str(pk),
+            shortcode=shortcode_from_pk(pk),
+            owner=self.owner_names[owner],
+            owner_pk=str(OWNER_PK_BASE + owner),
+            owner_full_name=self.owner_full_names[owner],
+            caption=caption,
+            hashtags=extract_hashtags(caption),
+            topic=self.topics[int(self._topic[i])].name,
+            lang=LANGUAGES[int(self._lang[i])],
+            taken_at=int(self._taken_at[i]),
+            likes=int(self._likes[i]),
+            comments=int(self._comments[i]),
+            is_carousel=n_images > 1,
+            n_images=n_images,
+            width=width,
+            height=height,
+            repost_of=root if root >= 0 else None,
             near_duplicate_of=int(self._dup_of[i]) if self._dup_of[i] >= 0 else None,
         )
 
@@ -298,8 +407,9 @@ class DemoCorpus:
         rng = random.Random(f"{self.seed}:{i}")
         mention = self.owner_names[rng.randrange(len(self.owner_names))]
         topic, lang = self.topics[int(self._topic[i])], LANGUAGES[int(self._lang[i])]
-        return captions.write_caption(topic, lang, self.post_tags(i), rng,
-                                      self.owner_names[owner], mention)
+        return captions.write_caption(
+            topic, lang, self.post_tags(i), rng, self.owner_names[owner], mention
+        )
 
     def image_size(self, i: int, max_side: int | None = None) -> tuple[int, int]:
         width, height = SIZES[int(self._size[i])]
@@ -314,9 +424,13 @@ class DemoCorpus:
             raise IndexError(f"post {i} has no image {n}")
         width, height = self.image_size(i, max_side)
         jitter = int(self._jitter[i])
-        return images.render_jpeg(self.topics[int(self._topic[i])],
-                                  f"{self.seed}:{int(self._art[i])}:{n}", width, height,
-                                  f"{self.seed}:{jitter}:jitter" if jitter >= 0 else None)
+        return images.render_jpeg(
+            self.topics[int(self._topic[i])],
+            f"{self.seed}:{int(self._art[i])}:{n}",
+            width,
+            height,
+            f"{self.seed}:{jitter}:jitter" if jitter >= 0 else None,
+        )
 
     def expected_record(self, i: int, base_url: str, source: str) -> dict[str, Any]:
         """The Contract 1 record a perfect crawl yields for post ``i`` (``crawled_at`` aside).
@@ -328,8 +442,18 @@ class DemoCorpus:
         base = base_url.rstrip("/")
         urls = [base + media_path(post.pk, n) for n in range(post.n_images)]
         return make_record(
-            post.shortcode, post.caption, urls[0], source, base,
-            post_id=post.pk, image_urls=urls if post.is_carousel else None, is_video=False,
-            owner=post.owner, taken_at=timestamp_to_iso(post.taken_at), likes=post.likes,
-            comments=post.comments, width=post.width, height=post.height,
+            post.shortcode,
+            post.caption,
+            urls[0],
+            source,
+            base,
+            post_id=post.pk,
+            image_urls=urls if post.is_carousel else None,
+            is_video=False,
+            owner=post.owner,
+            taken_at=timestamp_to_iso(post.taken_at),
+            likes=post.likes,
+            comments=post.comments,
+            width=post.width,
+            height=post.height,
         )

@@ -36,16 +36,23 @@ def _mix(a: RGB, b: RGB, weight: float) -> RGB:
     return red, green, blue
 
 
-def render_jpeg(topic: Topic, composition_key: str, width: int, height: int,
-                jitter_key: str | None = None, quality: int = 85) -> bytes:
+def render_jpeg(
+    topic: Topic,
+    composition_key: str,
+    width: int,
+    height: int,
+    jitter_key: str | None = None,
+    quality: int = 85,
+) -> bytes:
     """JPEG bytes of :func:`draw`; the same arguments always give the same bytes."""
     buffer = io.BytesIO()
     draw(topic, composition_key, width, height, jitter_key).save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 
 
-def draw(topic: Topic, composition_key: str, width: int, height: int,
-         jitter_key: str | None = None) -> Image.Image:
+def draw(
+    topic: Topic, composition_key: str, width: int, height: int, jitter_key: str | None = None
+) -> Image.Image:
     """Draw one image of ``topic``: gradient sky-to-ground, texture, then 5-12 shapes.
 
     ``composition_key`` fixes where everything goes; ``jitter_key`` (near-duplicates) shifts
@@ -86,20 +93,29 @@ class _Frame:
 
 # --- shapes: one painter per Topic.shape -------------------------------------------------------
 
+
 def _circles(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
     r = rng.uniform(0.04, 0.16)
     canvas.ellipse(frame.box(rng.random(), rng.random(), r, r), fill=colour)
 
 
 def _squares(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
-    canvas.rectangle(frame.box(rng.random(), rng.random(), rng.uniform(0.04, 0.14),
-                               rng.uniform(0.06, 0.2)), fill=colour)
+    canvas.rectangle(
+        frame.box(rng.random(), rng.random(), rng.uniform(0.04, 0.14), rng.uniform(0.06, 0.2)),
+        fill=colour,
+    )
 
 
 def _triangles(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
     x, base, size = rng.random(), rng.uniform(0.55, 1.0), rng.uniform(0.15, 0.4)
-    canvas.polygon([frame.xy(x - size, base), frame.xy(x + size, base),
-                    frame.xy(x + rng.uniform(-0.1, 0.1), base - size * 1.2)], fill=colour)
+    canvas.polygon(
+        [
+            frame.xy(x - size, base),
+            frame.xy(x + size, base),
+            frame.xy(x + rng.uniform(-0.1, 0.1), base - size * 1.2),
+        ],
+        fill=colour,
+    )
 
 
 def _bands(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
@@ -108,8 +124,10 @@ def _bands(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colou
 
 
 def _ellipses(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
-    canvas.ellipse(frame.box(rng.random(), rng.random(), rng.uniform(0.08, 0.22),
-                             rng.uniform(0.03, 0.09)), fill=colour)
+    canvas.ellipse(
+        frame.box(rng.random(), rng.random(), rng.uniform(0.08, 0.22), rng.uniform(0.03, 0.09)),
+        fill=colour,
+    )
 
 
 def _stars(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
@@ -125,26 +143,37 @@ def _stars(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colou
 
 def _diagonals(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
     x, y, length = rng.random(), rng.random(), rng.uniform(0.15, 0.5)
-    canvas.line([frame.xy(x, y), frame.xy(x + length, y - length)], fill=colour,
-                width=max(2, round(frame.unit * rng.uniform(0.01, 0.04))))
+    canvas.line(
+        [frame.xy(x, y), frame.xy(x + length, y - length)],
+        fill=colour,
+        width=max(2, round(frame.unit * rng.uniform(0.01, 0.04))),
+    )
 
 
 def _arcs(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
     r = rng.uniform(0.1, 0.35)
     start = rng.choice((180, 200, 160))
-    canvas.arc(frame.box(rng.random(), rng.uniform(0.4, 1.0), r, r * 0.8), start, start + 180,
-               fill=colour, width=max(2, round(frame.unit * 0.025)))
+    canvas.arc(
+        frame.box(rng.random(), rng.uniform(0.4, 1.0), r, r * 0.8),
+        start,
+        start + 180,
+        fill=colour,
+        width=max(2, round(frame.unit * 0.025)),
+    )
 
 
 # --- textures: one painter per Topic.texture, drawn under the shapes ---------------------------
+
 
 def _dots(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
     step = rng.uniform(0.05, 0.08)
     radius = step * 0.15
     for row in range(int(1 / step) + 1):
         for col in range(int(1 / step) + 1):
-            canvas.ellipse(frame.box(col * step + step / 2 * (row % 2), row * step, radius, radius),
-                           fill=colour)
+            canvas.ellipse(
+                frame.box(col * step + step / 2 * (row % 2), row * step, radius, radius),
+                fill=colour,
+            )
 
 
 def _grid(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB) -> None:
@@ -172,21 +201,33 @@ def _hatch(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colou
         canvas.line([frame.xy(k * step - 1, 0), frame.xy(k * step, 1)], fill=colour, width=1)
 
 
-def _texture_bands(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random,
-                   colour: RGB) -> None:
+def _texture_bands(
+    canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB
+) -> None:
     step = rng.uniform(0.08, 0.14)
     for k in range(0, int(1 / step) + 1, 2):
         canvas.rectangle([frame.xy(-0.1, k * step), frame.xy(1.1, (k + 1) * step)], fill=colour)
 
 
-def _texture_diagonals(canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random,
-                       colour: RGB) -> None:
+def _texture_diagonals(
+    canvas: ImageDraw.ImageDraw, frame: _Frame, rng: random.Random, colour: RGB
+) -> None:
     for _ in range(40):
         x, y = rng.random(), rng.random()
         canvas.line([frame.xy(x, y), frame.xy(x - 0.03, y + 0.08)], fill=colour, width=2)
 
 
-_SHAPE_PAINTERS = dict(zip(SHAPES, (_circles, _squares, _triangles, _bands, _ellipses, _stars,
-                                    _diagonals, _arcs), strict=True))
-_TEXTURE_PAINTERS = dict(zip(TEXTURES, (_dots, _grid, _waves, _speckle, _hatch, _texture_bands,
-                                        _texture_diagonals), strict=True))
+_SHAPE_PAINTERS = dict(
+    zip(
+        SHAPES,
+        (_circles, _squares, _triangles, _bands, _ellipses, _stars, _diagonals, _arcs),
+        strict=True,
+    )
+)
+_TEXTURE_PAINTERS = dict(
+    zip(
+        TEXTURES,
+        (_dots, _grid, _waves, _speckle, _hatch, _texture_bands, _texture_diagonals),
+        strict=True,
+    )
+)

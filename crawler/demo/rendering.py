@@ -38,36 +38,62 @@ class PageRenderer:
     def _fill(self, name: str, **values: str) -> bytes:
         return self._templates[name].substitute(css=self._css, **values).encode("utf-8")
 
-    def feed_shell(self, base_url: str, path: str, feed: str, heading: str, subheading: str,
-                   title: str, start: str | None = None) -> bytes:
+    def feed_shell(
+        self,
+        base_url: str,
+        path: str,
+        feed: str,
+        heading: str,
+        subheading: str,
+        title: str,
+        start: str | None = None,
+    ) -> bytes:
         """A tag or profile page: no posts inline; its script scrolls ``feed`` from ``start``
         (the page's own ``?max_id=``, which is how a crawler resumes mid-feed)."""
-        return self._fill("feed", title=html.escape(title), heading=html.escape(heading),
-                          subheading=html.escape(subheading), canonical=base_url + path,
-                          config=script_json({"feed": feed, "start": start}),
-                          script=self._feed_js)
+        return self._fill(
+            "feed",
+            title=html.escape(title),
+            heading=html.escape(heading),
+            subheading=html.escape(subheading),
+            canonical=base_url + path,
+            config=script_json({"feed": feed, "start": start}),
+            script=self._feed_js,
+        )
 
     def post_page(self, post: DemoPost, base_url: str, image_url: payloads.ImageUrl) -> bytes:
         path = f"/p/{post.shortcode}/"
         caption = post.caption.replace("\n", " ")
         return self._fill(
-            "post", title=html.escape(f'{post.owner_full_name} on Instagram: "{caption}"'),
+            "post",
+            title=html.escape(f'{post.owner_full_name} on Instagram: "{caption}"'),
             description=html.escape(payloads.og_description(post)),
-            image=html.escape(image_url(post, 0, None)), canonical=base_url + path, pk=post.pk,
-            owner=html.escape(post.owner), width=str(post.width), height=str(post.height),
-            path=path, data=script_json(payloads.shortcode_media(post, image_url)),
+            image=html.escape(image_url(post, 0, None)),
+            canonical=base_url + path,
+            pk=post.pk,
+            owner=html.escape(post.owner),
+            width=str(post.width),
+            height=str(post.height),
+            path=path,
+            data=script_json(payloads.shortcode_media(post, image_url)),
         )
 
     def index(self, corpus: DemoCorpus) -> bytes:
-        links = "".join(f'<li><a href="/explore/tags/{urllib.parse.quote(tag)}/">'
-                        f"#{html.escape(tag)}</a> ({len(corpus.tag_posts(tag))})</li>"
-                        for tag in corpus.tags())
-        return self._fill("index", tags=links,
-                          summary=f"{len(corpus)} posts, {len(corpus.tags())} tags")
+        links = "".join(
+            f'<li><a href="/explore/tags/{urllib.parse.quote(tag)}/">'
+            f"#{html.escape(tag)}</a> ({len(corpus.tag_posts(tag))})</li>"
+            for tag in corpus.tags()
+        )
+        return self._fill(
+            "index", tags=links, summary=f"{len(corpus)} posts, {len(corpus.tags())} tags"
+        )
 
     def login(self, base_url: str, next_path: str, error: str = "") -> bytes:
-        return self._fill("login", canonical=f"{base_url}/accounts/login/",
-                          next=html.escape(next_path), error=html.escape(error))
+        return self._fill(
+            "login",
+            canonical=f"{base_url}/accounts/login/",
+            next=html.escape(next_path),
+            error=html.escape(error),
+        )
 
     def challenge(self, base_url: str) -> bytes:
         return self._fill("challenge", canonical=f"{base_url}/challenge/")

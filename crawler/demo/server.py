@@ -34,11 +34,24 @@ from runtime.config import default_config
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_MESSAGE = "Please wait a few minutes before you try again."
-BROKEN_MEDIA_BODY = (b"<!DOCTYPE html><html><body>"
-                     b"<h1>Sorry, something went wrong.</h1></body></html>")
-COUNTER_KEYS = ("pages", "xhr", "media", "post_pages", "status_429", "login_redirects",
-                "challenge_redirects", "logins", "media_403", "media_truncated",
-                "media_non_image", "status_404", "other")
+BROKEN_MEDIA_BODY = (
+    b"<!DOCTYPE html><html><body><h1>Sorry, something went wrong.</h1></body></html>"
+)
+COUNTER_KEYS = (
+    "pages",
+    "xhr",
+    "media",
+    "post_pages",
+    "status_429",
+    "login_redirects",
+    "challenge_redirects",
+    "logins",
+    "media_403",
+    "media_truncated",
+    "media_non_image",
+    "status_404",
+    "other",
+)
 _MEDIA = re.compile(r"^/media/(\d+)(?:_(\d+))?\.jpg$")
 _TAG_PAGE = re.compile(r"^/explore/tags/([^/]+)/$")
 _TAG_FEED = re.compile(r"^/api/v1/tags/([^/]+)/sections/$")
@@ -61,8 +74,12 @@ class DemoSite:
     ``clock`` dates media URL expiry (tests move it instead of sleeping).
     """
 
-    def __init__(self, corpus: DemoCorpus, config: dict[str, Any] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        corpus: DemoCorpus,
+        config: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.corpus = corpus
         self.config = {**default_config("demo"), **(config or {})}
         check_site_config(self.config)
@@ -83,8 +100,9 @@ class DemoSite:
         self._server.daemon_threads = True
         bound_host, bound_port = self._server.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="demo-site",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="demo-site", daemon=True
+        )
         self._thread.start()
         log.info("demo site serving %d posts at %s", len(self.corpus), self.base_url)
         return self.base_url
@@ -142,7 +160,7 @@ class DemoSite:
                 raise ValueError(f"invalid max_id {max_id!r}")
             start = bisect.bisect_right(posts, -last, key=lambda i: -i)
         size = int(self.config["page_size"])
-        window = posts[start:start + size]
+        window = posts[start : start + size]
         more = start + size < len(posts)
         return window, (str(self.corpus.pk(window[-1])) if more and window else None)
 
@@ -164,8 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- responses --------------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -178,14 +197,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _html(self, body: bytes, status: int = HTTPStatus.OK) -> None:
         self._send(status, body, "text/html; charset=utf-8")
 
-    def _json(self, obj: Any, status: int = HTTPStatus.OK,
-              headers: dict[str, str] | None = None) -> None:
+    def _json(
+        self, obj: Any, status: int = HTTPStatus.OK, headers: dict[str, str] | None = None
+    ) -> None:
         body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
         self._send(status, body, "application/json; charset=utf-8", headers)
 
     def _redirect(self, location: str, headers: dict[str, str] | None = None) -> None:
-        self._send(HTTPStatus.FOUND, b"", "text/html; charset=utf-8",
-                   {"Location": location} | (headers or {}))
+        self._send(
+            HTTPStatus.FOUND,
+            b"",
+            "text/html; charset=utf-8",
+            {"Location": location} | (headers or {}),
+        )
 
     def _not_found(self) -> None:
         self.site.count("status_404")
@@ -206,8 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if block.kind == "rate_limit":
             self.site.count("status_429")
-            self._json({"message": RATE_LIMIT_MESSAGE, "status": "fail"},
-                       HTTPStatus.TOO_MANY_REQUESTS, {"Retry-After": str(block.retry_after)})
+            self._json(
+                {"message": RATE_LIMIT_MESSAGE, "status": "fail"},
+                HTTPStatus.TOO_MANY_REQUESTS,
+                {"Retry-After": str(block.retry_after)},
+            )
         else:
             self.site.count(f"{block.kind}_redirects")
             self._redirect(f"{block.location}?{urllib.parse.urlencode({'next': self.path})}")
@@ -236,8 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.site.count("pages")
         if path == "/accounts/login/":
-            return self._html(self.site.renderer.login(self.site.base_url,
-                                                       query.get("next", "/")))
+            return self._html(self.site.renderer.login(self.site.base_url, query.get("next", "/")))
         if path == "/challenge/":
             return self._html(self.site.renderer.challenge(self.site.base_url))
         if self._blocked():
@@ -249,12 +275,20 @@ class _Handler(BaseHTTPRequestHandler):
         page or XHR, so they leave a crawl's request budget alone."""
         self.site.count("other")
         if path == "/robots.txt":
-            return self._send(HTTPStatus.OK, b"# Instagram-shaped demo site\nUser-agent: *\n"
-                              b"Allow: /\n", "text/plain; charset=utf-8")
+            return self._send(
+                HTTPStatus.OK,
+                b"# Instagram-shaped demo site\nUser-agent: *\nAllow: /\n",
+                "text/plain; charset=utf-8",
+            )
         corpus = self.site.corpus
-        return self._json({"tags": corpus.tags(),
-                           "posts": {tag: len(corpus.tag_posts(tag)) for tag in corpus.tags()},
-                           "n_posts": len(corpus), "status": "ok"})
+        return self._json(
+            {
+                "tags": corpus.tags(),
+                "posts": {tag: len(corpus.tag_posts(tag)) for tag in corpus.tags()},
+                "n_posts": len(corpus),
+                "status": "ok",
+            }
+        )
 
     def _drive_download(self, file_id: str) -> None:
         """Google Drive's public download endpoint (``/uc?export=download&id=...``) with post
@@ -264,9 +298,12 @@ class _Handler(BaseHTTPRequestHandler):
         post = self.site.corpus.by_shortcode(file_id)
         if post is None:
             return self._not_found()
-        return self._send(HTTPStatus.OK, self.site.corpus.render_image(post.index, 0, None),
-                          "image/jpeg",
-                          {"Content-Disposition": f'attachment; filename="{file_id}.jpg"'})
+        return self._send(
+            HTTPStatus.OK,
+            self.site.corpus.render_image(post.index, 0, None),
+            "image/jpeg",
+            {"Content-Disposition": f'attachment; filename="{file_id}.jpg"'},
+        )
 
     def _page(self, path: str, start: str | None) -> None:
         site, corpus = self.site, self.site.corpus
@@ -274,22 +311,37 @@ class _Handler(BaseHTTPRequestHandler):
             return self._html(site.renderer.index(corpus))
         if (match := _TAG_PAGE.match(path)) and corpus.tag_posts(tag := match.group(1)):
             quoted = urllib.parse.quote(tag)
-            return self._html(site.renderer.feed_shell(
-                site.base_url, f"/explore/tags/{quoted}/", f"/api/v1/tags/{quoted}/sections/",
-                f"#{tag}", f"{len(corpus.tag_posts(tag)):,} posts",
-                f"#{tag} hashtag on Instagram • Photos and videos", start))
+            return self._html(
+                site.renderer.feed_shell(
+                    site.base_url,
+                    f"/explore/tags/{quoted}/",
+                    f"/api/v1/tags/{quoted}/sections/",
+                    f"#{tag}",
+                    f"{len(corpus.tag_posts(tag)):,} posts",
+                    f"#{tag} hashtag on Instagram • Photos and videos",
+                    start,
+                )
+            )
         if match := _POST_PAGE.match(path):
             post = corpus.by_shortcode(match.group(1))
             if post is None or site.is_deleted(post.index):
                 return self._not_found()
             return self._html(site.renderer.post_page(post, site.base_url, site.image_url))
-        if (match := _PROFILE_PAGE.match(path)) and (posts := corpus.profile_posts(
-                user := match.group(1))):
+        if (match := _PROFILE_PAGE.match(path)) and (
+            posts := corpus.profile_posts(user := match.group(1))
+        ):
             full_name = corpus.post(posts[0]).owner_full_name
-            return self._html(site.renderer.feed_shell(
-                site.base_url, f"/{user}/", f"/api/v1/feed/user/{user}/", user,
-                f"{full_name} • {len(posts):,} posts",
-                f"{full_name} (@{user}) • Instagram photos and videos", start))
+            return self._html(
+                site.renderer.feed_shell(
+                    site.base_url,
+                    f"/{user}/",
+                    f"/api/v1/feed/user/{user}/",
+                    user,
+                    f"{full_name} • {len(posts):,} posts",
+                    f"{full_name} (@{user}) • Instagram photos and videos",
+                    start,
+                )
+            )
         return self._not_found()
 
     def _feed(self, path: str, query: dict[str, str]) -> None:
@@ -304,8 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
             posts, shape = [], payloads.user_feed
         if not posts:
             self.site.count("status_404")
-            return self._json({"message": "Page not found", "status": "fail"},
-                              HTTPStatus.NOT_FOUND)
+            return self._json({"message": "Page not found", "status": "fail"}, HTTPStatus.NOT_FOUND)
         try:
             window, cursor = self.site.feed_window(posts, query.get("max_id"))
         except ValueError as exc:
@@ -333,8 +384,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "truncated":
             site.count("media_truncated")
             body = body[: len(body) // 2]
-        return self._send(HTTPStatus.OK, body, "image/jpeg",
-                          {"Cache-Control": "private, max-age=600"})
+        return self._send(
+            HTTPStatus.OK, body, "image/jpeg", {"Cache-Control": "private, max-age=600"}
+        )
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         """The login form: any non-empty username and password get a session cookie."""
@@ -345,9 +397,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.site.count("pages")
         target = form.get("next", "/")
         if not form.get("username") or not form.get("password"):
-            return self._html(self.site.renderer.login(
-                self.site.base_url, target,
-                "Sorry, your password was incorrect. Please double-check your password."))
+            return self._html(
+                self.site.renderer.login(
+                    self.site.base_url,
+                    target,
+                    "Sorry, your password was incorrect. Please double-check your password.",
+                )
+            )
         self.site.count("logins")
         if not target.startswith("/") or target.startswith("//"):
             target = "/"  # never an open redirect

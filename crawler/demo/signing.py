@@ -17,8 +17,9 @@ EXPIRED = "URL signature expired"
 class MediaSigner:
     """Adds ``exp`` and ``sig`` (HMAC of path, variant and expiry) to media URLs and checks them."""
 
-    def __init__(self, secret: bytes, ttl_seconds: int = 0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, secret: bytes, ttl_seconds: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
         self._secret = secret
         self.ttl_seconds = ttl_seconds or DEFAULT_TTL_SECONDS
         self._clock = clock
@@ -30,8 +31,10 @@ class MediaSigner:
     def query(self, path: str, stp: str = "") -> str:
         """The query string for ``path``; ``stp`` names a variant such as ``s240x240``."""
         exp = int(self._clock()) + self.ttl_seconds
-        fields = ({"stp": stp} if stp else {}) | {"exp": str(exp),
-                                                  "sig": self._signature(path, stp, exp)}
+        fields = ({"stp": stp} if stp else {}) | {
+            "exp": str(exp),
+            "sig": self._signature(path, stp, exp),
+        }
         return urllib.parse.urlencode(fields)
 
     def refusal(self, path: str, query: dict[str, str]) -> str | None:
