@@ -60,7 +60,10 @@ def _json_cookies(text: str) -> list[dict[str, Any]] | None:
             "expiry": item.get("expiry", item.get("expirationDate")),
         }
         if cookie["expiry"] is not None:
-            cookie["expiry"] = int(float(cookie["expiry"]))
+            try:
+                cookie["expiry"] = int(float(cookie["expiry"]))
+            except (TypeError, ValueError):
+                return None  # not a browser's export after all
         cookies.append({k: v for k, v in cookie.items() if v is not None})
     return cookies
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -145,8 +146,18 @@ def _start(settings: BrowserSettings, options: webdriver.ChromeOptions) -> WebDr
         return webdriver.Chrome(options=options, service=service)
     except WebDriverException as exc:
         where = settings.remote_url or "local chromedriver"
-        lines = (exc.msg or str(exc)).strip().splitlines() or [type(exc).__name__]
-        raise PipelineError(f"cannot start the browser ({where}): {lines[0]}") from None
+        raise PipelineError(f"cannot start the browser ({where}): {first_line(exc)}") from None
+    except urllib3.exceptions.HTTPError as exc:  # a Grid hub that is down or not a hub
+        reason = getattr(exc, "reason", None) or exc
+        raise PipelineError(
+            f"cannot reach the Selenium Grid at {settings.remote_url}: {reason}"
+        ) from None
+
+
+def first_line(exc: WebDriverException) -> str:
+    """Chromium's messages run on with session info and a stack trace; the first line says it."""
+    lines = (exc.msg or str(exc)).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def block_media(driver: WebDriver) -> None:

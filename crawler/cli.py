@@ -30,6 +30,7 @@ from runtime.logs import add_logging_args, progress_disabled, setup_logging
 log = logging.getLogger(__name__)
 
 PROG = "hashtag-crawl"
+SESSION_FILE = "session.json"  # --login's cookies (0600), reusable with --cookies
 
 # argparse dest -> dotted config key: these flags override configs/crawl.yaml.
 FLAG_KEYS = {
@@ -102,6 +103,7 @@ def register(subparsers: Any) -> None:
 def crawl_command(args: argparse.Namespace) -> int:
     config = resolve_config("crawl", args, FLAG_KEYS)
     chosen, cookies = _checked_inputs(args, config)
+    politeness, browser_settings = _checked_settings(config, args.no_delay)
     out_dir = Path(config["out"])
     out_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(args, out_dir / "crawl.log")
@@ -116,11 +118,13 @@ def crawl_command(args: argparse.Namespace) -> int:
             chosen = targets.shard(chosen, *targets.parse_shard(args.shard))
         write_resolved(config, out_dir / "config.yaml")
         log.info("crawling %d targets from %s into %s", len(chosen), config["base_url"], out_dir)
-        driver = stack.enter_context(open_browser(_browser_settings(config["browser"])))
+        driver = stack.enter_context(open_browser(browser_settings))
         if cookies:
             auth.add_cookies(driver, config["base_url"], cookies)
         if args.login:
             auth.login_with_env(driver, config["base_url"])
+            auth.save_session(driver, out_dir / SESSION_FILE)
+            log.info("session saved; later runs can pass --cookies %s", out_dir / SESSION_FILE)
         downloader = None
         if config["download_images"]:
             downloader = ImageDownloader(
@@ -130,7 +134,7 @@ def crawl_command(args: argparse.Namespace) -> int:
             driver,
             out_dir,
             CrawlSettings.from_config(config),
-            Politeness(config["politeness"], no_delay=args.no_delay),
+            politeness,
             downloader,
             show_progress=not progress_disabled(args),
         )
@@ -157,6 +161,18 @@ def _checked_inputs(
     if args.login:
         auth.credentials_from_env()
     return chosen, auth.load_cookies(args.cookies) if args.cookies else None
+
+
+def _checked_settings(config: dict[str, Any], no_delay: bool) -> tuple[Politeness, BrowserSettings]:
+    """The politeness and browser settings, and a check of the crawl loop's, or a UsageError:
+    a mistyped ``--set`` value must not surface as a crash after the browser started."""
+    try:
+        CrawlSettings.from_config(config)  # built later, once --demo has fixed the base URL
+        return Politeness(config["politeness"], no_delay=no_delay), _browser_settings(
+            config["browser"]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"bad crawl config: {type(exc).__name__}: {exc}") from None
 
 
 def _browser_settings(section: dict[str, Any]) -> BrowserSettings:

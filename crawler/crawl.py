@@ -21,6 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tqdm import tqdm
 
 from crawler import blocks, parsers
+from crawler.browser import first_line
 from crawler.media import ImageDownloader
 from crawler.network import NetworkTap, Response
 from crawler.politeness import Politeness
@@ -32,6 +33,13 @@ from runtime.errors import RemoteStop
 log = logging.getLogger(__name__)
 
 _SCROLL_SCRIPT = "window.scrollTo(0, document.body.scrollHeight);"
+# Chromium answers some network errors with its own error page instead of raising. That page
+# also stands in for an HTTP error with an empty body (e.g. a bare 429), which the network tap
+# handles, so only a net::ERR_* code counts here.
+_NET_ERROR_SCRIPT = """
+if (!document.URL.startsWith("chrome-error:")) return null;
+return (document.body.innerText.match(/ERR_[A-Z_]+/) || [null])[0];
+"""
 _FETCH_TEXT_SCRIPT = """
 const done = arguments[arguments.length - 1];
 fetch(arguments[0], {credentials: "include"})
@@ -225,6 +233,11 @@ class Crawler:
             self.driver.get(url)
         except TimeoutException:
             raise _Stalled(f"page load timed out: {url}") from None
+        except WebDriverException as exc:  # e.g. net::ERR_NAME_NOT_RESOLVED when offline
+            raise _Stalled(f"page load failed: {url}: {first_line(exc)}") from None
+        net_error = self.driver.execute_script(_NET_ERROR_SCRIPT)
+        if net_error:  # a failure now, not after every scroll has waited for a feed response
+            raise _Stalled(f"page load failed: {url}: net::{net_error}")
         self._stop_if_blocked(blocks.classify_url(self.driver.current_url), self.driver.current_url)
 
     def _follow_feed(self, target: Target, progress: TargetState) -> None:
@@ -251,7 +264,7 @@ class Crawler:
             try:
                 self.driver.execute_script(_SCROLL_SCRIPT)
             except WebDriverException as exc:
-                raise _Stalled(f"scroll failed: {exc.msg}") from None
+                raise _Stalled(f"scroll failed: {first_line(exc)}") from None
 
     def _harvest(self, target: Target, progress: TargetState) -> bool:
         """Wait for feed responses and store their posts; True if a feed page arrived."""

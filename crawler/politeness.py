@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runtime.errors import RemoteStop
+from runtime.errors import RemoteStop, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +22,31 @@ DEFAULTS: dict[str, Any] = {
     "delay_mean_s": 1.5,  # mean pause before each page load or scroll
     "delay_max_s": 6.0,  # cap of the exponential draw
     "budget_requests": 200,  # at most this many browser requests ...
-    "budget_window_s": 660,  # ... per sliding window (11 minutes)
+    "budget_window_s": 660.0,  # ... per sliding window (11 minutes)
     "backoff_base_s": 30.0,
     "backoff_max_s": 600.0,
     "backoff_attempts": 5,
     "max_consecutive_failures": 5,
 }
+
+
+def checked_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``politeness`` section over the defaults, every value a non-negative number of the
+    default's type: checked before the browser starts, so a typo in ``--set`` is a usage error
+    instead of a crash in the middle of a crawl."""
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise UsageError(f"unknown politeness setting(s): {', '.join(unknown)}")
+    checked = {}
+    for key, default in DEFAULTS.items():
+        value = config.get(key, default)
+        try:
+            checked[key] = type(default)(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"politeness.{key} must be a number, got {value!r}") from None
+        if checked[key] < 0 or isinstance(value, bool):
+            raise UsageError(f"politeness.{key} must be a non-negative number, got {value!r}")
+    return checked
 
 
 class Politeness:
@@ -42,7 +61,7 @@ class Politeness:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        self.config = {**DEFAULTS, **(config or {})}
+        self.config = checked_config(config or {})
         self.no_delay = no_delay
         self._sleep = sleep
         self._clock = clock
@@ -56,9 +75,9 @@ class Politeness:
         """Pause before the next action: a random delay, then room in the request budget."""
         waited = 0.0
         if not self.no_delay:
-            mean = float(self.config["delay_mean_s"])
-            delay = min(self._rng.expovariate(1.0 / mean), float(self.config["delay_max_s"]))
-            waited += self._pause(delay)
+            mean = self.config["delay_mean_s"]
+            delay = self._rng.expovariate(1.0 / mean) if mean > 0 else 0.0
+            waited += self._pause(min(delay, self.config["delay_max_s"]))
         waited += self._wait_for_budget()
         return waited
 
@@ -71,13 +90,13 @@ class Politeness:
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Sleep before retry ``attempt`` (1-based): Retry-After when given, else exponential with
         full jitter. Raises RemoteStop once the attempts are exhausted."""
-        if attempt > int(self.config["backoff_attempts"]):
+        if attempt > self.config["backoff_attempts"]:
             raise RemoteStop(f"rate limited: still refused after {attempt - 1} backoffs")
         if retry_after is not None and retry_after >= 0:
             delay = float(retry_after)
         else:
-            ceiling = float(self.config["backoff_base_s"]) * 2 ** (attempt - 1)
-            delay = self._rng.uniform(0, min(ceiling, float(self.config["backoff_max_s"])))
+            ceiling = self.config["backoff_base_s"] * 2 ** (attempt - 1)
+            delay = self._rng.uniform(0, min(ceiling, self.config["backoff_max_s"]))
         log.warning("rate limited; backing off %.1f s (attempt %d)", delay, attempt)
         return self._pause(delay)
 
@@ -88,12 +107,12 @@ class Politeness:
         """Count a failure; too many in a row means we are blocked in a way we cannot see."""
         self.consecutive_failures += 1
         log.warning("failure %d in a row: %s", self.consecutive_failures, reason)
-        if self.consecutive_failures >= int(self.config["max_consecutive_failures"]):
+        if self.consecutive_failures >= self.config["max_consecutive_failures"]:
             raise RemoteStop(f"{self.consecutive_failures} consecutive failures, last: {reason}")
 
     def _wait_for_budget(self) -> float:
-        limit = int(self.config["budget_requests"])
-        window = float(self.config["budget_window_s"])
+        limit = self.config["budget_requests"]
+        window = self.config["budget_window_s"]
         waited = 0.0
         while True:
             now = self._clock()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -50,6 +51,9 @@ from runtime.errors import PipelineError, UsageError
 
 LANGID_BATCH = 2048
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
+PHASH_BITS = 64
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+"""What every backend returns for a language it names: an ISO 639-1 code."""
 
 
 def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
@@ -61,6 +65,7 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
     check_fractions(config["splits"]["fractions"])
+    check_settings(config)
     stoplist = load_stoplist(config["labels"]["stoplist"])
     funnel = Funnel()
 
@@ -68,6 +73,7 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
     posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
     detector = langid.get_detector(config["language"]["backend"])  # loads models: after reading
+    config = {**config, "language": {**config["language"], "backend": detector.backend}}
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
 
@@ -200,6 +206,30 @@ def dataset_stats(
         "image_failures": dict(image_failures.most_common()),
         "caption_length": {"edges": CAPTION_LENGTH_EDGES, "counts": length_counts.tolist()},
     }
+
+
+def check_settings(config: dict[str, Any]) -> None:
+    """Refuse, before anything is read or fetched, settings that could only end in an empty
+    or meaningless dataset (no label, a language no detector returns)."""
+    for key in ("top_k", "min_count"):
+        value = config["labels"][key]
+        if not _is_int(value) or value < 1:
+            raise UsageError(f"labels.{key} must be a positive integer, got {value!r}")
+    near_dup = config["dedup"]["near_dup"]
+    if not _is_int(near_dup) or not -1 <= near_dup <= PHASH_BITS:
+        raise UsageError(
+            f"dedup.near_dup must be -1 (off) or a Hamming distance 0-{PHASH_BITS}, "
+            f"got {near_dup!r}"
+        )
+    for code in config["language"]["keep"]:
+        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+            raise UsageError(
+                f"--lang expects an ISO 639-1 code such as en (--keep-und for und), got {code!r}"
+            )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_replaceable(out: Path) -> None:

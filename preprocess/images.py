@@ -62,6 +62,7 @@ from tqdm import tqdm
 
 from preprocess.image_cache import CacheIndex, file_source, url_source, variant_of
 from preprocess.image_fetch import HttpFetcher, ImageRejected
+from preprocess.writer import FILE_MODE
 from runtime.errors import UsageError
 from runtime.files import atomic_write_bytes
 
@@ -246,7 +247,7 @@ def link_into(result: ImageResult, cache_dir: Path, dataset_dir: Path) -> None:
     except FileExistsError:
         return
     except OSError:
-        atomic_write_bytes(target, source.read_bytes())
+        atomic_write_bytes(target, source.read_bytes(), FILE_MODE)
 
 
 def resolve_settings(config: dict[str, Any] | None) -> dict[str, Any]:
@@ -405,7 +406,7 @@ def _store(key: str, image: Image.Image, cache_dir: Path, quality: int) -> Image
     relative = f"images/{sha[:2]}/{sha}.jpg"
     target = cache_dir / relative
     if not target.exists():
-        atomic_write_bytes(target, data)
+        atomic_write_bytes(target, data, FILE_MODE)  # hardlinked into datasets: shared mode
     width, height = image.size
     pixels = hashlib.sha256(f"{width}x{height}:".encode())
     pixels.update(image.tobytes())

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 from matplotlib.figure import Figure
 
+from preprocess.writer import FILE_MODE
 from runtime.files import atomic_write_text
 
 MOST_FREQUENT_SHOWN = 40
@@ -84,7 +85,7 @@ def write_report(path: Path, stats: Mapping[str, Any], created_at: str) -> None:
         plots=plots,
         sections=_SECTIONS,
     )
-    atomic_write_text(path, html)
+    atomic_write_text(path, html, FILE_MODE)
 
 
 def _bars(names: Sequence[str], values: Sequence[int], unit: str, horizontal: bool = False) -> str:

@@ -19,6 +19,9 @@ from preprocess.readers import Post
 from runtime.files import atomic_write_json, atomic_write_text
 
 SCHEMA_VERSION = 1
+FILE_MODE = 0o644
+"""Every file of a dataset is readable by all, like the folder (0o755): the atomic writers'
+temporary files start private (0o600), which would hide a shared dataset from its readers."""
 
 PARQUET_SCHEMA = pa.schema(
     [
@@ -68,7 +71,7 @@ def parse_timestamp(value: str | None) -> dt.datetime | None:
 
 
 def write_labels(path: Path, labels: Sequence[str]) -> None:
-    atomic_write_text(path, "".join(f"{label}\n" for label in labels))
+    atomic_write_text(path, "".join(f"{label}\n" for label in labels), FILE_MODE)
 
 
 def input_fingerprint(path: Path, fmt: str) -> dict[str, Any]:
@@ -105,8 +108,9 @@ def write_manifest(
             "splits": stats["splits"],
             "num_labels": len(stats["label_frequency"]),
         },
+        FILE_MODE,
     )
 
 
 def write_stats(path: Path, stats: Mapping[str, Any]) -> None:
-    atomic_write_json(path, stats)
+    atomic_write_json(path, stats, FILE_MODE)

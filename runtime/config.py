@@ -52,11 +52,13 @@ def resolve_config(
             raise UsageError(f"cannot read config {path}: {exc}") from None
         if not isinstance(loaded, dict):
             raise UsageError(f"config {path} is not a mapping")
+        _check_known(config, loaded, f"config {path}")
         _merge(config, loaded)
     for item in getattr(args, "overrides", []) or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        _check_known(config, {key.split(".")[0]: None}, "--set")
         _set_dotted(config, key, yaml.safe_load(raw))
     for dest, key in flag_keys.items():
         value = getattr(args, dest, None)
@@ -67,6 +69,14 @@ def resolve_config(
 
 def write_resolved(config: dict[str, Any], path: str | Path) -> None:
     atomic_write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+def _check_known(defaults: dict[str, Any], given: dict[str, Any], where: str) -> None:
+    """A misspelt key would otherwise be ignored silently; sections below the top level may
+    hold free-form keys (each stage checks those itself)."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise UsageError(f"{where}: unknown config key(s): {', '.join(map(str, unknown))}")
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -54,6 +54,8 @@ def run_main(body: Callable[[], int | None], prog: str) -> int:
 
 
 def _report(prog: str, message: str, exc: BaseException) -> None:
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    """One line, always: library messages (WebDriver's, say) can span many."""
+    first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    print(f"{prog}: error: {first_line}", file=sys.stderr)
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         log.debug("traceback", exc_info=exc)

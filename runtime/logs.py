@@ -35,8 +35,10 @@ def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) 
         handler.setLevel(logging.DEBUG if level == logging.DEBUG else logging.INFO)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    for noisy in ("urllib3", "selenium", "PIL", "matplotlib", "httpx", "WDM"):
+    for noisy in ("selenium", "PIL", "matplotlib", "httpx", "WDM"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # urllib3 warns once per retry; our fetchers count the final failure by reason instead.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def progress_disabled(args: argparse.Namespace) -> bool:

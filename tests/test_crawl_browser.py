@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from crawler.auth import load_cookies
 from crawler.cli import main
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
@@ -206,6 +208,38 @@ def test_login_wall_and_challenge_stop_with_exit_3_and_saved_state(
     assert "crawl summary" in stdout
 
 
+def _closed_port() -> int:
+    with socket.socket() as probe:  # a free port: connections are refused once it is closed
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# Chromium raises for a refused connection but shows its error page for a port it refuses to
+# use (9 is on its unsafe list); both are failures of the page load.
+@pytest.mark.parametrize("port", [_closed_port(), 9], ids=["refused", "error-page"])
+def test_unreachable_site_counts_failures_and_stops_with_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], port: int
+) -> None:
+    base_url = f"http://127.0.0.1:{port}"
+    code, stdout, err = _crawl(
+        capsys,
+        tmp_path,
+        "--base-url",
+        base_url,
+        "--tag",
+        "cats",
+        "--set",
+        "politeness.max_consecutive_failures=2",
+    )
+    assert code == 3
+    assert err.splitlines()[-1].startswith(
+        "hashtag-crawl: error: 2 consecutive failures, last: tag:cats: page load failed: "
+        f"{base_url}/explore/tags/cats/: "
+    )
+    assert "stop reason: 2 consecutive failures" in stdout
+    assert json.loads((tmp_path / "state.json").read_text("utf-8"))["targets"]["tag:cats"]
+
+
 def test_logged_in_rerun_passes_the_login_wall_and_resumes(
     corpus: DemoCorpus, busy_tags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -246,6 +280,9 @@ def test_login_from_the_environment_passes_the_login_wall(
     assert logins == 1
     assert len(_records(tmp_path)) == 72
     assert "not-on-the-command-line" not in (tmp_path / "crawl.log").read_text("utf-8")
+    session = tmp_path / "session.json"
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600
+    assert any(cookie["name"] == "sessionid" for cookie in load_cookies(session))
 
 
 def test_expired_media_are_reported_with_download_images(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,17 @@ def _crawl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
         (["--tag", "cats", "--shard", "3/2"], "--shard expects i/n"),
         (["--tag", "cats", "--limit", "0"], "--limit and --per-target must be at least 1"),
         ([], "nothing to crawl"),
+        (
+            ["--tag", "cats", "--set", "politeness.delay_mean_s=slow"],
+            "politeness.delay_mean_s must be a number, got 'slow'",
+        ),
+        (
+            ["--tag", "cats", "--set", "politeness.budget_requests=-1"],
+            "politeness.budget_requests must be a non-negative number",
+        ),
+        (["--tag", "cats", "--set", "politeness.delay=1"], "unknown politeness setting(s): delay"),
+        (["--tag", "cats", "--set", "crawl.idle_scrolls=many"], "bad crawl config: ValueError"),
+        (["--tag", "cats", "--set", "browser.page_load_timeout_s=x"], "bad crawl config"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -65,3 +77,16 @@ def test_every_subcommand_is_registered(command: str, capsys: pytest.CaptureFixt
         main([command, "--help"])
     assert exited.value.code == 0
     assert f"hashtag-crawl {command}" in capsys.readouterr().out
+
+
+def test_unreachable_selenium_grid_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a free port: nothing listens there once closed
+        probe.bind(("127.0.0.1", 0))
+        hub = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    code, err = _crawl(capsys, "--tag", "cats", "--remote-url", hub, "--out", str(tmp_path / "out"))
+    assert code == 1
+    assert err.splitlines()[-1].startswith(
+        f"hashtag-crawl: error: cannot reach the Selenium Grid at {hub}: "
+    )

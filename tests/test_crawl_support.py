@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from crawler import auth, targets
+from crawler.browser import resolve_chromedriver
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
-from runtime.errors import RemoteStop, UsageError
+from runtime.errors import PipelineError, RemoteStop, UsageError
 
 
 class FakeTime:
@@ -81,6 +82,35 @@ def test_consecutive_failures_stop_the_crawl_and_success_resets() -> None:
     polite.failure("timeout")
     with pytest.raises(RemoteStop, match="3 consecutive failures"):
         polite.failure("timeout")
+
+
+def test_zero_mean_delay_means_no_pause() -> None:
+    fake = FakeTime()
+    assert make_politeness(fake, delay_mean_s=0).wait_turn() == 0.0
+
+
+def test_driver_resolution_order_ends_in_a_clear_webdriver_manager_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webdriver_manager.chrome import ChromeDriverManager
+
+    def offline(self: object) -> str:
+        raise ConnectionError("Could not reach host. Are you offline?")
+
+    driver = tmp_path / "chromedriver"
+    driver.write_text("#!/bin/sh\n", "utf-8")
+    driver.chmod(0o755)
+    monkeypatch.setattr(ChromeDriverManager, "install", offline)
+    assert resolve_chromedriver(str(driver)) == str(driver)
+    with pytest.raises(UsageError, match="--chromedriver /absent: no such file"):
+        resolve_chromedriver("/absent")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert resolve_chromedriver(None) == str(driver)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(
+        PipelineError, match="no chromedriver: pass --chromedriver PATH, .* offline"
+    ):
+        resolve_chromedriver(None)
 
 
 def test_targets_are_validated_normalized_and_deduplicated(tmp_path: Path) -> None:
@@ -155,6 +185,7 @@ def test_netscape_and_json_cookie_files(tmp_path: Path) -> None:
         (b"\xff\xfe\x00garbage", "cannot read cookies file"),
         (b"just some words\n", "neither Netscape cookies.txt nor a JSON export"),
         (b'[{"nom": 1}]', "neither Netscape"),
+        (b'[{"name": "sessionid", "value": "x", "expiry": "soon"}]', "neither Netscape"),
         (b"[]", "holds no cookies"),
     ],
 )

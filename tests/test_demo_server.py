@@ -301,6 +301,8 @@ def test_serve_demo_cli_serves_until_stopped(capsys: pytest.CaptureFixture[str])
     [
         (["--set", "page_size=0"], "bad demo config: page_size must be a positive integer", 2),
         (["--set", "n_topics=99"], "bad demo config: n_topics must be 1..40", 2),
+        (["--port", "70000"], "port must be a number from 0 to 65535, got 70000", 2),
+        (["--set", "port=http"], "port must be a number from 0 to 65535, got 'http'", 2),
     ],
 )
 def test_serve_demo_cli_bad_config(

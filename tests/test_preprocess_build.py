@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crawler.demo.generator import DemoCorpus
-from preprocess import build
+from preprocess import build, langid
 from preprocess.cli import main
 from preprocess.funnel import STAGES
 from preprocess.hashtags import extract_hashtags
@@ -178,6 +178,8 @@ def test_dataset_directory_follows_contract_2(built: Path) -> None:
     image_shas = [row["image_sha256"] for row in rows]
     assert len(set(image_shas)) == len(image_shas)
     assert not any(p.name.startswith(".dataset") for p in built.parent.iterdir())
+    written_atomically = [p for p in built.rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    assert {p.stat().st_mode & 0o777 for p in written_atomically} == {0o644}
 
 
 def test_manifest_stats_and_report(built: Path, inputs: list[Path]) -> None:
@@ -204,6 +206,17 @@ def test_manifest_stats_and_report(built: Path, inputs: list[Path]) -> None:
     html = built.joinpath("report.html").read_text("utf-8")
     assert html.count("data:image/png;base64,") == 6
     assert "http_404" in html and 'src="http' not in html
+
+
+def test_manifest_names_the_default_backend_it_used(
+    tmp_path: Path, inputs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(langid, "DEFAULT_BACKEND", "fasttext")  # the fast one, for the test
+    out = tmp_path / "dataset"
+    args = ["build", "--out", str(out), "--input", str(inputs[0]), "--min-count", "2", "-q"]
+    assert main([*args, *FAST_IMAGES]) == 0
+    manifest = json.loads(out.joinpath("manifest.json").read_text("utf-8"))
+    assert manifest["config"]["language"]["backend"] == "fasttext"  # not null: reproducible
 
 
 def test_rebuild_reuses_the_image_cache(
@@ -263,6 +276,10 @@ def test_funnel_is_printed_on_stdout(
         (["--input", "/nonexistent/posts.jsonl"], "input not found: /nonexistent/posts.jsonl"),
         ([], "no input given; pass --input PATH (repeatable)"),
         (["--input", "{inputs}", "--set", "splits.fractions.train=0.5"], "must sum to 1"),
+        (["--input", "{inputs}", "--top-k", "0"], "labels.top_k must be a positive integer"),
+        (["--input", "{inputs}", "--min-count", "-1"], "labels.min_count must be a positive"),
+        (["--input", "{inputs}", "--near-dup", "65"], "dedup.near_dup must be -1 (off) or"),
+        (["--input", "{inputs}", "--lang", "english"], "--lang expects an ISO 639-1 code"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(

@@ -36,12 +36,13 @@ def serve_demo(args: argparse.Namespace, stop: threading.Event | None = None) ->
     """Serve until Ctrl-C (or until ``stop`` is set, which tests use)."""
     setup_logging(args)
     config = resolve_config("demo", args, {"port": "port", "host": "host"})
+    address = _address(config)
     try:
         site = site_from_config(config)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"bad demo config: {exc}") from None
     try:
-        _serve(site, config, stop or threading.Event())
+        _serve(site, address, stop or threading.Event())
     except KeyboardInterrupt:
         pass  # Ctrl-C is how this command is meant to end
     finally:
@@ -50,8 +51,16 @@ def serve_demo(args: argparse.Namespace, stop: threading.Event | None = None) ->
     return 0
 
 
-def _serve(site: DemoSite, config: dict[str, Any], stop: threading.Event) -> None:
-    host, port = config.get("host") or "127.0.0.1", int(config.get("port") or 0)
+def _address(config: dict[str, Any]) -> tuple[str, int]:
+    """Host and port, the port checked before the corpus is built, not by a crash in bind()."""
+    host, port = config.get("host") or "127.0.0.1", config.get("port") or 0
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"port must be a number from 0 to 65535, got {port!r}")
+    return host, port
+
+
+def _serve(site: DemoSite, address: tuple[str, int], stop: threading.Event) -> None:
+    host, port = address
     try:
         base_url = site.start(host, port)
     except OSError as exc:
