@@ -3,7 +3,7 @@
 Two server processes are started from one checkpoint:
 
 - ours: the server's defaults: micro-batching, channels_last convolutions, bf16 convolutions
-  where the CPU has bf16 instructions, int8 text encoder, one thread per core;
+  where the CPU has bf16 instructions, one thread per core;
 - baseline (seed-style): eager fp32, one model call per request (``--max-batch-size 1``, no
   quantization, no channels_last, no bf16), otherwise the same code path.
 
@@ -313,8 +313,8 @@ def render_report(
             "",
             "ours: the server's defaults: micro-batching (max 8 requests, 2 ms wait), "
             "channels_last VGG16, bfloat16 VGG16 where the CPU has bf16 instructions "
-            "(`--bf16-images auto`), int8 dynamic quantization of the text encoder's Linear "
-            f"layers, one torch thread per core; as logged: `{tunings['ours']}`. baseline: the "
+            "(`--bf16-images auto`), one torch thread per core; as logged: "
+            f"`{tunings['ours']}`. baseline: the "
             "same server with `--max-batch-size 1 --max-wait-ms 0 --no-quantize "
             "--no-channels-last --bf16-images off` (eager fp32, one model call per request); "
             f"as logged: `{tunings['baseline']}`.",

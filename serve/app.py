@@ -36,6 +36,7 @@ from serve.images import (
     fetch_drive,
     fetch_url,
     preview_data_uri,
+    within_deadline,
 )
 from serve.metrics import ServeMetrics, create_metrics
 from serve.settings import ServeSettings
@@ -140,10 +141,13 @@ class _Service:
             raise RequestFailed(
                 422, "two_images", f"give one image source, not {' and '.join(sources)}"
             )
-        if image_id:
-            data = await fetch_drive(image_id, self.settings.drive_base_url, self.policy)
-        elif image_url:
-            data = await fetch_url(image_url, self.policy)
+        if image_id or image_url:
+            fetch = (
+                fetch_drive(image_id, self.settings.drive_base_url, self.policy)
+                if image_id
+                else fetch_url(image_url, self.policy)
+            )
+            data = await within_deadline(fetch, self.policy, upstream=bool(image_id))
         elif upload:
             data = upload
         else:
@@ -342,21 +346,29 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
 
 
 def _install_observability(app: FastAPI, metrics: ServeMetrics, settings: ServeSettings) -> None:
-    """Count and time every request, and refuse oversized bodies before reading them."""
+    """Count and time every request, and refuse oversized bodies before reading them.
+
+    A chunked body declares no length, so this check could not see it coming and the body
+    parsers would take all of it (to disk for forms, to memory for JSON); it gets 411 instead.
+    """
     body_limit = settings.max_upload_bytes * 4 // 3 + FORM_OVERHEAD_BYTES
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > body_limit:
-            metrics.errors.labels("too_large").inc()
-            response: Response = JSONResponse(
-                {"detail": f"request body over {body_limit} bytes", "reason": "too_large"},
-                status_code=413,
-            )
+        refusal = None
+        if "transfer-encoding" in request.headers:
+            refusal = RequestFailed(411, "length_required", "send the body with a Content-Length")
+        elif declared.isdigit() and int(declared) > body_limit:
+            refusal = RequestFailed(413, "too_large", f"request body over {body_limit} bytes")
+        if refusal is None:
+            response: Response = await call_next(request)
         else:
-            response = await call_next(request)
+            metrics.errors.labels(refusal.reason).inc()
+            response = JSONResponse(
+                {"detail": refusal.message, "reason": refusal.reason}, status_code=refusal.status
+            )
         route = request.scope.get("route")
         label = getattr(route, "path", "unmatched")
         metrics.requests.labels(label, str(response.status_code)).inc()

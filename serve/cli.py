@@ -58,13 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill")
     parser.add_argument("--max-upload-bytes", type=int, help="largest image accepted")
     parser.add_argument("--max-text-chars", type=int, help="longest caption accepted")
-    parser.add_argument("--fetch-timeout-s", type=float, help="timeout of an image download")
+    parser.add_argument("--fetch-timeout-s", type=float, help="seconds for a whole image download")
     parser.add_argument("--threads", dest="num_threads", type=int, help="torch threads (0: cores)")
     parser.add_argument(
         "--quantize",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="int8 dynamic quantization of Linear layers",
+        help="int8 dynamic quantization of the text encoder (default off: batch-dependent)",
     )
     parser.add_argument(
         "--channels-last",
@@ -98,18 +98,13 @@ def serve(settings: ServeSettings) -> int:
     """Load, tune, and run until SIGINT/SIGTERM; uvicorn drains in-flight requests first."""
     # Imported here so that --help and bad flags answer without loading torch and transformers.
     from serve.app import create_app
-    from serve.inference import Tuning, configure_threads, resolve_bf16, tuned_predictor
+    from serve.inference import configure_threads, tuned_predictor, tuning_for
     from train.predictor import Predictor
 
     if not settings.checkpoint:
         raise UsageError("--checkpoint DIR is required (or HASHTAG_SERVE_CHECKPOINT)")
     threads = configure_threads(settings.num_threads)
-    tuning = Tuning(
-        # Dynamic int8 kernels exist for CPU only.
-        quantize=settings.quantize and settings.device == "cpu",
-        channels_last=settings.channels_last,
-        bf16_images=resolve_bf16(settings.bf16_images, settings.device),
-    )
+    tuning = tuning_for(settings)
     predictor = tuned_predictor(Predictor.load(settings.checkpoint, settings.device), tuning)
     log.info(
         "model %s (%s, %d labels) on %s, %d threads, %s",

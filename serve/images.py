@@ -16,6 +16,7 @@ import io
 import ipaddress
 import re
 import socket
+from collections.abc import Awaitable
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
@@ -90,6 +91,22 @@ class _Fetched:
     @property
     def is_html(self) -> bool:
         return self.content_type.lower().startswith("text/html")
+
+
+async def within_deadline(fetch: Awaitable[bytes], policy: FetchPolicy, upstream: bool) -> bytes:
+    """Run a whole fetch (DNS, redirects, body) within ``policy.timeout_s``.
+
+    httpx's timeout bounds each network wait, not the total, so a server trickling a byte at a
+    time could otherwise hold a request for hours. ``upstream`` marks Drive (a 502, not a 400).
+    """
+    try:
+        return await asyncio.wait_for(fetch, policy.timeout_s)
+    except TimeoutError:
+        raise RequestFailed(
+            502 if upstream else 400,
+            "fetch_timeout",
+            f"the image download took over {policy.timeout_s:g} s",
+        ) from None
 
 
 async def fetch_url(url: str, policy: FetchPolicy) -> bytes:
@@ -191,9 +208,15 @@ async def _resolve_checked(host: str, port: int, policy: FetchPolicy) -> str:
 
 
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not (
+    """Globally routed unicast only. ``is_global`` also refuses shared (carrier-grade NAT,
+    100.64.0.0/10) space, which is neither private nor public; IPv6 forms that carry an IPv4
+    address (mapped, 6to4, Teredo) are judged by the address they carry."""
+    if isinstance(address, ipaddress.IPv6Address):
+        teredo_client = address.teredo[1] if address.teredo else None
+        embedded = address.ipv4_mapped or address.sixtofour or teredo_client
+        if embedded is not None:
+            return _is_public(embedded)
+    return address.is_global and not (
         address.is_private
         or address.is_loopback
         or address.is_link_local

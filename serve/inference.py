@@ -8,7 +8,9 @@ What is applied, and why (figures in docs/benchmarks/serve.md):
 - bfloat16 VGG16 convolutions on CPUs with native bf16 instructions (AVX512-BF16, AMX), where
   oneDNN runs them at about twice the fp32 rate; elsewhere bf16 is emulated and slower, so
   ``auto`` turns it on only where the CPU has them;
-- int8 dynamic quantization of the text encoder's ``nn.Linear`` layers (ALBERT's projections).
+- int8 dynamic quantization of the text encoder's ``nn.Linear`` layers (ALBERT's projections),
+  off by default: its activation scale is taken over the whole batch, so a batched answer is not
+  the single one, and on a MiniLM checkpoint it changed most test posts' top-10.
 
 Each is kept only while it leaves the top-k ranking equal to fp32 on a test split
 (``top_k_agreement``; tests/test_serve_inference.py and benchmarks/serve.py check it).
@@ -28,6 +30,8 @@ from typing import Any
 import torch
 from PIL import Image
 from torch import nn
+
+from serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -69,6 +73,16 @@ def resolve_bf16(setting: str, device: str) -> bool:
     if setting == "auto":
         return device == "cpu" and cpu_has_native_bf16()
     return setting == "on"
+
+
+def tuning_for(settings: ServeSettings) -> Tuning:
+    """The CPU tuning the settings ask for, less what the device cannot run."""
+    return Tuning(
+        # Dynamic int8 kernels exist for CPU only.
+        quantize=settings.quantize and settings.device == "cpu",
+        channels_last=settings.channels_last,
+        bf16_images=resolve_bf16(settings.bf16_images, settings.device),
+    )
 
 
 def configure_threads(num_threads: int = 0) -> int:

@@ -4,7 +4,8 @@
 "Google Drive can't scan this file for viruses" page whose form (the current page) or link (the
 older page) carries a ``confirm`` token; ``/download`` with that token returns the file; an
 unknown id gets Drive's 404 HTML page. ``/files/NAME`` serves plain images and
-``/redirect?to=URL`` answers a 302 (``/loop`` redirects to itself), for the ``image_url`` tests.
+``/redirect?to=URL`` answers a 302 (``/loop`` redirects to itself), and ``/trickle`` sends a byte
+every 0.1 s (a slow-loris image), for the ``image_url`` tests.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import html
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -84,6 +86,8 @@ def _handler(mock: DriveMock) -> type[BaseHTTPRequestHandler]:
                 self._redirect(query["to"])
             elif parts.path == "/loop":
                 self._redirect("/loop")
+            elif parts.path == "/trickle":
+                self._trickle()
             else:
                 self._send(404, "text/html; charset=utf-8", _NOT_FOUND_PAGE.encode())
 
@@ -101,6 +105,16 @@ def _handler(mock: DriveMock) -> type[BaseHTTPRequestHandler]:
             self.send_header("Location", location)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def _trickle(self, seconds: float = 5.0, every_s: float = 0.1) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client gave up: the point of the test
+                for _ in range(int(seconds / every_s)):
+                    self.wfile.write(b"\xff")
+                    self.wfile.flush()
+                    time.sleep(every_s)
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

@@ -10,6 +10,8 @@ from serve_support import tiny_predictor
 from train_fixtures import PALETTE
 
 from serve.batching import MicroBatcher
+from serve.inference import tuned_predictor, tuning_for
+from serve.settings import ServeSettings
 
 REQUESTS = [
     ("word1 today with friends", PALETTE[1], 5, 20),
@@ -40,7 +42,16 @@ def run_concurrently(batcher: MicroBatcher, requests) -> list:
     return asyncio.run(all_at_once())
 
 
-def test_batched_answers_equal_single_answers(predictor):
+@pytest.fixture(params=["fp32", "default-tuning"])
+def served_predictor(request, predictor):
+    """The model as loaded, and as the server tunes it by default (what clients really get)."""
+    if request.param == "fp32":
+        return predictor
+    return tuned_predictor(predictor, tuning_for(ServeSettings()))
+
+
+def test_batched_answers_equal_single_answers(served_predictor):
+    predictor = served_predictor
     sizes: list[int] = []
     batcher = MicroBatcher(
         predictor.predict, max_batch_size=8, max_wait_ms=200, on_batch=sizes.append

@@ -58,7 +58,7 @@ def test_environment_booleans_are_parsed():
             {},
             "max_batch_size must be at least 1, got 0",
         ),
-        (["--checkpoint", "x", "--set", "colour=red"], {}, "unknown serve setting(s): colour"),
+        (["--checkpoint", "x", "--set", "colour=red"], {}, "--set: unknown config key(s): colour"),
     ],
 )
 def test_bad_settings_are_one_line_and_exit_2(argv, env, message, monkeypatch, capsys):

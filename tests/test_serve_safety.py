@@ -78,7 +78,19 @@ def test_image_url_must_be_http_or_https(strict, url):
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "10.1.2.3", "192.168.0.10", "169.254.169.254", "240.0.0.1", "[::1]", "0.0.0.0"],
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.0.10",
+        "169.254.169.254",
+        "240.0.0.1",
+        "[::1]",
+        "0.0.0.0",
+        "100.64.0.1",  # shared (carrier-grade NAT) space: neither private nor global
+        "[::ffff:127.0.0.1]",  # IPv4-mapped loopback
+        "[2002:7f00:1::]",  # 6to4 carrying 127.0.0.1
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",  # Teredo carrying 127.0.0.1
+    ],
 )
 def test_non_public_addresses_are_refused(strict, host):
     response = strict.get("/predict", params={"image_url": f"http://{host}/x.jpg"}, headers=JSON)
@@ -149,6 +161,15 @@ def test_unreachable_image_url_is_a_client_error(lenient):
     assert detail(response).startswith(f"cannot fetch http://127.0.0.1:{port}/a.jpg: ")
 
 
+def test_download_time_is_bounded_in_total_not_per_read(predictor, mock):
+    """A byte every 0.1 s never trips a per-read timeout; the whole fetch has one budget."""
+    url = f"{mock.base_url}/trickle"
+    with client_for(predictor, mock, allow_private_urls=True, fetch_timeout_s=0.5) as client:
+        response = client.get("/predict", params={"image_url": url}, headers=JSON)
+    assert response.status_code == 400
+    assert detail(response) == "the image download took over 0.5 s"
+
+
 def test_fetched_image_over_the_byte_limit_is_refused(lenient, mock):
     url = f"{mock.base_url}/files/big.png"
     response = lenient.get("/predict", params={"image_url": url}, headers=JSON)
@@ -172,6 +193,14 @@ def test_huge_body_is_413_before_it_is_read(lenient):
     )
     assert response.status_code == 413
     assert detail(response).startswith("request body over ")
+
+
+def test_chunked_body_is_411_before_it_is_read(lenient):
+    """Without a Content-Length the 413 check cannot run, so a body of unknown size is refused."""
+    chunks = (b"\0" * 1000 for _ in range(3))
+    response = lenient.post("/api/predict", content=chunks, headers=JSON)
+    assert response.status_code == 411
+    assert detail(response) == "send the body with a Content-Length"
 
 
 def bomb_png() -> bytes:
