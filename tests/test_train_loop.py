@@ -95,6 +95,29 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(dataset, tmp_path
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)
 
 
+def test_cli_resume_continues_with_the_saved_settings(dataset, tmp_path, capsys):
+    """``--resume`` alone reuses the first run's config; only flags it names change it."""
+    run = make_tiny_checkpoint(dataset, tmp_path / "r", modality="text", stop_after_epochs=1)
+    code, lines = run_cli(capsys, "--dataset", str(dataset), "--out", str(run), "--resume")
+    assert code == 0 and lines == []
+    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events if e["event"] == "val"] == [1, 2]
+    assert json.loads((run / "config.json").read_text())["train"]["image_size"] == 32
+    code, lines = run_cli(
+        capsys, "--dataset", str(dataset), "--out", str(run), "--resume", "--max-seq-len", "8"
+    )
+    assert code == 2 and len(lines) == 1 and "--resume cannot change max_seq_len" in lines[0]
+
+
+def test_training_stops_early_when_val_map_stops_improving(dataset, tmp_path):
+    """With a zero learning rate val mAP never rises after epoch 1: patience 1 ends at epoch 2."""
+    run = make_tiny_checkpoint(
+        dataset, tmp_path / "r", modality="text", epochs=5, head_lr=0.0, patience=1
+    )
+    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [e["best"] for e in events if e["event"] == "val"] == [True, False]
+
+
 def test_softmax_loss_and_weighted_sampling_train(dataset, tmp_path):
     run = make_tiny_checkpoint(
         dataset,
@@ -156,6 +179,18 @@ def test_missing_vgg16_weights_is_one_line_exit_2(dataset, tmp_path, capsys, off
     )
     assert code == 2 and len(lines) == 1
     assert "VGG16 weights not found" in lines[0] and "--image-weights" in lines[0]
+
+
+def test_damaged_vgg16_weights_file_is_one_line_exit_2(dataset, tmp_path, capsys):
+    damaged = tmp_path / "vgg16.pth"
+    damaged.write_bytes(b"not a state dict")
+    code, lines = run_cli(
+        capsys,
+        *("--dataset", str(dataset), "--out", str(tmp_path / "r"), "--modality", "image"),
+        *("--image-weights", str(damaged)),
+    )
+    assert code == 2 and len(lines) == 1
+    assert f"{damaged} does not hold torchvision's ImageNet VGG16 weights" in lines[0]
 
 
 def test_missing_dataset_dir(tmp_path, capsys):

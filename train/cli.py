@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from runtime.config import add_config_args, resolve_config
-from runtime.errors import run_main
+from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
 
 TRAIN_FLAGS = {
@@ -32,6 +35,23 @@ TRAIN_FLAGS = {
     "weighted_sampling": "weighted_sampling",
     "feature_cache": "feature_cache",
 }
+# What shapes the saved model or what it is fed: a resumed run must keep them.
+FIXED_ON_RESUME = (
+    "modality",
+    "text_init",
+    "image_init",
+    "text_encoder",
+    "text_pooling",
+    "text_dim",
+    "image_dim",
+    "dropout",
+    "random_text",
+    "random_tokenizer_vocab",
+    "image_weights",
+    "image_mode",
+    "image_size",
+    "max_seq_len",
+)
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:
@@ -85,9 +105,42 @@ def run_train(args: argparse.Namespace) -> int:
     config = resolve_config("train", args, TRAIN_FLAGS)
     if args.init:  # one flag for both encoders; --set text_init=... picks one
         config["text_init"] = config["image_init"] = args.init
+    if args.resume:
+        config = _resumed_config(config, args)
     setup_logging(args)
     train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
     return 0
+
+
+def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The saved run's settings, changed only by what this command names (``--epochs`` ...).
+
+    Without this, ``--resume`` without the first command's ``--config`` would silently train on
+    the shipped defaults (another image size, other parameter groups) and rewrite config.json.
+    """
+    from train.checkpoint import read_config
+
+    saved = read_config(args.out)["train"]
+    saved.pop("dataset", None)
+    given = _explicit_keys(args)
+    for key in sorted(given.intersection(FIXED_ON_RESUME)):
+        if resolved[key] != saved.get(key):
+            raise UsageError(
+                f"--resume cannot change {key} (the run in {args.out} has {saved.get(key)!r}): "
+                "train into a new --out instead"
+            )
+    return {**resolved, **saved, **{key: resolved[key] for key in given}}
+
+
+def _explicit_keys(args: argparse.Namespace) -> set[str]:
+    """Top-level config keys this command sets: its flags, --set and the --config file."""
+    keys = {key for dest, key in TRAIN_FLAGS.items() if getattr(args, dest) is not None}
+    keys.update(item.partition("=")[0].split(".")[0] for item in args.overrides)
+    if args.init:
+        keys.update(("text_init", "image_init"))
+    if args.config:  # already read and checked by resolve_config
+        keys.update(yaml.safe_load(Path(args.config).read_text("utf-8")) or {})
+    return keys
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

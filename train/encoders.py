@@ -11,6 +11,7 @@ training captions, saved in the checkpoint, so serving still needs no network.
 from __future__ import annotations
 
 import importlib.resources
+import pickle
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -156,11 +157,18 @@ def load_image_backbone(init: str, weights_path: str | None) -> nn.Module:
             f"{Path(torch.hub.get_dir()) / 'checkpoints'}), or train from scratch with "
             "--init random"
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
     prefix = "features."
-    backbone[0].load_state_dict(
-        {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-    )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        backbone[0].load_state_dict(
+            {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+        )
+    except (RuntimeError, KeyError, EOFError, AttributeError, pickle.UnpicklingError):
+        # what torch.load / load_state_dict raise for a damaged file or other weights
+        raise UsageError(
+            f"{path} does not hold torchvision's ImageNet VGG16 weights: download "
+            f"{VGG16_WEIGHTS.url} again and pass it with --image-weights PATH"
+        ) from None
     return backbone
 
 

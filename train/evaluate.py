@@ -93,14 +93,15 @@ def evaluate(
         }
         return _scored_splits(probs)[split]
 
+    # a bad baseline spec fails before minutes of scoring, not after
+    extra_scorers = [_baseline_scorer(spec, predictor) for spec in baselines]
     columns = {predictor.name: score_with(predictor.scores, "model")}
     popularity = {
         s: (popularity_scores(targets["train"], len(targets[s])), targets[s])
         for s in ("val", split)
     }
     columns["popularity"] = _scored_splits(popularity)[split]
-    for spec in baselines:
-        name, scorer = _baseline_scorer(spec, predictor)
+    for name, scorer in extra_scorers:
         columns[name] = score_with(scorer, name)
     print(format_table(columns, split))
     _merge_metrics(checkpoint_dir, split, predictor.name, columns)

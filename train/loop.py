@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
+from transformers.utils import logging as hf_logging
 
 from runtime.errors import UsageError
 from runtime.files import append_jsonl, repair_torn_tail
@@ -70,6 +71,8 @@ def train(
 ) -> dict[str, Any]:
     """Train per ``config`` and return the metrics written to ``out_dir/metrics.json``."""
     _check_choices(config)
+    if not progress:  # --quiet also hides transformers' own "Loading weights" bar
+        hf_logging.disable_progress_bar()
     world = _start_distributed()
     device = _pick_device(config["device"], world)
     _seed_everything(config["seed"])
