@@ -45,7 +45,7 @@ class ServeSettings:
     # most test posts. Opt in only where your test split says top-k stays the same.
     quantize: bool = False
     channels_last: bool = True
-    bf16_images: str = "auto"  # auto | on | off
+    bf16_images: str = "off"  # auto | on | off: bf16 moves ~1% of top-10 lists (docs/serving.md)
     graceful_timeout_s: float = 10.0
 
 
