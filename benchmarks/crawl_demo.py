@@ -23,7 +23,7 @@ import requests
 from crawler.cli import main as crawl_main
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
-from crawler.demo.topics import SPAM_TAGS
+from crawler.demo.topics import topical_tags
 from crawler.parsers import parse_json
 from crawler.records import PostStore
 
@@ -130,9 +130,9 @@ def main() -> None:
     args = parser.parse_args()
     corpus = DemoCorpus(n_posts=args.corpus)
     per_target = args.posts // args.tags
-    tags = [
-        t for t in corpus.tags() if t not in SPAM_TAGS and len(corpus.tag_posts(t)) >= per_target
-    ][: args.tags]
+    tags = [t for t in topical_tags(corpus.tags()) if len(corpus.tag_posts(t)) >= per_target][
+        : args.tags
+    ]
     with DemoSite(corpus) as site, tempfile.TemporaryDirectory() as scratch:
         rows = {
             "hashtag-crawl (Selenium + headless Chromium)": browser_crawl(

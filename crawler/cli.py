@@ -200,9 +200,9 @@ def _require_loopback(base_url: str) -> None:
 def _demo_targets(demo_tags: list[str], limit: int | None) -> list[targets.Target]:
     """The demo site's most used topic tags (engagement spam left out), about one per 100
     posts of ``--limit``, so a demo crawl covers many topics in a few feed pages each."""
-    from crawler.demo.topics import SPAM_TAGS
+    from crawler.demo.topics import topical_tags
 
-    topical = [tag for tag in demo_tags if tag not in SPAM_TAGS]
+    topical = topical_tags(demo_tags)
     count = len(topical) if not limit else max(1, min(len(topical), limit // 100))
     return [targets.make_target("tag", tag) for tag in topical[:count]]
 

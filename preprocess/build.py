@@ -11,13 +11,9 @@ dataset intact.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +44,7 @@ from preprocess.writer import (
     write_stats,
 )
 from runtime.errors import PipelineError, UsageError
+from runtime.files import staged_directory
 
 LANGID_BATCH = 2048
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
@@ -239,24 +236,3 @@ def _check_replaceable(out: Path) -> None:
         raise UsageError(f"--out {out} is a file, not a dataset directory")
     if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
         raise UsageError(f"refusing to replace {out}: not a dataset directory (no manifest.json)")
-
-
-@contextmanager
-def staged_directory(out: Path) -> Iterator[Path]:
-    """A temporary sibling of ``out`` to write into; it replaces ``out`` if the block succeeds
-    and is removed if it fails, leaving the previous ``out`` as it was."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
-        yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    os.chmod(stage, 0o755)  # mkdtemp's 0o700 would hide the dataset from other users
-    if out.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, retired / out.name)
-        os.replace(stage, out)
-        shutil.rmtree(retired)
-    else:
-        os.replace(stage, out)

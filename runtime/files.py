@@ -7,28 +7,61 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int | None = None) -> None:
-    """Write ``data`` to a temporary sibling, fsync it, then rename it over ``path``."""
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], mode: int | None = None) -> Iterator[Path]:
+    """A temporary sibling of ``path`` for a writer that wants a file name (safetensors, say);
+    renamed over ``path`` when the block succeeds, removed when it fails."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to a temporary sibling, fsync it, then rename it over ``path``."""
+    with atomic_path(path, mode) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextmanager
+def staged_directory(target: str | os.PathLike[str], mode: int = 0o755) -> Iterator[Path]:
+    """A temporary sibling folder to fill; it replaces ``target`` whole when the block succeeds
+    and is removed when it fails, leaving the previous ``target`` as it was. A folder cannot be
+    renamed over a non-empty one, so the old one is first moved aside, then deleted."""
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    os.chmod(stage, mode)  # mkdtemp's 0o700 would hide the folder from other users
+    if not final.exists():
+        os.replace(stage, final)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    os.replace(final, retired / final.name)
+    os.replace(stage, final)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:

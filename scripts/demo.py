@@ -188,10 +188,10 @@ def main() -> int:
 
 def demo_tags(site: str, count: int) -> list[str]:
     """The site's ``count`` most used topic tags, engagement spam left out."""
-    from crawler.demo.topics import SPAM_TAGS
+    from crawler.demo.topics import topical_tags
 
     with urllib.request.urlopen(f"{site}/api/demo/tags", timeout=10) as response:
-        return [tag for tag in json.load(response)["tags"] if tag not in SPAM_TAGS][:count]
+        return topical_tags(json.load(response)["tags"])[:count]
 
 
 def ask_server(server: str, dataset_dir: Path) -> None:

@@ -14,7 +14,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jinja2
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
@@ -41,6 +41,9 @@ from serve.images import (
 from serve.metrics import ServeMetrics, create_metrics
 from serve.settings import ServeSettings
 
+if TYPE_CHECKING:  # the app only calls it; importing it would load torch for type hints
+    from train.predictor import Predictor
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 SEED_MAX_SEQ_LEN = 20
 SEED_N_LABEL = 10
@@ -50,23 +53,6 @@ SCHEMA_MAX_LABELS = 100_000
 MAX_URL_CHARS = 2048
 # Multipart framing and the small form fields around an upload.
 FORM_OVERHEAD_BYTES = 64 * 1024
-
-
-class Predictor(Protocol):
-    """What the app needs from ``train.predictor.Predictor``."""
-
-    labels: list[str]
-    modality: str
-    name: str
-    max_seq_len: int
-
-    def predict(
-        self,
-        texts: list[str | None],
-        images: list[Image.Image | None],
-        top_k: int = 10,
-        max_seq_len: int | None = None,
-    ) -> list[list[tuple[str, float]]]: ...
 
 
 class Hashtag(BaseModel):

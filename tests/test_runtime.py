@@ -10,7 +10,13 @@ import pytest
 
 from runtime.config import add_config_args, resolve_config
 from runtime.errors import RemoteStop, UsageError, run_main
-from runtime.files import append_jsonl, atomic_write_json, iter_jsonl, repair_torn_tail
+from runtime.files import (
+    append_jsonl,
+    atomic_write_json,
+    iter_jsonl,
+    repair_torn_tail,
+    staged_directory,
+)
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -108,3 +114,18 @@ def test_atomic_write_leaves_no_temporary_file_and_sets_the_mode(tmp_path: Path)
     assert json.loads(target.read_text()) == {"k": "v"}
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_staged_directory_replaces_the_folder_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    with staged_directory(target) as stage:
+        (stage / "a.txt").write_text("first")
+    with pytest.raises(RuntimeError), staged_directory(target) as stage:
+        (stage / "a.txt").write_text("half")
+        raise RuntimeError("interrupted")
+    assert (target / "a.txt").read_text() == "first"
+    with staged_directory(target) as stage:
+        (stage / "b.txt").write_text("second")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["dataset"]  # no stage or retired folder left
+    assert target.stat().st_mode & 0o777 == 0o755

@@ -10,9 +10,6 @@ either the old or the new version, never a mix.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from safetensors.torch import load_model, save_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from runtime.errors import UsageError
-from runtime.files import atomic_write_json, atomic_write_text
+from runtime.files import atomic_path, atomic_write_json, atomic_write_text, staged_directory
 from train.encoders import text_encoder_from_config, vgg16_backbone
 from train.model import HashtagModel
 
@@ -42,29 +39,13 @@ def model_from_config(model_config: dict[str, Any]) -> HashtagModel:
     modality = model_config["modality"]
     text = text_encoder_from_config(model_config["text_config"]) if modality != "image" else None
     image = vgg16_backbone() if modality != "text" else None
-    return HashtagModel(
-        num_labels=model_config["num_labels"],
-        text_encoder=text,
-        image_backbone=image,
-        text_dim=model_config["text_dim"],
-        image_dim=model_config["image_dim"],
-        dropout=model_config["dropout"],
-        text_pooling=model_config["text_pooling"],
-    )
+    return HashtagModel.from_record(model_config, text, image)
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     """safetensors written beside the target and renamed over it (tied tensors handled)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_model(model, tmp)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, FILE_MODE) as tmp:
+        save_model(model, str(tmp))
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
@@ -81,19 +62,17 @@ def save_run_files(
     resumed run rebuilds the same architecture and vocabulary."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if tokenizer is not None:
-        staging = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=run_dir))
-        tokenizer.save_pretrained(staging)
-        _swap_in(staging, run_dir / TOKENIZER_DIR)
+        with staged_directory(run_dir / TOKENIZER_DIR, DIR_MODE) as staging:
+            tokenizer.save_pretrained(staging)
     atomic_write_text(run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels), FILE_MODE)
     atomic_write_json(run_dir / CONFIG_FILE, config, FILE_MODE)
 
 
 def save_last(run_dir: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
     """Resumable state: weights plus optimizer, scheduler, RNG and progress, swapped in whole."""
-    staging = Path(tempfile.mkdtemp(prefix=".last.", dir=run_dir))
-    save_weights(model, staging / WEIGHTS_FILE)
-    torch.save(state, staging / STATE_FILE)
-    _swap_in(staging, run_dir / LAST_DIR)
+    with staged_directory(run_dir / LAST_DIR, DIR_MODE) as staging:
+        save_weights(model, staging / WEIGHTS_FILE)
+        torch.save(state, staging / STATE_FILE)
 
 
 def load_last(run_dir: Path, model: torch.nn.Module) -> dict[str, Any]:
@@ -136,17 +115,3 @@ def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], lis
     model = model_from_config(config["model"])
     load_weights(model, root / WEIGHTS_FILE)
     return model.eval(), config, read_labels(root), load_tokenizer(root)
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    """Replace folder ``target`` by ``staging`` with two renames (a folder cannot be os.replace'd
-    over a non-empty one)."""
-    os.chmod(staging, DIR_MODE)
-    retired = None
-    if target.exists():
-        retired = target.with_name(f".{target.name}.old")
-        shutil.rmtree(retired, ignore_errors=True)
-        os.replace(target, retired)
-    os.replace(staging, target)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)

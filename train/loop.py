@@ -284,15 +284,6 @@ def build_model(
     backbone = (
         load_image_backbone(config["image_init"], config["image_weights"]) if uses_image else None
     )
-    model = HashtagModel(
-        num_labels=len(labels),
-        text_encoder=text_encoder,
-        image_backbone=backbone,
-        text_dim=config["text_dim"],
-        image_dim=config["image_dim"],
-        dropout=config["dropout"],
-        text_pooling=config["text_pooling"],
-    )
     model_config = {
         "modality": config["modality"],
         "num_labels": len(labels),
@@ -310,7 +301,7 @@ def build_model(
         "text_init": config["text_init"],
         "image_init": config["image_init"],
     }
-    return model, tokenizer, model_config
+    return HashtagModel.from_record(model_config, text_encoder, backbone), tokenizer, model_config
 
 
 def predict_loader(

@@ -47,6 +47,25 @@ class HashtagModel(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fused, num_labels)
 
+    @classmethod
+    def from_record(
+        cls,
+        record: dict,
+        text_encoder: nn.Module | None,
+        image_backbone: nn.Module | None,
+    ) -> HashtagModel:
+        """The head sized by config.json's ``model`` record around the given encoders, so a new
+        run and a reloaded checkpoint build the same architecture from one description."""
+        return cls(
+            num_labels=record["num_labels"],
+            text_encoder=text_encoder,
+            image_backbone=image_backbone,
+            text_dim=record["text_dim"],
+            image_dim=record["image_dim"],
+            dropout=record["dropout"],
+            text_pooling=record["text_pooling"],
+        )
+
     @property
     def uses_text(self) -> bool:
         return self.text_encoder is not None

@@ -27,6 +27,11 @@ SPAM_TAGS = (
 )
 
 
+def topical_tags(tags: list[str]) -> list[str]:
+    """``tags`` without the engagement spam: the ones worth crawling in a demo, order kept."""
+    return [tag for tag in tags if tag not in SPAM_TAGS]
+
+
 @dataclass(frozen=True)
 class Topic:
     name: str
