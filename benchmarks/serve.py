@@ -2,10 +2,11 @@
 
 Two server processes are started from one checkpoint:
 
-- ours: the server's defaults: micro-batching, channels_last convolutions, bf16 convolutions
-  where the CPU has bf16 instructions, one thread per core;
-- baseline (seed-style): eager fp32, one model call per request (``--max-batch-size 1``, no
-  quantization, no channels_last, no bf16), otherwise the same code path.
+- ours: ``hashtag-serve`` with its defaults (configs/serve.yaml): ONNX Runtime, captions padded
+  to the longest in the batch, micro-batching, one thread per core;
+- baseline (seed-style, benchmarks/seed_style_server.py): the same app, but the model run as the
+  seed ran it: eager fp32 PyTorch, one model call per request, captions padded to
+  ``max_seq_len``.
 
 This process is the load generator (a second process, on loopback). It sends ``POST
 /api/predict`` with a base64 JPEG (640x480) and a caption, drawn in turn from a pool of distinct
@@ -13,9 +14,10 @@ payloads, keeping ``concurrency`` requests in flight, and stops after ``--reques
 ``--time-limit`` seconds, whichever comes first. The two servers are measured alternately at each
 concurrency level, in ``--rounds`` short blocks, so a change of load on a shared machine hits
 both. Both servers get the same payloads in each block, and their top-k answers are compared
-payload by payload.
+payload by payload. Last, in this process, both models score the dataset's test split and their
+top-k lists are compared (the criterion for keeping a tuning).
 
-    .venv/bin/python benchmarks/serve.py --checkpoint demo-output/run
+    .venv/bin/python -m benchmarks.serve --checkpoint demo-output/run
 """
 
 from __future__ import annotations
@@ -45,19 +47,12 @@ from PIL import Image, ImageFilter
 from runtime.errors import PipelineError, UsageError, run_main
 
 PROG = "benchmarks/serve.py"
-SERVER_FLAGS = {
-    "ours": [],
-    "baseline": [
-        "--max-batch-size",
-        "1",
-        "--max-wait-ms",
-        "0",
-        "--no-quantize",
-        "--no-channels-last",
-        "--bf16-images",
-        "off",
-    ],
+# How each server is started (after ``python``) and the line of its log that says how it runs.
+SERVERS = {
+    "ours": (["-c", "from serve.cli import main; raise SystemExit(main())"], "Tuning("),
+    "baseline": (["-m", "benchmarks.seed_style_server"], "seed-style server: "),
 }
+REPO = Path(__file__).resolve().parents[1]
 WORDS = (
     "sunset",
     "beach",
@@ -130,15 +125,15 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(name: str, checkpoint: Path, startup_s: float) -> Iterator[Server]:
-    """Start ``hashtag-serve`` (the console script's code) and wait until /readyz answers."""
+    """Start server ``name`` (see SERVERS) and wait until /readyz answers."""
     port = free_port()
-    command = [sys.executable, "-c", "from serve.cli import main; raise SystemExit(main())"]
-    flags = ["--checkpoint", str(checkpoint), "--port", str(port), *SERVER_FLAGS[name]]
+    arguments, marker = SERVERS[name]
+    command = [sys.executable, *arguments, "--checkpoint", str(checkpoint), "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
         # Not --quiet: the start-up line says which tuning the server applied. The access log
         # goes to a file, which (unlike a pipe nobody reads) never blocks the server.
-        process = subprocess.Popen([*command, *flags], stderr=log)
+        process = subprocess.Popen(command, stderr=log, cwd=REPO)
         try:
             deadline = time.monotonic() + startup_s
             while True:
@@ -152,8 +147,8 @@ def running_server(name: str, checkpoint: Path, startup_s: float) -> Iterator[Se
                     raise PipelineError(f"{name} server not ready after {startup_s:.0f} s")
                 time.sleep(0.5)
             log.seek(0)
-            tuning = next((line for line in log if "Tuning(" in line), "")
-            yield Server(base, tuning[tuning.find("Tuning(") :].strip())
+            tuning = next((line for line in log if marker in line), "")
+            yield Server(base, tuning[tuning.find(marker) :].strip())
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -201,10 +196,40 @@ async def measure(
     return answers
 
 
+def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int, int]]:
+    """Top-k lists identical between what ours serves and the seed-style fp32 model, per k.
+
+    Run in this process on the dataset's test split (the issue's criterion for keeping a
+    tuning), after the timed part, so it cannot disturb the measurements.
+    """
+    from benchmarks.seed_style_server import SeedStylePredictor
+    from serve.inference import load_tuned, top_k_agreement
+    from serve.settings import ServeSettings
+    from train.data import load_dataset
+    from train.evaluate import open_images
+
+    _, frames = load_dataset(dataset, ("test",))
+    test = frames["test"]
+    texts = test["text"].fillna("").tolist()
+    images = open_images([dataset / path if path else None for path in test["image"]])
+    reference = SeedStylePredictor.load(checkpoint)
+    served, _ = load_tuned(ServeSettings(checkpoint=str(checkpoint)))
+    return {
+        k: (round(top_k_agreement(reference, served, texts, images, k) * len(texts)), len(texts))
+        for k in (1, 5, 10)
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     if not (checkpoint / "config.json").is_file():
         raise UsageError(f"{checkpoint} is not a checkpoint directory: config.json is missing")
+    dataset = Path(
+        args.dataset
+        or json.loads((checkpoint / "config.json").read_text("utf-8"))["train"]["dataset"]
+    )
+    if not (dataset / "test.parquet").is_file():
+        raise UsageError(f"{dataset} has no test.parquet: pass --dataset DIR")
     payloads = make_payloads(args.distinct)
     load_before = os.getloadavg()[0]
     levels: list[Level] = []
@@ -242,10 +267,17 @@ def run(args: argparse.Namespace) -> int:
                     f"p99 {level.percentile_ms(99):.1f} ms, {level.per_second:.2f} req/s",
                     flush=True,
                 )
+    load_after = os.getloadavg()[0]
     common = set(answers["ours"]) & set(answers["baseline"])
     same = sum(answers["ours"][i] == answers["baseline"][i] for i in common)
+    split_agreement = test_split_agreement(checkpoint, dataset)
     report = render_report(
-        args, checkpoint, levels, (same, len(common)), (load_before, os.getloadavg()[0]), tunings
+        args,
+        checkpoint,
+        levels,
+        ((same, len(common)), split_agreement),
+        (load_before, load_after),
+        tunings,
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(report, encoding="utf-8")
@@ -257,7 +289,7 @@ def render_report(
     args: argparse.Namespace,
     checkpoint: Path,
     levels: list[Level],
-    agreement: tuple[int, int],
+    agreement: tuple[tuple[int, int], dict[int, tuple[int, int]]],
     load: tuple[float, float],
     tunings: dict[str, str],
 ) -> str:
@@ -284,7 +316,10 @@ def render_report(
             f"- requests/s at concurrency {high}: ours / baseline = {ratio:.2f} "
             f"(goal >= {GOAL_THROUGHPUT_RATIO}: {met})"
         )
-    same, compared = agreement
+    (same, compared), split_agreement = agreement
+    split_line = ", ".join(
+        f"top-{k} {same_k}/{posts}" for k, (same_k, posts) in sorted(split_agreement.items())
+    )
     return "\n".join(
         [
             "# Serving benchmark: hashtag-serve vs a seed-style server",
@@ -310,14 +345,12 @@ def render_report(
             "",
             *goals,
             f"- identical top-10 lists, ours vs baseline, on the same payloads: {same}/{compared}",
+            f"- identical top-k lists on the dataset's test split, ours vs seed-style fp32 (in "
+            f"process): {split_line}",
             "",
-            "ours: the server's defaults (configs/serve.yaml): micro-batching (max 8 "
-            "requests, 2 ms wait), channels_last VGG16, one torch thread per core; int8 and "
-            "bfloat16 stay off by default because they change some top-10 lists; as logged: "
-            f"`{tunings['ours']}`. baseline: the "
-            "same server with `--max-batch-size 1 --max-wait-ms 0 --no-quantize "
-            "--no-channels-last --bf16-images off` (eager fp32, one model call per request); "
-            f"as logged: `{tunings['baseline']}`.",
+            "ours: `hashtag-serve` with its defaults (configs/serve.yaml); as logged: "
+            f"`{tunings['ours']}`. baseline: `benchmarks/seed_style_server.py`, the same app "
+            f"running the model as the seed did; as logged: `{tunings['baseline']}`.",
             "",
         ]
     )
@@ -334,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=4, help="alternating blocks per row (shared-machine noise)"
     )
     parser.add_argument("--startup-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--dataset", help="dataset whose test split checks top-k agreement (default: training's)"
+    )
     parser.add_argument("--out", default="docs/benchmarks/serve.md")
     parser.add_argument(
         "--checkpoint-note", default="", help="what the checkpoint is, for the report"

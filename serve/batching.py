@@ -1,9 +1,12 @@
 """Micro-batching: concurrent requests share one model call.
 
-One worker thread owns the model. It takes the first waiting request, then keeps collecting for
-at most ``max_wait_ms`` or until ``max_batch_size`` requests are in hand, and answers them with a
-single ``predict`` call. A thread (rather than an asyncio task) keeps the batcher independent of
-whichever event loop a request arrives on, and keeps the model off the loop.
+One worker thread owns the model. It takes the first waiting request and everything already
+queued behind it. A request that arrives alone is answered at once: waiting could only add to its
+latency. When others were queued with it (the server is busy, and more are likely on their way),
+it keeps collecting for at most ``max_wait_ms`` or until ``max_batch_size`` requests are in hand.
+Each batch is answered with a single ``predict`` call. A thread (rather than an asyncio task)
+keeps the batcher independent of whichever event loop a request arrives on, and keeps the model
+off the loop.
 
 Requests with different ``max_seq_len`` cannot share a tokenizer call, so a batch is split into
 groups by ``max_seq_len``; each group asks for the largest ``top_k`` among its requests and every
@@ -91,9 +94,10 @@ class MicroBatcher:
         while len(batch) < self._max_batch_size:
             remaining = deadline - time.monotonic()
             try:
+                # Only a batch that already has company waits for more (see the module docstring).
                 job = (
                     self._queue.get(timeout=remaining)
-                    if remaining > 0
+                    if remaining > 0 and len(batch) > 1
                     else self._queue.get_nowait()
                 )
             except queue.Empty:

@@ -35,6 +35,7 @@ SETTING_FLAGS = (
     "max_text_chars",
     "fetch_timeout_s",
     "num_threads",
+    "backend",
     "quantize",
     "channels_last",
     "bf16_images",
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-upload-bytes", type=int, help="largest image accepted")
     parser.add_argument("--max-text-chars", type=int, help="longest caption accepted")
     parser.add_argument("--fetch-timeout-s", type=float, help="seconds for a whole image download")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "onnxruntime", "torch"),
+        help="inference engine (auto: ONNX Runtime on CPU, PyTorch otherwise)",
+    )
     parser.add_argument("--threads", dest="num_threads", type=int, help="torch threads (0: cores)")
     parser.add_argument(
         "--quantize",
@@ -98,14 +104,12 @@ def serve(settings: ServeSettings) -> int:
     """Load, tune, and run until SIGINT/SIGTERM; uvicorn drains in-flight requests first."""
     # Imported here so that --help and bad flags answer without loading torch and transformers.
     from serve.app import create_app
-    from serve.inference import configure_threads, tuned_predictor, tuning_for
-    from train.predictor import Predictor
+    from serve.inference import configure_threads, load_tuned
 
     if not settings.checkpoint:
         raise UsageError("--checkpoint DIR is required (or HASHTAG_SERVE_CHECKPOINT)")
     threads = configure_threads(settings.num_threads)
-    tuning = tuning_for(settings)
-    predictor = tuned_predictor(Predictor.load(settings.checkpoint, settings.device), tuning)
+    predictor, tuning = load_tuned(settings)
     log.info(
         "model %s (%s, %d labels) on %s, %d threads, %s",
         predictor.name,

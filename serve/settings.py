@@ -39,6 +39,7 @@ class ServeSettings:
     max_batch_size: int = 8
     max_wait_ms: float = 2.0
     # CPU tuning (serve/inference.py); 0 threads means "one per core".
+    backend: str = "auto"  # auto | onnxruntime | torch
     num_threads: int = 0
     # Off: dynamic int8 scales activations by the range of the whole batch tensor, so a batched
     # answer differs from the single one, and on a MiniLM checkpoint it changed the top-10 of
@@ -66,6 +67,8 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
 
 
 def _check_ranges(settings: ServeSettings) -> None:
+    if settings.backend not in ("auto", "onnxruntime", "torch"):
+        raise UsageError(f"backend must be auto, onnxruntime or torch, got {settings.backend!r}")
     if settings.bf16_images not in ("auto", "on", "off"):
         raise UsageError(f"bf16_images must be auto, on or off, got {settings.bf16_images!r}")
     if not 0 <= settings.port <= 65535:

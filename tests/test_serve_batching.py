@@ -81,6 +81,20 @@ def test_batch_size_is_capped(predictor):
     assert max(sizes) <= 2
 
 
+@pytest.mark.timeout(120)
+def test_a_request_that_arrives_alone_does_not_wait_for_company(predictor):
+    sizes: list[int] = []
+    batcher = MicroBatcher(
+        predictor.predict, max_batch_size=8, max_wait_ms=600_000, on_batch=sizes.append
+    )
+    try:
+        # With a ten-minute wait, only answering at once can finish within the test timeout.
+        [answer] = run_concurrently(batcher, REQUESTS[:1])
+    finally:
+        batcher.close()
+    assert sizes == [1] and len(answer) == REQUESTS[0][2]
+
+
 def test_a_failing_model_call_fails_each_waiting_request():
     def broken(texts, images, top_k, max_seq_len):
         raise RuntimeError("model exploded")

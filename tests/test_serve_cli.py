@@ -59,6 +59,21 @@ def test_environment_booleans_are_parsed():
             "max_batch_size must be at least 1, got 0",
         ),
         (["--checkpoint", "x", "--set", "colour=red"], {}, "--set: unknown config key(s): colour"),
+        (
+            ["--checkpoint", "x"],
+            {"HASHTAG_SERVE_BACKEND": "tensorrt"},
+            "backend must be auto, onnxruntime or torch, got 'tensorrt'",
+        ),
+        (
+            ["--checkpoint", "x", "--backend", "onnxruntime", "--quantize"],
+            {},
+            "quantize applies to backend torch only",
+        ),
+        (
+            ["--checkpoint", "x", "--backend", "onnxruntime", "--device", "cuda"],
+            {},
+            "backend onnxruntime runs on the CPU only; use device cpu",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_and_exit_2(argv, env, message, monkeypatch, capsys):

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import copy
+import sys
+
 import pandas as pd
 import pytest
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
-from serve_support import build_app, image_bytes, tiny_dataset, tiny_predictor
+from serve_support import build_app, image_bytes, tiny_checkpoint, tiny_dataset, tiny_predictor
 
+from runtime.errors import PipelineError
+from serve import onnx_backend
 from serve.inference import (
     Tuning,
     configure_threads,
     cpu_has_native_bf16,
+    load_tuned,
     resolve_bf16,
     top_k_agreement,
     tuned_predictor,
+    tuning_for,
 )
+from serve.onnx_backend import OnnxModel, OnnxUnavailable
+from serve.settings import ServeSettings
 
 ALL_ON = Tuning(quantize=True, channels_last=True, bf16_images=True)
+ONNX = Tuning(quantize=False, channels_last=False, bf16_images=False, onnxruntime=True)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +50,9 @@ def test_split():
         Tuning(quantize=False, channels_last=True, bf16_images=False),
         Tuning(quantize=False, channels_last=False, bf16_images=True),
         ALL_ON,
+        ONNX,
     ],
-    ids=["int8-text", "channels-last", "bf16-images", "all"],
+    ids=["int8-text", "channels-last", "bf16-images", "all", "onnxruntime"],
 )
 def test_tuning_keeps_top_k_identical_on_the_test_split(predictor, test_split, tuning):
     texts, images = test_split
@@ -57,9 +68,10 @@ def test_tuning_leaves_the_original_model_untouched(predictor):
     assert tuned_predictor(predictor, Tuning(False, False, False)) is predictor
 
 
-def test_tuned_predictor_serves_every_modality():
+@pytest.mark.parametrize("tuning", [ALL_ON, ONNX], ids=["torch-all", "onnxruntime"])
+def test_tuned_predictor_serves_every_modality(tuning):
     for modality in ("text", "image", "both"):
-        tuned = tuned_predictor(tiny_predictor(modality), ALL_ON)
+        tuned = tuned_predictor(tiny_predictor(modality), tuning)
         with TestClient(build_app(tuned)) as client:
             response = client.post(
                 "/predict",
@@ -88,3 +100,63 @@ def test_configure_threads_defaults_to_one_per_core():
         assert configure_threads(1) == torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_onnx_graph_takes_any_batch_size_and_caption_length(predictor, test_split):
+    texts, images = test_split
+    tuned = tuned_predictor(predictor, ONNX)
+    for size, length in ((1, 1), (1, 32), (3, 7), (len(texts), 32)):
+        expected = predictor.scores(texts[:size], images[:size], max_seq_len=length)
+        got = tuned.scores(texts[:size], images[:size], max_seq_len=length)
+        assert got.shape == expected.shape
+        assert abs(got - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (ServeSettings(), ONNX),
+        (ServeSettings(backend="torch"), Tuning(False, True, False, False)),
+        (ServeSettings(quantize=True), Tuning(True, True, False, False)),
+        (ServeSettings(bf16_images="on"), Tuning(False, True, True, False)),
+        (ServeSettings(device="cuda"), Tuning(False, True, False, False)),
+        (ServeSettings(backend="onnxruntime", channels_last=True), ONNX),
+    ],
+    ids=["default", "torch", "int8-means-torch", "bf16-means-torch", "gpu", "explicit"],
+)
+def test_backend_auto_picks_onnxruntime_on_cpu_only_without_torch_options(settings, expected):
+    assert tuning_for(settings) == expected
+
+
+def test_auto_backend_falls_back_to_torch_when_the_export_fails(monkeypatch, caplog):
+    def broken_export(model, image_size):
+        raise RuntimeError("unsupported operator aten::frobnicate\nmore detail")
+
+    monkeypatch.setattr(onnx_backend, "export_onnx", broken_export)
+    checkpoint = str(tiny_checkpoint("both"))
+    predictor, tuning = load_tuned(ServeSettings(checkpoint=checkpoint))
+    assert not tuning.onnxruntime and tuning.channels_last
+    assert isinstance(predictor.model, torch.nn.Module)
+    assert "serving with PyTorch: export to ONNX failed: unsupported operator" in caplog.text
+    with pytest.raises(PipelineError, match="^backend onnxruntime: export to ONNX failed"):
+        load_tuned(ServeSettings(checkpoint=checkpoint, backend="onnxruntime"))
+
+
+def test_missing_onnxruntime_package_is_reported(monkeypatch, predictor):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes ``import onnxruntime`` fail
+    with pytest.raises(OnnxUnavailable, match="onnxruntime is not installed"):
+        OnnxModel(predictor.model, predictor.image_size, threads=1)
+
+
+def test_a_graph_that_answers_differently_is_refused(monkeypatch, predictor):
+    real_export = onnx_backend.export_onnx
+
+    def export_of_another_model(model, image_size):
+        other = copy.deepcopy(model)
+        with torch.no_grad():
+            other.classifier.bias += 1.0
+        return real_export(other, image_size)
+
+    monkeypatch.setattr(onnx_backend, "export_onnx", export_of_another_model)
+    with pytest.raises(OnnxUnavailable, match="logits differ from PyTorch's by 1"):
+        OnnxModel(predictor.model, predictor.image_size, threads=1)

@@ -138,9 +138,14 @@ def _score_frame(
     paths = [dataset_dir / p if p else None for p in frame["image"].tolist()]
     chunks = []
     for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress):
-        images = [_open_image(p) for p in paths[start : start + batch_size]]
+        images = open_images(paths[start : start + batch_size])
         chunks.append(scorer(texts[start : start + batch_size], images))
     return np.concatenate(chunks)
+
+
+def open_images(paths: list[Path | None]) -> list[Image.Image | None]:
+    """A split's images as RGB (``None`` for a post without one); unreadable is a usage error."""
+    return [_open_image(path) for path in paths]
 
 
 def _open_image(path: Path | None) -> Image.Image | None:

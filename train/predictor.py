@@ -2,9 +2,10 @@
 
 Missing inputs have one documented neutral value: a ``None`` caption is the empty string and a
 ``None`` image is the all-zero tensor after normalisation (the ImageNet mean colour), the same
-stand-ins training used. Captions are always padded to ``max_seq_len`` and dropout is off, so a
-post scores the same alone or in a batch, up to float32 rounding (about 1e-6: the CPU matmul
-kernels sum in an order that depends on the batch size).
+stand-ins training used. Captions are padded to the longest in the batch, as in training (padding
+to ``max_seq_len`` would cost a short caption up to twice the encoder time), and the padding is
+masked out, so with dropout off a post scores the same alone or in a batch, up to float32
+rounding (about 1e-6: the CPU kernels sum in an order that depends on the shapes).
 """
 
 from __future__ import annotations
@@ -57,13 +58,7 @@ class Predictor:
             raise ValueError(f"got {len(texts)} texts but {len(images)} images")
         inputs: dict[str, torch.Tensor] = {}
         if self.model.uses_text:
-            encoded = self.tokenizer(
-                [text or "" for text in texts],
-                padding="max_length",
-                truncation=True,
-                max_length=max_seq_len or self.max_seq_len,
-                return_tensors="pt",
-            )
+            encoded = self.encode_texts(texts, max_seq_len or self.max_seq_len)
             inputs["input_ids"] = encoded["input_ids"].to(self.device)
             inputs["attention_mask"] = encoded["attention_mask"].to(self.device)
         if self.model.uses_image:
@@ -89,6 +84,16 @@ class Predictor:
             [(self.labels[j], float(row_scores[j])) for j in row_order]
             for row_scores, row_order in zip(scores, order, strict=True)
         ]
+
+    def encode_texts(self, texts: list[str | None], max_seq_len: int) -> dict[str, torch.Tensor]:
+        """Token ids and attention mask, truncated to ``max_seq_len``, padded to the longest."""
+        return self.tokenizer(
+            [text or "" for text in texts],
+            padding=True,
+            truncation=True,
+            max_length=max_seq_len,
+            return_tensors="pt",
+        )
 
     def _pixels(self, image: Image.Image | None) -> torch.Tensor:
         if image is None:
