@@ -35,7 +35,8 @@ def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) 
         handler.setLevel(logging.DEBUG if level == logging.DEBUG else logging.INFO)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    for noisy in ("selenium", "PIL", "matplotlib", "httpx", "WDM"):
+    # onnxscript and onnx_ir narrate every pass of the ONNX export at INFO.
+    for noisy in ("selenium", "PIL", "matplotlib", "httpx", "WDM", "onnxscript", "onnx_ir"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # urllib3 warns once per retry; our fetchers count the final failure by reason instead.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
