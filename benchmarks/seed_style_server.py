@@ -14,7 +14,6 @@ import argparse
 import logging
 import sys
 
-import torch
 import uvicorn
 
 from runtime.errors import run_main
@@ -30,14 +29,7 @@ log = logging.getLogger(PROG)
 class SeedStylePredictor(Predictor):
     """Pads every caption to ``max_seq_len``, as the seed did."""
 
-    def encode_texts(self, texts: list[str | None], max_seq_len: int) -> dict[str, torch.Tensor]:
-        return self.tokenizer(
-            [text or "" for text in texts],
-            padding="max_length",
-            truncation=True,
-            max_length=max_seq_len,
-            return_tensors="pt",
-        )
+    padding = "max_length"
 
 
 def serve(checkpoint: str, port: int) -> int:

@@ -2,7 +2,7 @@
 
 Why: on CPU at the batch sizes a server sees (1 to 8 posts), ONNX Runtime's fused attention,
 LayerNorm and GELU kernels and its blocked convolutions run the model in about half the time of
-eager PyTorch, with logits within about 1e-5 of it (figures in docs/benchmarks/serve.md). The
+eager PyTorch, with logits within about 1e-6 of it (figures in docs/benchmarks/serve.md). The
 export happens in memory each time the server starts (a few seconds), so no artifact beside the
 checkpoint can go stale, and a read-only checkpoint volume is enough.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import warnings
 
 import numpy as np
@@ -23,7 +22,6 @@ from torch import nn
 
 from train.model import HashtagModel
 
-log = logging.getLogger(__name__)
 # Largest difference from the eager logits accepted by the start-up check. Rounding differences
 # are about 1e-6; a wrong export (a dropped mask, a mis-ordered input) is off by far more.
 MAX_LOGIT_DIFFERENCE = 1e-3

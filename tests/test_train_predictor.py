@@ -64,3 +64,29 @@ def test_max_seq_len_truncates_the_caption(predictor):
 def test_mismatched_batch_is_rejected(predictor):
     with pytest.raises(ValueError, match="2 texts but 1 images"):
         predictor.predict(["a", "b"], [None])
+
+
+def test_captions_are_padded_to_the_longest_and_cut_at_max_seq_len(predictor):
+    encoded = predictor.encode_texts(["today", "word1 word2 word3 with friends"], max_seq_len=16)
+    lengths = encoded["attention_mask"].sum(dim=1).tolist()
+    assert encoded["input_ids"].shape[1] == max(lengths) < 16
+    assert predictor.encode_texts(["today " * 40], max_seq_len=6)["input_ids"].shape == (1, 6)
+
+
+def test_padding_to_max_seq_len_gives_the_same_ranking(predictor):
+    class PadToMax(Predictor):
+        padding = "max_length"
+
+    padded = PadToMax(
+        predictor.model,
+        {"model": {"modality": "both", "max_seq_len": 16, "image_size": 32}},
+        predictor.labels,
+        predictor.tokenizer,
+        "padded",
+    )
+    assert padded.encode_texts(["today"], max_seq_len=16)["input_ids"].shape == (1, 16)
+    texts = ["word0 with friends", "word3 so nice really today love time", ""]
+    images = [image(0), None, image(2)]
+    np.testing.assert_allclose(
+        padded.scores(texts, images), predictor.scores(texts, images), atol=1e-5
+    )

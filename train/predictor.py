@@ -22,6 +22,9 @@ from train.model import HashtagModel
 
 
 class Predictor:
+    # Tokenizer padding: ``True`` pads to the longest caption in the batch.
+    padding: bool | str = True
+
     def __init__(
         self,
         model: HashtagModel,
@@ -89,7 +92,7 @@ class Predictor:
         """Token ids and attention mask, truncated to ``max_seq_len``, padded to the longest."""
         return self.tokenizer(
             [text or "" for text in texts],
-            padding=True,
+            padding=self.padding,
             truncation=True,
             max_length=max_seq_len,
             return_tensors="pt",
