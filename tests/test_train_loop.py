@@ -238,3 +238,12 @@ def test_bad_config_value(dataset, tmp_path, capsys):
     assert code == 2 and lines == [
         "hashtag-train: error: image_mode must be one of frozen, finetune, got 'thawed'"
     ]
+
+
+@pytest.mark.slow
+def test_compiled_training_saves_a_checkpoint_that_loads_uncompiled(dataset, tmp_path):
+    """``--compile`` wraps the model in torch.compile; the checkpoint must not carry the wrapper."""
+    run = make_tiny_checkpoint(dataset, tmp_path / "compiled", epochs=1, compile=True)
+    assert not any("_orig_mod" in name for name in load_file(run / "model.safetensors"))
+    model, _, labels, _ = load_release(run)
+    assert len(labels) > 0 and not hasattr(model, "_orig_mod")
