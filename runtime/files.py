@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -45,10 +47,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int | No
 def staged_directory(target: str | os.PathLike[str], mode: int = 0o755) -> Iterator[Path]:
     """A temporary sibling folder to fill; it replaces ``target`` whole when the block succeeds
     and is removed when it fails, leaving the previous ``target`` as it was. A folder cannot be
-    renamed over a non-empty one, so the old one is first moved aside, then deleted."""
+    renamed over a non-empty one, so the old one is first moved aside, then deleted.
+
+    The sibling names carry the owner's process id and host, so the folders a killed process
+    left behind are recognised and removed by the next call for the same target."""
     final = Path(target)
     final.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
+    remove_abandoned_stages(final)
+    stage = Path(tempfile.mkdtemp(prefix=_stage_prefix(final, "building"), dir=final.parent))
     try:
         yield stage
     except BaseException:
@@ -58,10 +64,52 @@ def staged_directory(target: str | os.PathLike[str], mode: int = 0o755) -> Itera
     if not final.exists():
         os.replace(stage, final)
         return
-    retired = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    retired = Path(tempfile.mkdtemp(prefix=_stage_prefix(final, "old"), dir=final.parent))
     os.replace(final, retired / final.name)
     os.replace(stage, final)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def remove_abandoned_stages(target: Path) -> list[Path]:
+    """Delete the staging folders of ``target`` whose owner, on this host, no longer runs.
+
+    Folders of live processes, of other hosts (a shared file system) and of unknown owners are
+    left alone: only a folder provably abandoned is deleted. A process killed between the two
+    renames of the swap leaves no ``target`` at all; then the previous ``target``, still inside
+    its ``old`` folder, is put back first. Returns what was removed.
+    """
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(building|old)-(\d+)\+(.+)\+[^+]*$")
+    abandoned = []
+    for candidate in target.parent.iterdir():
+        match = pattern.match(candidate.name)
+        if match and match.group(3) == _host() and not _process_exists(int(match.group(2))):
+            abandoned.append((match.group(1), candidate))
+    for kind, folder in abandoned:
+        previous = folder / target.name
+        if kind == "old" and not target.exists() and previous.is_dir():
+            os.replace(previous, target)
+    for _, folder in abandoned:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [folder for _, folder in abandoned]
+
+
+def _stage_prefix(target: Path, kind: str) -> str:
+    return f".{target.name}.{kind}-{os.getpid()}+{_host()}+"
+
+
+def _host() -> str:
+    """This machine's name, restricted to characters that are safe in a file name."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "localhost"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:

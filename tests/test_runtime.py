@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +18,12 @@ from runtime.files import (
     append_jsonl,
     atomic_write_json,
     iter_jsonl,
+    remove_abandoned_stages,
     repair_torn_tail,
     staged_directory,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -129,3 +136,61 @@ def test_staged_directory_replaces_the_folder_whole_or_not_at_all(tmp_path: Path
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["dataset"]  # no stage or retired folder left
     assert target.stat().st_mode & 0o777 == 0o755
+
+
+def _dead_pid() -> int:
+    """The id of a process that has just exited (ids are not reused that quickly)."""
+    probe = subprocess.Popen([sys.executable, "-c", "pass"])
+    probe.wait()
+    return probe.pid
+
+
+def test_a_build_killed_outright_leaves_a_stage_the_next_build_removes(tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    with staged_directory(target) as stage:
+        (stage / "a.txt").write_text("first")
+    script = (
+        "import sys, time\n"
+        "from runtime.files import staged_directory\n"
+        "with staged_directory(sys.argv[1]) as stage:\n"
+        "    (stage / 'half.txt').write_text('half')\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(target)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    assert child.stdout.readline().strip() == "ready"
+    child.kill()
+    child.wait()
+    left = [p.name for p in tmp_path.iterdir() if p.name != "dataset"]
+    assert len(left) == 1 and left[0].startswith(".dataset.building-")
+    with staged_directory(target) as stage:
+        (stage / "b.txt").write_text("second")
+    assert [p.name for p in tmp_path.iterdir()] == ["dataset"]
+    assert (target / "b.txt").read_text() == "second"
+
+
+def test_only_provably_abandoned_stages_are_removed(tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    host = socket.gethostname()
+    live = tmp_path / f".dataset.building-{os.getpid()}+{host}+abc"
+    elsewhere = tmp_path / f".dataset.building-{_dead_pid()}+another-host+abc"
+    unknown = tmp_path / ".dataset.building-xyz"
+    dead = tmp_path / f".dataset.building-{_dead_pid()}+{host}+abc"
+    for folder in (live, elsewhere, unknown, dead):
+        folder.mkdir()
+    assert remove_abandoned_stages(target) == [dead]
+    assert live.exists() and elsewhere.exists() and unknown.exists()
+
+
+def test_a_swap_killed_between_its_renames_puts_the_previous_folder_back(tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    retired = tmp_path / f".dataset.old-{_dead_pid()}+{socket.gethostname()}+abc"
+    (retired / "dataset").mkdir(parents=True)
+    (retired / "dataset" / "a.txt").write_text("previous")
+    (tmp_path / f".dataset.building-{_dead_pid()}+{socket.gethostname()}+def").mkdir()
+    with staged_directory(target) as stage:
+        assert (target / "a.txt").read_text() == "previous"  # restored before the new build
+        (stage / "b.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["dataset"]
