@@ -16,7 +16,7 @@ import uvicorn
 from runtime.config import add_config_args, resolve_config
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, setup_logging
-from serve.settings import ServeSettings, env_values, settings_from
+from serve.settings import BACKENDS, ServeSettings, env_values, settings_from
 
 PROG = "hashtag-serve"
 log = logging.getLogger(__name__)
@@ -62,10 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fetch-timeout-s", type=float, help="seconds for a whole image download")
     parser.add_argument(
         "--backend",
-        choices=("auto", "onnxruntime", "torch"),
+        choices=BACKENDS,
         help="inference engine (auto: ONNX Runtime on CPU, PyTorch otherwise)",
     )
-    parser.add_argument("--threads", dest="num_threads", type=int, help="torch threads (0: cores)")
+    parser.add_argument(
+        "--threads", dest="num_threads", type=int, help="intra-op threads (0: cores)"
+    )
     parser.add_argument(
         "--quantize",
         action=argparse.BooleanOptionalAction,

@@ -42,9 +42,6 @@ log = logging.getLogger(__name__)
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-BACKENDS = ("auto", "onnxruntime", "torch")
-
-
 @dataclasses.dataclass(frozen=True)
 class Tuning:
     quantize: bool = True

@@ -14,6 +14,7 @@ from typing import Any
 from runtime.errors import UsageError
 
 ENV_PREFIX = "HASHTAG_SERVE_"
+BACKENDS = ("auto", "onnxruntime", "torch")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -67,8 +68,11 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
 
 
 def _check_ranges(settings: ServeSettings) -> None:
-    if settings.backend not in ("auto", "onnxruntime", "torch"):
-        raise UsageError(f"backend must be auto, onnxruntime or torch, got {settings.backend!r}")
+    if settings.backend not in BACKENDS:
+        raise UsageError(
+            f"backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
+            f"got {settings.backend!r}"
+        )
     if settings.bf16_images not in ("auto", "on", "off"):
         raise UsageError(f"bf16_images must be auto, on or off, got {settings.bf16_images!r}")
     if not 0 <= settings.port <= 65535:
