@@ -2,7 +2,7 @@
 
 What is applied, and why (figures in docs/benchmarks/serve.md):
 - ONNX Runtime (the default on CPU, serve/onnx_backend.py): the model exported in memory at
-  start; about twice as fast as eager PyTorch at batch 1, logits within about 1e-5. A model it
+  start; about twice as fast as eager PyTorch at batch 1, logits within about 1e-6. A model it
   cannot export falls back to PyTorch with a warning (unless ``backend`` insists on it). The
   remaining items tune that PyTorch path;
 - thread settings: one intra-op thread per core and a single inter-op thread, because the
@@ -29,14 +29,15 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from PIL import Image
 from torch import nn
 
 from runtime.errors import PipelineError, UsageError
+from serve.onnx_backend import OnnxModel, OnnxUnavailable
 from serve.settings import ServeSettings
+from train.predictor import Predictor
 
 log = logging.getLogger(__name__)
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -108,15 +109,12 @@ def tuning_for(settings: ServeSettings) -> Tuning:
     )
 
 
-def load_tuned(settings: ServeSettings) -> tuple[Any, Tuning]:
+def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
     """Load the checkpoint and apply :func:`tuning_for`; return the predictor and the tuning used.
 
     With backend ``auto``, a model ONNX Runtime cannot take is served by PyTorch instead, with a
     warning saying why; with ``onnxruntime`` asked for explicitly, that is an error.
     """
-    from serve.onnx_backend import OnnxUnavailable  # imports torch: not at module import
-    from train.predictor import Predictor
-
     tuning = tuning_for(settings)  # settings errors first, before seconds of loading
     predictor = Predictor.load(settings.checkpoint, settings.device)
     try:
@@ -162,14 +160,12 @@ def optimize_model(model: nn.Module, tuning: Tuning) -> nn.Module:
     return tuned
 
 
-def tuned_predictor(predictor: Any, tuning: Tuning) -> Any:
+def tuned_predictor(predictor: Predictor, tuning: Tuning) -> Predictor:
     """A shallow copy of ``predictor`` whose ``model`` is the tuned one (tokenizer shared)."""
     if not tuning.changes_model:
         return predictor
     tuned = copy.copy(predictor)
     if tuning.onnxruntime:
-        from serve.onnx_backend import OnnxModel
-
         tuned.model = OnnxModel(predictor.model, predictor.image_size, torch.get_num_threads())
     else:
         tuned.model = optimize_model(predictor.model, tuning)
@@ -177,8 +173,8 @@ def tuned_predictor(predictor: Any, tuning: Tuning) -> Any:
 
 
 def top_k_agreement(
-    reference: Any,
-    candidate: Any,
+    reference: Predictor,
+    candidate: Predictor,
     texts: Sequence[str | None],
     images: Sequence[Image.Image | None],
     k: int,
