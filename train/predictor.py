@@ -89,7 +89,7 @@ class Predictor:
         ]
 
     def encode_texts(self, texts: list[str | None], max_seq_len: int) -> dict[str, torch.Tensor]:
-        """Token ids and attention mask, truncated to ``max_seq_len``, padded to the longest."""
+        """Token ids and attention mask, cut at ``max_seq_len``, padded as ``padding`` says."""
         return self.tokenizer(
             [text or "" for text in texts],
             padding=self.padding,
