@@ -35,36 +35,68 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_config(
-    stage: str, args: argparse.Namespace, flag_keys: dict[str, str]
-) -> dict[str, Any]:
+# An argparse dest -> the dotted config key it sets, or several keys one flag sets together.
+FlagKeys = dict[str, str | tuple[str, ...]]
+
+
+def resolve_config(stage: str, args: argparse.Namespace, flag_keys: FlagKeys) -> dict[str, Any]:
     """Merge defaults, ``--config``, ``--set`` and the dedicated flags into one dict.
 
-    ``flag_keys`` maps an argparse dest to a dotted config key; a flag left at ``None`` does
-    not override.
+    A flag left at ``None`` does not override.
     """
     config = default_config(stage)
     if getattr(args, "config", None):
-        path = Path(args.config)
-        try:
-            loaded = yaml.safe_load(path.read_text("utf-8")) or {}
-        except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read config {path}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise UsageError(f"config {path} is not a mapping")
-        _check_known(config, loaded, f"config {path}")
+        loaded = _read_config_file(Path(args.config))
+        _check_known(config, loaded, f"config {args.config}")
         _merge(config, loaded)
+    for key, raw in _overrides(args):
+        _check_known(config, {key.split(".")[0]: None}, "--set")
+        _set_dotted(config, key, yaml.safe_load(raw))
+    for dest, keys in _given_flags(args, flag_keys):
+        for key in keys:
+            _set_dotted(config, key, getattr(args, dest))
+    return config
+
+
+def explicit_keys(args: argparse.Namespace, flag_keys: FlagKeys) -> set[str]:
+    """The top-level config keys this command names: in ``--config``, ``--set`` or a flag."""
+    keys = {key.split(".")[0] for _, flag in _given_flags(args, flag_keys) for key in flag}
+    keys.update(key.split(".")[0] for key, _ in _overrides(args))
+    if getattr(args, "config", None):
+        keys.update(_read_config_file(Path(args.config)))
+    return keys
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read config {path}: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"config {path} is not a mapping")
+    return loaded
+
+
+def _overrides(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--set KEY=VALUE`` items as (key, raw value)."""
+    pairs = []
     for item in getattr(args, "overrides", []) or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
-        _check_known(config, {key.split(".")[0]: None}, "--set")
-        _set_dotted(config, key, yaml.safe_load(raw))
-    for dest, key in flag_keys.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            _set_dotted(config, key, value)
-    return config
+        pairs.append((key, raw))
+    return pairs
+
+
+def _given_flags(
+    args: argparse.Namespace, flag_keys: FlagKeys
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The flags given (not ``None``) with the keys each one sets."""
+    return [
+        (dest, (keys,) if isinstance(keys, str) else keys)
+        for dest, keys in flag_keys.items()
+        if getattr(args, dest, None) is not None
+    ]
 
 
 def write_resolved(config: dict[str, Any], path: str | Path) -> None:

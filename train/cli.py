@@ -10,13 +10,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from runtime.config import add_config_args, resolve_config
+from runtime.config import FlagKeys, add_config_args, explicit_keys, resolve_config
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
 
-TRAIN_FLAGS = {
+TRAIN_FLAGS: FlagKeys = {
+    "init": ("text_init", "image_init"),  # one flag for both encoders; --set picks one
     "modality": "modality",
     "text_encoder": "text_encoder",
     "image_weights": "image_weights",
@@ -103,8 +102,6 @@ def run_train(args: argparse.Namespace) -> int:
     from train.loop import train  # torch and transformers load only once the flags are valid
 
     config = resolve_config("train", args, TRAIN_FLAGS)
-    if args.init:  # one flag for both encoders; --set text_init=... picks one
-        config["text_init"] = config["image_init"] = args.init
     if args.resume:
         config = _resumed_config(config, args)
     setup_logging(args)
@@ -122,7 +119,7 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
 
     saved = read_config(args.out)["train"]
     saved.pop("dataset", None)
-    given = _explicit_keys(args)
+    given = explicit_keys(args, TRAIN_FLAGS)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
         if resolved[key] != saved.get(key):
             raise UsageError(
@@ -130,17 +127,6 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
                 "train into a new --out instead"
             )
     return {**resolved, **saved, **{key: resolved[key] for key in given}}
-
-
-def _explicit_keys(args: argparse.Namespace) -> set[str]:
-    """Top-level config keys this command sets: its flags, --set and the --config file."""
-    keys = {key for dest, key in TRAIN_FLAGS.items() if getattr(args, dest) is not None}
-    keys.update(item.partition("=")[0].split(".")[0] for item in args.overrides)
-    if args.init:
-        keys.update(("text_init", "image_init"))
-    if args.config:  # already read and checked by resolve_config
-        keys.update(yaml.safe_load(Path(args.config).read_text("utf-8")) or {})
-    return keys
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

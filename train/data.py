@@ -163,10 +163,14 @@ class Collator:
 
 
 def tokenize(
-    tokenizer: PreTrainedTokenizerBase, texts: list[str], max_seq_len: int
+    tokenizer: PreTrainedTokenizerBase,
+    texts: list[str],
+    max_seq_len: int,
+    padding: bool | str = True,
 ) -> dict[str, torch.Tensor]:
+    """Token ids and attention mask, cut at ``max_seq_len``; ``True`` pads to the longest."""
     encoded = tokenizer(
-        texts, padding=True, truncation=True, max_length=max_seq_len, return_tensors="pt"
+        texts, padding=padding, truncation=True, max_length=max_seq_len, return_tensors="pt"
     )
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 

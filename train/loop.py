@@ -178,7 +178,9 @@ def train(
                     logits = trained(**batch)
                 loss = hashtag_loss(logits.float(), targets, config["loss"])
                 (loss / accumulate).backward()
-            window_loss += loss.item() * len(targets)
+            # A device tensor after the first add: ``.item()`` here would wait for the GPU at
+            # every batch, the log line below reads it once per window.
+            window_loss += loss.detach().double() * len(targets)
             window_samples += len(targets)
             bar.update(1)
             if not is_update:
@@ -196,7 +198,7 @@ def train(
                     "event": "train",
                     "epoch": epoch + 1,
                     "step": progress_state["step"],
-                    "loss": window_loss / window_samples,
+                    "loss": float(window_loss) / window_samples,
                     "lr": scheduler.get_last_lr()[-1],
                     "samples_per_s": window_samples * world.world_size / max(elapsed, 1e-9),
                 }

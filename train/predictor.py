@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from train.checkpoint import load_release
-from train.data import image_transform, neutral_pixels
+from train.data import image_transform, neutral_pixels, tokenize
 from train.model import HashtagModel
 
 
@@ -90,13 +90,7 @@ class Predictor:
 
     def encode_texts(self, texts: list[str | None], max_seq_len: int) -> dict[str, torch.Tensor]:
         """Token ids and attention mask, cut at ``max_seq_len``, padded as ``padding`` says."""
-        return self.tokenizer(
-            [text or "" for text in texts],
-            padding=self.padding,
-            truncation=True,
-            max_length=max_seq_len,
-            return_tensors="pt",
-        )
+        return tokenize(self.tokenizer, [text or "" for text in texts], max_seq_len, self.padding)
 
     def _pixels(self, image: Image.Image | None) -> torch.Tensor:
         if image is None:
