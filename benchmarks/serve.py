@@ -27,7 +27,6 @@ import asyncio
 import base64
 import contextlib
 import io
-import json
 import os
 import platform
 import signal
@@ -45,11 +44,12 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from runtime.errors import PipelineError, UsageError, run_main
+from train.checkpoint import read_config
 
 PROG = "benchmarks/serve.py"
 # How each server is started (after ``python``) and the line of its log that says how it runs.
 SERVERS = {
-    "ours": (["-c", "from serve.cli import main; raise SystemExit(main())"], "Tuning("),
+    "ours": (["-m", "serve"], "Tuning("),
     "baseline": (["-m", "benchmarks.seed_style_server"], "seed-style server: "),
 }
 REPO = Path(__file__).resolve().parents[1]
@@ -205,13 +205,12 @@ def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int
     from benchmarks.seed_style_server import SeedStylePredictor
     from serve.inference import load_tuned, top_k_agreement
     from serve.settings import ServeSettings
-    from train.data import load_dataset
+    from train.data import load_dataset, post_inputs
     from train.evaluate import open_images
 
     _, frames = load_dataset(dataset, ("test",))
-    test = frames["test"]
-    texts = test["text"].fillna("").tolist()
-    images = open_images([dataset / path if path else None for path in test["image"]])
+    texts, paths = post_inputs(frames["test"], dataset)
+    images = open_images(paths)
     reference = SeedStylePredictor.load(checkpoint)
     served, _ = load_tuned(ServeSettings(checkpoint=str(checkpoint)))
     return {
@@ -222,12 +221,8 @@ def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int
 
 def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
-    if not (checkpoint / "config.json").is_file():
-        raise UsageError(f"{checkpoint} is not a checkpoint directory: config.json is missing")
-    dataset = Path(
-        args.dataset
-        or json.loads((checkpoint / "config.json").read_text("utf-8"))["train"]["dataset"]
-    )
+    config = read_config(checkpoint)  # a one-line usage error for a non-checkpoint
+    dataset = Path(args.dataset or config["train"]["dataset"])
     if not (dataset / "test.parquet").is_file():
         raise UsageError(f"{dataset} has no test.parquet: pass --dataset DIR")
     payloads = make_payloads(args.distinct)
@@ -274,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
     report = render_report(
         args,
         checkpoint,
+        config["model"],
         levels,
         ((same, len(common)), split_agreement),
         (load_before, load_after),
@@ -288,12 +284,12 @@ def run(args: argparse.Namespace) -> int:
 def render_report(
     args: argparse.Namespace,
     checkpoint: Path,
+    config: dict,
     levels: list[Level],
     agreement: tuple[tuple[int, int], dict[int, tuple[int, int]]],
     load: tuple[float, float],
     tunings: dict[str, str],
 ) -> str:
-    config = json.loads((checkpoint / "config.json").read_text("utf-8")).get("model", {})
     by_key = {(level.server, level.concurrency): level for level in levels}
     rows = [
         f"| {level.server} | {level.concurrency} | {len(level.latencies_s)} | {level.errors} | "

@@ -242,17 +242,17 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     _install_observability(app, metrics, settings)
 
-    def render(request: Request, outcome: _Outcome, template: str) -> Response:
+    async def render(request: Request, outcome: _Outcome, template: str) -> Response:
         if _wants_json(request):
             return JSONResponse(outcome.as_json())
-        return templates.TemplateResponse(request, template, _page_context(outcome, predictor))
+        # The preview is a JPEG encode of the image: CPU work, kept off the event loop.
+        context = await asyncio.to_thread(_page_context, outcome, predictor)
+        return templates.TemplateResponse(request, template, context)
 
     def render_error(request: Request, error: RequestFailed) -> Response:
-        metrics.errors.labels(error.reason).inc()
         if _wants_json(request):
-            return JSONResponse(
-                {"detail": error.message, "reason": error.reason}, status_code=error.status
-            )
+            return _error_json(error, metrics)
+        metrics.errors.labels(error.reason).inc()
         return templates.TemplateResponse(
             request,
             "error.html",
@@ -288,7 +288,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     ) -> Response:
         source = _ImageSource(image_id=image_id, image_url=image_url)
         outcome = await service.predict(text, source, max_seq_len, n_label)
-        return render(request, outcome, "result.html")
+        return await render(request, outcome, "result.html")
 
     @app.post(
         "/predict",
@@ -307,7 +307,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         upload = await _read_upload(image, settings.max_upload_bytes)
         source = _ImageSource(image_url=image_url.strip() or None, upload=upload)
         outcome = await service.predict(text, source, max_seq_len, n_label)
-        return render(request, outcome, "index.html")
+        return await render(request, outcome, "index.html")
 
     @app.post("/api/predict", summary="JSON prediction", response_model=PredictResponse)
     async def predict_api(body: ApiPredictRequest) -> dict[str, Any]:
@@ -370,12 +370,7 @@ class _Observe:
             if refusal is None:
                 await self.app(scope, receive, send_observed)
             else:
-                self.metrics.errors.labels(refusal.reason).inc()
-                response = JSONResponse(
-                    {"detail": refusal.message, "reason": refusal.reason},
-                    status_code=refusal.status,
-                )
-                await response(scope, receive, send_observed)
+                await _error_json(refusal, self.metrics)(scope, receive, send_observed)
         finally:
             # The router records the matched route in the shared scope.
             label = getattr(scope.get("route"), "path", "unmatched")
@@ -389,6 +384,12 @@ class _Observe:
         if declared.isdigit() and int(declared) > self.body_limit:
             return RequestFailed(413, "too_large", f"request body over {self.body_limit} bytes")
         return None
+
+
+def _error_json(error: RequestFailed, metrics: ServeMetrics) -> JSONResponse:
+    """The JSON answer to a refused request, counted by reason."""
+    metrics.errors.labels(error.reason).inc()
+    return JSONResponse({"detail": error.message, "reason": error.reason}, status_code=error.status)
 
 
 async def _read_upload(upload: UploadFile | None, max_bytes: int) -> bytes | None:

@@ -7,6 +7,7 @@ Settings come, lowest precedence first, from ServeSettings' defaults, ``configs/
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 from collections.abc import Sequence
@@ -20,26 +21,6 @@ from serve.settings import BACKENDS, ServeSettings, env_values, settings_from
 
 PROG = "hashtag-serve"
 log = logging.getLogger(__name__)
-
-# Flags whose argparse dest is a ServeSettings field; a flag left at None does not override.
-SETTING_FLAGS = (
-    "checkpoint",
-    "host",
-    "port",
-    "device",
-    "allow_private_urls",
-    "drive_base_url",
-    "max_batch_size",
-    "max_wait_ms",
-    "max_upload_bytes",
-    "max_text_chars",
-    "fetch_timeout_s",
-    "num_threads",
-    "backend",
-    "quantize",
-    "channels_last",
-    "bf16_images",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,9 +77,11 @@ def resolve_settings(
     """Merge the config files, the environment and the flags (see the module docstring)."""
     values = resolve_config("serve", args, flag_keys={})
     values.update(env_values(environ))
-    values.update(
-        {name: getattr(args, name) for name in SETTING_FLAGS if getattr(args, name) is not None}
-    )
+    # Each settings flag's argparse dest is the ServeSettings field it sets.
+    flags = {
+        field.name: getattr(args, field.name, None) for field in dataclasses.fields(ServeSettings)
+    }
+    values.update({name: value for name, value in flags.items() if value is not None})
     return settings_from(values)
 
 

@@ -123,7 +123,7 @@ def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
         if settings.backend == "onnxruntime":
             raise PipelineError(f"backend onnxruntime: {exc}") from None
         log.warning("serving with PyTorch: %s", exc)
-    tuning = dataclasses.replace(tuning, onnxruntime=False, channels_last=settings.channels_last)
+    tuning = tuning_for(dataclasses.replace(settings, backend="torch"))
     return tuned_predictor(predictor, tuning), tuning
 
 

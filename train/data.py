@@ -116,6 +116,12 @@ def multi_hot(label_lists: Any, num_labels: int) -> torch.Tensor:
     return targets
 
 
+def post_inputs(frame: pd.DataFrame, dataset_dir: Path) -> tuple[list[str], list[Path | None]]:
+    """A split's captions ("" when missing) and image paths (``None`` for a post without one)."""
+    texts = frame["text"].fillna("").tolist()
+    return texts, [dataset_dir / p if p else None for p in frame["image"].tolist()]
+
+
 class PostDataset(Dataset):
     """Posts of one split: caption, targets, and pixels or a row of the image-feature cache."""
 
@@ -127,8 +133,7 @@ class PostDataset(Dataset):
         image_size: int | None = None,
         features: np.ndarray | None = None,
     ) -> None:
-        self.texts = frame["text"].fillna("").tolist()
-        self.images = [dataset_dir / p if p else None for p in frame["image"].tolist()]
+        self.texts, self.images = post_inputs(frame, dataset_dir)
         self.targets = multi_hot(frame["labels"].tolist(), num_labels)
         self.image_size = image_size
         self.transform = image_transform(image_size) if image_size else None

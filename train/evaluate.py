@@ -20,27 +20,12 @@ from tqdm import tqdm
 
 from runtime.errors import UsageError
 from train.checkpoint import read_config, read_metrics, write_metrics
-from train.data import load_dataset, multi_hot
-from train.metrics import all_metrics, popularity_scores, tune_threshold
+from train.data import load_dataset, multi_hot, post_inputs
+from train.metrics import KS, all_metrics, popularity_scores, tune_threshold
 from train.predictor import Predictor
 
 TABLE_METRICS = (
-    "p@1",
-    "p@3",
-    "p@5",
-    "p@10",
-    "r@1",
-    "r@3",
-    "r@5",
-    "r@10",
-    "f1@1",
-    "f1@3",
-    "f1@5",
-    "f1@10",
-    "acc@1",
-    "acc@3",
-    "acc@5",
-    "acc@10",
+    *(f"{name}@{k}" for name in ("p", "r", "f1", "acc") for k in KS),
     "map",
     "micro_f1",
     "macro_f1",
@@ -52,12 +37,18 @@ Scores = tuple[np.ndarray, np.ndarray]  # (probabilities, targets) of one split
 def metrics_report(probs: dict[str, Scores], train_targets: np.ndarray) -> dict[str, Any]:
     """Model and popularity metrics on each split in ``probs``, thresholds tuned on ``val``."""
     report: dict[str, Any] = _scored_splits(probs)
-    popularity = {
-        split: (popularity_scores(train_targets, len(targets)), targets)
-        for split, (_, targets) in probs.items()
-    }
-    report["baselines"] = {"popularity": _scored_splits(popularity)}
+    targets = {split: split_targets for split, (_, split_targets) in probs.items()}
+    report["baselines"] = {"popularity": _popularity_metrics(train_targets, targets)}
     return report
+
+
+def _popularity_metrics(
+    train_targets: np.ndarray, targets: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """The popularity baseline scored on each split (threshold tuned on ``val``)."""
+    return _scored_splits(
+        {split: (popularity_scores(train_targets, len(t)), t) for split, t in targets.items()}
+    )
 
 
 def _scored_splits(probs: dict[str, Scores]) -> dict[str, Any]:
@@ -96,11 +87,8 @@ def evaluate(
     # a bad baseline spec fails before minutes of scoring, not after
     extra_scorers = [_baseline_scorer(spec, predictor) for spec in baselines]
     columns = {predictor.name: score_with(predictor.scores, "model")}
-    popularity = {
-        s: (popularity_scores(targets["train"], len(targets[s])), targets[s])
-        for s in ("val", split)
-    }
-    columns["popularity"] = _scored_splits(popularity)[split]
+    popularity = _popularity_metrics(targets["train"], {s: targets[s] for s in ("val", split)})
+    columns["popularity"] = popularity[split]
     for name, scorer in extra_scorers:
         columns[name] = score_with(scorer, name)
     print(format_table(columns, split))
@@ -134,8 +122,7 @@ def _score_frame(
     desc: str,
     progress: bool,
 ) -> np.ndarray:
-    texts = frame["text"].fillna("").tolist()
-    paths = [dataset_dir / p if p else None for p in frame["image"].tolist()]
+    texts, paths = post_inputs(frame, dataset_dir)
     chunks = []
     for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress):
         images = open_images(paths[start : start + batch_size])

@@ -93,11 +93,6 @@ def all_metrics(
     }
 
 
-def label_frequencies(train_targets: np.ndarray) -> np.ndarray:
-    """Share of train posts carrying each label: the popularity baseline's score."""
-    return train_targets.mean(axis=0)
-
-
 def popularity_scores(train_targets: np.ndarray, num_posts: int) -> np.ndarray:
-    """Every post gets the same scores: the labels' train frequencies."""
-    return np.tile(label_frequencies(train_targets), (num_posts, 1))
+    """Every post gets the same scores: the share of train posts carrying each label."""
+    return np.tile(train_targets.mean(axis=0), (num_posts, 1))
