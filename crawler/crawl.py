@@ -203,8 +203,8 @@ class Crawler:
         return max(min(rooms), 0) if rooms else sys.maxsize
 
     def _crawl_target(self, target: Target) -> None:
-        progress = self.state.target(target.key)
-        self.summary.posts_per_target.setdefault(target.key, 0)
+        progress = self.state.target(target.source)
+        self.summary.posts_per_target.setdefault(target.source, 0)
         while not progress.done and self._room(progress) > 0:
             try:
                 self._open_feed(target, progress)
@@ -213,8 +213,10 @@ class Crawler:
                 self._back_off(exc)
             except _Stalled as exc:
                 self._save()
-                self.politeness.failure(f"{target.key}: {exc}")
-        log.info("%s: %d posts stored%s", target.key, progress.posts, " (feed end)" * progress.done)
+                self.politeness.failure(f"{target.source}: {exc}")
+        log.info(
+            "%s: %d posts stored%s", target.source, progress.posts, " (feed end)" * progress.done
+        )
 
     def _back_off(self, exc: _RateLimited) -> None:
         self._rate_limited += 1
@@ -238,7 +240,8 @@ class Crawler:
         net_error = self.driver.execute_script(_NET_ERROR_SCRIPT)
         if net_error:  # a failure now, not after every scroll has waited for a feed response
             raise _Stalled(f"page load failed: {url}: net::{net_error}")
-        self._stop_if_blocked(blocks.classify_url(self.driver.current_url), self.driver.current_url)
+        landed = self.driver.current_url  # one WebDriver round trip
+        self._stop_if_blocked(blocks.classify_url(landed), landed)
 
     def _follow_feed(self, target: Target, progress: TargetState) -> None:
         """Scroll until the feed ends or the quota is met; _Stalled when scrolls go unanswered.
@@ -339,7 +342,7 @@ class Crawler:
         self._download_images(batch)
         added = self.store.add(batch)
         progress.posts += len(added)
-        self.summary.posts_per_target[target.key] += len(added)
+        self.summary.posts_per_target[target.source] += len(added)
         if self._progress is not None:
             self._progress.update(len(added))
         if page.shape in FEED_SHAPES and len(batch) == len(fresh):

@@ -43,7 +43,6 @@ class Response:
     url: str
     status: int
     resource_type: str
-    mime_type: str
     headers: dict[str, str]
     body: str
 
@@ -113,7 +112,6 @@ class NetworkTap:
             url=response["url"],
             status=int(response.get("status", 0)),
             resource_type=received.get("type", ""),
-            mime_type=response.get("mimeType", ""),
             headers={k.lower(): str(v) for k, v in response.get("headers", {}).items()},
             body=self._body(received["requestId"], response["url"], refetch),
         )

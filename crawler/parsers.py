@@ -21,9 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.blocks import Blocked, PageScan, classify_json, classify_scan, scan_html
-from crawler.records import make_record, timestamp_to_iso
+from crawler.records import DEFAULT_BASE_URL, make_record, timestamp_to_iso
 
-DEFAULT_BASE_URL = "https://www.instagram.com"
 Json = dict[str, Any]
 
 
@@ -379,17 +378,16 @@ def _payload_candidates(blob: Any) -> Iterator[Any]:
 
 
 def _shared_data_page(scan: PageScan, source: str, base_url: str) -> Page | None:
-    found = False
+    blobs = list(embedded_json(scan.scripts))
+    if not blobs:
+        return None
     pages = []
-    for blob in embedded_json(scan.scripts):
-        found = True
+    for blob in blobs:
         for payload in _payload_candidates(blob):
             try:
                 pages.append(parse_json(payload, source, base_url))
             except UnknownShape:
                 continue
-    if not found:
-        return None
     records = _unique(record for page in pages for record in page.records)
     paginated = next((page for page in pages if page.next_cursor), Page([], ""))
     return Page(records, "shared_data", paginated.next_cursor, paginated.more_available)

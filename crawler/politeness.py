@@ -69,7 +69,6 @@ class Politeness:
         self._window: collections.deque[tuple[float, int]] = collections.deque()
         self._in_window = 0
         self.consecutive_failures = 0
-        self.slept_s = 0.0
 
     def wait_turn(self) -> float:
         """Pause before the next action: a random delay, then room in the request budget."""
@@ -129,5 +128,4 @@ class Politeness:
     def _pause(self, seconds: float) -> float:
         if seconds > 0:
             self._sleep(seconds)
-            self.slept_s += seconds
         return seconds

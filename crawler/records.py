@@ -14,7 +14,7 @@ from typing import Any
 from preprocess.hashtags import extract_hashtags
 from runtime.files import append_jsonl, iter_jsonl, repair_torn_tail
 
-REQUIRED_FIELDS = ("shortcode", "url", "caption", "hashtags", "image_url", "source", "crawled_at")
+DEFAULT_BASE_URL = "https://www.instagram.com"
 
 
 def utc_now_iso() -> str:
@@ -33,7 +33,7 @@ def timestamp_to_iso(value: int | float | str | None) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def post_url(shortcode: str, base_url: str = "https://www.instagram.com") -> str:
+def post_url(shortcode: str, base_url: str = DEFAULT_BASE_URL) -> str:
     return f"{base_url.rstrip('/')}/p/{shortcode}/"
 
 
@@ -42,7 +42,7 @@ def make_record(
     caption: str | None,
     image_url: str | None,
     source: str,
-    base_url: str = "https://www.instagram.com",
+    base_url: str = DEFAULT_BASE_URL,
     **optional: Any,
 ) -> dict[str, Any]:
     """A Contract 1 record; optional fields given as ``None`` are left out."""

@@ -30,8 +30,6 @@ class Target:
     def source(self) -> str:
         return f"{self.kind}:{self.name}"
 
-    key = source
-
 
 def make_target(kind: str, raw: str) -> Target:
     """Validate one name; a leading ``#`` or ``@`` is accepted and dropped."""

@@ -150,6 +150,14 @@ def media_path(pk: str, n: int = 0) -> str:
     return f"/media/{pk}.jpg" if n == 0 else f"/media/{pk}_{n}.jpg"
 
 
+def fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """``(width, height)`` shrunk to fit ``max_side`` (aspect kept); unchanged when it fits."""
+    if max_side and max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+    return width, height
+
+
 def _inherit(values: np.ndarray, parent: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Copy values down parent links into the masked rows, through chains of any length.
 
@@ -412,11 +420,7 @@ class DemoCorpus:
         )
 
     def image_size(self, i: int, max_side: int | None = None) -> tuple[int, int]:
-        width, height = SIZES[int(self._size[i])]
-        if max_side and max(width, height) > max_side:
-            scale = max_side / max(width, height)
-            return max(1, round(width * scale)), max(1, round(height * scale))
-        return width, height
+        return fit_size(*SIZES[int(self._size[i])], max_side)
 
     def render_image(self, i: int, n: int = 0, max_side: int | None = None) -> bytes:
         """JPEG bytes of image ``n`` of post ``i``, drawn now; ``max_side`` gives a thumbnail."""

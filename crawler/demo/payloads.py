@@ -12,20 +12,15 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crawler.demo.generator import DemoPost
+from crawler.demo.generator import DemoPost, fit_size
 
 THUMBNAIL_SIDE = 240
 # image_url(post, n, max_side) -> absolute signed URL; max_side None is the full image.
 ImageUrl = Callable[[DemoPost, int, int | None], str]
 
 
-def _thumbnail_size(post: DemoPost) -> tuple[int, int]:
-    scale = min(1.0, THUMBNAIL_SIDE / max(post.width, post.height))
-    return max(1, round(post.width * scale)), max(1, round(post.height * scale))
-
-
 def _candidates(post: DemoPost, n: int, image_url: ImageUrl) -> dict[str, Any]:
-    thumb_w, thumb_h = _thumbnail_size(post)
+    thumb_w, thumb_h = fit_size(post.width, post.height, THUMBNAIL_SIDE)
     return {
         "candidates": [
             {"url": image_url(post, n, None), "width": post.width, "height": post.height},

@@ -309,7 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
         site, corpus = self.site, self.site.corpus
         if path == "/":
             return self._html(site.renderer.index(corpus))
-        if (match := _TAG_PAGE.match(path)) and corpus.tag_posts(tag := match.group(1)):
+        if (match := _TAG_PAGE.match(path)) and (posts := corpus.tag_posts(tag := match.group(1))):
             quoted = urllib.parse.quote(tag)
             return self._html(
                 site.renderer.feed_shell(
@@ -317,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
                     f"/explore/tags/{quoted}/",
                     f"/api/v1/tags/{quoted}/sections/",
                     f"#{tag}",
-                    f"{len(corpus.tag_posts(tag)):,} posts",
+                    f"{len(posts):,} posts",
                     f"#{tag} hashtag on Instagram • Photos and videos",
                     start,
                 )
