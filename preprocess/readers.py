@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import lzma
 import re
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import Any
 
 from crawler.records import timestamp_to_iso
 from runtime.errors import UsageError
-from runtime.files import iter_jsonl
+from runtime.files import decode_json_object, iter_jsonl
 
 FORMATS = ("jsonl", "instaloader", "csv")
 INSTALOADER_SUFFIXES = ("_UTC.json.xz", "_UTC.json")
@@ -28,7 +27,7 @@ URL_PREFIXES = ("http://", "https://")
 
 @dataclass
 class Post:
-    """One post on its way through the build; later stages fill the fields after ``source``."""
+    """One post on its way through the build; later stages fill the fields after ``taken_at``."""
 
     shortcode: str
     caption: str
@@ -36,7 +35,6 @@ class Post:
     image_path: str | None  # absolute path of a local copy; preferred over the URL
     owner: str | None
     taken_at: str | None  # ISO 8601 UTC
-    source: str  # the input it came from
     hashtags: list[str] = field(default_factory=list)
     text: str = ""
     image: str = ""  # path of the saved JPEG relative to the dataset dir
@@ -99,7 +97,6 @@ def read_posts_jsonl(path: Path) -> Iterator[ReadItem]:
             image_path=str(path.parent / image_path) if isinstance(image_path, str) else None,
             owner=record.get("owner"),
             taken_at=record.get("taken_at"),
-            source=str(path),
         )
 
 
@@ -110,7 +107,6 @@ def _checked_post(
     image_path: str | None,
     owner: Any,
     taken_at: Any,
-    source: str,
 ) -> ReadItem:
     """A Post when the fields the build needs are there and well typed, else the reason."""
     if not isinstance(shortcode, str) or not shortcode:
@@ -130,13 +126,12 @@ def _checked_post(
         image_path=image_path,
         owner=owner if isinstance(owner, str) and owner else None,
         taken_at=taken_at if isinstance(taken_at, str) and taken_at else None,
-        source=source,
     ), ""
 
 
 # instaloader ---------------------------------------------------------------------------------
 
-_LOCAL_IMAGE = re.compile(r"^(?:_(\d+))?\.jpg$")
+_LOCAL_IMAGE = re.compile(r"^(.*_UTC)(?:_(\d+))?\.jpg$")
 
 
 def read_instaloader(root: Path) -> Iterator[ReadItem]:
@@ -144,17 +139,19 @@ def read_instaloader(root: Path) -> Iterator[ReadItem]:
 
     The metadata file ``<stamp>_UTC.json.xz`` (or ``.json``) names the post; the caption comes
     from its node, else from ``<stamp>_UTC.txt``; the image is the local ``<stamp>_UTC.jpg`` or
-    the first carousel file ``<stamp>_UTC_1.jpg``, else the node's ``display_url``. Videos are
-    skipped; a post saved under several targets is read once per copy and deduped later.
+    the first carousel file ``<stamp>_UTC_1.jpg``, else the node's ``display_url`` (for a
+    video, its cover frame); a post saved under several targets is read once per copy and
+    deduped later.
     """
     metadata = sorted(p for p in root.rglob("*_UTC.json*") if p.name.endswith(INSTALOADER_SUFFIXES))
     if not metadata:
         raise UsageError(f"no instaloader posts (*_UTC.json.xz or *_UTC.json) under {root}")
+    images = _local_images(root)
     for meta in metadata:
-        yield _instaloader_post(meta)
+        yield _instaloader_post(meta, images)
 
 
-def _instaloader_post(meta: Path) -> ReadItem:
+def _instaloader_post(meta: Path, images: dict[tuple[Path, str], Path]) -> ReadItem:
     stem = meta.name.removesuffix(".xz").removesuffix(".json")
     try:
         raw = lzma.decompress(meta.read_bytes()) if meta.name.endswith(".xz") else meta.read_bytes()
@@ -162,15 +159,10 @@ def _instaloader_post(meta: Path) -> ReadItem:
         return None, "bad_lzma"
     except OSError:
         return None, "unreadable_file"
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None, "bad_utf8"
-    except ValueError:
-        return None, "bad_json"
-    node = document.get("node") if isinstance(document, dict) else None
+    document, reason = decode_json_object(raw)
+    node = document.get("node") if document is not None else None
     if not isinstance(node, dict):
-        return None, "not_object"
+        return None, reason or "not_object"
     caption = _node_caption(node)
     if caption is None:
         caption, reason = _read_caption_file(meta.with_name(f"{stem}.txt"))
@@ -181,10 +173,9 @@ def _instaloader_post(meta: Path) -> ReadItem:
         shortcode=node.get("shortcode"),
         caption=caption,
         image_url=node.get("display_url"),
-        image_path=_local_image(meta.parent, stem),
+        image_path=str(images[meta.parent, stem]) if (meta.parent, stem) in images else None,
         owner=owner.get("username"),
         taken_at=timestamp_to_iso(node.get("taken_at_timestamp")),
-        source=str(meta.parent),
     )
 
 
@@ -209,14 +200,17 @@ def _read_caption_file(path: Path) -> tuple[str | None, str]:
         return None, "unreadable_file"
 
 
-def _local_image(folder: Path, stem: str) -> str | None:
-    """``<stem>.jpg`` or the lowest-numbered carousel file ``<stem>_N.jpg``."""
-    found: list[tuple[int, Path]] = []
-    for candidate in folder.glob(f"{stem}*.jpg"):
-        match = _LOCAL_IMAGE.match(candidate.name[len(stem) :])
+def _local_images(root: Path) -> dict[tuple[Path, str], Path]:
+    """Each post's local image, by (folder, metadata stem): ``<stem>.jpg`` or the
+    lowest-numbered carousel file ``<stem>_N.jpg``. One walk of the tree for all posts."""
+    found: dict[tuple[Path, str], tuple[int, Path]] = {}
+    for candidate in root.rglob("*_UTC*.jpg"):
+        match = _LOCAL_IMAGE.match(candidate.name)
         if match:
-            found.append((int(match.group(1) or 0), candidate))
-    return str(min(found)[1]) if found else None
+            key = (candidate.parent, match.group(1))
+            ranked = (int(match.group(2) or 0), candidate)
+            found[key] = min(found.get(key, ranked), ranked)
+    return {key: path for key, (_, path) in found.items()}
 
 
 # CSV -----------------------------------------------------------------------------------------
@@ -269,7 +263,6 @@ def _csv_post(row: dict[str, str | None], columns: dict[str, str], path: Path) -
         image_path=str(path.parent / image) if image and not is_url else None,
         owner=values.get("owner"),
         taken_at=values.get("taken_at"),
-        source=str(path),
     )
 
 

@@ -182,17 +182,19 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield number, None, "bad_utf8"
-                continue
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                yield number, None, "bad_json"
-                continue
-            if not isinstance(obj, dict):
-                yield number, None, "not_object"
-                continue
-            yield number, obj, ""
+            record, reason = decode_json_object(raw)
+            yield number, record, reason
+
+
+def decode_json_object(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """``raw`` as a JSON object, or ``None`` and why not: ``bad_utf8``, ``bad_json``,
+    ``not_object``."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "bad_utf8"
+    except ValueError:
+        return None, "bad_json"
+    if not isinstance(obj, dict):
+        return None, "not_object"
+    return obj, ""

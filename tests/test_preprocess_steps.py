@@ -37,7 +37,6 @@ def make_post(
         image_path=image_path,
         owner=owner,
         taken_at=None,
-        source="test",
         labels=labels or [],
     )
 
