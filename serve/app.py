@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from preprocess.hashtags import strip_for_model
+from preprocess.text import model_text as caption_to_model_text
 from serve.batching import MicroBatcher
 from serve.errors import RequestFailed
 from serve.images import (
@@ -158,7 +158,7 @@ class _Service:
         max_seq_len = max_seq_len or min(SEED_MAX_SEQ_LEN, self.predictor.max_seq_len)
         self._check_limits(caption, max_seq_len, n_label)
         image = await self.load_image(source)
-        model_text = strip_for_model(caption) or None
+        model_text = caption_to_model_text(caption, self.predictor.demojize) or None
         self._check_modality(model_text, caption, image)
         top_k = n_label or min(SEED_N_LABEL, len(self.predictor.labels))
         started = time.perf_counter()

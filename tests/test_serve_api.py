@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -198,3 +199,20 @@ def test_metrics_count_requests_latency_batches_and_errors(served):
     assert 'hashtag_request_latency_seconds_bucket{le="0.005",route="/api/predict"}' in text
     assert re.search(r"hashtag_batch_size_count [1-9]", text)
     assert re.search(r'hashtag_errors_total\{reason="bad_n_label"\} [1-9]', text)
+
+
+def test_captions_become_model_text_as_the_training_data_did(predictor):
+    """A checkpoint trained on a --demojize dataset gets emoji spelt out when served too."""
+    seen: list[str | None] = []
+    served = copy.copy(predictor)
+    served.demojize = True
+
+    def predict(texts, images, top_k=10, max_seq_len=None):
+        seen.extend(texts)
+        return predictor.predict(texts, images, top_k, max_seq_len)
+
+    served.predict = predict
+    with TestClient(build_app(served)) as client:
+        response = client.post("/api/predict", json={"text": "Sunset ❤️ #beach @sam"})
+    assert response.status_code == 200, response.text
+    assert seen == ["Sunset red heart"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from train.checkpoint import load_release, model_from_config, save_run_files, sa
 from train.cli import train_main
 from train.encoders import vgg16_backbone
 from train.loop import train
+from train.predictor import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +249,13 @@ def test_compiled_training_saves_a_checkpoint_that_loads_uncompiled(dataset, tmp
     assert not any("_orig_mod" in name for name in load_file(run / "model.safetensors"))
     model, _, labels, _ = load_release(run)
     assert len(labels) > 0 and not hasattr(model, "_orig_mod")
+
+
+def test_checkpoint_records_how_the_dataset_made_model_text(dataset, run, tmp_path):
+    assert json.loads((run / "config.json").read_text())["model"]["demojize"] is False
+    demojized = tmp_path / "demojized"
+    shutil.copytree(dataset, demojized)
+    (demojized / "manifest.json").write_text(json.dumps({"config": {"text": {"demojize": True}}}))
+    other = make_tiny_checkpoint(demojized, tmp_path / "r", modality="text", epochs=1)
+    assert json.loads((other / "config.json").read_text())["model"]["demojize"] is True
+    assert Predictor.load(other).demojize is True

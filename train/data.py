@@ -7,6 +7,7 @@ so a long run never dies an hour in on a bad file.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,18 @@ def multi_hot(label_lists: Any, num_labels: int) -> torch.Tensor:
     for row, indices in enumerate(label_lists):
         targets[row, list(indices)] = 1.0
     return targets
+
+
+def demojized(dataset_dir: Path) -> bool:
+    """Whether the dataset spelt emoji out as words in its model text (manifest.json
+    ``config.text.demojize``): serving must turn captions into text the same way. A dataset
+    without that record used the default, emoji kept."""
+    try:
+        manifest = json.loads((dataset_dir / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    text = (manifest.get("config") or {}).get("text") or {}
+    return bool(text.get("demojize", False))
 
 
 def post_inputs(frame: pd.DataFrame, dataset_dir: Path) -> tuple[list[str], list[Path | None]]:

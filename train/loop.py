@@ -31,7 +31,7 @@ from transformers.utils import logging as hf_logging
 from runtime.errors import UsageError
 from runtime.files import append_jsonl, repair_torn_tail
 from train import checkpoint
-from train.data import IMAGENET_MEAN, IMAGENET_STD, Collator, PostDataset, load_dataset
+from train.data import IMAGENET_MEAN, IMAGENET_STD, Collator, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
 from train.encoders import (
     load_image_backbone,
@@ -90,6 +90,7 @@ def train(
         saved_state = checkpoint.load_last(out_dir, model)
     else:
         model, tokenizer, model_config = build_model(config, labels, frames["train"])
+        model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
     model.to(device)
     if world.is_main:
         record = {"train": {**config, "dataset": str(dataset_dir.resolve())}, "model": model_config}

@@ -43,6 +43,8 @@ class Predictor:
         self.modality: str = model_config["modality"]
         self.max_seq_len: int = model_config["max_seq_len"]
         self.image_size: int = model_config["image_size"]
+        # How captions became model text in the training data (preprocess.text.model_text).
+        self.demojize: bool = model_config.get("demojize", False)
         self._transform = image_transform(self.image_size)
 
     @classmethod
