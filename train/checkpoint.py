@@ -65,6 +65,11 @@ def save_run_files(
         with staged_directory(run_dir / TOKENIZER_DIR, DIR_MODE) as staging:
             tokenizer.save_pretrained(staging)
     atomic_write_text(run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels), FILE_MODE)
+    save_config(run_dir, config)
+
+
+def save_config(run_dir: Path, config: dict[str, Any]) -> None:
+    """config.json alone: what a resumed run may change (epochs, learning rates ...)."""
     atomic_write_json(run_dir / CONFIG_FILE, config, FILE_MODE)
 
 

@@ -94,7 +94,10 @@ def train(
     model.to(device)
     if world.is_main:
         record = {"train": {**config, "dataset": str(dataset_dir.resolve())}, "model": model_config}
-        checkpoint.save_run_files(out_dir, record, labels, tokenizer)
+        if resume:  # labels and tokenizer were just read from out_dir: only the config changes
+            checkpoint.save_config(out_dir, record)
+        else:
+            checkpoint.save_run_files(out_dir, record, labels, tokenizer)
     frozen = model.uses_image and config["image_mode"] == "frozen"
     if frozen:
         model.image_backbone.requires_grad_(False)
