@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.blocks import Blocked, PageScan, classify_json, classify_scan, scan_html
-from crawler.records import DEFAULT_BASE_URL, make_record, timestamp_to_iso
+from crawler.records import DEFAULT_BASE_URL, make_record
+from runtime.timestamps import timestamp_to_iso
 
 Json = dict[str, Any]
 
