@@ -81,7 +81,13 @@ def register(subparsers: Any) -> None:
         "deduplicated by shortcode, and say per file how many posts it held. "
         "Exit 2 when any file could not be read or is not JSON, HTML or HAR.",
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to parse")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="files to parse; a folder stands for every file in it (and its sub-folders)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="posts.jsonl to append to")
     parser.add_argument(
         "--source", help="the records' source field (default: file:<file name> per file)"
@@ -102,7 +108,8 @@ def run_parse(args: argparse.Namespace) -> int:
     store = PostStore(args.out)
     summary = ParseSummary()
     # disable=None: the bar shows on a terminal only, so piped stderr holds just the errors.
-    for path in tqdm(args.files, unit="file", disable=progress_disabled(args) or None):
+    files = expand_folders(args.files, skip=args.out)
+    for path in tqdm(files, unit="file", disable=progress_disabled(args) or None):
         source = args.source or f"file:{path.name}"
         try:
             pages = parse_file(path, source, args.base_url)
@@ -118,6 +125,27 @@ def run_parse(args: argparse.Namespace) -> int:
         tqdm.write(file_line(path, pages), file=sys.stdout)
     print(summary.line(args.out))
     return EXIT_USAGE if summary.files_failed else EXIT_OK
+
+
+def expand_folders(paths: list[Path], skip: Path) -> list[Path]:
+    """The files to parse: a folder gives its files, sorted, without hidden ones and without
+    ``skip`` (the --out file, often kept beside the captures). An empty folder stays itself and
+    is reported like any unreadable input."""
+    files: list[Path] = []
+    for path in paths:
+        inside = (
+            sorted(
+                found
+                for found in path.rglob("*")
+                if found.is_file()
+                and not any(part.startswith(".") for part in found.relative_to(path).parts)
+                and found.resolve() != skip.resolve()
+            )
+            if path.is_dir()
+            else []
+        )
+        files += inside or [path]
+    return files
 
 
 def parse_file(path: Path, source: str, base_url: str = DEFAULT_BASE_URL) -> list[Page]:
@@ -178,7 +206,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return "no such file"
     if isinstance(exc, IsADirectoryError):
-        return "is a directory, not a file"
+        return "a folder with no files in it"
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, OSError):

@@ -196,7 +196,12 @@ _V1_MORE_FLAGS = ("more_available", "has_more")
 
 
 def media_kind(obj: Json) -> str | None:
-    """``"v1"`` or ``"graphql"`` when ``obj`` is a media object by its own fields, else None."""
+    """``"v1"`` or ``"graphql"`` when ``obj`` is a media object by its own fields, else None.
+
+    Story items look like v1 media but are no posts (they expire and have no /p/ page).
+    """
+    if obj.get("product_type") == "story":
+        return None
     if isinstance(obj.get("code"), str) and any(key in obj for key in _V1_MEDIA_FIELDS):
         return V1
     if isinstance(obj.get("shortcode"), str) and any(key in obj for key in _GRAPHQL_MEDIA_FIELDS):
@@ -221,11 +226,15 @@ class Found:
     cursors: list[_Cursor] = field(default_factory=list)
 
     def feed_cursor(self) -> _Cursor | None:
-        """The pagination of the feed that holds the most media (ties: the later one, as a tag
-        page's "recent" tab follows its "top" tab); a cursor that promises more wins first."""
+        """The pagination that says where the document's feed goes on.
+
+        A cursor that promises more wins (a tag page's "top" tab ends where its "recent" tab
+        goes on, even while "recent" is still empty), then the one over the most media, then
+        the later one. Taking a finished cursor for the feed's would end a crawl early; taking
+        a live one wrongly only costs a scroll that brings nothing.
+        """
         ranked = [
-            ((c.media > 0, bool(c.cursor) and c.more, c.media, index), c)
-            for index, c in enumerate(self.cursors)
+            ((bool(c.cursor) and c.more, c.media, index), c) for index, c in enumerate(self.cursors)
         ]
         return max(ranked, key=lambda pair: pair[0])[1] if ranked else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -173,8 +174,10 @@ def bad_file(tmp_path: Path, kind: str) -> tuple[Path, str]:
         return path, "malformed JSON (Expecting value at line 1)"
     if kind == "missing":
         return tmp_path / "nowhere.html", "no such file"
-    if kind == "directory":
-        return tmp_path, "is a directory, not a file"
+    if kind == "empty-folder":
+        path = tmp_path / "empty"
+        path.mkdir()
+        return path, "a folder with no files in it"
     if kind == "not-instagram":
         path = tmp_path / "blog.html"
         path.write_text("<html><title>My blog</title><p>hi</p></html>", "utf-8")
@@ -183,7 +186,7 @@ def bad_file(tmp_path: Path, kind: str) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["plain-text", "binary", "truncated-json", "missing", "directory", "not-instagram"]
+    "kind", ["plain-text", "binary", "truncated-json", "missing", "empty-folder", "not-instagram"]
 )
 def test_bad_file_is_one_line_exit_2_and_others_still_parsed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
@@ -233,3 +236,42 @@ def test_documents_without_posts_are_zero_posts_exit_0(
         f"{shell}: 0 posts (no media objects)",
         f"parsed 2 of 2 files: 0 posts added to {out}, 0 duplicates skipped",
     ]
+
+
+def test_folder_of_mixed_captures_reports_posts_per_file(
+    instagram_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2018-2026 shapes side by side: JSON, HTML with data-sjs or _sharedData, a HAR, a shell."""
+    folder = tmp_path / "captures"
+    (folder / "2026").mkdir(parents=True)
+    for name in ("tag_page_sjs.html", "profile_timeline_xdt.json", "search_top_serp.json"):
+        shutil.copy(OWN_FIXTURES / name, folder / "2026" / name)
+    for name in ("location.html", "home.html"):
+        shutil.copy(instagram_fixtures / name, folder / name)
+    reel = har_entry(
+        "https://www.instagram.com/api/v1/clips/user/",
+        "application/json",
+        (OWN_FIXTURES / "clips_user.json").read_text("utf-8"),
+    )
+    (folder / "reels.har").write_text(json.dumps({"log": {"entries": [reel]}}), "utf-8")
+    (folder / "notes.txt").write_text("to do: crawl #sunset again", "utf-8")
+    (folder / ".DS_Store").write_bytes(b"\x00\x01")
+    out = folder / "posts.jsonl"
+    out.write_text("", "utf-8")  # --out inside the folder is not parsed itself
+
+    assert run_cli("parse", folder, "--out", out) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"hashtag-crawl parse: error: {folder / 'notes.txt'}: not JSON or HTML"
+    ]
+    *lines, summary = captured.out.splitlines()
+    assert [line.split(", feed continues")[0] for line in lines] == [
+        f"{folder / '2026' / 'profile_timeline_xdt.json'}: 3 posts (v1)",
+        f"{folder / '2026' / 'search_top_serp.json'}: 3 posts (v1)",
+        f"{folder / '2026' / 'tag_page_sjs.html'}: 3 posts (v1)",
+        f"{folder / 'home.html'}: 0 posts (no media objects)",
+        f"{folder / 'location.html'}: 33 posts (graphql)",
+        f"{folder / 'reels.har'}: 2 posts (v1)",
+    ]
+    assert summary == f"parsed 6 of 7 files: 44 posts added to {out}, 0 duplicates skipped"
+    assert len(read_posts(out)) == 44
