@@ -315,7 +315,7 @@ class Crawler:
             self._stop_if_blocked(exc.kind, response)
             return None
         except parsers.UnknownShape:
-            log.debug("ignoring a response of unknown shape: %s", response.url)
+            log.debug("ignoring a response that is not Instagram JSON or HTML: %s", response.url)
             return None
         if _SINGLE_MEDIA_PATH.match(urlsplit(response.url).path):
             page.is_feed = False
@@ -369,7 +369,9 @@ class Crawler:
         except (blocks.Blocked, parsers.UnknownShape) as exc:
             log.info("post page %s unusable: %s", record["url"], exc)
             return
-        for name, value in (found[0] if found else {}).items():
+        # A post page also embeds other posts (more from the owner, related): take this one's.
+        same = next((r for r in found if r["shortcode"] == record["shortcode"]), {})
+        for name, value in same.items():
             if record.get(name) in (None, "", []):
                 record[name] = value
 

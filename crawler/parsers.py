@@ -316,11 +316,7 @@ def _merge_unique(records: Iterable[Json]) -> list[Json]:
 
 def page_of(documents: Iterable[Any], source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
     """The posts and feed cursor of one or more JSON documents (a page's embedded blobs)."""
-    found = Found()
-    for document in documents:
-        one = walk(document)
-        found.media += one.media
-        found.cursors += one.cursors
+    found = walk(list(documents))
     records = _merge_unique(_record(*item, source, base_url) for item in found.media)
     kinds = "+".join(sorted({kind for kind, _, _ in found.media})) or NO_MEDIA
     feed = found.feed_cursor()
