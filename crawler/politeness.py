@@ -117,14 +117,15 @@ class Politeness:
         self.slept_s: collections.Counter[str] = collections.Counter()
 
     def wait_turn(self) -> float:
-        """Pause before the next action: a random delay, then room in every request budget."""
-        waited = 0.0
-        if not self.no_delay:
-            mean = self.config["delay_mean_s"]
-            delay = self._rng.expovariate(1.0 / mean) if mean > 0 else 0.0
-            waited += self._pause(min(delay, self.config["delay_max_s"]), RANDOM_PAUSE)
-        waited += self._wait_for_budget()
-        return waited
+        """Pause before the next action: a random delay, then room in every request budget.
+        ``no_delay`` (loopback sites only, checked by the CLI) skips both."""
+        if self.no_delay:
+            return 0.0
+        mean = self.config["delay_mean_s"]
+        delay = self._rng.expovariate(1.0 / mean) if mean > 0 else 0.0
+        return self._pause(min(delay, self.config["delay_max_s"]), RANDOM_PAUSE) + (
+            self._wait_for_budget()
+        )
 
     def note_requests(self, counts: Mapping[str, int]) -> None:
         """Record requests the browser actually made, by query type, so budgets see real traffic."""

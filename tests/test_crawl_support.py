@@ -53,8 +53,7 @@ def test_no_delay_skips_pauses() -> None:
 
 def test_sliding_window_budget_waits_for_the_oldest_request_to_expire() -> None:
     fake = FakeTime()
-    polite = make_politeness(fake, budget_requests=10, budget_window_s=60)
-    polite.no_delay = True
+    polite = make_politeness(fake, budget_requests=10, budget_window_s=60, delay_mean_s=0)
     polite.note_requests({"page": 6})
     fake.now = 10
     polite.note_requests({"page": 4})

@@ -212,9 +212,9 @@ class FakeTime:
 
 
 def paced(fake: FakeTime, **config: float) -> Politeness:
-    polite = Politeness(config, sleep=fake.sleep, clock=fake.clock, rng=random.Random(0))
-    polite.no_delay = True
-    return polite
+    """Budgets and sleeps without the random pauses, on a fake clock."""
+    config = {"delay_mean_s": 0, **config}
+    return Politeness(config, sleep=fake.sleep, clock=fake.clock, rng=random.Random(0))
 
 
 def test_defaults_are_no_looser_than_instaloaders_rate_controller() -> None:
@@ -244,6 +244,9 @@ def test_api_v1_requests_share_instaloaders_other_budget() -> None:
     fake = FakeTime()
     polite = paced(fake, api_budget_requests=4, budget_window_s=60)
     polite.note_requests({"api": 4, "page": 1})
+    polite.no_delay = True  # a loopback demo site: no pauses, no budgets
+    assert polite.wait_turn() == 0
+    polite.no_delay = False
     assert polite.wait_turn() == pytest.approx(60)
 
 
