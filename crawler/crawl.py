@@ -247,7 +247,13 @@ class Crawler:
             self.driver.get("about:blank")
         except WebDriverException as error:
             log.debug("could not leave the page before sleeping: %s", first_line(error))
-        self.politeness.throttled(self._throttled, exc.reason, exc.family, exc.retry_after_s)
+        try:
+            self.politeness.throttled(self._throttled, exc.reason, exc.family, exc.retry_after_s)
+        except RemoteStop as stop:
+            raise RemoteStop(
+                f"{stop}; state saved in {self.state_path}: let the account rest an hour or more, "
+                "then run the same command to resume"
+            ) from None
 
     def _open_feed(self, target: Target, progress: TargetState) -> None:
         url = self.settings.base_url + target.path
@@ -320,7 +326,8 @@ class Crawler:
 
     def _parse(self, target: Target, response: Response) -> parsers.Page | None:
         """The posts page a response carries; None for responses that are not a feed."""
-        self._stop_if_blocked(blocks.classify_redirect(response.url), response)
+        classify_url = blocks.classify_redirect if response.redirected else blocks.classify_url
+        self._stop_if_blocked(classify_url(response.url), response)
         # Only a 401's require_login depends on the session; reading cookies costs a round trip.
         logged_in = response.status == 401 and self._logged_in()
         refusal = blocks.classify_response(response.status, response.body, logged_in)

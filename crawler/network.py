@@ -53,6 +53,7 @@ class Response:
     resource_type: str
     headers: dict[str, str]
     body: str
+    redirected: bool = False  # it ended at ``url`` after the site redirected the request
 
     @property
     def retry_after_s(self) -> float | None:
@@ -95,6 +96,7 @@ class NetworkTap:
                 request_url = self._requested_urls.pop(params.get("requestId"), None)
                 if request_url is None or params.get("type") not in BODY_TYPES:
                     continue
+                params["redirected"] = params["response"]["url"] != request_url
                 if not _may_stay_unread(params["response"], request_url):
                     self._awaiting_body[params["requestId"]] = params
                 elif (response := self._with_body(params, refetch=False)).body or (
@@ -155,6 +157,7 @@ class NetworkTap:
             resource_type=received.get("type", ""),
             headers={k.lower(): str(v) for k, v in response.get("headers", {}).items()},
             body=self._body(received["requestId"], response["url"], refetch),
+            redirected=received.get("redirected", False),
         )
 
     def _body(self, request_id: str, url: str, refetch: bool) -> str:

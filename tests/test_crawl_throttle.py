@@ -119,3 +119,21 @@ def test_logged_out_redirect_home_stops_with_exit_3_naming_cookies(
     assert err.count("\n") == 1 and "login wall" in err and "--cookies" in err
     assert rerun == 0, rerun_err
     assert set(_shortcodes(tmp_path / "out")) == _every_post(corpus, tag)
+
+
+def test_throttling_that_does_not_end_stops_with_exit_3_and_saved_state(
+    corpus: DemoCorpus, tag: str, crawl: Crawl, tmp_path: Path
+) -> None:
+    config = {"rate_limit": {"every": 2, "burst": 1000, "answer": "graphql_errors"}}
+    with DemoSite(corpus, config) as site:
+        code, stdout, err = crawl(site, tag, "--set", "politeness.backoff_attempts=2")
+        refused = site.counters["graphql_errors"]
+    assert code == 3
+    last = err.splitlines()[-1]  # after the two "throttled ...; sleeping" warnings
+    assert last.startswith("hashtag-crawl: error: throttled (GraphQL rate limit errors at HTTP")
+    assert "still refused after 2 sleeps" in last and "state saved" in last
+    assert last.endswith("run the same command to resume")
+    assert refused == 3  # one refusal per attempt: nothing was asked again while asleep
+    assert "GraphQL rate limit errors at HTTP 200: 2 x" in stdout
+    state = json.loads((tmp_path / "out" / "state.json").read_text("utf-8"))
+    assert state["targets"][f"tag:{tag}"]["posts"] == len(_shortcodes(tmp_path / "out")) == 24
