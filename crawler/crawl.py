@@ -49,8 +49,8 @@ fetch(arguments[0], {credentials: "include"})
 FEED_SHAPES = frozenset(
     {"graphql_tag", "graphql_profile", "graphql_location", "v1_items", "v1_sections", "shared_data"}
 )
-# What to do about each stop, after "state saved in ...": the same command then resumes.
-_STOP_ADVICE = {
+# Each stop's name, and what to do about it before the same command resumes the crawl.
+_STOP_NAMES = {
     blocks.LOGIN: "login wall",
     blocks.CHALLENGE: "challenge page",
     blocks.FEEDBACK: "feedback_required (Instagram's 'Try Again Later' block)",
@@ -364,7 +364,7 @@ class Crawler:
         else:
             advice = f"{_NEXT_STEP.get(kind, 'fix the cause')}, then"
         raise RemoteStop(
-            f"{_STOP_ADVICE.get(kind, kind)} at {url}; state saved in {self.state_path}: "
+            f"{_STOP_NAMES.get(kind, kind)} at {url}; state saved in {self.state_path}: "
             f"{advice} run the same command to resume"
         )
 
