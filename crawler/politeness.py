@@ -49,12 +49,16 @@ _TELEMETRY_PREFIXES = ("/logging/", "/ajax/", "/falco", "/api/v1/web/fxcal/", "/
 
 
 def query_type(
-    url: str, resource_type: str, headers: Mapping[str, str] | None = None
+    url: str,
+    resource_type: str,
+    headers: Mapping[str, str] | None = None,
+    post_data: str | None = None,
 ) -> str | None:
     """The budget a browser request counts against, or None for one that counts against none.
 
     ``page`` for a page load; ``graphql:NAME`` for a GraphQL query (``X-FB-Friendly-Name``, else
-    its ``doc_id`` or ``query_hash``); ``api`` for the rest of the JSON API (``/api/v1/``).
+    its ``doc_id`` or ``query_hash`` from the URL or the POSTed form); ``api`` for the rest of
+    the JSON API (``/api/v1/``).
     """
     parts = urlsplit(url)
     path = parts.path
@@ -64,10 +68,10 @@ def query_type(
         return PAGE
     if path.startswith(("/graphql", "/api/graphql")):
         lowered = {key.lower(): value for key, value in (headers or {}).items()}
-        query = parse_qs(parts.query)
+        fields = parse_qs(parts.query) | parse_qs(post_data or "")
         name = (
             lowered.get("x-fb-friendly-name")
-            or (query.get("doc_id") or query.get("query_hash") or [""])[0]
+            or (fields.get("doc_id") or fields.get("query_hash") or [""])[0]
         )
         return f"{GRAPHQL}:{name}" if name else GRAPHQL
     if path.startswith("/api/v1/"):
