@@ -290,7 +290,7 @@ _PAGE = _ENV.from_string(
  figure img { width: 160px; height: 160px; object-fit: cover; border: 1px solid #ddd; }
  .pair { display: flex; gap: .5em; border: 1px solid #eee; padding: .5em; }
  .pair p { margin: .2em 0; }
- .tag { color: #1d5c9a; margin-right: .3em; }
+ .tag { display: inline-block; color: #1d5c9a; margin-right: .3em; }
  .code { color: #777; font-family: monospace; }
  .scroll { max-height: 30em; overflow-y: auto; display: inline-block; }
 </style></head><body>
