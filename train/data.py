@@ -65,8 +65,10 @@ def _read_without_image_bytes(path: Path) -> pd.DataFrame:
     names = schema.names
     if "image" in names and pa.types.is_struct(schema.field("image").type):
         columns = [name if name != "image" else "image.path" for name in names]
-        table = pq.read_table(path, columns=columns).rename_columns(names)
-        return table.to_pandas()
+        table = pq.read_table(path, columns=columns)  # the struct's child comes back as "path"
+        return table.rename_columns(
+            ["image" if name == "path" else name for name in table.column_names]
+        ).to_pandas()
     return pd.read_parquet(path)
 
 
