@@ -159,7 +159,9 @@ def webdataset_sample(row: dict[str, Any], labels: Sequence[str]) -> dict[str, A
 
 def _write_hf(dataset_dir: Path, stage: Path, progress: bool) -> dict[str, dict[str, Any]]:
     """Read the Parquet files exactly as a user's ``load_dataset`` would (the features come
-    from their metadata) and save the result; ``datasets``' cache lives inside the stage."""
+    from their metadata) and save the result; ``datasets``' cache lives inside the stage.
+
+    A split without rows is left out: ``datasets`` refuses to generate an empty split."""
     import datasets
 
     if not progress:
@@ -168,8 +170,12 @@ def _write_hf(dataset_dir: Path, stage: Path, progress: bool) -> dict[str, dict[
     files = {
         HF_SPLIT_NAMES[split]: str(path)
         for split, path in zip(SPLITS, _split_files(dataset_dir), strict=True)
+        if pq.ParquetFile(path).metadata.num_rows
     }
     dataset = datasets.load_dataset("parquet", data_files=files, cache_dir=str(cache))
     dataset.save_to_disk(str(stage))
     shutil.rmtree(cache)
-    return {name: {"samples": split.num_rows} for name, split in dataset.items()}
+    return {
+        name: {"samples": dataset[name].num_rows if name in dataset else 0}
+        for name in HF_SPLIT_NAMES.values()
+    }

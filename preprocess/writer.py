@@ -94,10 +94,13 @@ def parquet_schema(labels: Sequence[str]) -> pa.Schema:
 
 
 def write_split(path: Path, posts: Sequence[Post], labels: Sequence[str]) -> None:
-    """One split; each post's image is read from ``post.image`` under ``path``'s folder."""
+    """One split; each post's image is read from ``post.image`` under ``path``'s folder.
+
+    An empty split is a file with the schema and no row group: ``datasets`` fails on a row
+    group of zero rows (it becomes its batch size)."""
     schema = parquet_schema(labels)
     with pq.ParquetWriter(path, schema) as writer:
-        for start in range(0, max(len(posts), 1), ROWS_PER_GROUP):
+        for start in range(0, len(posts), ROWS_PER_GROUP):
             chunk = posts[start : start + ROWS_PER_GROUP]
             writer.write_table(pa.table(_columns(chunk, path.parent), schema=schema))
 

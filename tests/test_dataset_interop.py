@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from crawler.demo.generator import DemoCorpus
 from preprocess.cli import main
 from preprocess.report import ReportData, image_failures_section
+from preprocess.writer import write_split
 from train.data import PostDataset, load_dataset
 
 N_POSTS = 40
@@ -173,6 +174,22 @@ def test_hf_export_loads_from_disk(moved: Path, tmp_path: Path) -> None:
     )
     assert isinstance(loaded["train"][0]["image"], Image.Image)
     assert not (out / ".cache").exists()
+
+
+def test_hf_export_leaves_out_an_empty_split(moved: Path, tmp_path: Path) -> None:
+    """``datasets`` cannot generate a split without rows; the others are still exported."""
+    small = tmp_path / "small"
+    shutil.copytree(moved, small)
+    write_split(small / "test.parquet", [], (small / "labels.txt").read_text("utf-8").split())
+    assert load_dataset(small)[1]["test"].empty
+    assert (
+        main(
+            ["export", "--dataset", str(small), "--out", str(tmp_path / "hf")]
+            + ["--format", "hf", "-q"]
+        )
+        == 0
+    )
+    assert set(datasets.load_from_disk(str(tmp_path / "hf"))) == {"train", "validation"}
 
 
 @pytest.mark.parametrize(
