@@ -111,16 +111,16 @@ def shown_pairs(
 
 def funnel_section(data: ReportData) -> Section:
     funnel = data.stats["funnel"]
-    chart = _chart(
+    chart = chart_img(
         "posts left after each stage",
-        _bars([s["stage"] for s in funnel], {"posts": [s["posts"] for s in funnel]}, "posts"),
+        bar_chart([s["stage"] for s in funnel], {"posts": [s["posts"] for s in funnel]}, "posts"),
     )
     return _section("funnel", "Funnel", _FUNNEL, chart=chart, funnel=funnel)
 
 
 def gallery_section(data: ReportData) -> Section:
     gallery = {
-        split: [(sample, _thumbnail_uri(sample.image)) for sample in samples]
+        split: [(sample, thumbnail_uri(sample.image)) for sample in samples]
         for split, samples in data.gallery.items()
     }
     return _section(
@@ -135,7 +135,9 @@ def labels_section(data: ReportData) -> Section:
     names = list(frequency)
     series = {split: [counts.get(n, 0) for n in names] for split, counts in per_split.items()}
     rows = [(n, [values[i] for values in series.values()]) for i, n in enumerate(names)]
-    chart = _chart("posts per label and split", _bars(names, series, "posts", horizontal=True))
+    chart = chart_img(
+        "posts per label and split", bar_chart(names, series, "posts", horizontal=True)
+    )
     title = f"Labels ({len(names)}): posts per split"
     return _section("labels", title, _LABELS, chart=chart, splits=list(series), rows=rows)
 
@@ -146,7 +148,7 @@ def duplicates_section(data: ReportData) -> Section | None:
     if not total:
         return None
     pairs = [
-        (shown.pair, _thumbnail_uri(shown.kept_image), _thumbnail_uri(shown.dropped_image))
+        (shown.pair, thumbnail_uri(shown.kept_image), thumbnail_uri(shown.dropped_image))
         for shown in data.duplicates
     ]
     title = f"Duplicate images dropped ({total})"
@@ -198,7 +200,7 @@ SECTIONS: tuple[Callable[[ReportData], Section | None], ...] = (
 )
 
 
-# drawing -------------------------------------------------------------------------------------
+# drawing: bar_chart, chart_img and thumbnail_uri serve any report ---------------------------------
 
 
 def _section(anchor: str, title: str, template: jinja2.Template, **context: Any) -> Section:
@@ -209,15 +211,15 @@ def _chart_section(
     anchor: str, title: str, counts: Mapping[str, int], unit: str, horizontal: bool = False
 ) -> Section:
     """A section that is one bar chart of ``counts``."""
-    png = _bars(list(counts), {unit: list(counts.values())}, unit, horizontal)
-    return Section(anchor, title, _chart(title, png))
+    png = bar_chart(list(counts), {unit: list(counts.values())}, unit, horizontal)
+    return Section(anchor, title, chart_img(title, png))
 
 
-def _chart(alt: str, png: str) -> Markup:
+def chart_img(alt: str, png: str) -> Markup:
     return Markup('<img class="chart" alt="{}" src="data:image/png;base64,{}">').format(alt, png)
 
 
-def _bars(
+def bar_chart(
     names: Sequence[str],
     series: Mapping[str, Sequence[int]],
     unit: str,
@@ -263,7 +265,7 @@ def _png(figure: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _thumbnail_uri(path: Path) -> str:
+def thumbnail_uri(path: Path) -> str:
     """A small JPEG of the image as a data URI: a few kB a post keeps the report light."""
     with Image.open(path) as image:
         thumbnail = image.convert("RGB")
