@@ -76,7 +76,8 @@ class Section:
 
 def write_report(path: Path, data: ReportData) -> None:
     sections = [section for build in SECTIONS if (section := build(data)) is not None]
-    html = _PAGE.render(created_at=data.created_at, splits=data.stats["splits"], sections=sections)
+    splits = ", ".join(f"{name} {n:,}" for name, n in data.stats["splits"].items())
+    html = _PAGE.render(created_at=data.created_at, splits=splits, sections=sections)
     atomic_write_text(path, html, FILE_MODE)
 
 
@@ -297,10 +298,7 @@ _PAGE = _ENV.from_string(
  .scroll { max-height: 30em; overflow-y: auto; display: inline-block; }
 </style></head><body>
 <h1>Dataset report</h1>
-<p>Created {{ created_at }}; posts per split:
-{% for name, n in splits.items() %}
-{{ name }} {{ "{:,}".format(n) }}{{ ", " if not loop.last }}
-{% endfor %}.</p>
+<p>Created {{ created_at }}; posts per split: {{ splits }}.</p>
 <nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}</nav>
 {% for s in sections %}
 <section id="{{ s.anchor }}">
