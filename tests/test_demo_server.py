@@ -1,4 +1,8 @@
-"""The demo site over real HTTP: feeds, post pages, media, every failure mode, and a browser."""
+"""The demo site over real HTTP: feeds, post pages, media, every failure mode, and a browser.
+
+These run the "classic" shapes (page shells that fetch every page from the v1 feeds); the
+2026 shapes are in test_demo_shapes.py.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,9 @@ from crawler.demo.server import DemoSite
 from runtime.errors import run_main
 
 
+CLASSIC = {"shapes": "classic"}
+
+
 @pytest.fixture(scope="module")
 def corpus() -> DemoCorpus:
     return DemoCorpus(seed=11, n_posts=3_000)
@@ -35,14 +42,14 @@ def corpus() -> DemoCorpus:
 
 @pytest.fixture(scope="module")
 def site(corpus: DemoCorpus) -> Iterator[DemoSite]:
-    with DemoSite(corpus) as running:
+    with DemoSite(corpus, CLASSIC) as running:
         yield running
 
 
 @contextmanager
 def serving(corpus: DemoCorpus, **config: Any) -> Iterator[DemoSite]:
     """A fresh site (fresh counters) with some failure modes switched on."""
-    with DemoSite(corpus, config) as running:
+    with DemoSite(corpus, CLASSIC | config) as running:
         yield running
 
 
