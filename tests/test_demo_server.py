@@ -31,7 +31,6 @@ from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
 from runtime.errors import run_main
 
-
 CLASSIC = {"shapes": "classic"}
 
 
