@@ -26,12 +26,17 @@ BODY_TYPES = frozenset({"XHR", "Fetch", "Document"})
 MEDIA_TYPES = frozenset({"Image", "Media"})
 
 # Fallback for a WebDriver endpoint that refuses goog/cdp/execute (some hosted grids): read the
-# body by fetching the same URL again from inside the page. It costs one more request per
+# body by sending the same request again from inside the page: same method, same form body
+# (today's feeds are POSTs whose cursor is in the body). It costs one more request per
 # response, which is counted; the marker header keeps the copy itself from being harvested.
 REFETCH_HEADER = "X-Crawler-Refetch"
 _REFETCH_SCRIPT = f"""
+const [url, method, body, type] = arguments;
 const done = arguments[arguments.length - 1];
-fetch(arguments[0], {{credentials: "include", headers: {{"{REFETCH_HEADER}": "1"}}}})
+const headers = {{"{REFETCH_HEADER}": "1"}};
+if (type) headers["Content-Type"] = type;
+const send = method === "GET" || method === "HEAD" ? {{}} : {{body: body}};
+fetch(url, {{method: method, credentials: "include", headers: headers, ...send}})
   .then(r => r.text()).then(done).catch(e => done(null));
 """
 
@@ -64,8 +69,11 @@ class NetworkTap:
     requests: int = 0
     cdp_bodies: bool = True
     _origin: str = field(init=False)
-    _requested_urls: dict[str, str] = field(default_factory=dict, init=False)
-    _awaiting_body: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    # requestId -> the DevTools request (url, method, headers, postData) until its response
+    _requests: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    _awaiting_body: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         self._origin = _origin(self.base_url)
@@ -80,32 +88,34 @@ class NetworkTap:
             if method == "Network.requestWillBeSent":
                 self._note_request(params)
             elif method == "Network.responseReceived":
-                request_url = self._requested_urls.pop(params.get("requestId"), None)
-                if request_url is None or params.get("type") not in BODY_TYPES:
+                request = self._requests.pop(params.get("requestId"), None)
+                if request is None or params.get("type") not in BODY_TYPES:
                     continue
-                if _may_stay_unread(params["response"], request_url):
-                    finished.append(self._with_body(params, refetch=False))
+                if _may_stay_unread(params["response"], request["url"]):
+                    finished.append(self._with_body(params, request, refetch=False))
                 else:
-                    self._awaiting_body[params["requestId"]] = params
+                    self._awaiting_body[params["requestId"]] = (params, request)
             elif method == "Network.loadingFinished":
-                received = self._awaiting_body.pop(params.get("requestId"), None)
-                if received is not None:
-                    finished.append(self._with_body(received, refetch=True))
+                awaited = self._awaiting_body.pop(params.get("requestId"), None)
+                if awaited is not None:
+                    finished.append(self._with_body(*awaited, refetch=True))
             elif method == "Network.loadingFailed":
-                self._requested_urls.pop(params.get("requestId"), None)
+                self._requests.pop(params.get("requestId"), None)
                 self._awaiting_body.pop(params.get("requestId"), None)
         return finished
 
     def _note_request(self, params: dict[str, Any]) -> None:
-        """Count a request to the site (media and blocked URLs excluded) and remember its URL."""
+        """Count a request to the site (media and blocked URLs excluded) and remember it."""
         url = params.get("request", {}).get("url", "")
         if params.get("type") in MEDIA_TYPES or _origin(url) != self._origin or _blocked(url):
             return
         self.requests += 1
         if REFETCH_HEADER not in params["request"].get("headers", {}):
-            self._requested_urls.setdefault(params["requestId"], url)
+            self._requests.setdefault(params["requestId"], params["request"])
 
-    def _with_body(self, received: dict[str, Any], refetch: bool) -> Response:
+    def _with_body(
+        self, received: dict[str, Any], request: dict[str, Any], refetch: bool
+    ) -> Response:
         """The response with its body ("" when it cannot be had)."""
         response = received["response"]
         return Response(
@@ -113,10 +123,11 @@ class NetworkTap:
             status=int(response.get("status", 0)),
             resource_type=received.get("type", ""),
             headers={k.lower(): str(v) for k, v in response.get("headers", {}).items()},
-            body=self._body(received["requestId"], response["url"], refetch),
+            body=self._body(received["requestId"], request, refetch),
         )
 
-    def _body(self, request_id: str, url: str, refetch: bool) -> str:
+    def _body(self, request_id: str, request: dict[str, Any], refetch: bool) -> str:
+        url = request["url"]
         if self.cdp_bodies:
             try:
                 got = self.driver.execute_cdp_cmd(
@@ -135,7 +146,12 @@ class NetworkTap:
                 return raw
         if not refetch:
             return ""
-        return self.driver.execute_async_script(_REFETCH_SCRIPT, url) or ""
+        headers = {k.lower(): v for k, v in (request.get("headers") or {}).items()}
+        replay = (url, request.get("method", "GET"), request.get("postData"))
+        return (
+            self.driver.execute_async_script(_REFETCH_SCRIPT, *replay, headers.get("content-type"))
+            or ""
+        )
 
 
 def _may_stay_unread(response: dict[str, Any], request_url: str) -> bool:
