@@ -9,6 +9,7 @@ moment resumes without losing or duplicating a post.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,10 +46,9 @@ const done = arguments[arguments.length - 1];
 fetch(arguments[0], {credentials: "include"})
   .then(r => r.text().then(t => done([r.status, t]))).catch(e => done([0, String(e)]));
 """
-# Shapes that are a page of a feed: their cursor and more_available describe the target's feed.
-FEED_SHAPES = frozenset(
-    {"graphql_tag", "graphql_profile", "graphql_location", "v1_items", "v1_sections", "shared_data"}
-)
+# One post's info (/api/v1/media/<pk>/info/): its posts are kept, but its "more_available":
+# false speaks of that post, not of the target's feed.
+_SINGLE_MEDIA_PATH = re.compile(r"^/api/v1/media/[^/]+/info/")
 _BLOCK_MESSAGES = {
     blocks.LOGIN: "login wall",
     blocks.CHALLENGE: "challenge page",
@@ -286,7 +286,7 @@ class Crawler:
                     continue
                 if page is not None:
                     self._store_page(target, progress, page)
-                    arrived |= page.shape in FEED_SHAPES
+                    arrived |= page.is_feed
             if arrived:
                 self._rate_limited = 0
                 self.politeness.success()
@@ -316,9 +316,11 @@ class Crawler:
             self._stop_if_blocked(exc.kind, response)
             return None
         except parsers.UnknownShape:
-            log.debug("ignoring a response of unknown shape: %s", response.url)
+            log.debug("ignoring a response that is not Instagram JSON or HTML: %s", response.url)
             return None
-        if not page.records and page.shape not in FEED_SHAPES:
+        if _SINGLE_MEDIA_PATH.match(urlsplit(response.url).path):
+            page.is_feed = False
+        if not page.records and not page.is_feed:
             return None  # e.g. the logged-out shell, whose feed arrives by XHR
         return page
 
@@ -346,7 +348,7 @@ class Crawler:
         self.summary.posts_per_target[target.source] += len(added)
         if self._progress is not None:
             self._progress.update(len(added))
-        if page.shape in FEED_SHAPES and len(batch) == len(fresh):
+        if page.is_feed and len(batch) == len(fresh):
             # Only a page stored in full moves the cursor: a page cut by the quota is read
             # again by a later run with a larger quota.
             progress.cursor = page.next_cursor
@@ -368,7 +370,9 @@ class Crawler:
         except (blocks.Blocked, parsers.UnknownShape) as exc:
             log.info("post page %s unusable: %s", record["url"], exc)
             return
-        for name, value in (found[0] if found else {}).items():
+        # A post page also embeds other posts (more from the owner, related): take this one's.
+        same = next((r for r in found if r["shortcode"] == record["shortcode"]), {})
+        for name, value in same.items():
             if record.get(name) in (None, "", []):
                 record[name] = value
 
