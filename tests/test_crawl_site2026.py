@@ -1,6 +1,6 @@
 """Crawls of the demo site's 2026 shapes with headless Chromium: a tag's first page read from
 the page's data-sjs Relay JSON, a profile scrolled through the GraphQL timeline connection, a
-keyword search's media grid (resumed mid-search) and a reels feed."""
+keyword search's media grid (resumed mid-search), a reels feed, and the classic shapes."""
 
 from __future__ import annotations
 
@@ -112,3 +112,16 @@ def test_reels_crawl_reads_the_clips_feed_to_its_end(
     code, stdout, _ = _crawl(capsys, tmp_path, "--base-url", site.base_url, "--reels", user)
     assert code == 0 and "stop reason: targets done" in stdout
     assert _stored(tmp_path, f"reels:{user}") == _shortcodes(corpus, reels)
+
+
+def test_classic_shapes_still_crawl(
+    corpus: DemoCorpus, tag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The older site (empty shells, every page by GET from the v1 feeds) stays crawlable."""
+    with DemoSite(corpus, {"shapes": "classic"}) as classic:
+        code, _, _ = _crawl(
+            capsys, tmp_path, "--base-url", classic.base_url, "--tag", tag, "--per-target", "50"
+        )
+        xhr = classic.counters["xhr"]
+    assert code == 0 and xhr >= 3  # pages 1-3 of the feed, none embedded
+    assert _stored(tmp_path, f"tag:{tag}") == _shortcodes(corpus, corpus.tag_posts(tag)[:50])
