@@ -166,13 +166,15 @@ def test_rate_limit_backs_off_honouring_retry_after_and_finishes(
             busy_tags[0],
             "--per-target",
             "100",
+            *("--set", "politeness.backoff_base_s=0.2", "--set", "politeness.budget_window_s=1"),
+            *("--set", "politeness.backoff_margin_s=0"),
         )
         refused = limited.counters["status_429"]
     assert code == 0
     assert refused >= 1
     assert len(_records(tmp_path)) == 100
     log = (tmp_path / "crawl.log").read_text("utf-8")
-    assert "rate limited; backing off 1.0 s" in log
+    assert "throttled (HTTP 429); sleeping 1.0 s" in log  # Retry-After beats the 0.2 s backoff
 
 
 @pytest.mark.parametrize(
@@ -230,6 +232,8 @@ def test_unreachable_site_counts_failures_and_stops_with_exit_3(
         "cats",
         "--set",
         "politeness.max_consecutive_failures=2",
+        "--set",
+        "politeness.stall_pause_s=0",
     )
     assert code == 3
     assert err.splitlines()[-1].startswith(

@@ -42,6 +42,44 @@ from runtime.config import default_config
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_MESSAGE = "Please wait a few minutes before you try again."
+# The bodies Instagram refuses with (as instaloader's and gallery-dl's trackers record them).
+REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
+    "http_429": (HTTPStatus.TOO_MANY_REQUESTS, {"message": RATE_LIMIT_MESSAGE, "status": "fail"}),
+    "wait_401": (
+        HTTPStatus.UNAUTHORIZED,
+        {"message": RATE_LIMIT_MESSAGE, "require_login": True, "status": "fail"},
+    ),
+    "graphql_errors": (
+        HTTPStatus.OK,
+        {
+            "data": None,
+            "errors": [
+                {
+                    "message": "Rate limit exceeded",
+                    "severity": "CRITICAL",
+                    "code": 1675004,
+                    "summary": "Rate limit exceeded",
+                    "description": RATE_LIMIT_MESSAGE,
+                }
+            ],
+            "extensions": {"is_final": True},
+            "status": "ok",
+        },
+    ),
+    "feedback": (
+        HTTPStatus.BAD_REQUEST,
+        {
+            "message": "feedback_required",
+            "spam": True,
+            "feedback_title": "Try Again Later",
+            "feedback_message": "We limit how often you can do certain things on Instagram to "
+            "protect our community. Tell us if you think we made a mistake.",
+            "feedback_url": "repute/report_problem/scraping/",
+            "feedback_appeal_label": "Tell us",
+            "status": "fail",
+        },
+    ),
+}
 BROKEN_MEDIA_BODY = (
     b"<!DOCTYPE html><html><body><h1>Sorry, something went wrong.</h1></body></html>"
 )
@@ -51,7 +89,11 @@ COUNTER_KEYS = (
     "media",
     "post_pages",
     "status_429",
+    "status_401",
+    "graphql_errors",
+    "feedback_required",
     "login_redirects",
+    "logged_out_redirects",
     "challenge_redirects",
     "logins",
     "media_403",
@@ -60,6 +102,12 @@ COUNTER_KEYS = (
     "status_404",
     "other",
 )
+_REFUSAL_COUNTERS = {
+    "http_429": "status_429",
+    "wait_401": "status_401",
+    "graphql_errors": "graphql_errors",
+    "feedback": "feedback_required",
+}
 _MEDIA = re.compile(r"^/media/(\d+)(?:_(\d+))?\.jpg$")
 _TAG_PAGE = re.compile(r"^/explore/tags/([^/]+)/$")
 _TAG_FEED = re.compile(r"^/api/v1/tags/([^/]+)/sections/$")
@@ -324,18 +372,20 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return bool(cookie.get("sessionid") and cookie["sessionid"].value)
 
-    def _blocked(self) -> bool:
-        """Apply challenge / login wall / rate limit; True when the request was answered."""
+    def _blocked(self, path: str) -> bool:
+        """Apply the blocks of :mod:`crawler.demo.faults`; True when the request was answered."""
         block = self.site.faults.block(self._logged_in())
-        if block is None:
-            return False
-        if block.kind == "rate_limit":
-            self.site.count("status_429")
-            self._json(
-                {"message": RATE_LIMIT_MESSAGE, "status": "fail"},
-                HTTPStatus.TOO_MANY_REQUESTS,
-                {"Retry-After": str(block.retry_after)},
-            )
+        if block is None or (block.kind == "logged_out" and path == "/"):
+            return False  # the home page is where logged-out visitors are sent, not a block
+        if block.kind in ("rate_limit", "feedback"):
+            answer = block.answer if block.kind == "rate_limit" else "feedback"
+            status, body = REFUSALS[answer]
+            self.site.count(_REFUSAL_COUNTERS[answer])
+            retry = {"Retry-After": str(block.retry_after)} if answer == "http_429" else {}
+            self._json(body, status, retry)
+        elif block.kind == "logged_out":
+            self.site.count("logged_out_redirects")
+            self._redirect(block.location or "/")
         else:
             self.site.count(f"{block.kind}_redirects")
             self._redirect(f"{block.location}?{urllib.parse.urlencode({'next': self.path})}")
@@ -367,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._html(self.site.renderer.login(self.site.base_url, query.get("next", "/")))
         if path == "/challenge/":
             return self._html(self.site.renderer.challenge(self.site.base_url))
-        if self._blocked():
+        if self._blocked(path):
             return None
         return self._page(path, query)
 
@@ -537,7 +587,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._html(site.renderer.feed_page(site.base_url, path, texts, feed))
 
     def _feed(self, path: str, params: dict[str, str]) -> None:
-        if self._blocked():
+        if self._blocked(path):
             return None
         site = self.site
         route = self._feed_route(path, params)

@@ -115,10 +115,12 @@
     return response.redirected && /^\/(accounts\/login|challenge)\//.test(path);
   }
 
-  function retryLater(seconds) {
+  function retryLater(seconds, refusal) {
+    var message = "";
+    try { message = JSON.parse(refusal || "{}").message || ""; } catch (error) { message = ""; }
     state.errors += 1;
     state.notBefore = Date.now() + seconds * 1000;
-    status.textContent = "Couldn't load posts. Retrying…";
+    status.textContent = message || "Couldn't load posts. Retrying…";
   }
 
   function loadNext() {
@@ -130,9 +132,13 @@
         return null;
       }
       if (!response.ok) {
-        retryLater(Number(response.headers.get("Retry-After")) || 2);
-        state.loading = false;
-        return null;
+        // Like Instagram's client, read the refusal to show its message ("Please wait a few
+        // minutes before you try again."), then retry later.
+        var wait = Number(response.headers.get("Retry-After")) || 2;
+        return response.text().then(function (text) {
+          retryLater(wait, text);
+          state.loading = false;
+        });
       }
       return response.json().then(function (payload) {
         show(pageOf(payload) || { medias: [], cursor: null, more: false }, payload);
