@@ -555,6 +555,7 @@ class _Handler(BaseHTTPRequestHandler):
             "feed": "/graphql/query",
             "method": "POST",
             "params": {"doc_id": TIMELINE_DOC_ID, "fb_api_req_friendly_name": TIMELINE_QUERY},
+            "headers": {"X-FB-Friendly-Name": TIMELINE_QUERY},
             "variables": {"username": user, "data": {"count": 12}, "first": 12},
             "cursor": "after",
             "start": cursor,

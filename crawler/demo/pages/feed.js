@@ -4,7 +4,8 @@
 //   GraphQL "variables" JSON object, with the cursor inside it), cursor (the cursor's name),
 //   echo (response keys sent back with the next request, e.g. search's rank_token), start (the
 //   first cursor), embedded (true: the first page is in the page's data-sjs Relay blocks and
-//   `more` says whether the feed goes on after it).
+//   `more` says whether the feed goes on after it), headers (extra request headers, e.g. the
+//   X-FB-Friendly-Name that names a GraphQL query).
 // Polling as well as listening to "scroll" matters: a crawler calling
 // window.scrollTo(0, document.body.scrollHeight) twice at the bottom fires no second event.
 (function () {
@@ -99,7 +100,10 @@
     var query = new URLSearchParams(fields).toString();
     var options = {
       credentials: "same-origin",
-      headers: { "X-IG-App-ID": "936619743392459", "X-Requested-With": "XMLHttpRequest" }
+      headers: Object.assign(
+        { "X-IG-App-ID": "936619743392459", "X-Requested-With": "XMLHttpRequest" },
+        config.headers || {}
+      )
     };
     if (config.method === "POST") {
       options.method = "POST";
