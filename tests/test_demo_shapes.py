@@ -225,3 +225,59 @@ def test_bad_shape_config_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         DemoSite(corpus, config)
+
+
+def test_every_2026_answer_parses_to_the_expected_records(
+    site: DemoSite, corpus: DemoCorpus
+) -> None:
+    """The crawler's parser reads each 2026 shape the site serves: the same posts, the same
+    fields as the generator's ground truth, and the cursor the next request needs."""
+    from crawler.parsers import parse_text
+
+    tag = busy(corpus.tags(), corpus.tag_posts)
+    user = busy(corpus.profiles(), corpus.profile_posts)
+    base = site.base_url
+    profile = corpus.profile_posts(user)
+    answers = {
+        "tag page": (
+            requests.get(f"{base}/explore/tags/{tag}/", timeout=10).text,
+            corpus.tag_posts(tag)[:12],
+        ),
+        "profile page": (requests.get(f"{base}/{user}/", timeout=10).text, profile[:12]),
+        "profile scroll": (
+            requests.post(
+                f"{base}/graphql/query",
+                data={
+                    "variables": json.dumps(
+                        {"username": user, "after": str(corpus.pk(profile[11]))}
+                    )
+                },
+                timeout=10,
+            ).text,
+            profile[12:24],
+        ),
+        "search": (
+            requests.get(
+                f"{base}/api/v1/fbsearch/web/top_serp/", params={"query": tag}, timeout=10
+            ).text,
+            site.search_results(tag)[:12],
+        ),
+        "post page": (requests.get(f"{base}/p/{corpus.post(3).shortcode}/", timeout=10).text, [3]),
+    }
+    reel_user = next(u for u in corpus.profiles() if len(site.reels(u)) > 12)
+    reel_owner = corpus.post(site.reels(reel_user)[0]).owner_pk
+    answers["reels"] = (
+        requests.post(
+            f"{base}/api/v1/clips/user/", data={"target_user_id": reel_owner}, timeout=10
+        ).text,
+        site.reels(reel_user)[:12],
+    )
+    for name, (body, posts) in answers.items():
+        page = parse_text(body, "x:y", base)
+        assert [r["shortcode"] for r in page.records] == newest_first(corpus, posts), name
+        for record, index in zip(page.records, posts, strict=True):
+            expected = corpus.expected_record(index, base, "x:y")
+            for key in ("caption", "owner", "taken_at", "post_id", "likes", "width"):
+                assert record[key] == expected[key], (name, key)
+        if name != "post page":
+            assert page.is_feed and page.more_available and page.next_cursor, name
