@@ -201,6 +201,12 @@ def timeline_connection(medias: Sequence[dict[str, Any]], end_cursor: str | None
     }
 
 
+def graphql_timeline(medias: Sequence[dict[str, Any]], end_cursor: str | None) -> dict[str, Any]:
+    """The ``/graphql/query`` answer to a profile scroll: the connection under ``data``."""
+    data = timeline_connection(medias, end_cursor)
+    return {"data": data, "extensions": {"is_final": True}, "status": "ok"}
+
+
 def profile_header(post: DemoPost, media_count: int) -> dict[str, Any]:
     """The profile page's header query: the user, no media (posts come from the connection)."""
     return {

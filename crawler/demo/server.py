@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 from crawler.demo import payloads
 from crawler.demo.faults import Faults
@@ -303,6 +303,19 @@ def _decode_offset(cursor: str) -> int | None:
         return None
     kind, _, number = text.partition(":")
     return int(number) if kind == "serp" and number.isdigit() else None
+
+
+# (posts, cursor) -> (the page's posts, the next cursor); ValueError for a foreign cursor
+Window = Callable[[list[int], str | None], tuple[list[int], str | None]]
+
+
+class _FeedRoute(NamedTuple):
+    """A feed request resolved: the feed's posts, the cursor sent, how to page, the shape."""
+
+    posts: list[int]
+    cursor: str | None
+    window: Window
+    shape: Callable[[list[dict[str, Any]], str | None], dict[str, Any]]
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -592,52 +605,49 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         site = self.site
         route = self._feed_route(path, params)
-        if route is None:
+        if route is None or not route.posts:
             site.count("status_404")
             return self._json({"message": "Page not found", "status": "fail"}, HTTPStatus.NOT_FOUND)
-        posts, cursor_name, window_of, shape = route
         try:
-            window, cursor = window_of(posts, params.get(cursor_name))
+            window, cursor = route.window(route.posts, route.cursor)
         except ValueError as exc:
             return self._json({"message": str(exc), "status": "fail"}, HTTPStatus.BAD_REQUEST)
         medias = [payloads.v1_media(site.corpus.post(i), site.image_url) for i in window]
-        return self._json(shape(medias, cursor))
+        return self._json(route.shape(medias, cursor))
 
-    def _feed_route(self, path: str, params: dict[str, str]) -> tuple[Any, ...] | None:
-        """(posts, cursor parameter, window function, response shape) of a feed request, or
-        None when it names no feed of this site."""
+    def _feed_route(self, path: str, params: dict[str, str]) -> _FeedRoute | None:
+        """What a feed request asks for, or None when it names no feed of this site."""
         site = self.site
         if match := _TAG_FEED.match(path):
             posts = site.tag_posts(match.group(1))
-            return (posts, "max_id", site.feed_window, payloads.sections_feed) if posts else None
+            return _FeedRoute(posts, params.get("max_id"), site.feed_window, payloads.sections_feed)
         if match := _USER_FEED.match(path):
             posts = site.corpus.profile_posts(match.group(1))
-            return (posts, "max_id", site.feed_window, payloads.user_feed) if posts else None
+            return _FeedRoute(posts, params.get("max_id"), site.feed_window, payloads.user_feed)
         if path == _CLIPS_FEED:
             user = site.owner_of(params.get("target_user_id", ""))
             posts = site.reels(user) if user else []
-            return (posts, "max_id", site.feed_window, payloads.clips_feed) if posts else None
+            return _FeedRoute(posts, params.get("max_id"), site.feed_window, payloads.clips_feed)
         if path == _SEARCH_FEED:
             text = params.get("query", "").strip()
             if params.get("next_max_id") and params.get("rank_token") != site.rank_token(text):
                 return None  # a page of a search session that does not exist
-            posts = site.search_results(text) if text else []
-
-            def shape(medias: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
-                return payloads.top_serp(medias, cursor, site.rank_token(text))
-
-            return (posts, "next_max_id", site.search_window, shape) if posts else None
+            token = site.rank_token(text)
+            return _FeedRoute(
+                site.search_results(text) if text else [],
+                params.get("next_max_id"),
+                site.search_window,
+                lambda medias, cursor: payloads.top_serp(medias, cursor, token),
+            )
         if path in _GRAPHQL:
             variables = _json_object(params.get("variables", ""))
-            posts = site.corpus.profile_posts(str(variables.get("username", "")))
             after = variables.get("after")
-            params["after"] = after if isinstance(after, str) else ""
-
-            def connection(medias: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
-                data = payloads.timeline_connection(medias, cursor)
-                return {"data": data, "extensions": {"is_final": True}, "status": "ok"}
-
-            return (posts, "after", site.feed_window, connection) if posts else None
+            return _FeedRoute(
+                site.corpus.profile_posts(str(variables.get("username", ""))),
+                after if isinstance(after, str) else None,
+                site.feed_window,
+                payloads.graphql_timeline,
+            )
         return None
 
     def _media(self, path: str, match: re.Match[str], query: dict[str, str]) -> None:
