@@ -40,6 +40,16 @@ def sjs_blocks(documents: list[dict[str, Any]]) -> str:
     return "".join(blocks)
 
 
+def additional_data(path: str, payload: dict[str, Any]) -> str:
+    """The classic post page's ``window.__additionalDataLoaded('/p/CODE/', {...})`` call."""
+    return (
+        '<script type="text/javascript">window.__additionalDataLoaded = function (path, data) '
+        "{ window.__additionalData = { path: path, data: data }; };</script>\n"
+        f"<script type=\"text/javascript\">window.__additionalDataLoaded('{path}', "
+        f"{script_json(payload)});</script>"
+    )
+
+
 class PageRenderer:
     """Fills the page templates; one per site, loaded once."""
 
@@ -78,22 +88,12 @@ class PageRenderer:
         post: DemoPost,
         base_url: str,
         image_url: payloads.ImageUrl,
-        data: list[tuple[str, dict[str, Any]]],
+        data_scripts: str,
     ) -> bytes:
-        """A post page; ``data`` holds ("sjs", Relay document) or ("additional", payload)."""
+        """A post page; ``data_scripts`` carry its post (:func:`sjs_blocks` in 2026,
+        :func:`additional_data` in the classic shapes)."""
         path = f"/p/{post.shortcode}/"
         caption = post.caption.replace("\n", " ")
-        scripts = "".join(
-            sjs_blocks([obj])
-            if kind == "sjs"
-            else (
-                '<script type="text/javascript">window.__additionalDataLoaded = function (path, '
-                "data) { window.__additionalData = { path: path, data: data }; };</script>\n"
-                f"<script type=\"text/javascript\">window.__additionalDataLoaded('{path}', "
-                f"{script_json(obj)});</script>"
-            )
-            for kind, obj in data
-        )
         return self._fill(
             "post",
             title=html.escape(f'{post.owner_full_name} on Instagram: "{caption}"'),
@@ -104,7 +104,7 @@ class PageRenderer:
             owner=html.escape(post.owner),
             width=str(post.width),
             height=str(post.height),
-            data=scripts,
+            data=data_scripts,
         )
 
     def index(self, corpus: DemoCorpus) -> bytes:

@@ -32,7 +32,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from crawler.demo import payloads
+from crawler.demo import payloads, rendering
 from crawler.demo.faults import Faults
 from crawler.demo.generator import OWNER_PK_BASE, DemoCorpus, DemoPost, media_path
 from crawler.demo.rendering import PageRenderer
@@ -506,12 +506,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._profile_page(user, posts, start)
         return self._not_found()
 
-    def _post_data(self, post: DemoPost) -> list[tuple[str, dict[str, Any]]]:
+    def _post_data(self, post: DemoPost) -> str:
         """2026: the post as a data-sjs Relay block; classic: ``__additionalDataLoaded``."""
         if self.site.shapes == "classic":
-            return [("additional", payloads.shortcode_media(post, self.site.image_url))]
+            payload = payloads.shortcode_media(post, self.site.image_url)
+            return rendering.additional_data(f"/p/{post.shortcode}/", payload)
         media = payloads.v1_media(post, self.site.image_url)
-        return [("sjs", payloads.relay_document(POST_QUERY, payloads.shortcode_web_info(media)))]
+        document = payloads.relay_document(POST_QUERY, payloads.shortcode_web_info(media))
+        return rendering.sjs_blocks([document])
 
     def _embedded_window(
         self, posts: list[int], start: str | None
