@@ -49,8 +49,8 @@ fetch(arguments[0], {credentials: "include"})
 # One post's info (/api/v1/media/<pk>/info/): its posts are kept, but its "more_available":
 # false speaks of that post, not of the target's feed.
 _SINGLE_MEDIA_PATH = re.compile(r"^/api/v1/media/[^/]+/info/")
-# What to do about each stop, after "state saved in ...": the same command then resumes.
-_STOP_ADVICE = {
+# Each stop's name, and what to do about it before the same command resumes the crawl.
+_STOP_NAMES = {
     blocks.LOGIN: "login wall",
     blocks.CHALLENGE: "challenge page",
     blocks.FEEDBACK: "feedback_required (Instagram's 'Try Again Later' block)",
@@ -367,7 +367,7 @@ class Crawler:
         else:
             advice = f"{_NEXT_STEP.get(kind, 'fix the cause')}, then"
         raise RemoteStop(
-            f"{_STOP_ADVICE.get(kind, kind)} at {url}; state saved in {self.state_path}: "
+            f"{_STOP_NAMES.get(kind, kind)} at {url}; state saved in {self.state_path}: "
             f"{advice} run the same command to resume"
         )
 

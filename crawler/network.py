@@ -153,7 +153,9 @@ class NetworkTap:
         if params.get("type") in MEDIA_TYPES or _origin(url) != self._origin or _blocked(url):
             return
         self.requests += 1
-        kind = query_type(url, params.get("type", ""), request.get("headers"))
+        kind = query_type(
+            url, params.get("type", ""), request.get("headers"), request.get("postData")
+        )
         if kind:
             self._by_type[kind] += 1
         if REFETCH_HEADER not in params["request"].get("headers", {}):

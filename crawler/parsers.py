@@ -25,7 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.blocks import Blocked, PageScan, classify_json, classify_scan, scan_html
-from crawler.records import DEFAULT_BASE_URL, make_record, timestamp_to_iso
+from crawler.records import DEFAULT_BASE_URL, make_record
+from runtime.timestamps import timestamp_to_iso
 
 Json = dict[str, Any]
 
@@ -210,7 +211,7 @@ def media_kind(obj: Json) -> str | None:
 
 
 @dataclass
-class _Cursor:
+class Pagination:
     """One pagination object met on the walk, and how many media objects its feed holds."""
 
     cursor: str | None
@@ -223,9 +224,9 @@ class Found:
     """What :func:`walk` found: media objects in document order and pagination objects."""
 
     media: list[tuple[str, Json, str | None]] = field(default_factory=list)  # kind, obj, owner
-    cursors: list[_Cursor] = field(default_factory=list)
+    cursors: list[Pagination] = field(default_factory=list)
 
-    def feed_cursor(self) -> _Cursor | None:
+    def feed_cursor(self) -> Pagination | None:
         """The pagination that says where the document's feed goes on.
 
         A cursor that promises more wins (a tag page's "top" tab ends where its "recent" tab
@@ -239,7 +240,7 @@ class Found:
         return max(ranked, key=lambda pair: pair[0])[1] if ranked else None
 
 
-def _pagination(obj: Json) -> _Cursor | None:
+def _pagination(obj: Json) -> Pagination | None:
     """The pagination ``obj`` carries, when it is a feed: a list next to cursor fields."""
     if not any(isinstance(value, list) for value in obj.values()):
         return None
@@ -247,11 +248,11 @@ def _pagination(obj: Json) -> _Cursor | None:
         info = obj.get(key)
         if isinstance(info, dict):
             cursor = _text_or_none(info.get(cursor_key))
-            return _Cursor(cursor, bool(info.get(more_key, cursor)))
+            return Pagination(cursor, bool(info.get(more_key, cursor)))
     flags = [obj[key] for key in _V1_MORE_FLAGS if key in obj]
     if _V1_CURSOR in obj or flags:
         cursor = _text_or_none(obj.get(_V1_CURSOR))
-        return _Cursor(cursor, bool(flags[0] if flags else cursor))
+        return Pagination(cursor, bool(flags[0] if flags else cursor))
     return None
 
 

@@ -7,9 +7,9 @@ instaloader's ``RateController``: a random pause before every request (exponenti
 GraphQL requests of all types per 10 minutes, and 75 per 11 minutes for the other JSON API
 (``/api/v1/``). Only Instagram's API requests and page loads count (see :func:`query_type`);
 telemetry beacons do not. Throttled, it sleeps at least as long as the peers do: until the
-refused family's window clears plus 6 s (instaloader), at least 60 s (gallery-dl), doubling
-with each refusal in a row. Clock, sleep and RNG are injectable so tests run the real logic
-without waiting.
+oldest request in the refused family's window has left it, plus 6 s (instaloader), and at least
+60 s (gallery-dl), doubling with each refusal in a row. Clock, sleep and RNG are injectable so
+tests run the real logic without waiting.
 """
 
 from __future__ import annotations
@@ -49,12 +49,16 @@ _TELEMETRY_PREFIXES = ("/logging/", "/ajax/", "/falco", "/api/v1/web/fxcal/", "/
 
 
 def query_type(
-    url: str, resource_type: str, headers: Mapping[str, str] | None = None
+    url: str,
+    resource_type: str,
+    headers: Mapping[str, str] | None = None,
+    post_data: str | None = None,
 ) -> str | None:
     """The budget a browser request counts against, or None for one that counts against none.
 
     ``page`` for a page load; ``graphql:NAME`` for a GraphQL query (``X-FB-Friendly-Name``, else
-    its ``doc_id`` or ``query_hash``); ``api`` for the rest of the JSON API (``/api/v1/``).
+    its ``doc_id`` or ``query_hash`` from the URL or the POSTed form); ``api`` for the rest of
+    the JSON API (``/api/v1/``).
     """
     parts = urlsplit(url)
     path = parts.path
@@ -64,10 +68,10 @@ def query_type(
         return PAGE
     if path.startswith(("/graphql", "/api/graphql")):
         lowered = {key.lower(): value for key, value in (headers or {}).items()}
-        query = parse_qs(parts.query)
+        fields = parse_qs(parts.query) | parse_qs(post_data or "")
         name = (
             lowered.get("x-fb-friendly-name")
-            or (query.get("doc_id") or query.get("query_hash") or [""])[0]
+            or (fields.get("doc_id") or fields.get("query_hash") or [""])[0]
         )
         return f"{GRAPHQL}:{name}" if name else GRAPHQL
     if path.startswith("/api/v1/"):
@@ -140,7 +144,7 @@ class Politeness:
         ``family`` (``page``, ``api``, ``graphql``). Raises RemoteStop once attempts run out.
 
         The sleep is the longest of: the doubling backoff with jitter (from ``backoff_base_s``),
-        ``Retry-After``, and the time until the family's window clears plus a margin.
+        ``Retry-After``, and the time until the family's window has room plus a margin.
         """
         if attempt > self.config["backoff_attempts"]:
             raise RemoteStop(f"throttled ({reason}): still refused after {attempt - 1} sleeps")
@@ -201,7 +205,8 @@ class Politeness:
             waited += self._pause(max(until, 0.01), BUDGET_WAIT)
 
     def _window_clears_in(self, family: str) -> float:
-        """Seconds until every request of ``family`` still in its window has left it."""
+        """Seconds until the oldest request of ``family`` still in its window has left it: the
+        window is taken to be full, since the site just said so (instaloader's reading)."""
         window = self.config["graphql_budget_window_s" if family == GRAPHQL else "budget_window_s"]
         now = self._clock()
         recent = [

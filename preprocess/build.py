@@ -23,7 +23,6 @@ from tqdm import tqdm
 from preprocess import langid
 from preprocess.dedup import drop_duplicate_images, drop_repeated_posts
 from preprocess.funnel import Funnel
-from preprocess.hashtags import extract_hashtags
 from preprocess.images import ImageJob, ImageResult, fetch_images, link_into
 from preprocess.labels import (
     count_hashtags,
@@ -45,6 +44,7 @@ from preprocess.writer import (
 )
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
+from runtime.hashtags import extract_hashtags
 
 LANGID_BATCH = 2048
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from preprocess import langid, langid_cli
 from preprocess.build import build_dataset
-from preprocess.hashtags import extract_hashtags
 from preprocess.readers import FORMATS, parse_csv_columns
 from preprocess.splits import SPLIT_BY
 from runtime.config import add_config_args, resolve_config
 from runtime.errors import UsageError, run_main
+from runtime.hashtags import extract_hashtags
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
 
 PROG = "hashtag-build-dataset"

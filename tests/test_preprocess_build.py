@@ -20,8 +20,8 @@ from crawler.demo.generator import DemoCorpus
 from preprocess import build, langid
 from preprocess.cli import main
 from preprocess.funnel import STAGES
-from preprocess.hashtags import extract_hashtags
 from preprocess.writer import PARQUET_SCHEMA
+from runtime.hashtags import extract_hashtags
 
 JSONL_POSTS, INSTALOADER_POSTS, CSV_POSTS = range(0, 40), range(40, 50), range(50, 60)
 FAST_IMAGES = ["--set", "images.timeout_s=2", "--set", "images.retries=0"]

@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 
 from preprocess.dedup import NearDuplicateIndex, drop_duplicate_images, drop_repeated_posts
-from preprocess.hashtags import extract_hashtags
 from preprocess.images import ImageResult
 from preprocess.labels import (
     count_hashtags,
@@ -21,6 +20,7 @@ from preprocess.readers import Post
 from preprocess.splits import assign_splits, hash_fraction
 from preprocess.text import model_text
 from runtime.errors import UsageError
+from runtime.hashtags import extract_hashtags
 
 
 def make_post(

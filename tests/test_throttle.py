@@ -200,6 +200,13 @@ def test_only_api_requests_and_page_loads_count_against_the_budget(
     assert query_type(url, resource_type, headers) == expected
 
 
+def test_a_posted_graphql_query_is_named_by_its_form() -> None:
+    form = "av=0&fb_api_req_friendly_name=&variables=%7B%7D&server_timestamps=true&doc_id=8845758"
+    assert query_type("https://www.instagram.com/graphql/query", "Fetch", {}, form) == (
+        "graphql:8845758"
+    )
+
+
 class FakeTime:
     def __init__(self) -> None:
         self.now = 0.0
