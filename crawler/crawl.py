@@ -258,7 +258,8 @@ class Crawler:
     def _open_feed(self, target: Target, progress: TargetState) -> None:
         url = self.settings.base_url + target.path
         if progress.cursor and self.settings.resume_param:
-            url += f"?{self.settings.resume_param}={quote(progress.cursor, safe='')}"
+            joiner = "&" if "?" in url else "?"  # a search's page already has its query
+            url += f"{joiner}{self.settings.resume_param}={quote(progress.cursor, safe='')}"
         self.tap.drain()  # leftovers of the previous page belong to no target
         self._account_requests(progress)
         self.politeness.wait_turn()

@@ -34,12 +34,17 @@ MEDIA_TYPES = frozenset({"Image", "Media"})
 UNREAD_ERROR_GRACE_S = 1.0
 
 # Fallback for a WebDriver endpoint that refuses goog/cdp/execute (some hosted grids): read the
-# body by fetching the same URL again from inside the page. It costs one more request per
+# body by sending the same request again from inside the page: same method, same form body
+# (today's feeds are POSTs whose cursor is in the body). It costs one more request per
 # response, which is counted; the marker header keeps the copy itself from being harvested.
 REFETCH_HEADER = "X-Crawler-Refetch"
 _REFETCH_SCRIPT = f"""
+const [url, method, body, type] = arguments;
 const done = arguments[arguments.length - 1];
-fetch(arguments[0], {{credentials: "include", headers: {{"{REFETCH_HEADER}": "1"}}}})
+const headers = {{"{REFETCH_HEADER}": "1"}};
+if (type) headers["Content-Type"] = type;
+const send = method === "GET" || method === "HEAD" ? {{}} : {{body: body}};
+fetch(url, {{method: method, credentials: "include", headers: headers, ...send}})
   .then(r => r.text()).then(done).catch(e => done(null));
 """
 
@@ -73,9 +78,13 @@ class NetworkTap:
     requests: int = 0
     cdp_bodies: bool = True
     _origin: str = field(init=False)
-    _requested_urls: dict[str, str] = field(default_factory=dict, init=False)
-    _awaiting_body: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
-    _unread_errors: dict[str, tuple[dict[str, Any], float]] = field(
+    # requestId -> the DevTools request (url, method, headers, postData) until its response
+    _requests: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    # requestId -> (responseReceived params, request) until the body is there
+    _awaiting_body: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict, init=False
+    )
+    _unread_errors: dict[str, tuple[dict[str, Any], dict[str, Any], float]] = field(
         default_factory=dict, init=False
     )
     _by_type: collections.Counter[str] = field(default_factory=collections.Counter, init=False)
@@ -93,29 +102,29 @@ class NetworkTap:
             if method == "Network.requestWillBeSent":
                 self._note_request(params)
             elif method == "Network.responseReceived":
-                request_url = self._requested_urls.pop(params.get("requestId"), None)
-                if request_url is None or params.get("type") not in BODY_TYPES:
+                request = self._requests.pop(params.get("requestId"), None)
+                if request is None or params.get("type") not in BODY_TYPES:
                     continue
-                params["redirected"] = params["response"]["url"] != request_url
-                if not _may_stay_unread(params["response"], request_url):
-                    self._awaiting_body[params["requestId"]] = params
-                elif (response := self._with_body(params, refetch=False)).body or (
+                params["redirected"] = params["response"]["url"] != request["url"]
+                if not _may_stay_unread(params["response"], request["url"]):
+                    self._awaiting_body[params["requestId"]] = (params, request)
+                elif (response := self._with_body(params, request, refetch=False)).body or (
                     response.status < 400
                 ):
                     finished.append(response)
                 else:
-                    self._unread_errors[params["requestId"]] = (params, time.monotonic())
+                    self._unread_errors[params["requestId"]] = (params, request, time.monotonic())
             elif method == "Network.loadingFinished":
                 request_id = params.get("requestId")
                 if (received := self._awaiting_body.pop(request_id, None)) is not None:
-                    finished.append(self._with_body(received, refetch=True))
+                    finished.append(self._with_body(*received, refetch=True))
                 elif (unread := self._unread_errors.pop(request_id, None)) is not None:
-                    finished.append(self._with_body(unread[0], refetch=False))
+                    finished.append(self._with_body(*unread[:2], refetch=False))
             elif method == "Network.loadingFailed":
-                self._requested_urls.pop(params.get("requestId"), None)
+                self._requests.pop(params.get("requestId"), None)
                 self._awaiting_body.pop(params.get("requestId"), None)
                 if (unread := self._unread_errors.pop(params.get("requestId"), None)) is not None:
-                    finished.append(self._with_body(unread[0], refetch=False))
+                    finished.append(self._with_body(*unread[:2], refetch=False))
         return finished + self._overdue_errors()
 
     def _overdue_errors(self) -> list[Response]:
@@ -125,10 +134,12 @@ class NetworkTap:
         now = time.monotonic()
         overdue = [
             rid
-            for rid, (_, since) in self._unread_errors.items()
+            for rid, (*_, since) in self._unread_errors.items()
             if now - since >= UNREAD_ERROR_GRACE_S
         ]
-        return [self._with_body(self._unread_errors.pop(rid)[0], refetch=False) for rid in overdue]
+        return [
+            self._with_body(*self._unread_errors.pop(rid)[:2], refetch=False) for rid in overdue
+        ]
 
     def take_requests_by_type(self) -> collections.Counter[str]:
         """Budgeted requests (see :func:`query_type`) made since the last call, by query type."""
@@ -136,7 +147,7 @@ class NetworkTap:
         return taken
 
     def _note_request(self, params: dict[str, Any]) -> None:
-        """Count a request to the site (media and blocked URLs excluded) and remember its URL."""
+        """Count a request to the site (media and blocked URLs excluded) and remember it."""
         request = params.get("request", {})
         url = request.get("url", "")
         if params.get("type") in MEDIA_TYPES or _origin(url) != self._origin or _blocked(url):
@@ -148,9 +159,11 @@ class NetworkTap:
         if kind:
             self._by_type[kind] += 1
         if REFETCH_HEADER not in params["request"].get("headers", {}):
-            self._requested_urls.setdefault(params["requestId"], url)
+            self._requests.setdefault(params["requestId"], params["request"])
 
-    def _with_body(self, received: dict[str, Any], refetch: bool) -> Response:
+    def _with_body(
+        self, received: dict[str, Any], request: dict[str, Any], refetch: bool
+    ) -> Response:
         """The response with its body ("" when it cannot be had)."""
         response = received["response"]
         return Response(
@@ -158,11 +171,12 @@ class NetworkTap:
             status=int(response.get("status", 0)),
             resource_type=received.get("type", ""),
             headers={k.lower(): str(v) for k, v in response.get("headers", {}).items()},
-            body=self._body(received["requestId"], response["url"], refetch),
+            body=self._body(received["requestId"], request, refetch),
             redirected=received.get("redirected", False),
         )
 
-    def _body(self, request_id: str, url: str, refetch: bool) -> str:
+    def _body(self, request_id: str, request: dict[str, Any], refetch: bool) -> str:
+        url = request["url"]
         if self.cdp_bodies:
             try:
                 got = self.driver.execute_cdp_cmd(
@@ -181,7 +195,12 @@ class NetworkTap:
                 return raw
         if not refetch:
             return ""
-        return self.driver.execute_async_script(_REFETCH_SCRIPT, url) or ""
+        headers = {k.lower(): v for k, v in (request.get("headers") or {}).items()}
+        replay = (url, request.get("method", "GET"), request.get("postData"))
+        return (
+            self.driver.execute_async_script(_REFETCH_SCRIPT, *replay, headers.get("content-type"))
+            or ""
+        )
 
 
 def _may_stay_unread(response: dict[str, Any], request_url: str) -> bool:
