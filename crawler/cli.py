@@ -23,9 +23,16 @@ from crawler.demo import cli as demo_cli
 from crawler.demo.server import site_from_config
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
-from runtime.config import add_config_args, default_config, resolve_config, write_resolved
+from runtime.config import (
+    add_config_args,
+    check_types,
+    default_config,
+    resolve_config,
+    write_resolved,
+)
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.outputs import check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +160,12 @@ def _checked_inputs(
         raise UsageError("--limit and --per-target must be at least 1")
     if args.shard:
         targets.parse_shard(args.shard)
+    check_output_dir(config["out"])
+    if args.demo:
+        demo_defaults = default_config("demo")
+        check_types({**demo_defaults, **(config["demo"] or {})}, demo_defaults, "demo config: ")
+    else:
+        _require_site_url(config["base_url"])
     chosen = targets.resolve_targets(args.tag, args.profile, args.targets_file)
     if not chosen and not args.demo:
         raise UsageError("nothing to crawl: give --tag, --profile or --targets-file (or --demo)")
@@ -184,6 +197,20 @@ def _browser_settings(section: dict[str, Any]) -> BrowserSettings:
         page_load_timeout_s=float(section["page_load_timeout_s"]),
         window_size=str(section["window_size"]),
     )
+
+
+def _require_site_url(base_url: object) -> None:
+    """The site root must be an http(s) URL with a host; anything else would start Chromium
+    only to fail on every page."""
+    try:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"--base-url must be an http:// or https:// URL such as "
+            f"https://www.instagram.com, got {base_url!r}"
+        )
 
 
 def _require_loopback(base_url: str) -> None:

@@ -33,8 +33,9 @@ from crawler.parsers import (
     parse_text,
 )
 from crawler.records import PostStore
-from runtime.errors import EXIT_OK, EXIT_USAGE, UsageError
+from runtime.errors import EXIT_OK, EXIT_USAGE
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.outputs import check_output_file
 
 PROG = "hashtag-crawl parse"
 log = logging.getLogger(__name__)
@@ -87,8 +88,7 @@ def register(subparsers: Any) -> None:
 
 def run_parse(args: argparse.Namespace) -> int:
     setup_logging(args)
-    if args.out.is_dir():
-        raise UsageError(f"--out {args.out} is a directory; give the posts.jsonl file to write")
+    check_output_file(args.out, what="posts.jsonl file")
     store = PostStore(args.out)
     summary = ParseSummary()
     # disable=None: the bar shows on a terminal only, so piped stderr holds just the errors.
