@@ -91,12 +91,13 @@ def serve(settings: ServeSettings) -> int:
     """Load, tune, and run until SIGINT/SIGTERM; uvicorn drains in-flight requests first."""
     if not settings.checkpoint:
         raise UsageError("--checkpoint DIR is required (or HASHTAG_SERVE_CHECKPOINT)")
+    # Imported here so that --help and bad flags answer without loading torch and transformers.
+    from serve.inference import configure_threads, load_tuned, tuning_for
+
+    tuning_for(settings)  # settings errors first, then the checkpoint, then the port
     check_checkpoint(settings.checkpoint)
     with listening_socket(settings.host, settings.port) as listener:
-        # Imported only now, so that bad flags, a broken checkpoint or a busy port answer
-        # without loading torch and transformers first.
         from serve.app import create_app
-        from serve.inference import configure_threads, load_tuned
 
         log.info("loading %s: model, then CPU tuning (can take a minute)", settings.checkpoint)
         threads = configure_threads(settings.num_threads)

@@ -36,8 +36,7 @@ POSITIVE_INTS = (
     "feature_batch_size",
 )
 NON_NEGATIVE_INTS = ("num_workers", "seed")
-POSITIVE_FLOATS = ("lr", "head_lr")
-NON_NEGATIVE_FLOATS = ("weight_decay", "max_grad_norm")
+NON_NEGATIVE_FLOATS = ("lr", "head_lr", "weight_decay", "max_grad_norm")  # lr 0: a frozen part
 FRACTIONS = ("dropout", "warmup_ratio")  # 0 <= value < 1
 BOOLEANS = ("weighted_sampling", "compile")
 
@@ -51,8 +50,6 @@ def check_train_config(config: dict[str, Any]) -> None:
         _require(key, config[key], _is_int(config[key]) and config[key] >= 1, "a positive integer")
     for key in NON_NEGATIVE_INTS:
         _require(key, config[key], _is_int(config[key]) and config[key] >= 0, "an integer >= 0")
-    for key in POSITIVE_FLOATS:
-        _require(key, config[key], _is_number(config[key]) and config[key] > 0, "a number > 0")
     for key in NON_NEGATIVE_FLOATS:
         _require(key, config[key], _is_number(config[key]) and config[key] >= 0, "a number >= 0")
     for key in FRACTIONS:
