@@ -298,7 +298,10 @@ def test_train_refuses_bad_places(tmp_path, dataset, capsys):
     cases = [
         (["--dataset", str(dataset), "--out", str(tmp_path / "afile" / "run")], "is a file"),
         (["--dataset", str(tmp_path / "afile"), "--out", str(tmp_path / "run")], "is a file"),
-        (["--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "run")], "does not exist"),
+        (
+            ["--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "run")],
+            "dataset directory",
+        ),
         (["--dataset", str(tmp_path), "--out", str(tmp_path / "run")], "labels.txt is missing"),
         (
             ["--dataset", str(dataset), "--out", str(tmp_path / "run")]
@@ -341,6 +344,9 @@ def test_resume_of_a_folder_without_checkpoint_is_refused(tmp_path, dataset, cap
     (tmp_path / "run").mkdir()
     argv = ["--dataset", str(dataset), "--out", str(tmp_path / "run"), "--resume"]
     assert_refused(train_main, argv, capsys, tmp_path, 2, "config.json is missing")
+    (tmp_path / "run" / "config.json").write_text("{}")  # a run killed before its checkpoint
+    line = assert_refused(train_main, argv, capsys, tmp_path, 2, "before its first checkpoint")
+    assert "without --resume" in line
 
 
 # ---- damaged checkpoints: hashtag-evaluate and hashtag-serve -----------------------------------

@@ -127,7 +127,7 @@ def run_train(args: argparse.Namespace) -> int:
 def check_dataset_dir(path: Path) -> None:
     """A dataset directory (Contract 2) is a folder with labels.txt; say which part is wrong."""
     if not path.exists():
-        raise UsageError(f"--dataset {path} does not exist")
+        raise UsageError(f"dataset directory {path} does not exist")
     if not path.is_dir():
         raise UsageError(
             f"--dataset {path} is a file: give the dataset directory that "
@@ -143,6 +143,16 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
     Without this, ``--resume`` without the first command's ``--config`` would silently train on
     the shipped defaults (another image size, other parameter groups) and rewrite config.json.
     """
+    if not (args.out / "config.json").is_file():
+        raise UsageError(
+            f"nothing to resume in {args.out}: config.json is missing (no run was started "
+            "there; drop --resume to start one)"
+        )
+    if not (args.out / "last" / "state.pt").is_file():
+        raise UsageError(
+            f"nothing to resume in {args.out}: the run stopped before its first checkpoint; "
+            "run the same command without --resume to start it afresh"
+        )
     saved = check_checkpoint(args.out, "--out")["train"]
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS)
