@@ -156,6 +156,11 @@ def _checked_inputs(
     args: argparse.Namespace, config: dict[str, Any]
 ) -> tuple[list[targets.Target], list[dict[str, Any]] | None]:
     """Every check that needs no browser: the targets and the cookies, or a UsageError."""
+    check_types(config, default_config("crawl"), "bad crawl config: ")
+    for key in ("limit", "per_target"):
+        value = config[key]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise UsageError(f"{key} must be an integer or null, got {value!r}")
     if any(config[key] is not None and config[key] < 1 for key in ("limit", "per_target")):
         raise UsageError("--limit and --per-target must be at least 1")
     if args.shard:

@@ -89,7 +89,7 @@ def register(subparsers: Any) -> None:
 def run_parse(args: argparse.Namespace) -> int:
     setup_logging(args)
     check_output_file(args.out, what="posts.jsonl file")
-    store = PostStore(args.out)
+    store: PostStore | None = None  # opened at the first parsed file: a failed run writes nothing
     summary = ParseSummary()
     # disable=None: the bar shows on a terminal only, so piped stderr holds just the errors.
     for path in tqdm(args.files, unit="file", disable=progress_disabled(args) or None):
@@ -102,6 +102,7 @@ def run_parse(args: argparse.Namespace) -> int:
             continue
         summary.files_parsed += 1
         records = [record for page in pages for record in page.records]
+        store = store or PostStore(args.out)
         added = store.add(records)
         summary.posts_added += len(added)
         summary.duplicates += len(records) - len(added)

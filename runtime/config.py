@@ -105,21 +105,29 @@ def write_resolved(config: dict[str, Any], path: str | Path) -> None:
 
 def check_types(config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
     """Each value of ``config`` must have the type of its shipped default (an int may stand
-    for a float; a ``null`` default takes anything), so ``--set n_posts=abc`` is one line
-    naming the key, not a comparison error from deep inside the stage."""
+    for a float; a ``null`` default takes anything, and ``null`` is left to the stage), so
+    ``--set n_posts=abc`` is one line naming the key, not a comparison error from deep inside
+    the stage."""
     for key, default in defaults.items():
         value = config.get(key)
         if isinstance(default, dict) and isinstance(value, dict):
-            check_types(value, default, f"{where} {key}.")
+            check_types(value, default, f"{where}{key}.")
             continue
-        if default is None or value is None and key not in config:
+        if default is None or value is None:  # null: "off" or "default" where a key allows it
             continue
         kind = _TYPE_NAMES.get(type(default))
         if kind is not None and not _has_type(value, type(default)):
             raise UsageError(f"{where}{key} must be {kind}, got {value!r}")
 
 
-_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_TYPE_NAMES = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+}
 
 
 def _has_type(value: Any, kind: type) -> bool:

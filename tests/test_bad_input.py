@@ -467,6 +467,27 @@ def test_serve_demo_checks_the_config_types(tmp_path, capsys):
     assert_refused(crawl_main, argv, capsys, tmp_path, 2, "n_posts must be an integer, got 'abc'")
 
 
+@pytest.mark.parametrize(
+    ("setting", "needle"),
+    [
+        ("limit=abc", "limit must be an integer, got 'abc'"),
+        ("politeness=abc", "politeness must be a mapping"),
+        ("politeness.delay_mean_s=x", "politeness.delay_mean_s must be a number, got 'x'"),
+    ],
+)
+def test_crawl_checks_config_types_first(setting, needle, tmp_path, capsys):
+    argv = ["crawl", "--tag", "x", "--set", setting, "--out", str(tmp_path / "out")]
+    assert_refused(crawl_main, argv, capsys, tmp_path, 2, needle)
+
+
+def test_parse_of_only_bad_files_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "new" / "posts.jsonl"
+    before = snapshot(tmp_path)
+    assert crawl_main(["parse", str(tmp_path / "nope.html"), "--out", str(out), "-q"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+
+
 def test_parse_checks_out_first(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     page = tmp_path / "page.json"
