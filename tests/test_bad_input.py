@@ -422,6 +422,12 @@ def test_serve_with_the_port_in_use_is_one_line_and_exit_1(checkpoint, capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in line
 
 
+@pytest.mark.parametrize("host", ["999.1.1.1", "192.0.2.1"])
+def test_serve_with_a_host_that_is_not_ours_is_exit_2(host, checkpoint, capsys):
+    argv = ["--checkpoint", str(checkpoint), "--host", host, "--port", "0", "-q"]
+    assert_refused(serve_main, argv, capsys, checkpoint, 2, "--host is not an address")
+
+
 def test_drive_unreachable_is_a_502(checkpoint):
     from fastapi.testclient import TestClient
 
