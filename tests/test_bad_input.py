@@ -181,6 +181,20 @@ def test_build_with_the_image_host_gone_fails_fast_and_says_what_to_do(tmp_path,
     assert not (tmp_path / "ds.image-cache").exists()  # no empty cache left behind
 
 
+@pytest.mark.slow
+def test_build_after_a_demo_crawl_whose_site_is_gone(chromium_ready, tmp_path, capsys):
+    """Issue 10's case as a user meets it: the demo site stops with the crawl, so the build
+    cannot reach the image URLs; it says so, by reason, and what to do."""
+    crawl = ["crawl", "--demo", "--limit", "20", "--no-delay", "--set", "demo.n_posts=300"]
+    assert crawl_main([*crawl, "--out", str(tmp_path / "crawl"), "-q"]) == 0
+    argv = ["build", "--input", str(tmp_path / "crawl" / "posts.jsonl")]
+    argv += ["--out", str(tmp_path / "ds"), "-q"]
+    code, lines = run_cli(build_main, argv, capsys)
+    assert code == 1
+    assert "connection: " in lines[-1] and "--download-images" in lines[-1]
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "ds.image-cache").exists()
+
+
 def test_fetcher_gives_up_on_a_host_that_never_answers():
     """A server that drops every connection: after GIVE_UP_AFTER failures no more attempts."""
     server = socket.create_server(("127.0.0.1", 0))
