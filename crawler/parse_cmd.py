@@ -102,7 +102,8 @@ def run_parse(args: argparse.Namespace) -> int:
             continue
         summary.files_parsed += 1
         records = [record for page in pages for record in page.records]
-        store = store or PostStore(args.out)
+        if store is None:
+            store = PostStore(args.out)
         added = store.add(records)
         summary.posts_added += len(added)
         summary.duplicates += len(records) - len(added)

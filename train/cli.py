@@ -11,13 +11,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from runtime.checkpoints import WEIGHTS_FILE, check_checkpoint
+from runtime.checkpoints import CONFIG_FILE, WEIGHTS_FILE, check_checkpoint
 from runtime.config import FlagKeys, add_config_args, explicit_keys, resolve_config
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
 from runtime.outputs import check_output_dir
 from train.config_check import check_train_config
 
+RESUMABLE_STATE = "last/state.pt"  # train.checkpoint's LAST_DIR/STATE_FILE, without torch
 TRAIN_FLAGS: FlagKeys = {
     "init": ("text_init", "image_init"),  # one flag for both encoders; --set picks one
     "modality": "modality",
@@ -143,12 +144,12 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
     Without this, ``--resume`` without the first command's ``--config`` would silently train on
     the shipped defaults (another image size, other parameter groups) and rewrite config.json.
     """
-    if not (args.out / "config.json").is_file():
+    if not (args.out / CONFIG_FILE).is_file():
         raise UsageError(
-            f"nothing to resume in {args.out}: config.json is missing (no run was started "
+            f"nothing to resume in {args.out}: {CONFIG_FILE} is missing (no run was started "
             "there; drop --resume to start one)"
         )
-    if not (args.out / "last" / "state.pt").is_file():
+    if not (args.out / RESUMABLE_STATE).is_file():
         raise UsageError(
             f"nothing to resume in {args.out}: the run stopped before its first checkpoint; "
             "run the same command without --resume to start it afresh"

@@ -10,10 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from runtime.checkpoints import MODALITIES
 from runtime.errors import UsageError
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "modality": ("text", "image", "both"),
+    "modality": MODALITIES,
     "text_init": ("pretrained", "random"),
     "image_init": ("pretrained", "random"),
     "image_mode": ("frozen", "finetune"),
