@@ -23,9 +23,16 @@ from crawler.demo import cli as demo_cli
 from crawler.demo.server import site_from_config
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
-from runtime.config import add_config_args, default_config, resolve_config, write_resolved
+from runtime.config import (
+    add_config_args,
+    check_types,
+    default_config,
+    resolve_config,
+    write_resolved,
+)
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.outputs import check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +168,21 @@ def _checked_inputs(
     args: argparse.Namespace, config: dict[str, Any]
 ) -> tuple[list[targets.Target], list[dict[str, Any]] | None]:
     """Every check that needs no browser: the targets and the cookies, or a UsageError."""
+    check_types(config, default_config("crawl"), "bad crawl config: ")
+    for key in ("limit", "per_target"):
+        value = config[key]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise UsageError(f"{key} must be an integer or null, got {value!r}")
     if any(config[key] is not None and config[key] < 1 for key in ("limit", "per_target")):
         raise UsageError("--limit and --per-target must be at least 1")
     if args.shard:
         targets.parse_shard(args.shard)
+    check_output_dir(config["out"])
+    if args.demo:
+        demo_defaults = default_config("demo")
+        check_types({**demo_defaults, **(config["demo"] or {})}, demo_defaults, "demo config: ")
+    else:
+        _require_site_url(config["base_url"])
     chosen = targets.resolve_targets(
         args.tag, args.profile, args.targets_file, args.search, args.reels
     )
@@ -201,6 +219,20 @@ def _browser_settings(section: dict[str, Any]) -> BrowserSettings:
         page_load_timeout_s=float(section["page_load_timeout_s"]),
         window_size=str(section["window_size"]),
     )
+
+
+def _require_site_url(base_url: object) -> None:
+    """The site root must be an http(s) URL with a host; anything else would start Chromium
+    only to fail on every page."""
+    try:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"--base-url must be an http:// or https:// URL such as "
+            f"https://www.instagram.com, got {base_url!r}"
+        )
 
 
 def _require_loopback(base_url: str) -> None:

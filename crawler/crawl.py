@@ -30,6 +30,7 @@ from crawler.records import PostStore
 from crawler.state import CrawlState, TargetState, load_state, save_state
 from crawler.targets import Target
 from runtime.errors import RemoteStop
+from runtime.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class Crawler:
     def run(self, targets: list[Target]) -> CrawlSummary:
         """Crawl the targets in order; RemoteStop propagates after the state is saved."""
         started = time.monotonic()
-        self._progress = tqdm(
+        self._progress = progress_bar(
             total=self.settings.limit,
             initial=len(self.store),
             unit="post",

@@ -34,8 +34,9 @@ from crawler.parsers import (
     parse_text,
 )
 from crawler.records import PostStore
-from runtime.errors import EXIT_OK, EXIT_USAGE, UsageError
+from runtime.errors import EXIT_OK, EXIT_USAGE
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.outputs import check_output_file
 
 PROG = "hashtag-crawl parse"
 log = logging.getLogger(__name__)
@@ -103,9 +104,8 @@ def register(subparsers: Any) -> None:
 
 def run_parse(args: argparse.Namespace) -> int:
     setup_logging(args)
-    if args.out.is_dir():
-        raise UsageError(f"--out {args.out} is a directory; give the posts.jsonl file to write")
-    store = PostStore(args.out)
+    check_output_file(args.out, what="posts.jsonl file")
+    store: PostStore | None = None  # opened at the first parsed file: a failed run writes nothing
     summary = ParseSummary()
     # disable=None: the bar shows on a terminal only, so piped stderr holds just the errors.
     files = expand_folders(args.files, skip=args.out)
@@ -119,6 +119,8 @@ def run_parse(args: argparse.Namespace) -> int:
             continue
         summary.files_parsed += 1
         records = [record for page in pages for record in page.records]
+        if store is None:
+            store = PostStore(args.out)
         added = store.add(records)
         summary.posts_added += len(added)
         summary.duplicates += len(records) - len(added)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from preprocess import langid
 from preprocess.dedup import DuplicatePair, drop_duplicate_images, drop_repeated_posts
@@ -46,12 +46,16 @@ from preprocess.writer import (
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
 from runtime.hashtags import extract_hashtags
+from runtime.outputs import check_output_dir
+from runtime.progress import progress_bar
 
 LANGID_BATCH = 2048
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
 PHASH_BITS = 64
 LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 """What every backend returns for a language it names: an ISO 639-1 code."""
+UNREACHABLE = frozenset({"connection", "timeout"})
+"""Image failures that say the host is down or gone, not that one image is bad."""
 
 
 def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
@@ -62,9 +66,28 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     if not inputs:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
+    check_output_dir(cache_dir, "--cache-dir")
     check_fractions(config["splits"]["fractions"])
     check_settings(config)
     stoplist = load_stoplist(config["labels"]["stoplist"])
+    fresh_cache = not cache_dir.exists()
+    try:
+        return _build(config, out, inputs, cache_dir, stoplist, progress)
+    except BaseException:
+        if fresh_cache and not (cache_dir / "images").exists():
+            shutil.rmtree(cache_dir, ignore_errors=True)  # a cache with nothing in it
+        raise
+
+
+def _build(
+    config: dict[str, Any],
+    out: Path,
+    inputs: list[Path],
+    cache_dir: Path,
+    stoplist: frozenset[str],
+    progress: bool,
+) -> Funnel:
+    """The stages of :func:`build_dataset`, once its settings are checked."""
     funnel = Funnel()
 
     # read and parse: every raw record counts, a bad one under its reason
@@ -74,6 +97,8 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     config = {**config, "language": {**config["language"], "backend": detector.backend}}
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
+    if not posts:
+        raise UsageError(_nothing_read(inputs, rejected))
 
     # dedup: repeated posts, then (with the images in hand) repeated images. Languages are
     # detected first so that only images of posts that can still be kept (wanted language,
@@ -90,6 +115,8 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     wanted = [p for p in posts if p.hashtags and p.lang in keep]
     jobs = [ImageJob(p.shortcode, p.image_url, p.image_path) for p in wanted]
     images = fetch_images(jobs, cache_dir, config["images"], progress)
+    if jobs and not any(result.ok for result in images.values()):
+        raise PipelineError(_no_image(images, funnel))
     posts, duplicates, pairs = drop_duplicate_images(posts, images, config["dedup"]["near_dup"])
     funnel.record("deduped", len(posts), repeated + duplicates)
 
@@ -138,7 +165,7 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
         funnel, labels, counts, posts, splits, language_mix, image_failures, pairs
     )
     with staged_directory(out) as stage:
-        for post in tqdm(posts, desc="link images", unit="img", disable=not progress):
+        for post in progress_bar(posts, desc="link images", unit="img", disable=not progress):
             link_into(images[post.shortcode], cache_dir, stage)
         for name, split_posts in splits.items():
             write_split(stage / f"{name}.parquet", split_posts, labels)
@@ -163,7 +190,7 @@ def read_all(
     posts: list[Post] = []
     rejected: Counter[str] = Counter()
     for path, items in zip(inputs, readers, strict=True):
-        for post, reason in tqdm(items, desc=f"read {path.name}", disable=not progress):
+        for post, reason in progress_bar(items, desc=f"read {path.name}", disable=not progress):
             if post is None:
                 rejected[reason] += 1
             else:
@@ -174,11 +201,36 @@ def read_all(
 def detect_languages(posts: Sequence[Post], detector: langid.Detector, progress: bool) -> None:
     """Set each post's ``lang`` and ``lang_confidence``, in batches for the progress bar."""
     batches = range(0, len(posts), LANGID_BATCH)
-    for start in tqdm(batches, desc="language", unit="batch", disable=not progress):
+    for start in progress_bar(batches, desc="language", unit="batch", disable=not progress):
         batch = posts[start : start + LANGID_BATCH]
         predictions = detector.detect_batch([p.caption for p in batch])
         for post, (lang, confidence) in zip(batch, predictions, strict=True):
             post.lang, post.lang_confidence = lang, confidence
+
+
+def _nothing_read(inputs: Sequence[Path], rejected: Counter[str]) -> str:
+    """Why a build found no usable post: the bad records by reason, or an empty input."""
+    names = ", ".join(str(p) for p in inputs)
+    if not rejected:
+        return f"no record in {names}: the input is empty"
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in rejected.most_common())
+    return (
+        f"no usable post in {names} ({reasons}); posts.jsonl needs one JSON object per line "
+        "with shortcode, caption and image_url or image_path (docs/dataset.md)"
+    )
+
+
+def _no_image(images: dict[str, ImageResult], funnel: Funnel) -> str:
+    """Every image failed: by reason, with what to do when their host could not be reached."""
+    reasons = Counter(result.reason for result in images.values())
+    listed = ", ".join(f"{reason}: {n}" for reason, n in reasons.most_common())
+    message = f"none of the {len(images)} images could be had ({listed}); funnel: {funnel.brief()}"
+    if reasons.keys() & UNREACHABLE:
+        message += (
+            "; the image URLs' host is unreachable: keep the site that serves them running "
+            "while building, or crawl with --download-images so the images are saved locally"
+        )
+    return message
 
 
 def _image_ok(images: dict[str, ImageResult], post: Post) -> bool:
@@ -246,7 +298,6 @@ def _is_int(value: object) -> bool:
 def _check_replaceable(out: Path) -> None:
     """Refuse to replace anything but an earlier dataset (or an empty folder): the final
     rename deletes what was at ``out``."""
-    if out.is_file():
-        raise UsageError(f"--out {out} is a file, not a dataset directory")
+    check_output_dir(out)
     if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
         raise UsageError(f"refusing to replace {out}: not a dataset directory (no manifest.json)")

@@ -21,6 +21,7 @@ from runtime.config import add_config_args, resolve_config
 from runtime.errors import UsageError, run_main
 from runtime.hashtags import extract_hashtags
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.pipes import stop_quietly_on_closed_stdout
 
 PROG = "hashtag-build-dataset"
 
@@ -178,10 +179,11 @@ def register_hashtags(subparsers: argparse._SubParsersAction) -> None:
 def hashtags_command(args: argparse.Namespace) -> int:
     """Bytes that are not UTF-8 become U+FFFD, which is never part of a hashtag."""
     out = sys.stdout.buffer
-    for raw in sys.stdin.buffer:
-        line = raw.decode("utf-8", errors="replace")
-        out.write(("\t".join(extract_hashtags(line)) + "\n").encode("utf-8"))
-    out.flush()
+    with stop_quietly_on_closed_stdout():
+        for raw in sys.stdin.buffer:
+            line = raw.decode("utf-8", errors="replace")
+            out.write(("\t".join(extract_hashtags(line)) + "\n").encode("utf-8"))
+        out.flush()
     return 0
 
 

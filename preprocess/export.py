@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from preprocess.splits import SPLITS
 from preprocess.writer import SCHEMA_VERSION, write_labels
 from runtime.errors import UsageError
 from runtime.files import atomic_write_json, staged_directory
+from runtime.progress import progress_bar
 
 FORMATS = ("webdataset", "hf")
 DEFAULT_SHARD_SIZE = 1000
@@ -125,7 +125,7 @@ def _write_webdataset(
             with webdataset.ShardWriter(
                 pattern, maxcount=shard_size, maxsize=math.inf, verbose=0
             ) as sink:
-                rows = tqdm(_rows(path), total=count, desc=split, disable=not progress)
+                rows = progress_bar(_rows(path), total=count, desc=split, disable=not progress)
                 for row in rows:
                     sink.write(webdataset_sample(row, labels))
         shards = sorted(p.name for p in stage.glob(f"{split}-*.tar"))

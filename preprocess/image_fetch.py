@@ -6,6 +6,7 @@ failure reasons that the dataset's stats count, so one bad URL never stops a bui
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+log = logging.getLogger(__name__)
+
 #: A server's ``Retry-After`` is obeyed up to this many seconds; a larger value (hostile or a
 #: misconfigured CDN) would otherwise park a worker thread for hours.
 MAX_RETRY_AFTER_S = 60.0
@@ -26,6 +29,10 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 ERROR_BODY_PEEK_BYTES = 4096
 EXPIRED_SIGNATURE_MARK = b"URL signature expired"
 CHUNK_BYTES = 256 * 1024
+#: Connection failures (after retries) from a host that never answered, before its remaining
+#: URLs fail at once as ``connection``: a crawl's image host that is gone (a demo site that
+#: stopped, a CDN blocked here) would otherwise cost every URL its full retries.
+GIVE_UP_AFTER = 3
 
 
 class ImageRejected(Exception):
@@ -58,6 +65,7 @@ class HttpFetcher:
         self._per_host = int(settings["per_host"])
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()
+        self._unreachable: dict[str, int] = {}  # host -> connection failures; -1 once it answered
         retry = _CappedRetry(
             total=int(settings["retries"]),
             backoff_factor=float(settings["backoff_s"]),
@@ -81,16 +89,37 @@ class HttpFetcher:
 
     def fetch(self, url: str) -> bytes:
         """The body of ``url``, or :class:`ImageRejected` with the reason it could not be had."""
+        host = urlsplit(url).netloc
+        if self._unreachable.get(host, 0) >= GIVE_UP_AFTER:
+            raise ImageRejected("connection")
         try:
             with (
-                self._host_slot(urlsplit(url).netloc),
+                self._host_slot(host),
                 self._session.get(url, stream=True, timeout=self._timeout) as response,
             ):
+                self._unreachable[host] = -1
                 if response.status_code != 200:
                     raise ImageRejected(_status_reason(response))
                 return self._read_capped(response)
         except requests.RequestException as exc:
-            raise ImageRejected(_exception_reason(exc)) from exc
+            reason = _exception_reason(exc)
+            if reason == "connection":
+                self._count_unreachable(host)
+            raise ImageRejected(reason) from exc
+
+    def _count_unreachable(self, host: str) -> None:
+        """One more connection failure of a host that has never answered."""
+        with self._slots_lock:
+            failures = self._unreachable.get(host, 0)
+            if failures >= 0:
+                self._unreachable[host] = failures + 1
+                if failures + 1 == GIVE_UP_AFTER:
+                    log.warning(
+                        "images: %s refused or dropped %d connections and never answered; "
+                        "its other images fail without a try",
+                        host,
+                        GIVE_UP_AFTER,
+                    )
 
     @contextmanager
     def _host_slot(self, host: str) -> Iterator[None]:

@@ -58,13 +58,13 @@ from typing import Any
 
 import imagehash
 from PIL import Image, ImageOps
-from tqdm import tqdm
 
 from preprocess.image_cache import CacheIndex, file_source, url_source, variant_of
 from preprocess.image_fetch import HttpFetcher, ImageRejected
 from preprocess.writer import FILE_MODE
 from runtime.errors import UsageError
 from runtime.files import atomic_write_bytes
+from runtime.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def _process_all(
                 for source, group in todo.items()
             }
             done = as_completed(futures)
-            for future in tqdm(
+            for future in progress_bar(
                 done, total=len(futures), desc="images", unit="img", disable=not progress
             ):
                 yield futures[future], future.result()

@@ -14,6 +14,7 @@ from typing import BinaryIO, TextIO
 
 from preprocess.langid import BACKENDS, DEFAULT_BACKEND, get_detector
 from runtime.logs import add_logging_args
+from runtime.pipes import stop_quietly_on_closed_stdout
 
 BATCH_LINES = 512
 """Lines read before detecting and writing; output is flushed after each batch."""
@@ -44,10 +45,11 @@ def run_langid(
     detector = get_detector(args.backend)  # an unknown name is a UsageError: exit 2, one line
     source = sys.stdin.buffer if source is None else source
     sink = sys.stdout if sink is None else sink
-    for batch in _batches(source):
-        for lang, confidence in detector.detect_batch(batch):
-            sink.write(f"{lang}\t{confidence:.4f}\n")
-        sink.flush()
+    with stop_quietly_on_closed_stdout():
+        for batch in _batches(source):
+            for lang, confidence in detector.detect_batch(batch):
+                sink.write(f"{lang}\t{confidence:.4f}\n")
+            sink.flush()
     return 0
 
 

@@ -239,11 +239,15 @@ def read_csv(path: Path, columns: dict[str, str]) -> Iterator[ReadItem]:
         dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
         rows = csv.DictReader(handle, dialect=dialect)
         header = rows.fieldnames or []
+        if not header:
+            raise UsageError(f"{path}: empty CSV file (no header row)")
+        if header[0].lstrip().startswith(("{", "[")):
+            raise UsageError(f"{path} holds JSON, not CSV: read it with --format jsonl (or auto)")
         for role in ("caption", "image"):
             if columns.get(role) not in header:
                 raise UsageError(
                     f"{path}: no {role} column {columns.get(role)!r} (columns: "
-                    f"{', '.join(header) or 'none'}); set --csv-columns caption=...,image=..."
+                    f"{', '.join(header)}); set --csv-columns caption=...,image=..."
                 )
         for row in rows:
             yield _csv_post(row, columns, path)

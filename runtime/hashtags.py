@@ -1,9 +1,13 @@
 """Hashtag extraction and normalization: the one definition every stage uses (DESIGN.md).
 
 A hashtag is ``#`` or full-width ``＃`` not preceded by a letter, digit, underscore or ``&``
-(so ``a#b`` and ``&#39;`` are not tags), followed by a run of letters, marks, decimal digits
-and underscore holding at least one letter (so ``#123`` is not a tag). Run-together tags
-(``#foo#bar``) give both. The normalized form is NFKC then ``casefold()``.
+(so ``a#b`` and ``&#39;`` are not tags), followed by a run of letters, marks, decimal digits,
+underscore and the joiners of :data:`JOINERS` holding at least one letter (so ``#123`` is not a
+tag). As in twitter-text, a joiner (ZWNJ/ZWJ, middle dot, Hebrew geresh and gershayim, the
+Japanese wave dash ...) continues a tag only when a letter, mark, digit or underscore follows
+it, a ``#`` inside a URL is no tag and neither is a ``#`` followed by a scheme (``#https://``).
+Run-together tags (``#foo#bar``) give both, as Instagram links them. The normalized form is
+NFKC then ``casefold()``. docs/dataset.md lists where and why this differs from twitter-text.
 """
 
 from __future__ import annotations
@@ -12,8 +16,22 @@ import re
 import unicodedata
 
 HASH_SIGNS = "#＃"
+#: Characters inside a tag that are neither letters, marks nor digits: twitter-text's
+#: ``hashtagSpecialChars`` less the underscore. ZWNJ/ZWJ join letters in Persian and Indic
+#: scripts; U+A67E Cyrillic kavyka; Hebrew maqaf, geresh and gershayim (U+05BE, U+05F3,
+#: U+05F4: צה״ל); full-width tilde and wave dash (U+FF5E, U+301C); the kana sound marks, double
+#: hyphen and middle dot (U+309B, U+309C, U+30A0, U+30FB); the ditto mark (U+3003); the Tibetan
+#: tsheg (U+0F0B, U+0F0C); the middle dot (U+00B7, Catalan ``l·l``).
+JOINERS = frozenset(
+    "\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
+)
 _MENTION = re.compile(r"(?<![\w.])@[\w](?:[\w.]*[\w])?")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# A scheme or www. start a URL; so does a bare domain followed by a path (``x.com/#section``).
+_URL = re.compile(
+    r"[#＃]?(?:https?://|www\.|(?<![\w@.])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/)\S*",
+    re.IGNORECASE,
+)
+_SCHEME_AFTER = "://"
 _SPACE = re.compile(r"\s+")
 
 
@@ -43,10 +61,11 @@ def hashtag_spans(text: str) -> list[tuple[int, int, str]]:
         if index > 0 and not run_together and _blocks_tag(text[index - 1]):
             index += 1
             continue
-        end = index + 1
-        while end < length and _is_body_char(text[end]):
-            end += 1
+        end = _body_end(text, index + 1)
         body = text[index + 1 : end]
+        if text.startswith(_SCHEME_AFTER, end):  # #https://... is a URL, not a tag
+            index = end
+            continue
         if any(unicodedata.category(c)[0] == "L" for c in body):
             spans.append((index, end, body))
             previous_end = end
@@ -54,6 +73,24 @@ def hashtag_spans(text: str) -> list[tuple[int, int, str]]:
         else:
             index = max(end, index + 1)
     return spans
+
+
+def _body_end(text: str, start: int) -> int:
+    """Where a tag body starting at ``start`` ends: at the first character that is neither a
+    body character nor a joiner with a body character after it (joiners may repeat)."""
+    end = start
+    length = len(text)
+    while end < length:
+        if _is_body_char(text[end]):
+            end += 1
+            continue
+        joined = end
+        while joined < length and text[joined] in JOINERS:
+            joined += 1
+        if joined in (end, length) or not _is_body_char(text[joined]):
+            break
+        end = joined
+    return end
 
 
 def _url_mask(text: str) -> list[bool]:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Sequence
 
 import uvicorn
 
+from runtime.checkpoints import check_checkpoint
 from runtime.config import add_config_args, resolve_config
-from runtime.errors import UsageError, run_main
+from runtime.errors import PipelineError, UsageError, run_main
 from runtime.logs import add_logging_args, setup_logging
 from serve.settings import BACKENDS, ServeSettings, env_values, settings_from
 
@@ -87,37 +90,62 @@ def resolve_settings(
 
 def serve(settings: ServeSettings) -> int:
     """Load, tune, and run until SIGINT/SIGTERM; uvicorn drains in-flight requests first."""
-    # Imported here so that --help and bad flags answer without loading torch and transformers.
-    from serve.app import create_app
-    from serve.inference import configure_threads, load_tuned
-
     if not settings.checkpoint:
         raise UsageError("--checkpoint DIR is required (or HASHTAG_SERVE_CHECKPOINT)")
-    threads = configure_threads(settings.num_threads)
-    predictor, tuning = load_tuned(settings)
-    log.info(
-        "model %s (%s, %d labels) on %s, %d threads, %s",
-        predictor.name,
-        predictor.modality,
-        len(predictor.labels),
-        settings.device,
-        threads,
-        tuning,
-    )
-    config = uvicorn.Config(
-        create_app(settings, predictor),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # our root logger formats uvicorn's messages and access log
-        access_log=True,
-        timeout_graceful_shutdown=settings.graceful_timeout_s,
-    )
-    # uvicorn drains, then re-raises the SIGTERM it caught; with a handler in place that
-    # re-raise returns here, so a requested stop exits 0 instead of dying by the signal.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.Server(config).run()
+    # Imported here so that --help and bad flags answer without loading torch and transformers.
+    from serve.inference import configure_threads, load_tuned, tuning_for
+
+    tuning_for(settings)  # settings errors first, then the checkpoint, then the port
+    check_checkpoint(settings.checkpoint)
+    with listening_socket(settings.host, settings.port) as listener:
+        from serve.app import create_app
+
+        log.info("loading %s: model, then CPU tuning (can take a minute)", settings.checkpoint)
+        threads = configure_threads(settings.num_threads)
+        predictor, tuning = load_tuned(settings)
+        log.info(
+            "model %s (%s, %d labels) on %s, %d threads, %s",
+            predictor.name,
+            predictor.modality,
+            len(predictor.labels),
+            settings.device,
+            threads,
+            tuning,
+        )
+        config = uvicorn.Config(
+            create_app(settings, predictor),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,  # our root logger formats uvicorn's messages and access log
+            access_log=True,
+            timeout_graceful_shutdown=settings.graceful_timeout_s,
+        )
+        # uvicorn drains, then re-raises the SIGTERM it caught; with a handler in place that
+        # re-raise returns here, so a requested stop exits 0 instead of dying by the signal.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        host, port = listener.getsockname()[:2]
+        log.info("serving on http://%s:%d/", f"[{host}]" if ":" in host else host, port)
+        uvicorn.Server(config).run(sockets=[listener])
     log.info("stopped")
     return 0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before the model loads: a port in use is one line at once,
+    not a uvicorn error after the load. Held until uvicorn takes it over, so nothing else can
+    take the port meanwhile."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise UsageError(f"{message} (--host is not an address of this machine)") from None
+        raise PipelineError(message) from None
+    return listener
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -162,7 +162,7 @@ async def _get_following_redirects(
     client: httpx.AsyncClient, url: str, policy: FetchPolicy, drive_id: str | None = None
 ) -> _Fetched:
     for _ in range(policy.max_redirects + 1):
-        request = await _pinned_request(client, url, policy)
+        request = await _pinned_request(client, url, policy, drive_id)
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException:
@@ -182,7 +182,7 @@ async def _get_following_redirects(
 
 
 async def _pinned_request(
-    client: httpx.AsyncClient, url: str, policy: FetchPolicy
+    client: httpx.AsyncClient, url: str, policy: FetchPolicy, drive_id: str | None = None
 ) -> httpx.Request:
     """A request to ``url`` aimed at a resolved, policy-checked IP, keeping Host and TLS SNI."""
     try:
@@ -192,7 +192,7 @@ async def _pinned_request(
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise RequestFailed(400, "bad_url_scheme", "only http:// and https:// URLs are fetched")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    address = await _resolve_checked(parsed.host, port, policy)
+    address = await _resolve_checked(parsed.host, port, policy, drive_id)
     return client.build_request(
         "GET",
         parsed.copy_with(host=address, port=port),
@@ -201,15 +201,19 @@ async def _pinned_request(
     )
 
 
-async def _resolve_checked(host: str, port: int, policy: FetchPolicy) -> str:
-    """Resolve ``host`` and return one address, refusing when any answer is non-public."""
+async def _resolve_checked(
+    host: str, port: int, policy: FetchPolicy, drive_id: str | None = None
+) -> str:
+    """Resolve ``host`` and return one address, refusing when any answer is non-public.
+    Drive's host failing to resolve is an upstream failure (502), as any other Drive failure."""
     lookup = asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     try:
         infos = await asyncio.wait_for(lookup, policy.timeout_s)
     except TimeoutError:
-        raise RequestFailed(400, "dns_timeout", f"resolving host {host!r} timed out") from None
+        raise _unfetchable(drive_id, "dns_timeout", f"resolving host {host!r} timed out") from None
     except (OSError, UnicodeError) as exc:
-        raise RequestFailed(400, "dns_failed", f"cannot resolve host {host!r}: {exc}") from None
+        message = f"cannot resolve host {host!r}: {exc}"
+        raise _unfetchable(drive_id, "dns_failed", message) from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not policy.allow_private:
         for address in addresses:

@@ -117,6 +117,7 @@ def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
     """
     tuning = tuning_for(settings)  # settings errors first, before seconds of loading
     predictor = Predictor.load(settings.checkpoint, settings.device)
+    log.info("model loaded; tuning it (%s backend)", settings.backend)
     try:
         return tuned_predictor(predictor, tuning), tuning
     except OnnxUnavailable as exc:

@@ -39,7 +39,10 @@ def _crawl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
             "politeness.budget_requests must be a non-negative number",
         ),
         (["--tag", "cats", "--set", "politeness.delay=1"], "unknown politeness setting(s): delay"),
-        (["--tag", "cats", "--set", "crawl.idle_scrolls=many"], "bad crawl config: ValueError"),
+        (
+            ["--tag", "cats", "--set", "crawl.idle_scrolls=many"],
+            "bad crawl config: crawl.idle_scrolls must be an integer, got 'many'",
+        ),
         (["--tag", "cats", "--set", "browser.page_load_timeout_s=x"], "bad crawl config"),
     ],
 )

@@ -16,7 +16,14 @@ from runtime.hashtags import extract_hashtags, strip_for_model
         ("#東京 #café #Café", ["東京", "café"]),
         ("❤️#love😍", ["love"]),
         ("&#39; #ok", ["ok"]),
-        ("#tag\u200dx", ["tag"]),
+        ("#tag\u200dx", ["tag\u200dx"]),
+        ("#tag\u200d end", ["tag"]),
+        ("#می\u200cخواهم", ["می\u200cخواهم"]),
+        ("#cal·la #ok· end", ["cal·la", "ok"]),
+        ("#צה\u05f4ל #ג\u05f3ירפה", ["צה\u05f4ל", "ג\u05f3ירפה"]),
+        ("#ありがとう〜ございます", ["ありがとう〜ございます"]),
+        ("#https://x.com/a #real", ["real"]),
+        ("https://x.com/#section x.com/#part #real", ["real"]),
         ("#👩\u200d💻", []),
         ("Straße #STRASSE #straße", ["strasse"]),
         ("see https://x.com/page#frag #real", ["real"]),
@@ -26,6 +33,10 @@ from runtime.hashtags import extract_hashtags, strip_for_model
 )
 def test_extract_hashtags(text: str, expected: list[str]) -> None:
     assert extract_hashtags(text) == expected
+
+
+def test_strip_for_model_removes_a_hashed_url_whole() -> None:
+    assert strip_for_model("look #https://x.com/a here") == "look here"
 
 
 def test_strip_for_model_removes_tags_mentions_urls() -> None:

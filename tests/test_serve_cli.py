@@ -88,7 +88,8 @@ def test_missing_checkpoint_is_one_line_and_exit_2(tmp_path, capsys):
     last = capsys.readouterr().err.strip().splitlines()[-1]
     missing = tmp_path / "nope"
     assert last == (
-        f"hashtag-serve: error: {missing} is not a checkpoint directory: config.json is missing"
+        f"hashtag-serve: error: --checkpoint {missing} does not exist: "
+        "give a checkpoint directory (runs/<name>)"
     )
 
 

@@ -7,13 +7,18 @@ then the dedicated flags below.
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 from typing import Any
 
+from runtime.checkpoints import CONFIG_FILE, WEIGHTS_FILE, check_checkpoint
 from runtime.config import FlagKeys, add_config_args, explicit_keys, resolve_config
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.outputs import check_output_dir
+from train.config_check import check_train_config
 
+RESUMABLE_STATE = "last/state.pt"  # train.checkpoint's LAST_DIR/STATE_FILE, without torch
 TRAIN_FLAGS: FlagKeys = {
     "init": ("text_init", "image_init"),  # one flag for both encoders; --set picks one
     "modality": "modality",
@@ -99,14 +104,38 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from train.loop import train  # torch and transformers load only once the flags are valid
-
     config = resolve_config("train", args, TRAIN_FLAGS)
+    check_output_dir(args.out)
+    check_dataset_dir(args.dataset)
     if args.resume:
         config = _resumed_config(config, args)
+    check_train_config(config)
+    if config["feature_cache"]:
+        check_output_dir(config["feature_cache"], "--feature-cache")
+    from train.loop import train  # torch and transformers load only once the flags are valid
+
     setup_logging(args)
-    train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
+    created = not args.out.exists()
+    try:
+        train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
+    except BaseException:
+        if created and not (args.out / WEIGHTS_FILE).exists():
+            shutil.rmtree(args.out, ignore_errors=True)  # no checkpoint yet: leave no stub
+        raise
     return 0
+
+
+def check_dataset_dir(path: Path) -> None:
+    """A dataset directory (Contract 2) is a folder with labels.txt; say which part is wrong."""
+    if not path.exists():
+        raise UsageError(f"dataset directory {path} does not exist")
+    if not path.is_dir():
+        raise UsageError(
+            f"--dataset {path} is a file: give the dataset directory that "
+            "hashtag-build-dataset build wrote (with labels.txt and *.parquet)"
+        )
+    if not (path / "labels.txt").is_file():
+        raise UsageError(f"--dataset {path} is not a dataset directory: labels.txt is missing")
 
 
 def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -115,9 +144,17 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
     Without this, ``--resume`` without the first command's ``--config`` would silently train on
     the shipped defaults (another image size, other parameter groups) and rewrite config.json.
     """
-    from train.checkpoint import read_config
-
-    saved = read_config(args.out)["train"]
+    if not (args.out / CONFIG_FILE).is_file():
+        raise UsageError(
+            f"nothing to resume in {args.out}: {CONFIG_FILE} is missing (no run was started "
+            "there; drop --resume to start one)"
+        )
+    if not (args.out / RESUMABLE_STATE).is_file():
+        raise UsageError(
+            f"nothing to resume in {args.out}: the run stopped before its first checkpoint; "
+            "run the same command without --resume to start it afresh"
+        )
+    saved = check_checkpoint(args.out, "--out")["train"]
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
@@ -130,10 +167,18 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    check_checkpoint(args.checkpoint)
+    if args.dataset is not None:
+        check_dataset_dir(args.dataset)
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    for name, _, path in (spec.partition("=") for spec in baselines):
+        if path:
+            check_checkpoint(path, f"baseline {name}:")
     from train.evaluate import evaluate
 
     setup_logging(args)
-    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
     evaluate(
         args.checkpoint,
         args.dataset,

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm import tqdm
 
 from runtime.errors import UsageError
+from runtime.progress import progress_bar
 from train.checkpoint import read_config, read_metrics, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.metrics import KS, all_metrics, popularity_scores, tune_threshold
@@ -124,7 +124,7 @@ def _score_frame(
 ) -> np.ndarray:
     texts, paths = post_inputs(frame, dataset_dir)
     chunks = []
-    for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress):
+    for start in progress_bar(range(0, len(texts), batch_size), desc=desc, disable=not progress):
         images = open_images(paths[start : start + batch_size])
         chunks.append(scorer(texts[start : start + batch_size], images))
     return np.concatenate(chunks)

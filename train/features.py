@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from runtime.files import atomic_write_json
+from runtime.progress import progress_bar
 from train.data import IMAGENET_MEAN, IMAGENET_STD, image_transform, load_pixels
 from train.model import VGG16_FEATURE_DIM
 
@@ -99,7 +99,9 @@ class FeatureCache:
         row = len(self.index)
         with open(data_path, "ab") as handle:
             handle.truncate(row * self.dim * FEATURE_DTYPE.itemsize)  # rows a crash left unindexed
-            bar = tqdm(total=len(missing), desc="image features", unit="img", disable=not progress)
+            bar = progress_bar(
+                total=len(missing), desc="image features", unit="img", disable=not progress
+            )
             with torch.inference_mode():
                 for pixels in loader:
                     rows = compute(pixels).cpu().numpy().astype(FEATURE_DTYPE)

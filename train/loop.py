@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +25,14 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
 
 from runtime.errors import UsageError
 from runtime.files import append_jsonl, repair_torn_tail
+from runtime.progress import progress_bar
 from train import checkpoint
+from train.config_check import check_train_config
 from train.data import IMAGENET_MEAN, IMAGENET_STD, Collator, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
 from train.encoders import (
@@ -42,9 +44,10 @@ from train.encoders import (
 from train.evaluate import metrics_report
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
 from train.metrics import mean_average_precision, ranking_metrics
-from train.model import MODALITIES, HashtagModel, hashtag_loss
+from train.model import HashtagModel, hashtag_loss
 
 log = logging.getLogger(__name__)
+TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def train(
     config: dict[str, Any], dataset_dir: Path, out_dir: Path, resume: bool, progress: bool
 ) -> dict[str, Any]:
     """Train per ``config`` and return the metrics written to ``out_dir/metrics.json``."""
-    _check_choices(config)
+    check_train_config(config)
     if not progress:  # --quiet also hides transformers' own "Loading weights" bar
         hf_logging.disable_progress_bar()
     world = _start_distributed()
@@ -79,8 +82,8 @@ def train(
 
     # ---- data and model -------------------------------------------------------------------
     labels, frames = load_dataset(dataset_dir)
-    if not resume and (out_dir / checkpoint.CONFIG_FILE).exists():
-        raise UsageError(f"{out_dir} already holds a run: pass --resume or another --out")
+    if not resume:
+        _refuse_existing_run(out_dir)
     world.barrier()  # every rank has checked before rank 0 writes config.json
     saved_state = None
     if resume:  # weights first: the frozen backbone's features are cached from them
@@ -166,7 +169,7 @@ def train(
         model.train()
         if frozen:
             model.image_backbone.eval()
-        bar = tqdm(
+        bar = progress_bar(
             total=len(train_loader),
             desc=f"epoch {epoch + 1}/{config['epochs']}",
             disable=not (progress and world.is_main),
@@ -367,17 +370,18 @@ def _cached_features(
     return {split: cache.view(image_keys(frame["image_sha256"])) for split, frame in frames.items()}
 
 
-def _check_choices(config: dict[str, Any]) -> None:
-    choices = {
-        "modality": MODALITIES,
-        "text_init": ("pretrained", "random"),
-        "image_init": ("pretrained", "random"),
-        "image_mode": ("frozen", "finetune"),
-        "loss": ("bce", "softmax"),
-    }
-    for key, allowed in choices.items():
-        if config[key] not in allowed:
-            raise UsageError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}")
+def _refuse_existing_run(out_dir: Path) -> None:
+    """A run exists once it saved weights; the config, labels and log that a run killed before
+    its first checkpoint left are removed, so the retry needs no ``--resume`` (there is nothing
+    to resume) and no manual clean-up."""
+    if (out_dir / checkpoint.WEIGHTS_FILE).exists() or (out_dir / checkpoint.LAST_DIR).exists():
+        raise UsageError(f"{out_dir} already holds a run: pass --resume or another --out")
+    if (out_dir / checkpoint.CONFIG_FILE).exists():
+        log.warning("%s holds a run stopped before its first checkpoint: restarting it", out_dir)
+        for name in (checkpoint.CONFIG_FILE, checkpoint.LABELS_FILE, checkpoint.LOG_FILE):
+            (out_dir / name).unlink(missing_ok=True)
+        for name in (checkpoint.TOKENIZER_DIR, TENSORBOARD_DIR):
+            shutil.rmtree(out_dir / name, ignore_errors=True)
 
 
 def _start_distributed() -> Distributed:
@@ -430,7 +434,7 @@ def _tensorboard(out_dir: Path):
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(out_dir / "tensorboard"))
+    return SummaryWriter(str(out_dir / TENSORBOARD_DIR))
 
 
 def _log(path: Path, board, entry: dict[str, Any]) -> None:

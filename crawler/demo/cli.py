@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from crawler.demo.server import DemoSite, site_from_config
-from runtime.config import add_config_args, resolve_config
+from runtime.config import add_config_args, check_types, default_config, resolve_config
 from runtime.errors import PipelineError, UsageError
 from runtime.logs import add_logging_args, setup_logging
 
@@ -37,6 +37,7 @@ def serve_demo(args: argparse.Namespace, stop: threading.Event | None = None) ->
     setup_logging(args)
     config = resolve_config("demo", args, {"port": "port", "host": "host"})
     address = _address(config)
+    check_types(config, default_config("demo"), "demo config: ")
     try:
         site = site_from_config(config)
     except (ValueError, TypeError) as exc:
