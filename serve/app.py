@@ -28,7 +28,6 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from preprocess.text import model_text as caption_to_model_text
 from serve.batching import MicroBatcher
 from serve.errors import RequestFailed
 from serve.images import (
@@ -158,11 +157,13 @@ class _Service:
         max_seq_len = max_seq_len or min(SEED_MAX_SEQ_LEN, self.predictor.max_seq_len)
         self._check_limits(caption, max_seq_len, n_label)
         image = await self.load_image(source)
-        model_text = caption_to_model_text(caption, self.predictor.demojize) or None
+        # The predictor turns the caption into model text itself; this copy only tells whether
+        # anything is left of it.
+        model_text = self.predictor.model_text(caption) or None
         self._check_modality(model_text, caption, image)
         top_k = n_label or min(SEED_N_LABEL, len(self.predictor.labels))
         started = time.perf_counter()
-        hashtags = await self.batcher.predict(model_text, image, top_k, max_seq_len)
+        hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
         latency_ms = (time.perf_counter() - started) * 1000.0
         return _Outcome(caption, image, hashtags, self.predictor.name, latency_ms)
 

@@ -20,6 +20,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from runtime.errors import UsageError
 from runtime.files import atomic_path, atomic_write_json, atomic_write_text, staged_directory
 from train.encoders import text_encoder_from_config, vgg16_backbone
+from train.hub import resolved_settings
 from train.model import HashtagModel
 
 CONFIG_FILE = "config.json"
@@ -104,6 +105,11 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text("utf-8"))
 
 
+def read_train_settings(run_dir: Path) -> dict[str, Any]:
+    """config.json's ``train`` section with its paths (stored relative) resolved again."""
+    return resolved_settings(read_config(run_dir)["train"], run_dir)
+
+
 def read_labels(run_dir: Path) -> list[str]:
     return (run_dir / LABELS_FILE).read_text("utf-8").splitlines()
 
@@ -113,10 +119,27 @@ def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:
     return AutoTokenizer.from_pretrained(str(folder)) if folder.is_dir() else None
 
 
+def load_trained_model(run_dir: str | Path) -> HashtagModel:
+    """The model of a checkpoint directory (eval mode, CPU): config.json and the weights."""
+    root = Path(run_dir)
+    model = model_from_config(read_config(root)["model"])
+    load_weights(model, root / WEIGHTS_FILE)
+    return model.eval()
+
+
 def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
     """Model (eval mode, CPU), config, labels and tokenizer of a checkpoint directory."""
     root = Path(run_dir)
-    config = read_config(root)
-    model = model_from_config(config["model"])
-    load_weights(model, root / WEIGHTS_FILE)
-    return model.eval(), config, read_labels(root), load_tokenizer(root)
+    return load_trained_model(root), read_config(root), read_labels(root), load_tokenizer(root)
+
+
+def save_release(
+    folder: Path,
+    model: HashtagModel,
+    config: dict[str, Any],
+    labels: list[str],
+    tokenizer: PreTrainedTokenizerBase | None,
+) -> None:
+    """What :func:`load_release` reads, written to ``folder`` (``save_pretrained``'s files)."""
+    save_run_files(folder, config, labels, tokenizer)
+    save_weights(model, folder / WEIGHTS_FILE)

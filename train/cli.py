@@ -34,6 +34,7 @@ TRAIN_FLAGS: FlagKeys = {
     "weighted_sampling": "weighted_sampling",
     "feature_cache": "feature_cache",
 }
+DEFAULT_REPORT = Path("report-SPLIT.html")  # --report without a path: in the checkpoint
 # What shapes the saved model or what it is fed: a resumed run must keep them.
 FIXED_ON_RESUME = (
     "modality",
@@ -94,6 +95,14 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
         "neutral) or NAME=CHECKPOINT_DIR; popularity is always shown",
     )
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--report",
+        nargs="?",
+        const=DEFAULT_REPORT,
+        type=Path,
+        metavar="HTML",
+        help="also write a report with pictures (default CHECKPOINT/report-SPLIT.html)",
+    )
     add_logging_args(parser)
     parser.set_defaults(func=run_evaluate)
 
@@ -115,9 +124,9 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
     Without this, ``--resume`` without the first command's ``--config`` would silently train on
     the shipped defaults (another image size, other parameter groups) and rewrite config.json.
     """
-    from train.checkpoint import read_config
+    from train.checkpoint import read_train_settings
 
-    saved = read_config(args.out)["train"]
+    saved = read_train_settings(args.out)
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
@@ -134,6 +143,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     setup_logging(args)
     baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    report = args.report
+    if report == DEFAULT_REPORT:
+        report = args.checkpoint / f"report-{args.split}.html"
     evaluate(
         args.checkpoint,
         args.dataset,
@@ -141,6 +153,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         baselines,
         args.batch_size,
         progress=not progress_disabled(args),
+        report=report,
     )
     return 0
 

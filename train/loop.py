@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
@@ -41,10 +42,13 @@ from train.encoders import (
 )
 from train.evaluate import metrics_report
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
+from train.hub import portable_record
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import MODALITIES, HashtagModel, hashtag_loss
+from train.report import REPORT_FILE, SplitScores, read_history, write_report
 
 log = logging.getLogger(__name__)
+TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,14 @@ def train(
         model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
     model.to(device)
     if world.is_main:
-        record = {"train": {**config, "dataset": str(dataset_dir.resolve())}, "model": model_config}
+        record = portable_record(
+            {
+                "run_name": out_dir.resolve().name,
+                "train": {**config, "dataset": str(dataset_dir)},
+                "model": model_config,
+            },
+            out_dir,
+        )
         if resume:  # labels and tokenizer were just read from out_dir: only the config changes
             checkpoint.save_config(out_dir, record)
         else:
@@ -172,6 +183,7 @@ def train(
             disable=not (progress and world.is_main),
         )
         window_loss, window_samples, window_start = 0.0, 0, time.perf_counter()
+        epoch_loss, epoch_samples = 0.0, 0
         for micro_step, batch in enumerate(train_loader):
             batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
             targets = batch.pop("targets")
@@ -186,6 +198,8 @@ def train(
             # every batch, the log line below reads it once per window.
             window_loss += loss.detach().double() * len(targets)
             window_samples += len(targets)
+            epoch_loss += loss.detach().double() * len(targets)
+            epoch_samples += len(targets)
             bar.update(1)
             if not is_update:
                 continue
@@ -231,9 +245,12 @@ def train(
                 "step": progress_state["step"],
                 "map": val_map,
                 "p@1": ranking_metrics(val_probs, val_targets, ks=(1,))["p@1"],
+                "train_loss": float(epoch_loss) / max(epoch_samples, 1),
+                "lr": scheduler.get_last_lr()[-1],
                 "best": improved,
             }
             _log(log_path, board, val_entry)
+            _log_epoch(board, val_entry)
             checkpoint.save_last(
                 out_dir,
                 model,
@@ -265,6 +282,15 @@ def train(
         train_targets = datasets["train"].targets.numpy()
         metrics = metrics_report(probs, train_targets)
         checkpoint.write_metrics(out_dir, metrics)
+        test = SplitScores("test", frames["test"], dataset_dir, *probs["test"], labels)
+        report = write_report(
+            out_dir / REPORT_FILE,
+            out_dir.resolve().name,
+            test,
+            metrics["test"],
+            read_history(out_dir),
+        )
+        log.info("report: %s", report)
     world.barrier()
     if world.active:
         dist.destroy_process_group()
@@ -424,21 +450,25 @@ def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
     return groups
 
 
-def _tensorboard(out_dir: Path):
-    """A SummaryWriter when tensorboard is installed; training never depends on it."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(str(out_dir / "tensorboard"))
+def _tensorboard(out_dir: Path) -> SummaryWriter:
+    """Event files under OUT/tensorboard: ``tensorboard --logdir OUT`` shows the run."""
+    return SummaryWriter(str(out_dir / TENSORBOARD_DIR))
 
 
-def _log(path: Path, board, entry: dict[str, Any]) -> None:
+def _log(path: Path, board: SummaryWriter | None, entry: dict[str, Any]) -> None:
+    """One train_log.jsonl line; its figures also as TensorBoard scalars at the global step."""
     append_jsonl(path, [{**entry, "time": time.time()}])
     if board is not None:
         for key, value in entry.items():
             if isinstance(value, float):
                 board.add_scalar(f"{entry['event']}/{key}", value, entry.get("step", 0))
+
+
+def _log_epoch(board: SummaryWriter, entry: dict[str, Any]) -> None:
+    """The end-of-epoch figures again with the epoch as x axis (the report's curves)."""
+    for key in ("train_loss", "map", "lr"):
+        board.add_scalar(f"epoch/{key}", entry[key], entry["epoch"])
+    board.flush()
 
 
 def _capture_rng() -> dict[str, Any]:
