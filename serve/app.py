@@ -88,9 +88,15 @@ class ApiPredictRequest(BaseModel):
     n_label: int | None = Field(None, ge=1, le=SCHEMA_MAX_LABELS, description="default min(10, K)")
 
 
-# The HTML routes also answer JSON (content negotiation); the schema says so.
+# The HTML routes also answer JSON (content negotiation); the schema says so. A reference, not
+# ``model_json_schema()`` inline: that one's "#/$defs/Hashtag" points nowhere in the OpenAPI
+# document, and ReDoc stops at it. /api/predict's response_model puts PredictResponse there.
 JSON_ALTERNATIVE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/json": {"schema": PredictResponse.model_json_schema()}}}
+    200: {
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}}
+        }
+    }
 }
 
 
@@ -272,9 +278,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
             "error": error,
             "submitted": await _submitted(request),
         }
-        return templates.TemplateResponse(
-            request, "index.html", context, status_code=error.status
-        )
+        return templates.TemplateResponse(request, "index.html", context, status_code=error.status)
 
     @app.exception_handler(RequestFailed)
     async def on_request_failed(request: Request, error: RequestFailed) -> Response:

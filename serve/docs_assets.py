@@ -1,9 +1,11 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` served from installed packages, never from a CDN.
+"""``/docs`` (Swagger UI) and ``/redoc`` served from an installed package, never from a CDN.
 
 FastAPI's own pages load their JavaScript from jsDelivr, so on a machine without internet they
-are blank. Swagger UI comes from the ``swagger-ui-bundle`` package and ReDoc's standalone build
-from ``fastapi-offline`` (the PyPI package that ships ``redoc.standalone.js``; only its asset is
-used), each mounted as static files beside the app.
+are blank. Both come from the ``fastapi-offline`` package, which ships current builds of
+``swagger-ui-bundle.js``/``swagger-ui.css`` and ``redoc.standalone.js`` (only its assets are used,
+mounted as static files beside the app). The ``swagger-ui-bundle`` package is not used: its last
+release (1.1.0) carries Swagger UI 4.15, which refuses FastAPI's OpenAPI 3.1 schema ("does not
+specify a valid version field").
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import fastapi_offline
-import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import (
     get_redoc_html,
@@ -21,17 +22,14 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
-REDOC_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
-SWAGGER_URL = "/docs-assets/swagger"
-REDOC_URL = "/docs-assets/redoc"
+ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
+ASSETS_URL = "/docs-assets"
 
 
 def install_docs(app: FastAPI, title: str) -> None:
     """Add ``/docs``, its OAuth2 redirect and ``/redoc`` to an app created with
     ``docs_url=None, redoc_url=None``."""
-    app.mount(SWAGGER_URL, StaticFiles(directory=SWAGGER_DIR), name="swagger-assets")
-    app.mount(REDOC_URL, StaticFiles(directory=REDOC_DIR), name="redoc-assets")
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect = "/docs/oauth2-redirect"
 
@@ -41,9 +39,9 @@ def install_docs(app: FastAPI, title: str) -> None:
             openapi_url=openapi_url,
             title=f"{title}: API docs",
             oauth2_redirect_url=oauth2_redirect,
-            swagger_js_url=f"{SWAGGER_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{SWAGGER_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{SWAGGER_URL}/favicon-32x32.png",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
         )
 
     @app.get(oauth2_redirect, include_in_schema=False)
@@ -55,7 +53,7 @@ def install_docs(app: FastAPI, title: str) -> None:
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{title}: API reference",
-            redoc_js_url=f"{REDOC_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{REDOC_URL}/favicon.png",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )

@@ -26,6 +26,7 @@ from train.metrics import average_precision
 
 matplotlib.use("Agg")  # files only: no display on a training machine
 import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
+from matplotlib import ticker  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"
@@ -176,6 +177,8 @@ def _calibration_figure(scores: np.ndarray, targets: np.ndarray):
     diagram.grid(alpha=0.3)
     histogram.bar(mean_score, counts, width=0.08, color="tab:grey")
     histogram.set(xlabel="predicted score", ylabel="pairs", yscale="log", xlim=(0, 1))
+    histogram.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    histogram.yaxis.set_minor_formatter(ticker.NullFormatter())
     return figure
 
 
