@@ -84,6 +84,8 @@ def test_save_pretrained_folder_loads_serves_and_is_push_ready(moved, tmp_path):
     names = {path.name for path in saved.iterdir()}
     assert {"config.json", "model.safetensors", "labels.txt", "tokenizer", "README.md"} <= names
     assert "hashtag-prediction" in (saved / "README.md").read_text()  # the Hub model card
+    dataset = json.loads((saved / "config.json").read_text())["train"]["dataset"]
+    assert (saved / dataset).resolve() == (run / "../../dataset").resolve()  # re-based
     again = Predictor.from_pretrained(saved)
     assert again.name == "tiny-both"  # the run's name, not the folder's
     expected = predictor.scores(["word1 today"], [None])

@@ -95,3 +95,10 @@ def test_report_of_a_folder_without_training_log_says_so(run, tmp_path, browser)
     page = _rendered(browser, report)
     assert "curves" not in page["ids"] and page["broken"] == []
     assert browser.find_element(By.ID, "no-curves").is_displayed()
+
+
+def test_report_into_a_missing_folder_is_refused_before_scoring(run, tmp_path, capsys):
+    report = tmp_path / "nope" / "r.html"
+    assert evaluate_main(["--checkpoint", str(run), "--report", str(report), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"hashtag-evaluate: error: --report: folder {report.parent} does not exist"

@@ -20,7 +20,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from runtime.errors import UsageError
 from runtime.files import atomic_path, atomic_write_json, atomic_write_text, staged_directory
 from train.encoders import text_encoder_from_config, vgg16_backbone
-from train.hub import resolved_settings
+from train.hub import portable_record, resolved_record
 from train.model import HashtagModel
 
 CONFIG_FILE = "config.json"
@@ -70,8 +70,10 @@ def save_run_files(
 
 
 def save_config(run_dir: Path, config: dict[str, Any]) -> None:
-    """config.json alone: what a resumed run may change (epochs, learning rates ...)."""
-    atomic_write_json(run_dir / CONFIG_FILE, config, FILE_MODE)
+    """config.json alone: what a resumed run may change (epochs, learning rates ...). Paths are
+    written relative to ``run_dir`` (:func:`read_config` resolves them again), so the folder
+    can be moved, copied or pushed to the Hub."""
+    atomic_write_json(run_dir / CONFIG_FILE, portable_record(config, run_dir), FILE_MODE)
 
 
 def save_last(run_dir: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
@@ -102,12 +104,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise UsageError(f"{run_dir} is not a checkpoint directory: {CONFIG_FILE} is missing")
-    return json.loads(path.read_text("utf-8"))
-
-
-def read_train_settings(run_dir: Path) -> dict[str, Any]:
-    """config.json's ``train`` section with its paths (stored relative) resolved again."""
-    return resolved_settings(read_config(run_dir)["train"], run_dir)
+    return resolved_record(json.loads(path.read_text("utf-8")), run_dir)
 
 
 def read_labels(run_dir: Path) -> list[str]:

@@ -124,9 +124,9 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
     Without this, ``--resume`` without the first command's ``--config`` would silently train on
     the shipped defaults (another image size, other parameter groups) and rewrite config.json.
     """
-    from train.checkpoint import read_train_settings
+    from train.checkpoint import read_config
 
-    saved = read_train_settings(args.out)
+    saved = read_config(args.out)["train"]
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
@@ -146,6 +146,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     report = args.report
     if report == DEFAULT_REPORT:
         report = args.checkpoint / f"report-{args.split}.html"
+    if report is not None and not report.parent.is_dir():  # found out now, not after scoring
+        raise UsageError(f"--report: folder {report.parent} does not exist")
     evaluate(
         args.checkpoint,
         args.dataset,

@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from runtime.errors import UsageError
-from train.checkpoint import read_metrics, read_train_settings, write_metrics
+from train.checkpoint import read_config, read_metrics, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.metrics import KS, all_metrics, popularity_scores, tune_threshold
 from train.predictor import Predictor
@@ -105,7 +105,7 @@ def evaluate(
 
 def _trained_on(checkpoint_dir: Path) -> Path:
     """The dataset the run recorded (relative to the run folder), which must still be there."""
-    dataset = Path(read_train_settings(checkpoint_dir)["dataset"])
+    dataset = Path(read_config(checkpoint_dir)["train"]["dataset"])
     if not dataset.is_dir():
         raise UsageError(
             f"the dataset {checkpoint_dir} was trained on is not at {dataset}: pass --dataset"

@@ -42,7 +42,6 @@ from train.encoders import (
 )
 from train.evaluate import metrics_report
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
-from train.hub import portable_record
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import MODALITIES, HashtagModel, hashtag_loss
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
@@ -97,14 +96,11 @@ def train(
         model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
     model.to(device)
     if world.is_main:
-        record = portable_record(
-            {
-                "run_name": out_dir.resolve().name,
-                "train": {**config, "dataset": str(dataset_dir)},
-                "model": model_config,
-            },
-            out_dir,
-        )
+        record = {
+            "run_name": out_dir.resolve().name,
+            "train": {**config, "dataset": str(dataset_dir)},  # stored relative to out_dir
+            "model": model_config,
+        }
         if resume:  # labels and tokenizer were just read from out_dir: only the config changes
             checkpoint.save_config(out_dir, record)
         else:
