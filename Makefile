@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: install browser test test-fast lint demo serve clean
+.PHONY: install browser grid test test-fast lint demo serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ install: $(STAMP) browser
 browser:
 	@bash scripts/ensure-chromium.sh
 
-test: install
+# Java + the Selenium server jar, for the Grid scale-out test (tests/test_crawl_grid.py).
+grid: $(STAMP)
+	@SELENIUM_DIR=$(VENV)/selenium bash scripts/ensure-selenium-grid.sh
+
+test: install grid
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-fast: install

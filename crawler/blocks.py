@@ -1,20 +1,36 @@
-"""Recognizing the pages Instagram serves instead of posts: login walls, challenges, rate limits.
+"""Recognizing the answers Instagram gives instead of posts: login walls, challenges, throttling.
 
-A crawler that mistakes a login wall for an empty feed silently collects nothing, so every page
-and response is classified before it is parsed. :func:`scan_html` makes the single pass over a
-page's HTML that both this module and the ``og:`` post parser in :mod:`crawler.parsers` read.
+A crawler that mistakes a login wall for an empty feed silently collects nothing, and one that
+takes throttling for a login wall stops a crawl that only had to wait, so every page and response
+is classified before it is parsed, the way instaloader and gallery-dl read them:
+
+- throttling (wait, then go on): HTTP 429; HTTP 401 ``{"message": "Please wait a few minutes
+  before you try again.", "require_login": true}`` (also a bare ``require_login`` 401 on a
+  logged-in session); GraphQL ``errors`` at HTTP 200 with ``data: null`` ("Rate limit exceeded",
+  code 1675004); a "Please wait a few minutes" page;
+- stops (exit 3, state saved): ``feedback_required`` (HTTP 400, the "Try Again Later" action
+  block), ``checkpoint_required`` / ``challenge_required`` and ``/challenge/`` pages, and the
+  login wall: a redirect to ``/accounts/login/``, or to ``/`` (what logged-out browsers get).
+
+:func:`scan_html` makes the single pass over a page's HTML that both this module and the
+``og:`` post parser in :mod:`crawler.parsers` read.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-LOGIN, CHALLENGE, RATE_LIMIT = "login", "challenge", "rate_limit"
+LOGIN, CHALLENGE, RATE_LIMIT, FEEDBACK = "login", "challenge", "rate_limit", "feedback"
 
 _RATE_LIMIT_TEXT = "please wait a few minutes"
+# GraphQL's own throttling answer: {"data": null, "errors": [{"code": 1675004, ...}]} at HTTP 200.
+GRAPHQL_RATE_LIMIT_CODE = 1675004
+_GRAPHQL_RATE_LIMIT_TEXT = "rate limit"
+_JSON_GUARD = "for (;;);"
 # Keys Instagram puts into window._sharedData.entry_data on these pages (and nowhere else).
 _SCRIPT_MARKERS = {
     '"challengeType"': CHALLENGE,
@@ -26,7 +42,16 @@ _JSON_MESSAGES = {
     "checkpoint_required": CHALLENGE,
     "challenge_required": CHALLENGE,
     "login_required": LOGIN,
+    "feedback_required": FEEDBACK,
 }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused response: its ``kind`` and the ``reason`` the crawl summary reports."""
+
+    kind: str
+    reason: str
 
 
 class Blocked(Exception):
@@ -137,14 +162,80 @@ def classify_html(html: str) -> str | None:
 
 
 def classify_json(obj: Any) -> str | None:
-    """The block a JSON API response is (``{"message": "login_required"}``...), if any."""
+    """The block a JSON API response is (``{"message": "login_required"}``...), if any.
+
+    "Please wait a few minutes" wins over the ``require_login: true`` it comes with: Instagram
+    sends that pair to throttled sessions, logged in or not, and the peers retry it.
+    """
     if not isinstance(obj, dict):
         return None
     message = str(obj.get("message") or "")
+    if _JSON_MESSAGES.get(message) == FEEDBACK:
+        return FEEDBACK
     if obj.get("checkpoint_url") or _JSON_MESSAGES.get(message) == CHALLENGE:
         return CHALLENGE
+    if _RATE_LIMIT_TEXT in message.lower() or _graphql_rate_limited(obj):
+        return RATE_LIMIT
     if obj.get("require_login") or _JSON_MESSAGES.get(message) == LOGIN:
         return LOGIN
-    if _RATE_LIMIT_TEXT in message.lower():
-        return RATE_LIMIT
     return None
+
+
+def _graphql_rate_limited(obj: dict[str, Any]) -> bool:
+    """GraphQL ``errors`` saying "rate limit" (code 1675004) with no data to go with them."""
+    errors = obj.get("errors")
+    if obj.get("data") or not isinstance(errors, list):
+        return False
+    return any(
+        isinstance(error, dict)
+        and (
+            error.get("code") == GRAPHQL_RATE_LIMIT_CODE
+            or _GRAPHQL_RATE_LIMIT_TEXT in f"{error.get('message')} {error.get('summary')}".lower()
+        )
+        for error in errors
+    )
+
+
+def classify_redirect(url: str) -> str | None:
+    """The block a page load or XHR that ended at ``url`` ran into: login and challenge pages,
+    and the home page ``/``, where Instagram sends logged-out browsers instead of a tag page
+    (the crawler never asks for ``/`` itself)."""
+    kind = classify_url(url)
+    if kind is None and urlsplit(url).path in ("", "/"):
+        return LOGIN
+    return kind
+
+
+def classify_response(status: int, body: str, logged_in: bool) -> Refusal | None:
+    """The refusal an HTTP answer is, from its status and JSON body, if any.
+
+    ``logged_in`` decides a bare ``require_login`` 401: a login wall for a logged-out browser,
+    throttling for a logged-in session (Instagram's way of saying "slow down" to one).
+    """
+    obj = _json_or_none(body)
+    kind = classify_json(obj)
+    if kind == RATE_LIMIT or status == 429:
+        return Refusal(RATE_LIMIT, _throttle_reason(status, obj))
+    if kind == LOGIN and status == 401 and logged_in:
+        return Refusal(RATE_LIMIT, "HTTP 401 require_login on a logged-in session")
+    if kind is not None:
+        return Refusal(kind, f"HTTP {status} {kind}")
+    return None
+
+
+def _throttle_reason(status: int, obj: Any) -> str:
+    if status == 429:
+        return "HTTP 429"
+    if isinstance(obj, dict) and _graphql_rate_limited(obj):
+        return f"GraphQL rate limit errors at HTTP {status}"
+    return f"HTTP {status} 'Please wait a few minutes'"
+
+
+def _json_or_none(body: str) -> Any:
+    text = body.lstrip("\ufeff \t\r\n").removeprefix(_JSON_GUARD)
+    if not text.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None

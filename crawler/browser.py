@@ -42,8 +42,10 @@ OFFLINE_SAFE_FLAGS = (
 
 # Media is fetched (if at all) by crawler.media, never by the browser: blocking it keeps the
 # request budget for the feed and spares the site's CDN. The favicon is useless to a crawler.
+# ``/p/<code>/media/`` redirects to a post's image; a bare ``*/media/*`` would also drop the
+# JSON of ``/api/v1/media/<pk>/info/``, which carries posts.
 BLOCKED_URL_PATTERNS = (
-    "*/media/*",
+    "*/p/*/media/*",
     "*.jpg*",
     "*.jpeg*",
     "*.png*",

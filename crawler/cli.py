@@ -63,14 +63,26 @@ def build_parser() -> argparse.ArgumentParser:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "crawl",
-        help="crawl tag and profile feeds with headless Chromium",
-        description="Crawl Instagram (or the embedded demo site) tag and profile feeds into "
-        "OUT/posts.jsonl; running the same command again resumes.",
+        help="crawl tag, profile and reels feeds and keyword searches with headless Chromium",
+        description="Crawl Instagram (or the embedded demo site) tag, profile and reels feeds "
+        "and keyword searches into OUT/posts.jsonl; running the same command again resumes.",
     )
     what = parser.add_argument_group("targets")
     what.add_argument("--tag", action="append", default=[], help="tag feed (repeatable)")
     what.add_argument("--profile", action="append", default=[], help="profile feed (repeatable)")
-    what.add_argument("--targets-file", metavar="FILE", help="tag:NAME / profile:NAME per line")
+    what.add_argument("--reels", action="append", default=[], help="a profile's reels (repeatable)")
+    what.add_argument(
+        "--search",
+        action="append",
+        default=[],
+        metavar="QUERY",
+        help='keyword search, e.g. "#sunset" (repeatable): deeper than a tag page',
+    )
+    what.add_argument(
+        "--targets-file",
+        metavar="FILE",
+        help="tag:NAME / profile:NAME / reels:NAME / search:QUERY per line",
+    )
     what.add_argument("--shard", metavar="I/N", help="crawl only shard I (0-based) of N")
     what.add_argument("--limit", type=int, help="total posts in OUT/posts.jsonl")
     what.add_argument("--per-target", type=int, help="posts per target")
@@ -153,9 +165,14 @@ def _checked_inputs(
         raise UsageError("--limit and --per-target must be at least 1")
     if args.shard:
         targets.parse_shard(args.shard)
-    chosen = targets.resolve_targets(args.tag, args.profile, args.targets_file)
+    chosen = targets.resolve_targets(
+        args.tag, args.profile, args.targets_file, args.search, args.reels
+    )
     if not chosen and not args.demo:
-        raise UsageError("nothing to crawl: give --tag, --profile or --targets-file (or --demo)")
+        raise UsageError(
+            "nothing to crawl: give --tag, --profile, --reels, --search or --targets-file "
+            "(or --demo)"
+        )
     if args.no_delay and not args.demo:
         _require_loopback(config["base_url"])
     if args.login:

@@ -9,6 +9,7 @@ moment resumes without losing or duplicating a post.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from crawler import blocks, parsers
 from crawler.browser import first_line
 from crawler.media import ImageDownloader
 from crawler.network import NetworkTap, Response
-from crawler.politeness import Politeness
+from crawler.politeness import Politeness, query_type
 from crawler.records import PostStore
 from crawler.state import CrawlState, TargetState, load_state, save_state
 from crawler.targets import Target
@@ -45,13 +46,20 @@ const done = arguments[arguments.length - 1];
 fetch(arguments[0], {credentials: "include"})
   .then(r => r.text().then(t => done([r.status, t]))).catch(e => done([0, String(e)]));
 """
-# Shapes that are a page of a feed: their cursor and more_available describe the target's feed.
-FEED_SHAPES = frozenset(
-    {"graphql_tag", "graphql_profile", "graphql_location", "v1_items", "v1_sections", "shared_data"}
-)
-_BLOCK_MESSAGES = {
+# One post's info (/api/v1/media/<pk>/info/): its posts are kept, but its "more_available":
+# false speaks of that post, not of the target's feed.
+_SINGLE_MEDIA_PATH = re.compile(r"^/api/v1/media/[^/]+/info/")
+# Each stop's name, and what to do about it before the same command resumes the crawl.
+_STOP_NAMES = {
     blocks.LOGIN: "login wall",
     blocks.CHALLENGE: "challenge page",
+    blocks.FEEDBACK: "feedback_required (Instagram's 'Try Again Later' block)",
+}
+_LOGGED_OUT_ADVICE = "pass --cookies FILE (cookies of a logged-in browser) or --login"
+_NEXT_STEP = {
+    blocks.LOGIN: "the session has expired: export fresh cookies for --cookies",
+    blocks.CHALLENGE: "clear the checkpoint in a browser logged in to this account",
+    blocks.FEEDBACK: "wait some hours before crawling with this account again",
 }
 
 
@@ -94,6 +102,7 @@ class CrawlSummary:
     post_pages: int = 0
     media_failures: dict[str, int] = field(default_factory=dict)
     images_saved: int = 0
+    sleeps: dict[str, tuple[int, float]] = field(default_factory=dict)  # reason -> (count, s)
 
     @property
     def posts(self) -> int:
@@ -117,16 +126,23 @@ class CrawlSummary:
         if self.images_saved or self.media_failures:
             failures = ", ".join(f"{k} {v}" for k, v in sorted(self.media_failures.items()))
             out.append(f"  images saved: {self.images_saved}; failed: {failures or 'none'}")
+        total = sum(seconds for _, seconds in self.sleeps.values())
+        out.append(f"  slept: {total:.1f} s" + ("" if self.sleeps else " (no waits)"))
+        out += [
+            f"    {reason}: {count} x, {seconds:.1f} s"
+            for reason, (count, seconds) in sorted(self.sleeps.items())
+        ]
         return out
 
 
-class _RateLimited(Exception):
-    """HTTP 429 or "Please wait a few minutes"; ``page_refused`` when the page load itself was."""
+class _Throttled(Exception):
+    """Instagram said "slow down" (see :mod:`crawler.blocks`) to a request of query ``family``."""
 
-    def __init__(self, retry_after_s: float | None, page_refused: bool) -> None:
-        super().__init__("rate limited")
+    def __init__(self, reason: str, family: str | None, retry_after_s: float | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.family = family
         self.retry_after_s = retry_after_s
-        self.page_refused = page_refused
 
 
 class _Stalled(Exception):
@@ -158,7 +174,7 @@ class Crawler:
         self.tap = NetworkTap(driver, settings.base_url)
         self.summary = CrawlSummary()
         self._noted_requests = 0
-        self._rate_limited = 0  # refusals in a row, across targets: the backoff attempt number
+        self._throttled = 0  # refusals in a row, across targets: the backoff attempt number
         self._progress: tqdm | None = None
 
     def run(self, targets: list[Target]) -> CrawlSummary:
@@ -186,6 +202,10 @@ class Crawler:
             if self.downloader:
                 self.summary.media_failures = dict(self.downloader.failures)
             self.summary.stop_reason = self.summary.stop_reason or "interrupted"
+            self.summary.sleeps = {
+                reason: (count, self.politeness.slept_s[reason])
+                for reason, count in self.politeness.sleep_counts.items()
+            }
             self.state.stop_reason = self.summary.stop_reason
             save_state(self.state, self.state_path)
         return self.summary
@@ -209,8 +229,8 @@ class Crawler:
             try:
                 self._open_feed(target, progress)
                 self._follow_feed(target, progress)
-            except _RateLimited as exc:  # the page load itself was refused: reopen after a pause
-                self._back_off(exc)
+            except _Throttled as exc:  # leave the page, sleep, then reopen at the saved cursor
+                self._sleep_off(exc)
             except _Stalled as exc:
                 self._save()
                 self.politeness.failure(f"{target.source}: {exc}")
@@ -218,15 +238,28 @@ class Crawler:
             "%s: %d posts stored%s", target.source, progress.posts, " (feed end)" * progress.done
         )
 
-    def _back_off(self, exc: _RateLimited) -> None:
-        self._rate_limited += 1
+    def _sleep_off(self, exc: _Throttled) -> None:
+        """Sleep long on a blank page: the feed page's own script would retry while it is open
+        (Instagram's does), so the sleep would not be one."""
+        self._throttled += 1
         self._save()
-        self.politeness.backoff(self._rate_limited, exc.retry_after_s)
+        try:
+            self.driver.get("about:blank")
+        except WebDriverException as error:
+            log.debug("could not leave the page before sleeping: %s", first_line(error))
+        try:
+            self.politeness.throttled(self._throttled, exc.reason, exc.family, exc.retry_after_s)
+        except RemoteStop as stop:
+            raise RemoteStop(
+                f"{stop}; state saved in {self.state_path}: let the account rest an hour or more, "
+                "then run the same command to resume"
+            ) from None
 
     def _open_feed(self, target: Target, progress: TargetState) -> None:
         url = self.settings.base_url + target.path
         if progress.cursor and self.settings.resume_param:
-            url += f"?{self.settings.resume_param}={quote(progress.cursor, safe='')}"
+            joiner = "&" if "?" in url else "?"  # a search's page already has its query
+            url += f"{joiner}{self.settings.resume_param}={quote(progress.cursor, safe='')}"
         self.tap.drain()  # leftovers of the previous page belong to no target
         self._account_requests(progress)
         self.politeness.wait_turn()
@@ -241,26 +274,17 @@ class Crawler:
         if net_error:  # a failure now, not after every scroll has waited for a feed response
             raise _Stalled(f"page load failed: {url}: net::{net_error}")
         landed = self.driver.current_url  # one WebDriver round trip
-        self._stop_if_blocked(blocks.classify_url(landed), landed)
+        self._stop_if_blocked(blocks.classify_redirect(landed), landed)
 
     def _follow_feed(self, target: Target, progress: TargetState) -> None:
-        """Scroll until the feed ends or the quota is met; _Stalled when scrolls go unanswered.
-
-        A refused feed call is waited out on the same page: the page's script retries it when
-        scrolled again, as Instagram's does, which costs one request instead of a page load.
-        """
+        """Scroll until the feed ends or the quota is met; _Stalled when scrolls go unanswered,
+        _Throttled when the site refuses (the page is left for the sleep)."""
         idle = 0
         while not progress.done and self._room(progress) > 0:
-            try:
-                arrived = self._harvest(target, progress)
-            except _RateLimited as exc:
-                if exc.page_refused:
-                    raise
-                self._back_off(exc)
-            else:
-                idle = 0 if arrived else idle + 1
-                if idle > self.settings.idle_scrolls:
-                    raise _Stalled(f"no feed response after {idle} scrolls")
+            arrived = self._harvest(target, progress)
+            idle = 0 if arrived else idle + 1
+            if idle > self.settings.idle_scrolls:
+                raise _Stalled(f"no feed response after {idle} scrolls")
             if progress.done or self._room(progress) == 0:
                 return
             self.politeness.wait_turn()
@@ -275,19 +299,19 @@ class Crawler:
         while time.monotonic() < deadline:
             responses = self.tap.drain()
             self._account_requests(progress)
-            refused: _RateLimited | None = None
+            refused: _Throttled | None = None
             arrived = False
             for response in responses:
                 try:
                     page = self._parse(target, response)
-                except _RateLimited as exc:
+                except _Throttled as exc:
                     refused = exc
                     continue
                 if page is not None:
                     self._store_page(target, progress, page)
-                    arrived |= page.shape in FEED_SHAPES
+                    arrived |= page.is_feed
             if arrived:
-                self._rate_limited = 0
+                self._throttled = 0
                 self.politeness.success()
             if refused:
                 raise refused
@@ -297,16 +321,19 @@ class Crawler:
         return False
 
     def _account_requests(self, progress: TargetState) -> None:
-        new = self.tap.requests - self._noted_requests
+        progress.requests += self.tap.requests - self._noted_requests
         self._noted_requests = self.tap.requests
-        progress.requests += new
-        self.politeness.note_requests(new)
+        self.politeness.note_requests(self.tap.take_requests_by_type())
 
     def _parse(self, target: Target, response: Response) -> parsers.Page | None:
         """The posts page a response carries; None for responses that are not a feed."""
-        self._stop_if_blocked(blocks.classify_url(response.url), response)
-        if response.status == 429:
-            raise _RateLimited(response.retry_after_s, response.resource_type == "Document")
+        classify_url = blocks.classify_redirect if response.redirected else blocks.classify_url
+        self._stop_if_blocked(classify_url(response.url), response)
+        # Only a 401's require_login depends on the session; reading cookies costs a round trip.
+        logged_in = response.status == 401 and self._logged_in()
+        refusal = blocks.classify_response(response.status, response.body, logged_in)
+        if refusal is not None:
+            self._stop_if_blocked(refusal.kind, response, refusal.reason)
         if urlsplit(response.url).path.startswith("/p/"):
             return None  # post pages are fetched and parsed by _fill_from_post_page
         try:
@@ -315,24 +342,43 @@ class Crawler:
             self._stop_if_blocked(exc.kind, response)
             return None
         except parsers.UnknownShape:
-            log.debug("ignoring a response of unknown shape: %s", response.url)
+            log.debug("ignoring a response that is not Instagram JSON or HTML: %s", response.url)
             return None
-        if not page.records and page.shape not in FEED_SHAPES:
+        if _SINGLE_MEDIA_PATH.match(urlsplit(response.url).path):
+            page.is_feed = False
+        if not page.records and not page.is_feed:
             return None  # e.g. the logged-out shell, whose feed arrives by XHR
         return page
 
-    def _stop_if_blocked(self, kind: str | None, where: Response | str) -> None:
-        """RemoteStop (state saved) for a login wall or challenge; _RateLimited for a rate limit."""
+    def _stop_if_blocked(
+        self, kind: str | None, where: Response | str, reason: str = "'Please wait' page"
+    ) -> None:
+        """RemoteStop (state saved) for a login wall, challenge or feedback_required; _Throttled
+        for throttling."""
         if kind is None:
             return
         if kind == blocks.RATE_LIMIT and isinstance(where, Response):
-            raise _RateLimited(where.retry_after_s, where.resource_type == "Document")
+            family = query_type(where.url, where.resource_type)
+            raise _Throttled(reason, family and family.split(":")[0], where.retry_after_s)
         url = where.url if isinstance(where, Response) else where
         self._save()
+        if kind == blocks.LOGIN and not self._logged_in():
+            advice = f"{_LOGGED_OUT_ADVICE}, then"
+        else:
+            advice = f"{_NEXT_STEP.get(kind, 'fix the cause')}, then"
         raise RemoteStop(
-            f"{_BLOCK_MESSAGES.get(kind, kind)} at {url}; state saved in {self.state_path} "
-            "(log in with --cookies or --login, then run the same command to resume)"
+            f"{_STOP_NAMES.get(kind, kind)} at {url}; state saved in {self.state_path}: "
+            f"{advice} run the same command to resume"
         )
+
+    def _logged_in(self) -> bool:
+        """Whether the browser holds a session cookie for the site (asked only about a refusal,
+        while the browser is on the site's page)."""
+        try:
+            cookies = self.driver.get_cookies()
+        except WebDriverException:
+            return False
+        return any(c.get("name") == "sessionid" and c.get("value") for c in cookies)
 
     def _store_page(self, target: Target, progress: TargetState, page: parsers.Page) -> None:
         fresh = {r["shortcode"]: r for r in page.records if r["shortcode"] not in self.store}
@@ -345,7 +391,7 @@ class Crawler:
         self.summary.posts_per_target[target.source] += len(added)
         if self._progress is not None:
             self._progress.update(len(added))
-        if page.shape in FEED_SHAPES and len(batch) == len(fresh):
+        if page.is_feed and len(batch) == len(fresh):
             # Only a page stored in full moves the cursor: a page cut by the quota is read
             # again by a later run with a larger quota.
             progress.cursor = page.next_cursor
@@ -367,7 +413,9 @@ class Crawler:
         except (blocks.Blocked, parsers.UnknownShape) as exc:
             log.info("post page %s unusable: %s", record["url"], exc)
             return
-        for name, value in (found[0] if found else {}).items():
+        # A post page also embeds other posts (more from the owner, related): take this one's.
+        same = next((r for r in found if r["shortcode"] == record["shortcode"]), {})
+        for name, value in same.items():
             if record.get(name) in (None, "", []):
                 record[name] = value
 

@@ -2,9 +2,11 @@
 
 Pages saved from a browser, API responses saved as JSON and ``.har`` exports from devtools all
 become Contract 1 records appended to ``--out`` through :class:`crawler.records.PostStore`, so
-re-parsing the same files never duplicates a post. Each file is detected on its own; a file
-that cannot be read or matches no known shape is reported on one line and skipped, so one bad
-file does not cost the others, but the run still ends with exit 2.
+re-parsing the same files never duplicates a post. Each file is read on its own and reported on
+one line with the posts found in it; a document without posts (a page shell, an empty profile)
+is 0 posts, not an error. A file that cannot be read, or is not JSON, HTML or a HAR file, is
+reported on one line and skipped, so one bad file does not cost the others, but the run still
+ends with exit 2.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import base64
 import binascii
 import logging
 import sys
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,11 @@ from tqdm import tqdm
 from crawler.blocks import Blocked
 from crawler.parsers import (
     DEFAULT_BASE_URL,
+    NO_MEDIA,
     Page,
     UnknownShape,
     decode_json,
     looks_like_json,
-    parse_html,
     parse_json,
     parse_text,
 )
@@ -50,16 +51,24 @@ class ParseSummary:
     files_failed: int = 0
     posts_added: int = 0
     duplicates: int = 0
-    shapes: Counter[str] = field(default_factory=Counter)
 
-    def lines(self, out: Path) -> list[str]:
+    def line(self, out: Path) -> str:
         total = self.files_parsed + self.files_failed
-        shapes = ", ".join(f"{shape}={n}" for shape, n in sorted(self.shapes.items())) or "none"
-        return [
+        return (
             f"parsed {self.files_parsed} of {total} files: {self.posts_added} posts added to "
-            f"{out}, {self.duplicates} duplicates skipped",
-            f"shapes: {shapes}",
-        ]
+            f"{out}, {self.duplicates} duplicates skipped"
+        )
+
+
+def file_line(path: Path, pages: list[Page]) -> str:
+    """What one file held: its posts, the kinds of media objects they came from, its cursor."""
+    posts = sum(len(page.records) for page in pages)
+    kinds = sorted({kind for page in pages for kind in page.found.split("+")} - {NO_MEDIA})
+    where = f" in {len(pages)} responses" if len(pages) > 1 else ""
+    noun = "post" if posts == 1 else "posts"
+    line = f"{path}: {posts} {noun}{where} ({', '.join(kinds) or 'no media objects'})"
+    cursor = next((page.next_cursor for page in pages if page.more_available), None)
+    return line + (f", feed continues after {cursor}" if cursor else "")
 
 
 def register(subparsers: Any) -> None:
@@ -69,9 +78,16 @@ def register(subparsers: Any) -> None:
         help="turn saved Instagram pages, JSON responses and .har files into posts.jsonl",
         description="Parse saved Instagram pages (HTML), API responses (JSON) and browser "
         ".har exports with the crawler's parsers; append the posts to --out, "
-        "deduplicated by shortcode. Exit 2 when any file could not be parsed.",
+        "deduplicated by shortcode, and say per file how many posts it held. "
+        "Exit 2 when any file could not be read or is not JSON, HTML or HAR.",
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to parse")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="files to parse; a folder stands for every file in it (and its sub-folders)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="posts.jsonl to append to")
     parser.add_argument(
         "--source", help="the records' source field (default: file:<file name> per file)"
@@ -92,7 +108,8 @@ def run_parse(args: argparse.Namespace) -> int:
     store = PostStore(args.out)
     summary = ParseSummary()
     # disable=None: the bar shows on a terminal only, so piped stderr holds just the errors.
-    for path in tqdm(args.files, unit="file", disable=progress_disabled(args) or None):
+    files = expand_folders(args.files, skip=args.out)
+    for path in tqdm(files, unit="file", disable=progress_disabled(args) or None):
         source = args.source or f"file:{path.name}"
         try:
             pages = parse_file(path, source, args.base_url)
@@ -105,18 +122,37 @@ def run_parse(args: argparse.Namespace) -> int:
         added = store.add(records)
         summary.posts_added += len(added)
         summary.duplicates += len(records) - len(added)
-        summary.shapes.update(page.shape for page in pages)
-        log.debug("%s: %d posts in %d responses", path, len(records), len(pages))
-    for line in summary.lines(args.out):
-        print(line)
+        tqdm.write(file_line(path, pages), file=sys.stdout)
+    print(summary.line(args.out))
     return EXIT_USAGE if summary.files_failed else EXIT_OK
+
+
+def expand_folders(paths: list[Path], skip: Path) -> list[Path]:
+    """The files to parse: a folder gives its files, sorted, without hidden ones and without
+    ``skip`` (the --out file, often kept beside the captures). An empty folder stays itself and
+    is reported like any unreadable input."""
+    files: list[Path] = []
+    for path in paths:
+        inside = (
+            sorted(
+                found
+                for found in path.rglob("*")
+                if found.is_file()
+                and not any(part.startswith(".") for part in found.relative_to(path).parts)
+                and found.resolve() != skip.resolve()
+            )
+            if path.is_dir()
+            else []
+        )
+        files += inside or [path]
+    return files
 
 
 def parse_file(path: Path, source: str, base_url: str = DEFAULT_BASE_URL) -> list[Page]:
     """Every response in one saved file: one page for HTML/JSON, one per useful HAR entry."""
     text = path.read_bytes().decode("utf-8-sig")
     if not looks_like_json(text):
-        return [parse_html(text, source, base_url)]
+        return [parse_text(text, source, base_url)]
     obj = decode_json(text)
     entries = _har_entries(obj)
     if entries is None:
@@ -125,7 +161,7 @@ def parse_file(path: Path, source: str, base_url: str = DEFAULT_BASE_URL) -> lis
     pages = [page for page in parsed if page is not None]
     if not pages:
         raise UnknownShape(
-            f"HAR file with no Instagram response of a known shape ({len(entries)} entries)"
+            f"HAR file with no Instagram JSON or HTML response ({len(entries)} entries)"
         )
     return pages
 
@@ -142,7 +178,7 @@ def _har_entries(obj: Any) -> list[Any] | None:
 
 
 def _har_entry_page(entry: Any, source: str, base_url: str) -> Page | None:
-    """The parsed body of one HAR entry; None for media, scripts and bodies of no known shape."""
+    """The parsed body of one HAR entry; None for media, scripts and other sites' pages."""
     content = (entry.get("response") or {}).get("content") if isinstance(entry, dict) else None
     if not isinstance(content, dict) or not isinstance(content.get("text"), str):
         return None
@@ -170,7 +206,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return "no such file"
     if isinstance(exc, IsADirectoryError):
-        return "is a directory, not a file"
+        return "a folder with no files in it"
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, OSError):

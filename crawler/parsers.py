@@ -1,13 +1,17 @@
-"""Instagram responses and pages -> Contract 1 post records: one function per response shape.
+"""Instagram responses and pages -> Contract 1 post records, whatever envelope they come in.
 
-Instagram has served the same posts in several shapes over the years, and a crawl meets most of
-them (a feed XHR, JSON embedded in a page, a bare logged-out post page). Two converters do the
-real work, so that every shape yields identical records for the same post:
-:func:`graphql_node_record` (GraphQL media nodes: shapes a, b, e, f) and :func:`v1_media_record`
-(v1 REST media: shapes c, d, f). The shape functions only locate those objects and the cursor.
+Instagram wraps the same media objects in new envelopes every year (``graphql.hashtag``,
+``data.xdt_api__v1__...``, Relay payloads in the page HTML...). Instead of one parser per
+envelope, :func:`walk` visits every object of a JSON document and recognises a *media object*
+by its own fields (:func:`media_kind`), wherever it sits; the envelope's keys never matter.
+Two converters turn the objects into records, so the same post gives the same record in every
+envelope: :func:`graphql_node_record` for GraphQL nodes and :func:`v1_media_record` for v1 media.
+The feed's cursor is found the same way, by the fields of a pagination object (:func:`walk`).
 
-``parse_json`` / ``parse_html`` / ``parse_text`` detect the shape; a payload matching none
-raises :class:`UnknownShape`, a login/challenge/rate-limit page raises :class:`Blocked`.
+``parse_json`` / ``parse_html`` / ``parse_text`` are the entry points: a document without media
+objects gives a page with zero records, a login/challenge/rate-limit page raises
+:class:`Blocked`, and only input that is not Instagram JSON or HTML at all (malformed JSON,
+some other site's page) raises :class:`UnknownShape`.
 """
 
 from __future__ import annotations
@@ -15,29 +19,39 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.blocks import Blocked, PageScan, classify_json, classify_scan, scan_html
-from crawler.records import DEFAULT_BASE_URL, make_record, timestamp_to_iso
+from crawler.records import DEFAULT_BASE_URL, make_record
+from runtime.timestamps import timestamp_to_iso
 
 Json = dict[str, Any]
 
+GRAPHQL, V1, OG_META, NO_MEDIA = "graphql", "v1", "og_meta", "none"
+
 
 class UnknownShape(ValueError):
-    """The payload matches none of the response shapes this module knows."""
+    """The input is not an Instagram document at all (malformed JSON, another site's page)."""
 
 
 @dataclass
 class Page:
-    """What one response yields: its posts and where the feed continues."""
+    """What one response or page yields: its posts and where the feed continues.
+
+    ``found`` names the kinds of media objects the document held (``"graphql"``, ``"v1"``,
+    ``"graphql+v1"``, ``"og_meta"`` for a page read from its meta tags, ``"none"``).
+    ``is_feed`` says the document is a page of a feed (it carries pagination next to a list),
+    so its cursor and ``more_available`` describe where that feed continues.
+    """
 
     records: list[Json]
-    shape: str
+    found: str = NO_MEDIA
     next_cursor: str | None = None
     more_available: bool = False
+    is_feed: bool = False
 
 
 def _dig(obj: Any, *keys: str) -> Any:
@@ -47,15 +61,6 @@ def _dig(obj: Any, *keys: str) -> Any:
             return None
         obj = obj.get(key)
     return obj
-
-
-def _first_object(obj: Any, *paths: tuple[str, ...]) -> Json | None:
-    """The first of several alternative key paths that leads to an object."""
-    for path in paths:
-        found = _dig(obj, *path)
-        if isinstance(found, dict):
-            return found
-    return None
 
 
 def _count(*values: Any) -> int | None:
@@ -71,18 +76,11 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _unique(records: Iterable[Json]) -> list[Json]:
-    """First record per shortcode: top posts often reappear in the recent feed."""
-    seen: dict[str, Json] = {}
-    for record in records:
-        seen.setdefault(record["shortcode"], record)
-    return list(seen.values())
-
-
-# --- GraphQL media nodes (shapes a, b, e, f) ---------------------------------------------------
+# --- GraphQL media nodes ----------------------------------------------------------------------
 
 
 def _graphql_caption(node: Json) -> str:
+    """The caption's text; ``accessibility_caption`` (machine alt text) is never used."""
     edges = _dig(node, "edge_media_to_caption", "edges") or []
     texts = [_dig(edge, "node", "text") for edge in edges]
     return next((text for text in texts if isinstance(text, str)), "")
@@ -91,6 +89,17 @@ def _graphql_caption(node: Json) -> str:
 def _graphql_children(node: Json) -> list[Json]:
     edges = _dig(node, "edge_sidecar_to_children", "edges") or []
     return [edge["node"] for edge in edges if isinstance(_dig(edge, "node"), dict)]
+
+
+def _graphql_image_url(node: Json) -> str | None:
+    """``display_url``, else the largest of ``display_resources``, else ``thumbnail_src``."""
+    resources = [r for r in node.get("display_resources") or [] if r.get("src")]
+    largest = max(
+        resources,
+        key=lambda r: (r.get("config_width") or 0) * (r.get("config_height") or 0),
+        default={},
+    )
+    return node.get("display_url") or largest.get("src") or node.get("thumbnail_src")
 
 
 def graphql_node_record(
@@ -109,7 +118,7 @@ def graphql_node_record(
     return make_record(
         node["shortcode"],
         _graphql_caption(node),
-        shown.get("display_url") or shown.get("thumbnail_src"),
+        _graphql_image_url(shown),
         source,
         base_url,
         post_id=_text_or_none(node.get("id")),
@@ -126,79 +135,7 @@ def graphql_node_record(
     )
 
 
-def _graphql_feed_page(
-    parent: Json,
-    edge_keys: tuple[str, ...],
-    shape: str,
-    source: str,
-    base_url: str,
-    owner: str | None = None,
-) -> Page:
-    """Records of every ``edge_keys`` connection of ``parent``; the first one paginates."""
-    records = [
-        graphql_node_record(edge["node"], source, base_url, owner)
-        for key in edge_keys
-        for edge in _dig(parent, key, "edges") or []
-        if isinstance(_dig(edge, "node", "shortcode"), str)
-    ]
-    page_info = _dig(parent, edge_keys[0], "page_info") or {}
-    return Page(
-        _unique(records),
-        shape,
-        _text_or_none(page_info.get("end_cursor")),
-        bool(page_info.get("has_next_page")),
-    )
-
-
-def parse_graphql_tag_feed(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Shape a: ``data.hashtag`` (GraphQL query) or ``graphql.hashtag`` (``?__a=1``)."""
-    hashtag = _first_object(obj, ("data", "hashtag"), ("graphql", "hashtag"))
-    if hashtag is None or "edge_hashtag_to_media" not in hashtag:
-        raise UnknownShape("not a GraphQL tag feed")
-    edges = ("edge_hashtag_to_media", "edge_hashtag_to_top_posts")
-    return _graphql_feed_page(hashtag, edges, "graphql_tag", source, base_url)
-
-
-def parse_graphql_profile_feed(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Shape b: ``data.user.edge_owner_to_timeline_media`` or the same under ``graphql``."""
-    user = _first_object(obj, ("data", "user"), ("graphql", "user"))
-    if user is None or "edge_owner_to_timeline_media" not in user:
-        raise UnknownShape("not a GraphQL profile feed")
-    edges = ("edge_owner_to_timeline_media",)
-    owner = user.get("username")
-    return _graphql_feed_page(user, edges, "graphql_profile", source, base_url, owner)
-
-
-def parse_graphql_location_feed(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """The location feed (``LocationsPage`` in shape e): ``graphql.location.edge_location_*``."""
-    location = _first_object(obj, ("data", "location"), ("graphql", "location"))
-    if location is None or "edge_location_to_media" not in location:
-        raise UnknownShape("not a GraphQL location feed")
-    edges = ("edge_location_to_media", "edge_location_to_top_posts")
-    return _graphql_feed_page(location, edges, "graphql_location", source, base_url)
-
-
-def parse_graphql_post(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Shape f (and the older post page payload): one post by shortcode.
-
-    ``data.xdt_shortcode_media`` and ``graphql.shortcode_media`` are GraphQL nodes;
-    ``data.xdt_api__v1__media__shortcode__web_info.items[]`` are v1 media objects.
-    """
-    node = _first_object(
-        obj,
-        ("data", "xdt_shortcode_media"),
-        ("data", "shortcode_media"),
-        ("graphql", "shortcode_media"),
-    )
-    if node is not None and isinstance(node.get("shortcode"), str):
-        return Page([graphql_node_record(node, source, base_url)], "graphql_post")
-    web_info = _first_object(obj, ("data", "xdt_api__v1__media__shortcode__web_info"))
-    if web_info is not None and isinstance(web_info.get("items"), list):
-        return Page(_v1_records(web_info["items"], source, base_url), "graphql_post")
-    raise UnknownShape("not a GraphQL post response")
-
-
-# --- v1 REST media (shapes c, d, f) -----------------------------------------------------------
+# --- v1 REST media ----------------------------------------------------------------------------
 
 
 def _largest_candidate(media: Json) -> Json:
@@ -239,91 +176,162 @@ def v1_media_record(media: Json, source: str, base_url: str = DEFAULT_BASE_URL) 
     )
 
 
-def _v1_records(medias: Iterable[Any], source: str, base_url: str) -> list[Json]:
-    return _unique(
-        v1_media_record(media, source, base_url)
-        for media in medias
-        if isinstance(media, dict) and isinstance(media.get("code"), str)
-    )
+# --- the walker -------------------------------------------------------------------------------
+
+# The fields that make an object a post, whatever holds it. Both kinds need their code (the
+# post's /p/CODE/) and at least one picture or video field: that excludes the many objects that
+# merely mention a code (comments, users, hashtags, ads' tracking).
+_V1_MEDIA_FIELDS = ("image_versions2", "carousel_media", "video_versions")
+_GRAPHQL_MEDIA_FIELDS = ("display_url", "thumbnail_src", "display_resources")
+# A user's own posts sit under these connections of the user object: its username is their
+# owner. (Tagged posts, ``edge_user_to_photos_of_you``, belong to other people.)
+_OWNED_PREFIX = "edge_owner_to_"
+# Pagination objects, read at the object that holds them (the connection or feed).
+_PAGINATION_OBJECTS = {
+    "page_info": ("end_cursor", "has_next_page"),  # GraphQL connections
+    "paging_info": ("max_id", "more_available"),  # clips / reels feeds
+}
+# Pagination fields sitting directly on a v1 feed (``next_max_id`` with one of the flags).
+_V1_CURSOR = "next_max_id"
+_V1_MORE_FLAGS = ("more_available", "has_more")
 
 
-def _v1_cursor(container: Json) -> tuple[str | None, bool]:
-    return _text_or_none(container.get("next_max_id")), bool(container.get("more_available"))
+def media_kind(obj: Json) -> str | None:
+    """``"v1"`` or ``"graphql"`` when ``obj`` is a media object by its own fields, else None.
 
-
-def parse_v1_items(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Shape c: ``{"items": [media...], "more_available", "next_max_id"}``: post info, user feed."""
-    items = _dig(obj, "items")
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise UnknownShape("not a v1 items response")
-    if items and not any("code" in item for item in items):
-        raise UnknownShape("v1 items without media codes")
-    return Page(_v1_records(items, source, base_url), "v1_items", *_v1_cursor(obj))
-
-
-def _section_medias(section: Any) -> Iterator[Any]:
-    """The media objects of one section, whatever its layout (grid, fill items, clips)."""
-    content = _dig(section, "layout_content") or {}
-    wrappers = [
-        *(content.get("medias") or []),
-        *(content.get("fill_items") or []),
-        *(_dig(content, "one_by_two_item", "clips", "items") or []),
-    ]
-    for wrapper in wrappers:
-        yield _dig(wrapper, "media")
-
-
-def parse_v1_sections(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Shape d: the v1 tag feed in ``sections``, paginated by ``next_max_id``/``more_available``.
-
-    Found as ``data.{top,recent}.sections``, ``{top,recent}.sections`` or top-level
-    ``sections``; where both tabs are present, "recent" carries the cursor that goes deeper.
+    Story items look like v1 media but are no posts (they expire and have no /p/ page).
     """
-    root = _dig(obj, "data") if isinstance(_dig(obj, "data"), dict) else obj
-    feeds = [
-        feed
-        for feed in (_dig(root, "top"), _dig(root, "recent"), root)
-        if isinstance(_dig(feed, "sections"), list)
-    ]
-    if not feeds:
-        raise UnknownShape("not a v1 sections feed")
-    sections = (section for feed in feeds for section in feed["sections"])
-    medias = (media for section in sections for media in _section_medias(section))
-    return Page(_v1_records(medias, source, base_url), "v1_sections", *_v1_cursor(feeds[-1]))
+    if obj.get("product_type") == "story":
+        return None
+    if isinstance(obj.get("code"), str) and any(key in obj for key in _V1_MEDIA_FIELDS):
+        return V1
+    if isinstance(obj.get("shortcode"), str) and any(key in obj for key in _GRAPHQL_MEDIA_FIELDS):
+        return GRAPHQL
+    return None
 
 
-# --- detection over JSON ----------------------------------------------------------------------
+@dataclass
+class Pagination:
+    """One pagination object met on the walk, and how many media objects its feed holds."""
 
-ShapeParser = Callable[[Any, str, str], Page]
-JSON_SHAPES: tuple[ShapeParser, ...] = (
-    parse_graphql_tag_feed,
-    parse_graphql_profile_feed,
-    parse_graphql_location_feed,
-    parse_graphql_post,
-    parse_v1_sections,
-    parse_v1_items,
-)
+    cursor: str | None
+    more: bool
+    media: int = 0
+
+
+@dataclass
+class Found:
+    """What :func:`walk` found: media objects in document order and pagination objects."""
+
+    media: list[tuple[str, Json, str | None]] = field(default_factory=list)  # kind, obj, owner
+    cursors: list[Pagination] = field(default_factory=list)
+
+    def feed_cursor(self) -> Pagination | None:
+        """The pagination that says where the document's feed goes on.
+
+        A cursor that promises more wins (a tag page's "top" tab ends where its "recent" tab
+        goes on, even while "recent" is still empty), then the one over the most media, then
+        the later one. Taking a finished cursor for the feed's would end a crawl early; taking
+        a live one wrongly only costs a scroll that brings nothing.
+        """
+        ranked = [
+            ((bool(c.cursor) and c.more, c.media, index), c) for index, c in enumerate(self.cursors)
+        ]
+        return max(ranked, key=lambda pair: pair[0])[1] if ranked else None
+
+
+def _pagination(obj: Json) -> Pagination | None:
+    """The pagination ``obj`` carries, when it is a feed: a list next to cursor fields."""
+    if not any(isinstance(value, list) for value in obj.values()):
+        return None
+    for key, (cursor_key, more_key) in _PAGINATION_OBJECTS.items():
+        info = obj.get(key)
+        if isinstance(info, dict):
+            cursor = _text_or_none(info.get(cursor_key))
+            return Pagination(cursor, bool(info.get(more_key, cursor)))
+    flags = [obj[key] for key in _V1_MORE_FLAGS if key in obj]
+    if _V1_CURSOR in obj or flags:
+        cursor = _text_or_none(obj.get(_V1_CURSOR))
+        return Pagination(cursor, bool(flags[0] if flags else cursor))
+    return None
+
+
+def walk(document: Any) -> Found:
+    """Every media object and pagination object of ``document``, at any depth, in order.
+
+    Iterative (a deep document cannot exhaust the stack). A media object is not entered: its
+    carousel children, comments and related posts are parts of that post, not posts.
+    """
+    found = Found()
+    # (value, owner's username from an enclosing user object, indexes of enclosing cursors)
+    stack: list[tuple[Any, str | None, tuple[int, ...]]] = [(document, None, ())]
+    while stack:
+        value, owner, cursors = stack.pop()
+        if isinstance(value, list):
+            stack.extend((item, owner, cursors) for item in reversed(value))
+            continue
+        if not isinstance(value, dict):
+            continue
+        kind = media_kind(value)
+        if kind:
+            found.media.append((kind, value, owner))
+            for index in cursors:
+                found.cursors[index].media += 1
+            continue
+        pagination = _pagination(value)
+        if pagination:
+            cursors = (*cursors, len(found.cursors))
+            found.cursors.append(pagination)
+        username = value.get("username") if isinstance(value.get("username"), str) else None
+        for key, child in reversed(value.items()):
+            if isinstance(child, (dict, list)) and key not in _PAGINATION_OBJECTS:
+                child_owner = username if username and key.startswith(_OWNED_PREFIX) else owner
+                stack.append((child, child_owner, cursors))
+    return found
+
+
+def _record(kind: str, obj: Json, owner: str | None, source: str, base_url: str) -> Json:
+    try:
+        if kind == V1:
+            return v1_media_record(obj, source, base_url)
+        return graphql_node_record(obj, source, base_url, owner)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # The object looks like a post but something inside has the wrong type: a corrupt or
+        # hand-edited file, reported like any other unusable input.
+        code = obj.get("code") or obj.get("shortcode")
+        raise UnknownShape(
+            f"malformed {kind} media object {code} ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _merge_unique(records: Iterable[Json]) -> list[Json]:
+    """One record per shortcode (a post in both "top" and "recent" is one post): the first
+    sighting wins, later ones only add the fields it lacks."""
+    seen: dict[str, Json] = {}
+    for record in records:
+        first = seen.setdefault(record["shortcode"], record)
+        for key, value in record.items():
+            first.setdefault(key, value)
+    return list(seen.values())
+
+
+def page_of(documents: Iterable[Any], source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
+    """The posts and feed cursor of one or more JSON documents (a page's embedded blobs)."""
+    found = walk(list(documents))
+    records = _merge_unique(_record(*item, source, base_url) for item in found.media)
+    kinds = "+".join(sorted({kind for kind, _, _ in found.media})) or NO_MEDIA
+    feed = found.feed_cursor()
+    if feed is None:
+        return Page(records, kinds)
+    return Page(records, kinds, feed.cursor, feed.more and bool(feed.cursor), is_feed=True)
 
 
 def parse_json(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Detect which JSON shape ``obj`` is and parse it; Blocked / UnknownShape otherwise."""
+    """The posts of any Instagram JSON response; Blocked when it is a refusal."""
     kind = classify_json(obj)
     if kind:
         raise Blocked(kind, str(_dig(obj, "message") or "refused API response"))
-    for parse_shape in JSON_SHAPES:
-        try:
-            return parse_shape(obj, source, base_url)
-        except UnknownShape:
-            continue
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            # The shape's landmarks are there but something below them has the wrong type:
-            # a corrupt or hand-edited file, reported like any other unusable input.
-            name = parse_shape.__name__.removeprefix("parse_")
-            raise UnknownShape(f"malformed {name} response ({type(exc).__name__}: {exc})") from exc
-    if isinstance(obj, dict):
-        keys = ", ".join(sorted(obj)[:6]) or "none"
-        raise UnknownShape(f"unknown JSON shape (top-level keys: {keys})")
-    raise UnknownShape(f"unknown JSON shape (a {type(obj).__name__}, not an object)")
+    return page_of([obj], source, base_url)
 
 
 _JSON_GUARD = "for (;;);"  # prefixed to some Instagram/Facebook API bodies against JSON hijacking
@@ -343,10 +351,11 @@ def decode_json(text: str) -> Any:
         raise UnknownShape(f"malformed JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-# --- HTML: embedded JSON (shape e) ------------------------------------------------------------
+# --- HTML: embedded JSON ----------------------------------------------------------------------
 
-# Only the *start* of each blob is located by pattern; the object itself is read by the JSON
-# decoder, which copes with any whitespace, line breaks or trailing ";" a saved page may have.
+# The older pages assign their data in a script: only the *start* of each blob is located by
+# pattern; the object itself is read by the JSON decoder, which copes with any whitespace, line
+# breaks or trailing ";" a saved page may have.
 _EMBEDDED_JSON_STARTS = (
     re.compile(r"""_sharedData\s*['"]?\s*\]?\s*=\s*(?=\{)"""),
     re.compile(r"""__additionalDataLoaded\s*\(\s*(?:'[^']*'|"[^"]*")\s*,\s*(?=\{)"""),
@@ -354,55 +363,45 @@ _EMBEDDED_JSON_STARTS = (
 _DECODER = json.JSONDecoder()
 
 
-def embedded_json(scripts: Iterable[str]) -> list[Any]:
-    """Every ``window._sharedData = {...}`` and ``__additionalDataLoaded('...', {...})`` payload."""
-    found = []
-    for script in scripts:
-        for start in _EMBEDDED_JSON_STARTS:
-            for match in start.finditer(script):
-                try:
-                    found.append(_DECODER.raw_decode(script, match.end())[0])
-                except json.JSONDecodeError:
-                    continue  # a JS expression that merely mentions the name
-    return found
-
-
-def _payload_candidates(blob: Any) -> Iterator[Any]:
-    """A _sharedData blob holds one payload per page type under ``entry_data``."""
-    pages = _dig(blob, "entry_data")
-    if isinstance(pages, dict):
-        for entries in pages.values():
-            yield from entries if isinstance(entries, list) else [entries]
-    else:
-        yield blob
-
-
-def _shared_data_page(scan: PageScan, source: str, base_url: str) -> Page | None:
-    blobs = list(embedded_json(scan.scripts))
-    if not blobs:
-        return None
-    pages = []
-    for blob in blobs:
-        for payload in _payload_candidates(blob):
+def _assigned_json(script: str) -> Iterator[Any]:
+    """``window._sharedData = {...}`` and ``__additionalDataLoaded('...', {...})`` payloads."""
+    for start in _EMBEDDED_JSON_STARTS:
+        for match in start.finditer(script):
             try:
-                pages.append(parse_json(payload, source, base_url))
-            except UnknownShape:
-                continue
-    records = _unique(record for page in pages for record in page.records)
-    paginated = next((page for page in pages if page.next_cursor), Page([], ""))
-    return Page(records, "shared_data", paginated.next_cursor, paginated.more_available)
+                yield _DECODER.raw_decode(script, match.end())[0]
+            except json.JSONDecodeError:
+                continue  # a JS expression that merely mentions the name
 
 
-def parse_shared_data(html: str, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Shape e: ``window._sharedData`` (PostPage, ProfilePage, TagPage, LocationsPage) and
-    ``window.__additionalDataLoaded(...)`` embedded in a page's scripts."""
-    page = _shared_data_page(scan_html(html), source, base_url)
-    if page is None:
-        raise UnknownShape("no window._sharedData or __additionalDataLoaded in the page")
-    return page
+def _script_json(script: str) -> Any:
+    """A script that is one JSON document (``<script type="application/json" data-sjs>``,
+    whose Relay payloads the walker reaches however deep they nest), else None."""
+    body = script.strip()
+    if not body.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        return None
 
 
-# --- HTML: the logged-out post page's meta tags (shape g) -------------------------------------
+def embedded_json(scripts: Iterable[str]) -> tuple[list[Any], bool]:
+    """Every JSON document embedded in the page's scripts, and whether any of them was one of
+    the older ``_sharedData`` / ``__additionalDataLoaded`` blobs (which only Instagram writes)."""
+    documents: list[Any] = []
+    legacy = False
+    for script in scripts:
+        whole = _script_json(script)
+        if whole is not None:
+            documents.append(whole)
+            continue
+        assigned = list(_assigned_json(script))
+        legacy |= bool(assigned)
+        documents += assigned
+    return documents, legacy
+
+
+# --- HTML: the logged-out post page's meta tags -------------------------------------------------
 
 _OG_DESCRIPTION = re.compile(
     r"""^\s*(?P<likes>[\d,.]+[KkMm]?)\s+likes?,\s*(?P<comments>[\d,.]+[KkMm]?)\s+comments?
@@ -462,15 +461,7 @@ def _post_meta_page(scan: PageScan, source: str, base_url: str) -> Page | None:
         likes=_plain_int(fields.get("likes", "")),
         comments=_plain_int(fields.get("comments", "")),
     )
-    return Page([record], "og_meta")
-
-
-def parse_post_meta(html: str, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Shape g: a logged-out post page without JSON, read from its ``og:``/``al:`` meta tags."""
-    page = _post_meta_page(scan_html(html), source, base_url)
-    if page is None:
-        raise UnknownShape("no post URL in the page's canonical link or og:url")
-    return page
+    return Page([record], OG_META)
 
 
 # --- detection over HTML and text -------------------------------------------------------------
@@ -482,27 +473,36 @@ def _is_instagram_page(scan: PageScan) -> bool:
 
 
 def parse_html(html: str, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """Detect shape e or g in a page; an Instagram page with no posts (the logged-out shell)
-    gives zero records; a login/challenge/rate-limit page raises :class:`Blocked`."""
+    """The posts of an Instagram page: from all the JSON it embeds (``data-sjs`` Relay
+    payloads, ``_sharedData``, ``__additionalDataLoaded``), else from its ``og:`` meta tags.
+
+    An Instagram page with no posts (the logged-out shell, an empty profile) gives zero
+    records; a login/challenge/rate-limit page raises :class:`Blocked`; a page that is not
+    Instagram's raises :class:`UnknownShape`.
+    """
     scan = scan_html(html)
     kind = classify_scan(scan)
     if kind:
         raise Blocked(kind, "page is a block, not content")
-    embedded = _shared_data_page(scan, source, base_url)
-    if embedded is not None and embedded.records:
+    documents, legacy = embedded_json(scan.scripts)
+    embedded = page_of(documents, source, base_url)
+    if embedded.records:
         return embedded
     post_meta = _post_meta_page(scan, source, base_url)
     if post_meta is not None:
         return post_meta
-    if embedded is not None:  # e.g. a private profile: Instagram's data, no posts in it
+    if legacy or embedded.is_feed or _is_instagram_page(scan):
         return embedded
-    if _is_instagram_page(scan):
-        return Page([], "html_shell")
     raise UnknownShape("HTML page with no Instagram post data")
 
 
+_HTML_TAG = re.compile(r"<(?:!doctype|html|head|body|meta|script|div)\b", re.IGNORECASE)
+
+
 def parse_text(text: str, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
-    """A response body of either kind: JSON when it looks like JSON, HTML otherwise."""
+    """A response body of either kind: JSON when it looks like JSON, else HTML."""
     if looks_like_json(text):
         return parse_json(decode_json(text), source, base_url)
+    if not _HTML_TAG.search(text):
+        raise UnknownShape("not JSON or HTML")
     return parse_html(text, source, base_url)

@@ -6,31 +6,15 @@ write through :class:`PostStore`, which dedupes by shortcode and survives ``kill
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from preprocess.hashtags import extract_hashtags
 from runtime.files import append_jsonl, iter_jsonl, repair_torn_tail
+from runtime.hashtags import extract_hashtags
+from runtime.timestamps import utc_now_iso
 
 DEFAULT_BASE_URL = "https://www.instagram.com"
-
-
-def utc_now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def timestamp_to_iso(value: int | float | str | None) -> str | None:
-    """Unix seconds (Instagram's ``taken_at``) to ISO 8601 UTC; ``None`` stays ``None``."""
-    if value in (None, ""):
-        return None
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    moment = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def post_url(shortcode: str, base_url: str = DEFAULT_BASE_URL) -> str:

@@ -1,4 +1,4 @@
-"""Crawl targets (tag feeds and profile feeds): parsing, validation and sharding.
+"""Crawl targets (tag, profile and reels feeds, keyword searches): parsing, validation, sharding.
 
 Names go into URLs and file-system state, so anything outside Instagram's own alphabet is
 refused up front instead of being sent or written.
@@ -7,24 +7,33 @@ refused up front instead of being sent or written.
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from runtime.errors import UsageError
 
 _TAG = re.compile(r"^[^\W][\w]{0,149}$")  # Unicode letters/digits/_ (tags are Unicode)
 _USER = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_.]{1,30}$")
+SEARCH_MAX_CHARS = 100
+KINDS = ("tag", "profile", "reels", "search")
 
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # "tag" or "profile"
-    name: str
+    kind: str  # one of KINDS
+    name: str  # a tag, a username, or a search query as typed ("#sunset", "sunset beach")
 
     @property
     def path(self) -> str:
-        return f"/explore/tags/{self.name}/" if self.kind == "tag" else f"/{self.name}/"
+        """The page whose feed this target scrolls (a search's query is in the URL)."""
+        if self.kind == "tag":
+            return f"/explore/tags/{self.name}/"
+        if self.kind == "search":
+            return f"/explore/search/keyword/?{urlencode({'q': self.name}, quote_via=quote)}"
+        return f"/{self.name}/reels/" if self.kind == "reels" else f"/{self.name}/"
 
     @property
     def source(self) -> str:
@@ -32,26 +41,43 @@ class Target:
 
 
 def make_target(kind: str, raw: str) -> Target:
-    """Validate one name; a leading ``#`` or ``@`` is accepted and dropped."""
+    """Validate one name; a leading ``#`` or ``@`` is accepted and dropped (a search keeps its
+    ``#``: "#sunset" searches the hashtag, "sunset" the word)."""
     name = raw.strip()
+    if kind == "search":
+        return Target(kind, _search_query(raw))
     if kind == "tag":
         name = name.lstrip("#＃").casefold()
         if not _TAG.match(name):
             raise UsageError(f"illegal tag name {raw!r}: use letters, digits and underscore")
-    elif kind == "profile":
+    elif kind in ("profile", "reels"):
         name = name.lstrip("@")
         if not _USER.match(name):
             raise UsageError(
                 f"illegal profile name {raw!r}: use up to 30 letters, digits, '_' and '.'"
             )
     else:
-        raise UsageError(f"unknown target kind {kind!r} (tag or profile)")
+        raise UsageError(f"unknown target kind {kind!r} ({', '.join(KINDS)})")
     return Target(kind, name)
 
 
+def _search_query(raw: str) -> str:
+    """A keyword search as typed, with runs of spaces made one; refused when empty, too long or
+    holding control characters (it goes into a URL and into state.json's keys)."""
+    query = " ".join(raw.split())
+    if not query or query.strip("#＃") == "":
+        raise UsageError(f"empty search {raw!r}: give words or a #hashtag")
+    if len(query) > SEARCH_MAX_CHARS:
+        raise UsageError(f"search {raw[:20]!r}... is longer than {SEARCH_MAX_CHARS} characters")
+    if any(unicodedata.category(char).startswith("C") for char in query):
+        raise UsageError(f"search {raw!r} holds control characters")
+    return query
+
+
 def read_targets_file(path: str | Path) -> list[Target]:
-    """One target a line: ``tag:NAME``, ``#NAME``, ``profile:NAME`` or ``@NAME``; ``#``-comments
-    after whitespace and blank lines are ignored."""
+    """One target a line: ``tag:NAME``, ``#NAME``, ``profile:NAME``, ``@NAME``, ``reels:NAME``
+    or ``search:QUERY``; ``#``-comments after whitespace and blank lines are ignored (so a
+    search for two hashtags is two lines, or ``search:sunset beach``)."""
     try:
         lines = Path(path).read_text("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -72,11 +98,18 @@ def read_targets_file(path: str | Path) -> list[Target]:
 
 
 def resolve_targets(
-    tags: list[str] | None, profiles: list[str] | None, targets_file: str | Path | None
+    tags: list[str] | None,
+    profiles: list[str] | None,
+    targets_file: str | Path | None,
+    searches: list[str] | None = None,
+    reels: list[str] | None = None,
 ) -> list[Target]:
-    """All targets in the order given, duplicates removed."""
+    """All targets in the order given (tags, profiles, reels, searches, then the file's),
+    duplicates removed."""
     targets = [make_target("tag", t) for t in tags or []]
     targets += [make_target("profile", p) for p in profiles or []]
+    targets += [make_target("reels", r) for r in reels or []]
+    targets += [make_target("search", q) for q in searches or []]
     if targets_file:
         targets += read_targets_file(targets_file)
     return list(dict.fromkeys(targets))

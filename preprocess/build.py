@@ -10,6 +10,7 @@ dataset intact.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections import Counter
@@ -21,9 +22,8 @@ import numpy as np
 from tqdm import tqdm
 
 from preprocess import langid
-from preprocess.dedup import drop_duplicate_images, drop_repeated_posts
+from preprocess.dedup import DuplicatePair, drop_duplicate_images, drop_repeated_posts
 from preprocess.funnel import Funnel
-from preprocess.hashtags import extract_hashtags
 from preprocess.images import ImageJob, ImageResult, fetch_images, link_into
 from preprocess.labels import (
     count_hashtags,
@@ -33,7 +33,7 @@ from preprocess.labels import (
     sqrt_balance_weights,
 )
 from preprocess.readers import Post, detect_format, read_input
-from preprocess.report import write_report
+from preprocess.report import ReportData, gallery_of, shown_pairs, write_report
 from preprocess.splits import assign_splits, check_fractions
 from preprocess.text import model_text
 from preprocess.writer import (
@@ -45,6 +45,7 @@ from preprocess.writer import (
 )
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
+from runtime.hashtags import extract_hashtags
 
 LANGID_BATCH = 2048
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
@@ -89,7 +90,7 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     wanted = [p for p in posts if p.hashtags and p.lang in keep]
     jobs = [ImageJob(p.shortcode, p.image_url, p.image_path) for p in wanted]
     images = fetch_images(jobs, cache_dir, config["images"], progress)
-    posts, duplicates = drop_duplicate_images(posts, images, config["dedup"]["near_dup"])
+    posts, duplicates, pairs = drop_duplicate_images(posts, images, config["dedup"]["near_dup"])
     funnel.record("deduped", len(posts), repeated + duplicates)
 
     # language: as detected above, on the caption without hashtags, mentions, URLs and emoji
@@ -133,17 +134,21 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
 
     # write: into a temporary sibling that replaces ``out`` once complete
     created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    stats = dataset_stats(funnel, labels, counts, posts, splits, language_mix, image_failures)
+    stats = dataset_stats(
+        funnel, labels, counts, posts, splits, language_mix, image_failures, pairs
+    )
     with staged_directory(out) as stage:
         for post in tqdm(posts, desc="link images", unit="img", disable=not progress):
             link_into(images[post.shortcode], cache_dir, stage)
         for name, split_posts in splits.items():
-            write_split(stage / f"{name}.parquet", split_posts)
+            write_split(stage / f"{name}.parquet", split_posts, labels)
         write_labels(stage / "labels.txt", labels)
         write_stats(stage / "stats.json", stats)
         fingerprints = [input_fingerprint(p, f) for p, f in zip(inputs, formats, strict=True)]
         write_manifest(stage / "manifest.json", config, fingerprints, stats, created_at)
-        write_report(stage / "report.html", stats, created_at)
+        gallery = gallery_of(splits, labels, stage)
+        report = ReportData(stats, created_at, gallery, shown_pairs(pairs, images, cache_dir))
+        write_report(stage / "report.html", report)
     return funnel
 
 
@@ -189,19 +194,28 @@ def dataset_stats(
     splits: dict[str, list[Post]],
     language_mix: Counter[str],
     image_failures: Counter[str],
+    duplicate_pairs: Sequence[DuplicatePair],
 ) -> dict[str, Any]:
     """stats.json: everything the report plots, as plain JSON."""
     labels_per_post = Counter(len(p.labels) for p in posts)
+    per_split = {
+        name: Counter(i for p in split_posts for i in p.labels)
+        for name, split_posts in splits.items()
+    }
     lengths = np.clip([len(p.text) for p in posts], 0, CAPTION_LENGTH_EDGES[-1])
     length_counts, _ = np.histogram(lengths, bins=CAPTION_LENGTH_EDGES)
     return {
         "funnel": funnel.as_list(),
         "splits": {name: len(split_posts) for name, split_posts in splits.items()},
         "label_frequency": {tag: counts[tag] for tag in labels},
+        "label_counts": {
+            name: {tag: per_split[name][i] for i, tag in enumerate(labels)} for name in splits
+        },
         "labels_per_post": {str(n): labels_per_post[n] for n in sorted(labels_per_post)},
         "language_mix": dict(language_mix.most_common()),
         "image_failures": dict(image_failures.most_common()),
         "caption_length": {"edges": CAPTION_LENGTH_EDGES, "counts": length_counts.tolist()},
+        "duplicates": [dataclasses.asdict(pair) for pair in duplicate_pairs],
     }
 
 

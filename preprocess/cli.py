@@ -1,6 +1,8 @@
-"""``hashtag-build-dataset``: the ``build`` command and its helpers ``hashtags`` and ``langid``.
+"""``hashtag-build-dataset``: the ``build`` and ``export`` commands and the helpers ``hashtags``
+and ``langid``.
 
-``build`` turns raw posts into the dataset directory and prints the funnel on stdout; the
+``build`` turns raw posts into the dataset directory and prints the funnel on stdout;
+``export`` writes a built dataset as webdataset shards or a saved Hugging Face dataset; the
 helpers expose single steps on stdin/stdout so they can be checked or reused from a shell.
 """
 
@@ -9,14 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from preprocess import langid, langid_cli
+from preprocess import export, langid, langid_cli
 from preprocess.build import build_dataset
-from preprocess.hashtags import extract_hashtags
 from preprocess.readers import FORMATS, parse_csv_columns
 from preprocess.splits import SPLIT_BY
 from runtime.config import add_config_args, resolve_config
 from runtime.errors import UsageError, run_main
+from runtime.hashtags import extract_hashtags
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
 
 PROG = "hashtag-build-dataset"
@@ -48,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     register_build(subparsers)
+    register_export(subparsers)
     register_hashtags(subparsers)
     langid_cli.register(subparsers)
     args = parser.parse_args(argv)
@@ -122,6 +126,43 @@ def build_command(args: argparse.Namespace) -> int:
         raise UsageError("--out DIR is required")
     funnel = build_dataset(config, progress=not progress_disabled(args))
     print(funnel.summary())
+    return 0
+
+
+def register_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="a dataset directory as webdataset shards or a saved Hugging Face dataset",
+        description=export_command.__doc__,
+    )
+    parser.add_argument("--dataset", type=Path, metavar="DIR", help="the dataset directory")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="the folder to (re)place")
+    parser.add_argument("--format", metavar="|".join(export.FORMATS), help="what to write")
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=export.DEFAULT_SHARD_SIZE,
+        metavar="N",
+        help=f"webdataset samples per shard (default {export.DEFAULT_SHARD_SIZE})",
+    )
+    add_logging_args(parser)
+    parser.set_defaults(func=export_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Write the dataset as webdataset tar shards per split (jpg, txt, json per post) or as a
+    Hugging Face dataset saved with save_to_disk; print the samples per split."""
+    for flag, value in (
+        ("--dataset", args.dataset),
+        ("--out", args.out),
+        ("--format", args.format),
+    ):
+        if value is None:
+            raise UsageError(f"{flag} is required")
+    counts = export.export_dataset(
+        args.dataset, args.out, args.format, args.shard_size, not progress_disabled(args)
+    )
+    print(", ".join(f"{split} {n}" for split, n in counts.items()), "->", args.out)
     return 0
 
 

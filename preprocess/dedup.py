@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
 
@@ -46,36 +47,59 @@ def drop_repeated_posts(posts: Sequence[Post]) -> tuple[list[Post], Counter[str]
     return kept, dropped
 
 
+@dataclass(frozen=True)
+class DuplicatePair:
+    """A dropped post and the kept post whose image it repeats, for the report to show."""
+
+    kept: str
+    dropped: str
+    reason: str
+    distance: int  # phash Hamming distance in bits; 0 for identical pixels
+
+
 def drop_duplicate_images(
     posts: Sequence[Post], images: Mapping[str, ImageResult], max_distance: int
-) -> tuple[list[Post], Counter[str]]:
+) -> tuple[list[Post], Counter[str], list[DuplicatePair]]:
     """Drop posts whose image repeats an earlier kept one exactly (decoded pixels) or nearly
     (``phash`` Hamming distance <= ``max_distance``; a negative distance turns this off).
+    Returns the kept posts, the drop counts and each dropped post with the one it repeats.
 
     Posts without a good image pass through: the image stage drops and counts them.
     """
-    pixels_seen: set[str] = set()
+    owner_of_pixels: dict[str, str] = {}
+    owner_of_phash: dict[int, str] = {}
     near = NearDuplicateIndex(max_distance) if max_distance >= 0 else None
     kept: list[Post] = []
     dropped: Counter[str] = Counter()
+    pairs: list[DuplicatePair] = []
     for post in posts:
         image = images.get(post.shortcode)
         if image is None or not image.ok:
             kept.append(post)
             continue
-        if image.pixel_sha256 in pixels_seen:
+        same = owner_of_pixels.get(image.pixel_sha256 or "")
+        if same is not None:
             dropped["same_image"] += 1
+            pairs.append(DuplicatePair(same, post.shortcode, "same_image", 0))
             continue
         phash = int(image.phash, 16) if image.phash else None
         if near is not None and phash is not None:
-            if near.has_neighbour(phash):
+            neighbour = near.neighbour(phash)
+            if neighbour is not None:
                 dropped["near_duplicate_image"] += 1
+                distance = (neighbour ^ phash).bit_count()
+                pairs.append(
+                    DuplicatePair(
+                        owner_of_phash[neighbour], post.shortcode, "near_duplicate_image", distance
+                    )
+                )
                 continue
             near.add(phash)
+            owner_of_phash[phash] = post.shortcode
         if image.pixel_sha256:
-            pixels_seen.add(image.pixel_sha256)
+            owner_of_pixels[image.pixel_sha256] = post.shortcode
         kept.append(post)
-    return kept, dropped
+    return kept, dropped, pairs
 
 
 class NearDuplicateIndex:
@@ -110,11 +134,11 @@ class NearDuplicateIndex:
         for table, chunk in zip(self._tables, self._chunks(value), strict=True):
             table[chunk].append(value)
 
-    def has_neighbour(self, value: int) -> bool:
-        """Whether a stored hash lies within ``max_distance`` bits of ``value``."""
+    def neighbour(self, value: int) -> int | None:
+        """A stored hash within ``max_distance`` bits of ``value``, or ``None``."""
         for table, chunk in zip(self._tables, self._chunks(value), strict=True):
             for flip in self._flips:
                 for stored in table.get(chunk ^ flip, ()):
                     if (stored ^ value).bit_count() <= self.max_distance:
-                        return True
-        return False
+                        return stored
+        return None

@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from preprocess.hashtags import normalize_hashtag
 from runtime.errors import UsageError
+from runtime.hashtags import normalize_hashtag
 
 
 def load_stoplist(path: str | Path | None = None) -> frozenset[str]:

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import emoji
 
-from preprocess.hashtags import strip_for_model
 from runtime.errors import UsageError
+from runtime.hashtags import strip_for_model
 
 if TYPE_CHECKING:  # the backends import their libraries only when chosen
     from lingua import Language

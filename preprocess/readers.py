@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.records import timestamp_to_iso
 from runtime.errors import UsageError
 from runtime.files import decode_json_object, iter_jsonl
+from runtime.timestamps import timestamp_to_iso
 
 FORMATS = ("jsonl", "instaloader", "csv")
 INSTALOADER_SUFFIXES = ("_UTC.json.xz", "_UTC.json")

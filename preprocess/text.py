@@ -1,6 +1,6 @@
 """The text the model reads: the caption without its labels, mentions or links.
 
-Built on :func:`preprocess.hashtags.strip_for_model`, so no hashtag (the labels to predict)
+Built on :func:`runtime.hashtags.strip_for_model`, so no hashtag (the labels to predict)
 survives in the input in any form. Emoji carry meaning the model may learn from; they are kept
 as they are, or spelled out as English words with ``demojize`` for a tokenizer whose vocabulary
 lacks them (ALBERT's SentencePiece model maps most emoji to ``<unk>``).
@@ -13,7 +13,7 @@ from typing import Any
 
 import emoji
 
-from preprocess.hashtags import strip_for_model
+from runtime.hashtags import strip_for_model
 
 _SPACE = re.compile(r"\s+")
 

@@ -1,4 +1,5 @@
-"""Command-line runtime shared by the four stage commands: config, exit codes, files, logging.
+"""What every stage shares: the command-line runtime (config, exit codes, files, logging) and
+the contracts' own rules (hashtags, timestamps), so that no stage package imports another's.
 
-Each module has one job; stage logic never lives here.
+Each module has one job; a stage's logic never lives here.
 """

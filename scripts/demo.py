@@ -222,7 +222,7 @@ def ask_server(server: str, dataset_dir: Path) -> None:
     shown = re.findall(r'class="tag-name">(#[^<]+)<', page.text)
     print(f"    page shows:     {' '.join(shown)}")
 
-    image = base64.b64encode((dataset_dir / row["image"]).read_bytes()).decode("ascii")
+    image = base64.b64encode(row["image"]["bytes"]).decode("ascii")
     request = {"text": row["text"], "image_base64": image, "n_label": 10}
     answer = requests.post(f"{server}/api/predict", json=request, timeout=120).json()
     tags = " ".join(f"#{h['tag']} ({h['score']:.2f})" for h in answer["hashtags"][:5])

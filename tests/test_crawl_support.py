@@ -53,28 +53,27 @@ def test_no_delay_skips_pauses() -> None:
 
 def test_sliding_window_budget_waits_for_the_oldest_request_to_expire() -> None:
     fake = FakeTime()
-    polite = make_politeness(fake, budget_requests=10, budget_window_s=60)
-    polite.no_delay = True
-    polite.note_requests(6)
+    polite = make_politeness(fake, budget_requests=10, budget_window_s=60, delay_mean_s=0)
+    polite.note_requests({"page": 6})
     fake.now = 10
-    polite.note_requests(4)
+    polite.note_requests({"page": 4})
     waited = polite.wait_turn()
     assert waited == pytest.approx(50)  # until the first 6 fall out of the window at t=60
     assert fake.now == pytest.approx(60)
     assert polite.wait_turn() == 0
 
 
-def test_backoff_honours_retry_after_then_gives_up() -> None:
+def test_throttled_sleep_honours_retry_after_then_gives_up() -> None:
     fake = FakeTime()
-    polite = make_politeness(fake, backoff_attempts=2, backoff_base_s=10)
-    assert polite.backoff(1, retry_after=7) == 7
-    assert 0 <= polite.backoff(2) <= 20
-    with pytest.raises(RemoteStop, match="rate limited"):
-        polite.backoff(3)
+    polite = make_politeness(fake, backoff_attempts=2, backoff_base_s=5)
+    assert polite.throttled(1, "HTTP 429", None, retry_after=70) == 70
+    assert 10 <= polite.throttled(2, "HTTP 429", None) <= 12.5
+    with pytest.raises(RemoteStop, match=r"throttled \(HTTP 429\): still refused after 2"):
+        polite.throttled(3, "HTTP 429", None)
 
 
 def test_consecutive_failures_stop_the_crawl_and_success_resets() -> None:
-    polite = Politeness({"max_consecutive_failures": 3})
+    polite = Politeness({"max_consecutive_failures": 3, "stall_pause_s": 0})
     polite.failure("timeout")
     polite.failure("timeout")
     polite.success()

@@ -13,7 +13,7 @@ from PIL import Image
 from crawler.demo.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
 from crawler.demo.images import SHAPES, TEXTURES
 from crawler.demo.topics import LANGUAGES, SPAM_TAGS, TOPICS
-from preprocess.hashtags import extract_hashtags
+from runtime.hashtags import extract_hashtags
 
 EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 

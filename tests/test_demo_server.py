@@ -1,4 +1,8 @@
-"""The demo site over real HTTP: feeds, post pages, media, every failure mode, and a browser."""
+"""The demo site over real HTTP: feeds, post pages, media, every failure mode, and a browser.
+
+These run the "classic" shapes (page shells that fetch every page from the v1 feeds); the
+2026 shapes are in test_demo_shapes.py.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
 from runtime.errors import run_main
 
+CLASSIC = {"shapes": "classic"}
+
 
 @pytest.fixture(scope="module")
 def corpus() -> DemoCorpus:
@@ -35,14 +41,14 @@ def corpus() -> DemoCorpus:
 
 @pytest.fixture(scope="module")
 def site(corpus: DemoCorpus) -> Iterator[DemoSite]:
-    with DemoSite(corpus) as running:
+    with DemoSite(corpus, CLASSIC) as running:
         yield running
 
 
 @contextmanager
 def serving(corpus: DemoCorpus, **config: Any) -> Iterator[DemoSite]:
     """A fresh site (fresh counters) with some failure modes switched on."""
-    with DemoSite(corpus, config) as running:
+    with DemoSite(corpus, CLASSIC | config) as running:
         yield running
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from preprocess.hashtags import extract_hashtags, strip_for_model
+from runtime.hashtags import extract_hashtags, strip_for_model
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,14 @@ from crawler import parse_cmd
 from runtime.errors import run_main
 
 OWN_FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
-CONTENT_CAPTURES = [  # (file, posts in it); hashtag.json and hashtag-2.json share one post
-    ("hashtag.json", 43),
-    ("hashtag-2.json", 20),
-    ("medias.json", 12),
-    ("media.json", 1),
-    ("location.html", 33),
-    ("profile-additional-data.html", 12),
-    ("home.html", 0),
+CONTENT_CAPTURES = [  # (file, posts in it, media kinds); hashtag*.json share one post
+    ("hashtag.json", "43 posts", "graphql"),
+    ("hashtag-2.json", "20 posts", "graphql"),
+    ("medias.json", "12 posts", "graphql"),
+    ("media.json", "1 post", "v1"),
+    ("location.html", "33 posts", "graphql"),
+    ("profile-additional-data.html", "21 posts", "graphql"),
+    ("home.html", "0 posts", "no media objects"),
 ]
 
 
@@ -44,22 +45,29 @@ def test_parses_every_capture_and_dedupes(
     instagram_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "posts.jsonl"
-    files = [instagram_fixtures / name for name, _ in CONTENT_CAPTURES]
+    files = [instagram_fixtures / name for name, _, _ in CONTENT_CAPTURES]
     assert run_cli("parse", *files, "--out", out) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
-    assert "parsed 7 of 7 files: 120 posts added" in captured.out
-    assert "1 duplicates skipped" in captured.out
-    assert "graphql_tag=2" in captured.out and "html_shell=1" in captured.out
+    *file_lines, last = captured.out.splitlines()
+    assert [line.split(", feed continues after ")[0] for line in file_lines] == [
+        f"{instagram_fixtures / name}: {count} ({kinds})" for name, count, kinds in CONTENT_CAPTURES
+    ]
+    assert file_lines[0].endswith(
+        " continues after QVFEYy1pYW90TGt4aWF0aExLQnM4c1JCYV9BbkhkbmZy"
+        "SzRKRVBrWEtCR0pJQlJES0NNUFVmbE5CUDF2eW45eVp0Mk1odG5KT3pJeHE0R2Z"
+        "Dd05reEItbA=="
+    )
+    assert last == f"parsed 7 of 7 files: 129 posts added to {out}, 1 duplicates skipped"
     posts = read_posts(out)
-    assert len(posts) == len({p["shortcode"] for p in posts}) == 120
+    assert len(posts) == len({p["shortcode"] for p in posts}) == 129
     by_code = {p["shortcode"]: p for p in posts}
     assert by_code["CAnqPB-Jzcj"]["source"] == "file:media.json"
     assert by_code["CAnqPB-Jzcj"]["hashtags"] == ["letsgetloud", "memorialday"]
 
     assert run_cli("parse", *files, "--out", out) == 0  # again: nothing new
     assert "0 posts added" in capsys.readouterr().out
-    assert len(read_posts(out)) == 120
+    assert len(read_posts(out)) == 129
 
 
 def test_source_and_base_url_flags(tmp_path: Path) -> None:
@@ -130,29 +138,32 @@ def test_har_file(instagram_fixtures: Path, tmp_path: Path, capsys) -> None:
     assert run_cli("parse", har, "--out", out) == 0
     captured = capsys.readouterr()
     assert "44 posts added" in captured.out
-    assert "graphql_tag=1" in captured.out and "v1_items=1" in captured.out
+    assert f"{har}: 44 posts in 4 responses (graphql, v1), feed continues after QVFEYy" in (
+        captured.out
+    )
     posts = read_posts(out)
     assert {p["source"] for p in posts} == {"file:session.har"}
     assert "CKsCopzFQH5" in {p["shortcode"] for p in posts}
 
 
-def test_har_without_known_shapes_is_bad_input(tmp_path: Path, capsys) -> None:
-    har = tmp_path / "empty.har"
-    har.write_text(json.dumps({"log": {"entries": [har_entry("u", "application/json", "{}")]}}))
+def test_har_without_json_or_html_is_bad_input(tmp_path: Path, capsys) -> None:
+    har = tmp_path / "images.har"
+    entries = [har_entry("u", "image/jpeg", "x"), har_entry("v", "text/css", "a{}")]
+    har.write_text(json.dumps({"log": {"entries": entries}}))
     assert run_cli("parse", har, "--out", tmp_path / "posts.jsonl") == 2
     (line,) = error_lines(capsys)
     assert line == (
-        f"hashtag-crawl parse: error: {har}: HAR file with no Instagram response of a known "
-        "shape (1 entries)"
+        f"hashtag-crawl parse: error: {har}: HAR file with no Instagram JSON or HTML response "
+        "(2 entries)"
     )
 
 
 def bad_file(tmp_path: Path, kind: str) -> tuple[Path, str]:
     """A bad input file and the reason its error line must give."""
-    if kind == "unknown-shape":
-        path = tmp_path / "viewer.json"
-        path.write_text('{"data": {"viewer": {"id": "1"}}, "status": "ok"}', "utf-8")
-        return path, "unknown JSON shape (top-level keys: data, status)"
+    if kind == "plain-text":
+        path = tmp_path / "notes.txt"
+        path.write_text("saved from instagram: #sunset posts", "utf-8")
+        return path, "not JSON or HTML"
     if kind == "binary":
         path = tmp_path / "garbage.json"
         path.write_bytes(bytes(range(256)) * 8)
@@ -163,8 +174,10 @@ def bad_file(tmp_path: Path, kind: str) -> tuple[Path, str]:
         return path, "malformed JSON (Expecting value at line 1)"
     if kind == "missing":
         return tmp_path / "nowhere.html", "no such file"
-    if kind == "directory":
-        return tmp_path, "is a directory, not a file"
+    if kind == "empty-folder":
+        path = tmp_path / "empty"
+        path.mkdir()
+        return path, "a folder with no files in it"
     if kind == "not-instagram":
         path = tmp_path / "blog.html"
         path.write_text("<html><title>My blog</title><p>hi</p></html>", "utf-8")
@@ -173,7 +186,7 @@ def bad_file(tmp_path: Path, kind: str) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["unknown-shape", "binary", "truncated-json", "missing", "directory", "not-instagram"]
+    "kind", ["plain-text", "binary", "truncated-json", "missing", "empty-folder", "not-instagram"]
 )
 def test_bad_file_is_one_line_exit_2_and_others_still_parsed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
@@ -205,3 +218,60 @@ def test_out_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert error_lines(capsys) == [
         f"hashtag-crawl: error: --out {tmp_path} is a directory; give the posts.jsonl file to write"
     ]
+
+
+def test_documents_without_posts_are_zero_posts_exit_0(
+    instagram_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A response without media objects (a viewer query, an empty profile) is not an error."""
+    viewer = tmp_path / "viewer.json"
+    viewer.write_text('{"data": {"viewer": {"id": "1"}}, "status": "ok"}', "utf-8")
+    shell = instagram_fixtures / "home.html"
+    out = tmp_path / "posts.jsonl"
+    assert run_cli("parse", viewer, shell, "--out", out) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines() == [
+        f"{viewer}: 0 posts (no media objects)",
+        f"{shell}: 0 posts (no media objects)",
+        f"parsed 2 of 2 files: 0 posts added to {out}, 0 duplicates skipped",
+    ]
+
+
+def test_folder_of_mixed_captures_reports_posts_per_file(
+    instagram_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2018-2026 shapes side by side: JSON, HTML with data-sjs or _sharedData, a HAR, a shell."""
+    folder = tmp_path / "captures"
+    (folder / "2026").mkdir(parents=True)
+    for name in ("tag_page_sjs.html", "profile_timeline_xdt.json", "search_top_serp.json"):
+        shutil.copy(OWN_FIXTURES / name, folder / "2026" / name)
+    for name in ("location.html", "home.html"):
+        shutil.copy(instagram_fixtures / name, folder / name)
+    reel = har_entry(
+        "https://www.instagram.com/api/v1/clips/user/",
+        "application/json",
+        (OWN_FIXTURES / "clips_user.json").read_text("utf-8"),
+    )
+    (folder / "reels.har").write_text(json.dumps({"log": {"entries": [reel]}}), "utf-8")
+    (folder / "notes.txt").write_text("to do: crawl #sunset again", "utf-8")
+    (folder / ".DS_Store").write_bytes(b"\x00\x01")
+    out = folder / "posts.jsonl"
+    out.write_text("", "utf-8")  # --out inside the folder is not parsed itself
+
+    assert run_cli("parse", folder, "--out", out) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"hashtag-crawl parse: error: {folder / 'notes.txt'}: not JSON or HTML"
+    ]
+    *lines, summary = captured.out.splitlines()
+    assert [line.split(", feed continues")[0] for line in lines] == [
+        f"{folder / '2026' / 'profile_timeline_xdt.json'}: 3 posts (v1)",
+        f"{folder / '2026' / 'search_top_serp.json'}: 3 posts (v1)",
+        f"{folder / '2026' / 'tag_page_sjs.html'}: 3 posts (v1)",
+        f"{folder / 'home.html'}: 0 posts (no media objects)",
+        f"{folder / 'location.html'}: 33 posts (graphql)",
+        f"{folder / 'reels.har'}: 2 posts (v1)",
+    ]
+    assert summary == f"parsed 6 of 7 files: 44 posts added to {out}, 0 duplicates skipped"
+    assert len(read_posts(out)) == 44

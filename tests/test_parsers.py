@@ -1,4 +1,4 @@
-"""Every response shape parser on real captures (../shared/fixtures/instagram) and own fixtures."""
+"""The media walker on real captures (../shared/fixtures/instagram) and own fixtures."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ from crawler.demo import payloads
 from crawler.demo.generator import DemoCorpus, DemoPost, media_path
 
 OWN_FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
-CAPTURE_FILES = {  # every capture in the shared folder: shape, post count, cursor prefix
-    "hashtag.json": ("graphql_tag", 43, "QVFEYy1pYW90TGt4aWF0"),
-    "hashtag-2.json": ("graphql_tag", 20, "QVFBT3R2dWFOV25OM3ZE"),
-    "medias.json": ("graphql_profile", 12, "QVFCT1Y3cVc2eDZYQkRl"),
-    "media.json": ("v1_items", 1, None),
-    "location.html": ("shared_data", 33, "2420224628294009909"),
-    "profile-additional-data.html": ("shared_data", 12, "QVFCSF84Z1I1Tkh4UmF5"),
-    "home.html": ("html_shell", 0, None),
+CAPTURE_FILES = {  # every capture in the shared folder: media kinds, post count, cursor prefix
+    "hashtag.json": ("graphql", 43, "QVFEYy1pYW90TGt4aWF0"),
+    "hashtag-2.json": ("graphql", 20, "QVFBT3R2dWFOV25OM3ZE"),
+    "medias.json": ("graphql", 12, "QVFCT1Y3cVc2eDZYQkRl"),
+    "media.json": ("v1", 1, None),
+    "location.html": ("graphql", 33, "2420224628294009909"),
+    # 12 timeline posts and 9 more IGTV videos of the same user (edge_felix_video_timeline)
+    "profile-additional-data.html": ("graphql", 21, "QVFCSF84Z1I1Tkh4UmF5"),
+    "home.html": ("none", 0, None),
 }
 BLOCK_CAPTURES = {"checkpoint-challenge-content.html": "challenge"}
 
@@ -226,9 +227,9 @@ def test_every_capture_is_covered(instagram_fixtures: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(CAPTURE_FILES))
 def test_capture_shape_count_and_cursor(instagram_fixtures: Path, name: str) -> None:
-    shape, count, cursor_prefix = CAPTURE_FILES[name]
+    found, count, cursor_prefix = CAPTURE_FILES[name]
     page = parse_file(instagram_fixtures / name)
-    assert (page.shape, len(page.records)) == (shape, count)
+    assert (page.found, len(page.records)) == (found, count)
     assert len({r["shortcode"] for r in page.records}) == count
     if cursor_prefix is None:
         assert page.next_cursor is None and page.more_available is False
@@ -303,8 +304,8 @@ def own(name: str) -> str:
 
 
 def test_graphql_hashtag_under_graphql_key_a1() -> None:
-    page = parsers.parse_graphql_tag_feed(json.loads(own("tag_a1.json")), "tag:kayak")
-    assert page.shape == "graphql_tag"
+    page = parsers.parse_json(json.loads(own("tag_a1.json")), "tag:kayak")
+    assert page.found == "graphql"
     assert [r["shortcode"] for r in page.records] == ["KayakA1", "KayakB2"]  # top post deduped
     first, video = page.records
     assert first["hashtags"] == ["kayak", "paddle"] and first["likes"] == 31
@@ -314,8 +315,8 @@ def test_graphql_hashtag_under_graphql_key_a1() -> None:
 
 
 def test_v1_sections_with_data_wrapper() -> None:
-    page = parsers.parse_v1_sections(json.loads(own("tag_sections.json")), "tag:sunset")
-    assert page.shape == "v1_sections"
+    page = parsers.parse_json(json.loads(own("tag_sections.json")), "tag:sunset")
+    assert page.found == "v1"
     codes = [r["shortcode"] for r in page.records]
     assert codes == ["TopSun001", "RecSun002", "RecSun003", "RecSun004"]
     assert (page.next_cursor, page.more_available) == ("QVFDcursorRecent2", True)
@@ -338,7 +339,7 @@ def test_v1_sections_without_data_wrapper_and_top_level() -> None:
     unwrapped = parsers.parse_json(wrapped["data"], "tag:sunset")
     recent = wrapped["data"]["recent"]
     top_level = parsers.parse_json(recent, "tag:sunset")  # the demo site's shape
-    assert unwrapped.shape == top_level.shape == "v1_sections"
+    assert unwrapped.found == top_level.found == "v1"
     assert len(unwrapped.records) == 4
     codes = [r["shortcode"] for r in top_level.records]
     assert codes == ["RecSun002", "RecSun003", "RecSun004", "TopSun001"]
@@ -346,9 +347,9 @@ def test_v1_sections_without_data_wrapper_and_top_level() -> None:
 
 
 def test_xdt_shortcode_media() -> None:
-    page = parsers.parse_graphql_post(json.loads(own("xdt_shortcode_media.json")), "file:x")
-    (record,) = page.records
-    assert page.shape == "graphql_post"
+    page = parsers.parse_json(json.loads(own("xdt_shortcode_media.json")), "file:x")
+    (record,) = page.records  # the carousel's children are parts of it, not posts
+    assert page.found == "graphql" and page.is_feed is False
     assert record["shortcode"] == "XdtSide010"
     assert record["hashtags"] == ["lisboa", "streetfood"]
     assert record["image_url"] == "https://cdn.example/side10_a.jpg"
@@ -363,7 +364,7 @@ def test_xdt_shortcode_media() -> None:
 def test_xdt_web_info_items() -> None:
     page = parsers.parse_json(json.loads(own("xdt_web_info.json")), "file:x")
     (record,) = page.records
-    assert page.shape == "graphql_post"
+    assert page.found == "v1"
     assert record["shortcode"] == "WebInfo020"
     assert record["image_url"] == "https://cdn.example/web20_1440.jpg"
     assert (record["width"], record["height"]) == (1440, 1800)
@@ -374,7 +375,7 @@ def test_xdt_web_info_items() -> None:
 def test_logged_out_post_page_meta_tags() -> None:
     page = parsers.parse_html(own("post_logged_out.html"), "file:post")
     (record,) = page.records
-    assert page.shape == "og_meta"
+    assert page.found == "og_meta"
     assert record["shortcode"] == "Og7Meta_x"
     assert record["caption"] == (
         'Rainy Sunday at the market, it\'s "cozy" anyway \u2614 #RainyDay #Mercado'
@@ -389,14 +390,14 @@ def test_logged_out_post_page_meta_tags() -> None:
 
 def test_post_meta_falls_back_to_twitter_image() -> None:
     html = own("post_logged_out.html").replace('property="og:image"', 'property="og:other"')
-    (record,) = parsers.parse_post_meta(html, "file:post").records
+    (record,) = parsers.parse_html(html, "file:post").records
     assert record["image_url"] == "https://cdn.example/og7meta_twitter.jpg"
 
 
 def test_reformatted_shared_data_tag_page() -> None:
     page = parsers.parse_html(own("tag_page_reformatted.html"), "tag:surf")
     (record,) = page.records
-    assert page.shape == "shared_data"
+    assert page.found == "graphql"
     assert (page.next_cursor, page.more_available) == ("SURFCURSOR2", True)
     assert record["shortcode"] == "SurfRe01"
     assert record["caption"] == "Dawn patrol </b> \n#Surf #OCEAN"
@@ -405,7 +406,7 @@ def test_reformatted_shared_data_tag_page() -> None:
 
 
 def test_additional_data_wins_over_stale_meta_tags() -> None:
-    page = parsers.parse_shared_data(own("post_page_additional.html"), "file:p")
+    page = parsers.parse_html(own("post_page_additional.html"), "file:p")
     (record,) = page.records
     assert record["caption"] == "Bread day! #Baking #sourdough"
     assert record["owner"] == "crumb_lab"
@@ -414,7 +415,7 @@ def test_additional_data_wins_over_stale_meta_tags() -> None:
         "https://cdn.example/add01_b.jpg",
     ]
     assert (record["width"], record["height"]) == (1080, 1350)
-    assert parsers.parse_html(own("post_page_additional.html"), "file:p").records == [record]
+    assert page.found == "graphql"
 
 
 def without_volatile_fields(record: dict) -> dict:
@@ -497,17 +498,17 @@ def test_json_guard_prefix_is_stripped() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [{"data": {"viewer": {}}}, {"items": [{"text": "a comment"}]}, [1, 2], {}],
-    ids=["unknown-keys", "items-without-codes", "list", "empty"],
+    [{"data": {"viewer": {}}}, {"items": [{"text": "a comment"}]}, [1, 2], {}, None, "text"],
+    ids=["unknown-keys", "items-without-codes", "list", "empty", "null", "string"],
 )
-def test_unknown_json_shape(payload: object) -> None:
-    with pytest.raises(parsers.UnknownShape, match="unknown JSON shape"):
-        parsers.parse_json(payload, "file:x")
+def test_json_without_media_is_zero_records(payload: object) -> None:
+    page = parsers.parse_json(payload, "file:x")
+    assert (page.records, page.found, page.is_feed) == ([], "none", False)
 
 
-def test_wrong_types_below_a_known_shape_are_unknown_shape() -> None:
+def test_wrong_types_inside_a_media_object_are_unknown_shape() -> None:
     corrupt = {"items": [{"code": "X1", "image_versions2": {"candidates": [1, 2]}}]}
-    with pytest.raises(parsers.UnknownShape, match=r"malformed v1_items response \(Attr"):
+    with pytest.raises(parsers.UnknownShape, match=r"malformed v1 media object X1 \(Attr"):
         parsers.parse_json(corrupt, "file:x")
 
 

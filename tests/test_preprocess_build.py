@@ -20,8 +20,8 @@ from crawler.demo.generator import DemoCorpus
 from preprocess import build, langid
 from preprocess.cli import main
 from preprocess.funnel import STAGES
-from preprocess.hashtags import extract_hashtags
 from preprocess.writer import PARQUET_SCHEMA
+from runtime.hashtags import extract_hashtags
 
 JSONL_POSTS, INSTALOADER_POSTS, CSV_POSTS = range(0, 40), range(40, 50), range(50, 60)
 FAST_IMAGES = ["--set", "images.timeout_s=2", "--set", "images.retries=0"]
@@ -170,8 +170,9 @@ def test_dataset_directory_follows_contract_2(built: Path) -> None:
         assert row["labels"] and all(0 <= i < len(labels) for i in row["labels"])
         assert {labels[i] for i in row["labels"]} <= set(row["hashtags"])
         assert extract_hashtags(row["text"]) == []
-        assert (built / row["image"]).is_file()
-        assert row["image"] == f"images/{row['image_sha256'][:2]}/{row['image_sha256']}.jpg"
+        image = row["image"]
+        assert image["path"] == f"images/{row['image_sha256'][:2]}/{row['image_sha256']}.jpg"
+        assert (built / image["path"]).read_bytes() == image["bytes"]
         assert row["weight"] > 0
     train_labels = {i for row in tables["train"].to_pylist() for i in row["labels"]}
     assert train_labels == set(range(len(labels)))
@@ -184,7 +185,7 @@ def test_dataset_directory_follows_contract_2(built: Path) -> None:
 
 def test_manifest_stats_and_report(built: Path, inputs: list[Path]) -> None:
     manifest = json.loads(built.joinpath("manifest.json").read_text("utf-8"))
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
     assert [i["format"] for i in manifest["inputs"]] == ["jsonl", "instaloader", "csv"]
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     assert manifest["config"]["labels"]["min_count"] == 2

@@ -7,8 +7,12 @@ from collections import Counter
 
 import pytest
 
-from preprocess.dedup import NearDuplicateIndex, drop_duplicate_images, drop_repeated_posts
-from preprocess.hashtags import extract_hashtags
+from preprocess.dedup import (
+    DuplicatePair,
+    NearDuplicateIndex,
+    drop_duplicate_images,
+    drop_repeated_posts,
+)
 from preprocess.images import ImageResult
 from preprocess.labels import (
     count_hashtags,
@@ -21,6 +25,7 @@ from preprocess.readers import Post
 from preprocess.splits import assign_splits, hash_fraction
 from preprocess.text import model_text
 from runtime.errors import UsageError
+from runtime.hashtags import extract_hashtags
 
 
 def make_post(
@@ -150,10 +155,14 @@ def test_duplicate_images_exact_and_near() -> None:
         "D": _image("D", "p3", base ^ 0b1111111),  # 7 bits away: distinct
         "E": _image("E", "p4", base, ok=False),  # failed: left for the image stage
     }
-    kept, dropped = drop_duplicate_images(posts, images, max_distance=6)
+    kept, dropped, pairs = drop_duplicate_images(posts, images, max_distance=6)
     assert [p.shortcode for p in kept] == ["A", "D", "E", "F"]
     assert dropped == Counter(same_image=1, near_duplicate_image=1)
-    kept, dropped = drop_duplicate_images(posts, images, max_distance=-1)
+    assert pairs == [
+        DuplicatePair("A", "B", "same_image", 0),
+        DuplicatePair("A", "C", "near_duplicate_image", 6),
+    ]
+    kept, dropped, _ = drop_duplicate_images(posts, images, max_distance=-1)
     assert [p.shortcode for p in kept] == ["A", "C", "D", "E", "F"]
 
 
@@ -168,7 +177,7 @@ def test_near_duplicate_index_matches_brute_force(distance: int) -> None:
         index.add(value)
     for query in queries:
         expected = any((query ^ s).bit_count() <= distance for s in stored)
-        assert index.has_neighbour(query) == expected
+        assert (index.neighbour(query) is not None) == expected
 
 
 # splits --------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler, Sampler
@@ -45,7 +47,7 @@ def load_split(dataset_dir: Path, split: str, labels: list[str]) -> pd.DataFrame
     if not path.is_file():
         raise UsageError(f"{path} is missing")
     try:
-        frame = pd.read_parquet(path)
+        frame = _read_without_image_bytes(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
         raise UsageError(f"cannot read {path}: {exc}") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -53,6 +55,21 @@ def load_split(dataset_dir: Path, split: str, labels: list[str]) -> pd.DataFrame
         raise UsageError(f"{path} lacks columns {', '.join(missing)}")
     _check_labels_agree(frame, labels, path)
     return frame.reset_index(drop=True)
+
+
+def _read_without_image_bytes(path: Path) -> pd.DataFrame:
+    """The split with ``image`` as the relative path string: the JPEG bytes embedded for
+    Hugging Face ``datasets`` (the Image struct) are not read, the files beside them are used.
+    A split of schema version 1 already holds the path string."""
+    schema = pq.read_schema(path)
+    names = schema.names
+    if "image" in names and pa.types.is_struct(schema.field("image").type):
+        columns = [name if name != "image" else "image.path" for name in names]
+        table = pq.read_table(path, columns=columns)  # the struct's child comes back as "path"
+        return table.rename_columns(
+            ["image" if name == "path" else name for name in table.column_names]
+        ).to_pandas()
+    return pd.read_parquet(path)
 
 
 def load_dataset(

@@ -1,9 +1,11 @@
 """The demo site's failure modes: which request is blocked, which post is gone, which image is bad.
 
-Real crawls meet 429 bursts, login walls, challenges, deleted posts and broken media; the demo
-site reproduces each when its ``configs/demo.yaml`` key is set, so the crawler's handling is
-tested against a live server. Per-post and per-image faults are a fixed function of the seed,
-so they repeat run to run; per-request blocks follow request counts kept under a lock.
+Real crawls meet throttling (429, 401 "Please wait a few minutes", GraphQL rate-limit errors),
+``feedback_required`` blocks, login walls (to ``/accounts/login/`` or, logged out, to ``/``),
+challenges, deleted posts and broken media; the demo site reproduces each when its
+``configs/demo.yaml`` key is set, so the crawler's handling is tested against a live server.
+Per-post and per-image faults are a fixed function of the seed, so they repeat run to run;
+per-request blocks follow request counts kept under a lock.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+# How a throttled request is answered (``rate_limit.answer``), as Instagram does in 2024-2026.
+RATE_LIMIT_ANSWERS = ("http_429", "wait_401", "graphql_errors")
+
 
 @dataclass(frozen=True)
 class Block:
-    """How to answer a blocked request: a redirect to ``location`` or a 429 with a delay."""
+    """How to answer a blocked request: a redirect to ``location``, a refusal with a body."""
 
-    kind: str  # "challenge", "login" or "rate_limit"
+    kind: str  # "challenge", "login", "logged_out", "feedback" or "rate_limit"
     location: str | None = None
     retry_after: int = 0
+    answer: str = "http_429"  # for "rate_limit": one of RATE_LIMIT_ANSWERS
 
 
 def check_fault_config(config: dict[str, Any]) -> None:
@@ -29,7 +35,14 @@ def check_fault_config(config: dict[str, Any]) -> None:
         value = config.get(key) or 0
         if not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ValueError(f"{key} must be a number between 0 and 1, got {value!r}")
-    for key in ("login_wall_after", "challenge_after", "media_ttl_seconds"):
+    for key in (
+        "login_wall_after",
+        "logged_out_home_after",
+        "challenge_after",
+        "feedback_after",
+        "feedback_lasts",
+        "media_ttl_seconds",
+    ):
         value = config.get(key) or 0
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
@@ -41,6 +54,11 @@ def check_fault_config(config: dict[str, Any]) -> None:
         raise ValueError(
             f"rate_limit needs non-negative integers every, burst, retry_after; got {limits!r}"
         )
+    if limits.get("answer", "http_429") not in RATE_LIMIT_ANSWERS:
+        raise ValueError(
+            f"rate_limit.answer must be one of {', '.join(RATE_LIMIT_ANSWERS)}; "
+            f"got {limits.get('answer')!r}"
+        )
 
 
 class Faults:
@@ -51,9 +69,13 @@ class Faults:
         self.seed = config.get("seed", 0)
         self.challenge_after = int(config.get("challenge_after") or 0)
         self.login_wall_after = int(config.get("login_wall_after") or 0)
+        self.logged_out_home_after = int(config.get("logged_out_home_after") or 0)
+        self.feedback_after = int(config.get("feedback_after") or 0)
+        self.feedback_lasts = int(config.get("feedback_lasts") or 0)
         limits = config.get("rate_limit") or {}
         self.every, self.burst = int(limits.get("every") or 0), int(limits.get("burst") or 0)
         self.retry_after = int(limits.get("retry_after") or 5)
+        self.answer = str(limits.get("answer") or "http_429")
         self.rates = {
             key: float(config.get(key) or 0)
             for key in ("deleted_rate", "non_image_media_rate", "truncated_media_rate")
@@ -64,8 +86,9 @@ class Faults:
     def block(self, logged_in: bool) -> Block | None:
         """Count one page/XHR request and say whether it is blocked.
 
-        The challenge wins over the login wall, which wins over rate limiting; within a rate
-        limit cycle of ``every + burst`` requests the last ``burst`` get 429.
+        The challenge wins over ``feedback_required`` (which lifts after ``feedback_lasts``
+        requests, as Instagram's action blocks lift after hours), then the login walls, then
+        throttling: within a cycle of ``every + burst`` requests the last ``burst`` are refused.
         """
         with self._lock:
             self._requests += 1
@@ -73,10 +96,16 @@ class Faults:
             total, anonymous = self._requests, self._anonymous
         if self.challenge_after and total > self.challenge_after:
             return Block("challenge", "/challenge/")
-        if self.login_wall_after and not logged_in and anonymous > self.login_wall_after:
-            return Block("login", "/accounts/login/")
+        feedback_ends = self.feedback_after + self.feedback_lasts if self.feedback_lasts else total
+        if self.feedback_after and self.feedback_after < total <= feedback_ends:
+            return Block("feedback")
+        if not logged_in:
+            if self.login_wall_after and anonymous > self.login_wall_after:
+                return Block("login", "/accounts/login/")
+            if self.logged_out_home_after and anonymous > self.logged_out_home_after:
+                return Block("logged_out", "/")
         if self.every and self.burst and (total - 1) % (self.every + self.burst) >= self.every:
-            return Block("rate_limit", retry_after=self.retry_after)
+            return Block("rate_limit", retry_after=self.retry_after, answer=self.answer)
         return None
 
     def _chance(self, kind: str, key: object) -> float:

@@ -16,8 +16,9 @@ import numpy as np
 
 from crawler.demo import captions, images
 from crawler.demo.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
-from crawler.records import make_record, timestamp_to_iso
-from preprocess.hashtags import extract_hashtags
+from crawler.records import make_record
+from runtime.hashtags import extract_hashtags
+from runtime.timestamps import timestamp_to_iso
 
 SIZES = ((320, 320), (400, 400), (480, 480), (640, 480), (480, 600), (640, 640))
 PK_BASE = 3_100_000_000_000_000_000

@@ -28,6 +28,28 @@ def script_json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False).replace("</", "<\\/")
 
 
+def sjs_blocks(documents: list[dict[str, Any]]) -> str:
+    """``<script type="application/json" data-sjs>`` elements, as today's pages carry them."""
+    blocks = []
+    for document in documents:
+        text = script_json(document)
+        blocks.append(
+            f'<script type="application/json" data-content-len="{len(text.encode())}" '
+            f"data-sjs>{text}</script>\n"
+        )
+    return "".join(blocks)
+
+
+def additional_data(path: str, payload: dict[str, Any]) -> str:
+    """The classic post page's ``window.__additionalDataLoaded('/p/CODE/', {...})`` call."""
+    return (
+        '<script type="text/javascript">window.__additionalDataLoaded = function (path, data) '
+        "{ window.__additionalData = { path: path, data: data }; };</script>\n"
+        f"<script type=\"text/javascript\">window.__additionalDataLoaded('{path}', "
+        f"{script_json(payload)});</script>"
+    )
+
+
 class PageRenderer:
     """Fills the page templates; one per site, loaded once."""
 
@@ -38,29 +60,38 @@ class PageRenderer:
     def _fill(self, name: str, **values: str) -> bytes:
         return self._templates[name].substitute(css=self._css, **values).encode("utf-8")
 
-    def feed_shell(
+    def feed_page(
         self,
         base_url: str,
         path: str,
-        feed: str,
-        heading: str,
-        subheading: str,
-        title: str,
-        start: str | None = None,
+        texts: tuple[str, str, str],
+        feed: dict[str, Any],
+        embedded: list[dict[str, Any]] | None = None,
     ) -> bytes:
-        """A tag or profile page: no posts inline; its script scrolls ``feed`` from ``start``
-        (the page's own ``?max_id=``, which is how a crawler resumes mid-feed)."""
+        """A tag, profile, search or reels page whose script scrolls ``feed`` (see feed.js for
+        its keys). ``texts`` are the heading, subheading and title; ``embedded`` are Relay
+        documents served in ``data-sjs`` blocks, the first page of a 2026 page."""
+        heading, subheading, title = texts
         return self._fill(
             "feed",
             title=html.escape(title),
             heading=html.escape(heading),
             subheading=html.escape(subheading),
-            canonical=base_url + path,
-            config=script_json({"feed": feed, "start": start}),
+            canonical=html.escape(base_url + path),
+            embedded=sjs_blocks(embedded or []),
+            config=script_json(feed),
             script=self._feed_js,
         )
 
-    def post_page(self, post: DemoPost, base_url: str, image_url: payloads.ImageUrl) -> bytes:
+    def post_page(
+        self,
+        post: DemoPost,
+        base_url: str,
+        image_url: payloads.ImageUrl,
+        data_scripts: str,
+    ) -> bytes:
+        """A post page; ``data_scripts`` carry its post (:func:`sjs_blocks` in 2026,
+        :func:`additional_data` in the classic shapes)."""
         path = f"/p/{post.shortcode}/"
         caption = post.caption.replace("\n", " ")
         return self._fill(
@@ -73,8 +104,7 @@ class PageRenderer:
             owner=html.escape(post.owner),
             width=str(post.width),
             height=str(post.height),
-            path=path,
-            data=script_json(payloads.shortcode_media(post, image_url)),
+            data=data_scripts,
         )
 
     def index(self, corpus: DemoCorpus) -> bytes:

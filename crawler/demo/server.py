@@ -1,4 +1,10 @@
-"""The Instagram-shaped demo site: tag/profile shells that scroll a v1 feed, post pages, media.
+"""The Instagram-shaped demo site: tag, profile, search and reels pages that scroll a feed,
+post pages, media.
+
+``shapes`` (configs/demo.yaml) picks the generation of the site: "2026" embeds the first page of
+a tag, profile or post in the HTML as Relay JSON and scrolls through today's endpoints (POST
+``/graphql/query`` for profiles); "classic" serves empty page shells that fetch every page from
+the v1 feeds, as the site did before. Keyword search and reels are served in both.
 
 It runs on loopback in a background thread (stdlib ``ThreadingHTTPServer``: the real browser
 loads a grid's images in parallel) and can misbehave the way Instagram does (see
@@ -8,6 +14,7 @@ real HTTP server.
 
 from __future__ import annotations
 
+import base64
 import bisect
 import hashlib
 import http.cookies
@@ -18,15 +25,16 @@ import secrets
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
-from crawler.demo import payloads
+from crawler.demo import payloads, rendering
 from crawler.demo.faults import Faults
-from crawler.demo.generator import DemoCorpus, DemoPost, media_path
+from crawler.demo.generator import OWNER_PK_BASE, DemoCorpus, DemoPost, media_path
 from crawler.demo.rendering import PageRenderer
 from crawler.demo.signing import MediaSigner
 from runtime.config import default_config
@@ -34,6 +42,44 @@ from runtime.config import default_config
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_MESSAGE = "Please wait a few minutes before you try again."
+# The bodies Instagram refuses with (as instaloader's and gallery-dl's trackers record them).
+REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
+    "http_429": (HTTPStatus.TOO_MANY_REQUESTS, {"message": RATE_LIMIT_MESSAGE, "status": "fail"}),
+    "wait_401": (
+        HTTPStatus.UNAUTHORIZED,
+        {"message": RATE_LIMIT_MESSAGE, "require_login": True, "status": "fail"},
+    ),
+    "graphql_errors": (
+        HTTPStatus.OK,
+        {
+            "data": None,
+            "errors": [
+                {
+                    "message": "Rate limit exceeded",
+                    "severity": "CRITICAL",
+                    "code": 1675004,
+                    "summary": "Rate limit exceeded",
+                    "description": RATE_LIMIT_MESSAGE,
+                }
+            ],
+            "extensions": {"is_final": True},
+            "status": "ok",
+        },
+    ),
+    "feedback": (
+        HTTPStatus.BAD_REQUEST,
+        {
+            "message": "feedback_required",
+            "spam": True,
+            "feedback_title": "Try Again Later",
+            "feedback_message": "We limit how often you can do certain things on Instagram to "
+            "protect our community. Tell us if you think we made a mistake.",
+            "feedback_url": "repute/report_problem/scraping/",
+            "feedback_appeal_label": "Tell us",
+            "status": "fail",
+        },
+    ),
+}
 BROKEN_MEDIA_BODY = (
     b"<!DOCTYPE html><html><body><h1>Sorry, something went wrong.</h1></body></html>"
 )
@@ -43,7 +89,11 @@ COUNTER_KEYS = (
     "media",
     "post_pages",
     "status_429",
+    "status_401",
+    "graphql_errors",
+    "feedback_required",
     "login_redirects",
+    "logged_out_redirects",
     "challenge_redirects",
     "logins",
     "media_403",
@@ -52,12 +102,31 @@ COUNTER_KEYS = (
     "status_404",
     "other",
 )
+_REFUSAL_COUNTERS = {
+    "http_429": "status_429",
+    "wait_401": "status_401",
+    "graphql_errors": "graphql_errors",
+    "feedback": "feedback_required",
+}
 _MEDIA = re.compile(r"^/media/(\d+)(?:_(\d+))?\.jpg$")
 _TAG_PAGE = re.compile(r"^/explore/tags/([^/]+)/$")
 _TAG_FEED = re.compile(r"^/api/v1/tags/([^/]+)/sections/$")
 _USER_FEED = re.compile(r"^/api/v1/feed/user/([^/]+)/$")
 _POST_PAGE = re.compile(r"^/p/([A-Za-z0-9_-]+)/$")
 _PROFILE_PAGE = re.compile(r"^/([A-Za-z0-9._]+)/$")
+_REELS_PAGE = re.compile(r"^/([A-Za-z0-9._]+)/reels/$")
+_SEARCH_PAGE = "/explore/search/keyword/"
+_SEARCH_FEED = "/api/v1/fbsearch/web/top_serp/"
+_CLIPS_FEED = "/api/v1/clips/user/"
+_GRAPHQL = frozenset({"/graphql/query", "/graphql/query/", "/api/graphql"})
+# What the 2026 pages name their queries (the Relay query id of each data-sjs block).
+TIMELINE_QUERY = "PolarisProfilePostsTabContentQuery_connection"
+PROFILE_QUERY = "PolarisProfilePageContentQuery"
+TAG_QUERY = "PolarisTagPageQuery"
+POST_QUERY = "PolarisPostRootQuery"
+TIMELINE_DOC_ID = "7950326061742207"  # the doc_id the profile page posts with its variables
+SHAPES = ("2026", "classic")
+REELS_EVERY = 4  # every fourth post of a profile is also one of its reels
 _THUMBNAIL = re.compile(r"^s(\d+)x\d+$")
 
 
@@ -65,6 +134,11 @@ def check_site_config(config: dict[str, Any]) -> None:
     """Raise ValueError naming the first server key whose value cannot work."""
     if not isinstance(config.get("page_size"), int) or config["page_size"] < 1:
         raise ValueError(f"page_size must be a positive integer, got {config.get('page_size')!r}")
+    if str(config.get("shapes")) not in SHAPES:
+        raise ValueError(f"shapes must be one of {', '.join(SHAPES)}, got {config.get('shapes')!r}")
+    top = config.get("tag_top_posts")
+    if top is not None and (not isinstance(top, int) or top < 1):
+        raise ValueError(f"tag_top_posts must be a positive integer or null, got {top!r}")
 
 
 class DemoSite:
@@ -90,8 +164,10 @@ class DemoSite:
         self.base_url = ""
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self.shapes = str(self.config["shapes"])
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._searches: dict[str, list[int]] = {}
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve in a daemon thread; port 0 picks a free port. Returns the base URL."""
@@ -148,6 +224,57 @@ class DemoSite:
         stp = f"s{max_side}x{max_side}" if max_side else ""
         return f"{self.base_url}{path}?{self.signer.query(path, stp)}"
 
+    def tag_posts(self, tag: str) -> list[int]:
+        """A tag page's posts: with ``tag_top_posts`` set, only that many (the web tag page
+        of 2026 shows top posts only; keyword search goes deeper)."""
+        posts = self.corpus.tag_posts(tag)
+        top = self.config.get("tag_top_posts")
+        return posts[:top] if top else posts
+
+    def reels(self, user: str) -> list[int]:
+        return [i for i in self.corpus.profile_posts(user) if i % REELS_EVERY == 0]
+
+    def owner_of(self, user_pk: str) -> str | None:
+        """The username of an owner pk (the reels feed is asked for by user id)."""
+        k = int(user_pk) - OWNER_PK_BASE if user_pk.isdigit() else -1
+        names = self.corpus.owner_names
+        return names[k] if 0 <= k < len(names) and self.corpus.profile_posts(names[k]) else None
+
+    def search_results(self, query: str) -> list[int]:
+        """Keyword search: the posts of every tag named in the query (``#`` optional), in a
+        relevance order of their own (a fixed shuffle per query), not newest first."""
+        key = " ".join(query.casefold().split())
+        with self._lock:
+            cached = self._searches.get(key)
+        if cached is not None:
+            return cached
+        terms = {term.lstrip("#＃") for term in key.split()}
+        found = {i for term in terms for i in self.corpus.tag_posts(term)}
+        seed = self.config.get("seed", 0)
+        ranked = sorted(found, key=lambda i: hashlib.blake2b(f"{seed}:{key}:{i}".encode()).digest())
+        with self._lock:
+            self._searches[key] = ranked
+        return ranked
+
+    def rank_token(self, query: str) -> str:
+        """The search session's token, which every next page must send back."""
+        digest = hashlib.blake2b(f"{self.config.get('seed', 0)}:{query}".encode(), digest_size=16)
+        return str(uuid.UUID(bytes=digest.digest()))
+
+    def search_window(self, posts: list[int], max_id: str | None) -> tuple[list[int], str | None]:
+        """One page of ranked search results after cursor ``max_id`` (an opaque offset).
+
+        Raises ValueError for a cursor this search never handed out.
+        """
+        start = 0
+        if max_id:
+            offset = _decode_offset(max_id)
+            if offset is None or not 0 < offset < len(posts):
+                raise ValueError(f"invalid next_max_id {max_id!r}")
+            start = offset
+        end = start + int(self.config["page_size"])
+        return posts[start:end], (_encode_offset(end) if end < len(posts) else None)
+
     def feed_window(self, posts: list[int], max_id: str | None) -> tuple[list[int], str | None]:
         """One page of a newest-first feed after cursor ``max_id`` (the pk of the last post).
 
@@ -163,6 +290,41 @@ class DemoSite:
         window = posts[start : start + size]
         more = start + size < len(posts)
         return window, (str(self.corpus.pk(window[-1])) if more and window else None)
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"serp:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_offset(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind, _, number = text.partition(":")
+    return int(number) if kind == "serp" and number.isdigit() else None
+
+
+# (posts, cursor) -> (the page's posts, the next cursor); ValueError for a foreign cursor
+Window = Callable[[list[int], str | None], tuple[list[int], str | None]]
+
+
+class _FeedRoute(NamedTuple):
+    """A feed request resolved: the feed's posts, the cursor sent, how to page, the shape."""
+
+    posts: list[int]
+    cursor: str | None
+    window: Window
+    shape: Callable[[list[dict[str, Any]], str | None], dict[str, Any]]
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A form field holding a JSON object (GraphQL ``variables``), or {} when it is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def site_from_config(config: dict[str, Any]) -> DemoSite:
@@ -223,18 +385,20 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return bool(cookie.get("sessionid") and cookie["sessionid"].value)
 
-    def _blocked(self) -> bool:
-        """Apply challenge / login wall / rate limit; True when the request was answered."""
+    def _blocked(self, path: str) -> bool:
+        """Apply the blocks of :mod:`crawler.demo.faults`; True when the request was answered."""
         block = self.site.faults.block(self._logged_in())
-        if block is None:
-            return False
-        if block.kind == "rate_limit":
-            self.site.count("status_429")
-            self._json(
-                {"message": RATE_LIMIT_MESSAGE, "status": "fail"},
-                HTTPStatus.TOO_MANY_REQUESTS,
-                {"Retry-After": str(block.retry_after)},
-            )
+        if block is None or (block.kind == "logged_out" and path == "/"):
+            return False  # the home page is where logged-out visitors are sent, not a block
+        if block.kind in ("rate_limit", "feedback"):
+            answer = block.answer if block.kind == "rate_limit" else "feedback"
+            status, body = REFUSALS[answer]
+            self.site.count(_REFUSAL_COUNTERS[answer])
+            retry = {"Retry-After": str(block.retry_after)} if answer == "http_429" else {}
+            self._json(body, status, retry)
+        elif block.kind == "logged_out":
+            self.site.count("logged_out_redirects")
+            self._redirect(block.location or "/")
         else:
             self.site.count(f"{block.kind}_redirects")
             self._redirect(f"{block.location}?{urllib.parse.urlencode({'next': self.path})}")
@@ -255,7 +419,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._out_of_band(path)
         if path == "/uc":
             return self._drive_download(query.get("id", ""))
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path in _GRAPHQL:
             self.site.count("xhr")
             return self._feed(path, query)
         if _POST_PAGE.match(path):
@@ -266,9 +430,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._html(self.site.renderer.login(self.site.base_url, query.get("next", "/")))
         if path == "/challenge/":
             return self._html(self.site.renderer.challenge(self.site.base_url))
-        if self._blocked():
+        if self._blocked(path):
             return None
-        return self._page(path, query.get("max_id"))
+        return self._page(path, query)
 
     def _out_of_band(self, path: str) -> None:
         """Helpers for scripts (readiness probe, tag list): never blocked, never counted as
@@ -305,64 +469,188 @@ class _Handler(BaseHTTPRequestHandler):
             {"Content-Disposition": f'attachment; filename="{file_id}.jpg"'},
         )
 
-    def _page(self, path: str, start: str | None) -> None:
-        site, corpus = self.site, self.site.corpus
+    def _page(self, path: str, query: dict[str, str]) -> None:
+        site, corpus, start = self.site, self.site.corpus, query.get("max_id")
         if path == "/":
             return self._html(site.renderer.index(corpus))
-        if (match := _TAG_PAGE.match(path)) and (posts := corpus.tag_posts(tag := match.group(1))):
-            quoted = urllib.parse.quote(tag)
-            return self._html(
-                site.renderer.feed_shell(
-                    site.base_url,
-                    f"/explore/tags/{quoted}/",
-                    f"/api/v1/tags/{quoted}/sections/",
-                    f"#{tag}",
-                    f"{len(posts):,} posts",
-                    f"#{tag} hashtag on Instagram • Photos and videos",
-                    start,
-                )
-            )
+        if path == _SEARCH_PAGE and query.get("q", "").strip():
+            return self._search_page(query["q"].strip(), start)
+        if (match := _TAG_PAGE.match(path)) and (posts := site.tag_posts(tag := match.group(1))):
+            return self._tag_page(tag, posts, start)
         if match := _POST_PAGE.match(path):
             post = corpus.by_shortcode(match.group(1))
             if post is None or site.is_deleted(post.index):
                 return self._not_found()
-            return self._html(site.renderer.post_page(post, site.base_url, site.image_url))
+            return self._html(
+                site.renderer.post_page(post, site.base_url, site.image_url, self._post_data(post))
+            )
+        if (match := _REELS_PAGE.match(path)) and (posts := site.reels(user := match.group(1))):
+            owner = corpus.post(posts[0])
+            return self._html(
+                site.renderer.feed_page(
+                    site.base_url,
+                    f"/{user}/reels/",
+                    (user, "Reels", f"{owner.owner_full_name} (@{user}) • Instagram reels"),
+                    {
+                        "feed": _CLIPS_FEED,
+                        "method": "POST",
+                        "params": {"target_user_id": owner.owner_pk, "page_size": "12"},
+                        "cursor": "max_id",
+                        "start": start,
+                    },
+                )
+            )
         if (match := _PROFILE_PAGE.match(path)) and (
             posts := corpus.profile_posts(user := match.group(1))
         ):
-            full_name = corpus.post(posts[0]).owner_full_name
-            return self._html(
-                site.renderer.feed_shell(
-                    site.base_url,
-                    f"/{user}/",
-                    f"/api/v1/feed/user/{user}/",
-                    user,
-                    f"{full_name} • {len(posts):,} posts",
-                    f"{full_name} (@{user}) • Instagram photos and videos",
-                    start,
-                )
-            )
+            return self._profile_page(user, posts, start)
         return self._not_found()
 
-    def _feed(self, path: str, query: dict[str, str]) -> None:
-        if self._blocked():
+    def _post_data(self, post: DemoPost) -> str:
+        """2026: the post as a data-sjs Relay block; classic: ``__additionalDataLoaded``."""
+        if self.site.shapes == "classic":
+            payload = payloads.shortcode_media(post, self.site.image_url)
+            return rendering.additional_data(f"/p/{post.shortcode}/", payload)
+        media = payloads.v1_media(post, self.site.image_url)
+        document = payloads.relay_document(POST_QUERY, payloads.shortcode_web_info(media))
+        return rendering.sjs_blocks([document])
+
+    def _embedded_window(
+        self, posts: list[int], start: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The first page a 2026 page embeds (from the page's own ``?max_id=`` on a resume)."""
+        window, cursor = self.site.feed_window(posts, start)
+        medias = [payloads.v1_media(self.site.corpus.post(i), self.site.image_url) for i in window]
+        return medias, cursor
+
+    def _tag_page(self, tag: str, posts: list[int], start: str | None) -> None:
+        site, quoted = self.site, urllib.parse.quote(tag)
+        texts = (
+            f"#{tag}",
+            f"{len(posts):,} posts",
+            f"#{tag} hashtag on Instagram • Photos and videos",
+        )
+        feed = {"feed": f"/api/v1/tags/{quoted}/sections/", "cursor": "max_id", "start": start}
+        if site.shapes == "classic":
+            return self._html(
+                site.renderer.feed_page(site.base_url, f"/explore/tags/{quoted}/", texts, feed)
+            )
+        try:
+            medias, cursor = self._embedded_window(posts, start)
+        except ValueError:
+            return self._not_found()
+        data = payloads.tag_web_info(tag, len(posts), medias, cursor)
+        feed |= {"method": "POST", "params": {"tab": "top", "surface": "grid"}, "start": cursor}
+        return self._html(
+            site.renderer.feed_page(
+                site.base_url,
+                f"/explore/tags/{quoted}/",
+                texts,
+                feed | {"embedded": True, "more": cursor is not None},
+                [payloads.relay_document(TAG_QUERY, data)],
+            )
+        )
+
+    def _profile_page(self, user: str, posts: list[int], start: str | None) -> None:
+        site = self.site
+        first = site.corpus.post(posts[0])
+        texts = (
+            user,
+            f"{first.owner_full_name} • {len(posts):,} posts",
+            f"{first.owner_full_name} (@{user}) • Instagram photos and videos",
+        )
+        if site.shapes == "classic":
+            feed = {"feed": f"/api/v1/feed/user/{user}/", "cursor": "max_id", "start": start}
+            return self._html(site.renderer.feed_page(site.base_url, f"/{user}/", texts, feed))
+        try:
+            medias, cursor = self._embedded_window(posts, start)
+        except ValueError:
+            return self._not_found()
+        feed = {
+            "feed": "/graphql/query",
+            "method": "POST",
+            "params": {"doc_id": TIMELINE_DOC_ID, "fb_api_req_friendly_name": TIMELINE_QUERY},
+            "headers": {"X-FB-Friendly-Name": TIMELINE_QUERY},
+            "variables": {"username": user, "data": {"count": 12}, "first": 12},
+            "cursor": "after",
+            "start": cursor,
+            "embedded": True,
+            "more": cursor is not None,
+        }
+        blocks = [
+            payloads.relay_document(PROFILE_QUERY, payloads.profile_header(first, len(posts))),
+            payloads.relay_document(TIMELINE_QUERY, payloads.timeline_connection(medias, cursor)),
+        ]
+        return self._html(site.renderer.feed_page(site.base_url, f"/{user}/", texts, feed, blocks))
+
+    def _search_page(self, text: str, start: str | None) -> None:
+        site = self.site
+        found = site.search_results(text)
+        texts = (text, f"{len(found):,} results", f"{text} - Search results • Instagram")
+        feed = {
+            "feed": _SEARCH_FEED,
+            "params": {
+                "enable_metadata": "true",
+                "query": text,
+                "search_session_id": str(uuid.uuid4()),
+            }
+            | ({"rank_token": site.rank_token(text)} if start else {}),
+            "cursor": "next_max_id",
+            "echo": ["rank_token"],
+            "start": start,
+        }
+        path = f"{_SEARCH_PAGE}?{urllib.parse.urlencode({'q': text})}"
+        return self._html(site.renderer.feed_page(site.base_url, path, texts, feed))
+
+    def _feed(self, path: str, params: dict[str, str]) -> None:
+        if self._blocked(path):
             return None
-        corpus = self.site.corpus
-        if match := _TAG_FEED.match(path):
-            posts, shape = corpus.tag_posts(match.group(1)), payloads.sections_feed
-        elif match := _USER_FEED.match(path):
-            posts, shape = corpus.profile_posts(match.group(1)), payloads.user_feed
-        else:
-            posts, shape = [], payloads.user_feed
-        if not posts:
-            self.site.count("status_404")
+        site = self.site
+        route = self._feed_route(path, params)
+        if route is None or not route.posts:
+            site.count("status_404")
             return self._json({"message": "Page not found", "status": "fail"}, HTTPStatus.NOT_FOUND)
         try:
-            window, cursor = self.site.feed_window(posts, query.get("max_id"))
+            window, cursor = route.window(route.posts, route.cursor)
         except ValueError as exc:
             return self._json({"message": str(exc), "status": "fail"}, HTTPStatus.BAD_REQUEST)
-        medias = [payloads.v1_media(corpus.post(i), self.site.image_url) for i in window]
-        return self._json(shape(medias, cursor))
+        medias = [payloads.v1_media(site.corpus.post(i), site.image_url) for i in window]
+        return self._json(route.shape(medias, cursor))
+
+    def _feed_route(self, path: str, params: dict[str, str]) -> _FeedRoute | None:
+        """What a feed request asks for, or None when it names no feed of this site."""
+        site = self.site
+        if match := _TAG_FEED.match(path):
+            posts = site.tag_posts(match.group(1))
+            return _FeedRoute(posts, params.get("max_id"), site.feed_window, payloads.sections_feed)
+        if match := _USER_FEED.match(path):
+            posts = site.corpus.profile_posts(match.group(1))
+            return _FeedRoute(posts, params.get("max_id"), site.feed_window, payloads.user_feed)
+        if path == _CLIPS_FEED:
+            user = site.owner_of(params.get("target_user_id", ""))
+            posts = site.reels(user) if user else []
+            return _FeedRoute(posts, params.get("max_id"), site.feed_window, payloads.clips_feed)
+        if path == _SEARCH_FEED:
+            text = params.get("query", "").strip()
+            if params.get("next_max_id") and params.get("rank_token") != site.rank_token(text):
+                return None  # a page of a search session that does not exist
+            token = site.rank_token(text)
+            return _FeedRoute(
+                site.search_results(text) if text else [],
+                params.get("next_max_id"),
+                site.search_window,
+                lambda medias, cursor: payloads.top_serp(medias, cursor, token),
+            )
+        if path in _GRAPHQL:
+            variables = _json_object(params.get("variables", ""))
+            after = variables.get("after")
+            return _FeedRoute(
+                site.corpus.profile_posts(str(variables.get("username", ""))),
+                after if isinstance(after, str) else None,
+                site.feed_window,
+                payloads.graphql_timeline,
+            )
+        return None
 
     def _media(self, path: str, match: re.Match[str], query: dict[str, str]) -> None:
         site = self.site
@@ -389,10 +677,15 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        """The login form: any non-empty username and password get a session cookie."""
+        """Feed XHRs posted as forms (2026 tag, profile and reels scrolling) and the login
+        form, where any non-empty username and password get a session cookie."""
         length = int(self.headers.get("Content-Length") or 0)
         form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8", "replace")))
-        if urllib.parse.urlsplit(self.path).path != "/accounts/login/":
+        url = urllib.parse.urlsplit(self.path)
+        if url.path.startswith("/api/") or url.path in _GRAPHQL:
+            self.site.count("xhr")
+            return self._feed(url.path, dict(urllib.parse.parse_qsl(url.query)) | form)
+        if url.path != "/accounts/login/":
             return self._not_found()
         self.site.count("pages")
         target = form.get("next", "/")
