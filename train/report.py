@@ -16,23 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import matplotlib
 import numpy as np
 import pandas as pd
-from PIL import Image
+from matplotlib import ticker
+from matplotlib.figure import Figure
 
+from preprocess.report import thumbnail_uri
 from runtime.files import atomic_write_text, iter_jsonl
 from train.metrics import average_precision
-
-matplotlib.use("Agg")  # files only: no display on a training machine
-import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
-from matplotlib import ticker  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"
 SHOWN_LABELS = 15  # best and worst labels drawn in the AP chart (the table lists all)
 GALLERY_POSTS = 24
-THUMBNAIL_SIDE = 160
 CALIBRATION_BINS = 10
 
 
@@ -116,10 +112,11 @@ def _epochs(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
-def _curves_figure(history: list[dict[str, Any]]):
+def _curves_figure(history: list[dict[str, Any]]) -> Figure:
     epochs = _epochs(history)
     x = [r["epoch"] for r in epochs]
-    figure, (loss_axes, map_axes) = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    loss_axes, map_axes = figure.subplots(1, 2)
     losses = [(r["epoch"], r["train_loss"]) for r in epochs if "train_loss" in r]
     if losses:
         loss_axes.plot(*zip(*losses, strict=True), marker="o", color="tab:red")
@@ -143,12 +140,13 @@ def _curves_figure(history: list[dict[str, Any]]):
     return figure
 
 
-def _ap_figure(ap: list[tuple[str, float, int]]):
+def _ap_figure(ap: list[tuple[str, float, int]]) -> Figure:
     """Best and worst labels by AP as horizontal bars with their values written on them."""
     shown = ap if len(ap) <= 2 * SHOWN_LABELS else ap[:SHOWN_LABELS] + ap[-SHOWN_LABELS:]
     names = [f"#{name} ({count})" for name, _, count in shown]
     values = [value for _, value, _ in shown]
-    figure, axes = plt.subplots(figsize=(8, 0.28 * len(shown) + 1.2))
+    figure = Figure(figsize=(8, 0.28 * len(shown) + 1.2), layout="constrained")
+    axes = figure.subplots()
     colours = ["tab:green" if i < len(shown) / 2 else "tab:orange" for i in range(len(shown))]
     bars = axes.barh(range(len(shown)), values, color=colours)
     axes.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=2, fontsize=8)
@@ -160,12 +158,11 @@ def _ap_figure(ap: list[tuple[str, float, int]]):
     return figure
 
 
-def _calibration_figure(scores: np.ndarray, targets: np.ndarray):
+def _calibration_figure(scores: np.ndarray, targets: np.ndarray) -> Figure:
     """Reliability diagram: how often a label is right at each predicted score."""
     mean_score, observed, counts = calibration_bins(scores, targets)
-    figure, (diagram, histogram) = plt.subplots(
-        2, 1, figsize=(5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
+    figure = Figure(figsize=(5, 5.5), layout="constrained")
+    diagram, histogram = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     diagram.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     diagram.plot(mean_score, observed, marker="o", color="tab:blue", label="model")
     diagram.set(
@@ -182,12 +179,11 @@ def _calibration_figure(scores: np.ndarray, targets: np.ndarray):
     return figure
 
 
-def _png(figure) -> str:
-    """The figure as a PNG ``data:`` URI (and the figure closed)."""
+def _png(figure: Figure) -> str:
+    """The figure as a PNG ``data:`` URI. (Figures are made without pyplot: no global state,
+    no display backend needed on a training machine.)"""
     buffer = io.BytesIO()
-    figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -212,15 +208,11 @@ def _gallery(data: SplitScores) -> Iterable[dict[str, Any]]:
 
 
 def _thumbnail(dataset_dir: Path, relative: str | None) -> str | None:
-    """A small JPEG of the post's image as a ``data:`` URI; ``None`` when it has none."""
+    """The post's image as a small JPEG ``data:`` URI; ``None`` when it has none (or it cannot
+    be read: the gallery then says "no image" rather than failing the whole report)."""
     if not relative:
         return None
     try:
-        with Image.open(dataset_dir / relative) as image:
-            thumbnail = image.convert("RGB")
+        return thumbnail_uri(dataset_dir / relative)
     except OSError:
         return None
-    thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-    buffer = io.BytesIO()
-    thumbnail.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
