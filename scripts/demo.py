@@ -180,6 +180,8 @@ def main() -> int:
         ("dataset report", dataset_dir / "report.html"),
         ("checkpoint", run_dir),
         ("metrics", run_dir / "metrics.json"),
+        ("training report", run_dir / "report.html"),
+        ("tensorboard", f"tensorboard --logdir {run_dir / 'tensorboard'}"),
     ]:
         print(f"  {label:15} {path}")
     print(f"Serve it yourself: make serve  (hashtag-serve --checkpoint {run_dir})")

@@ -26,10 +26,12 @@ from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from preprocess.text import model_text as caption_to_model_text
 from serve.batching import MicroBatcher
+from serve.docs_assets import install_docs
 from serve.errors import RequestFailed
 from serve.images import (
     DRIVE_ID_PATTERN,
@@ -55,6 +57,11 @@ SCHEMA_MAX_LABELS = 100_000
 MAX_URL_CHARS = 2048
 # Multipart framing and the small form fields around an upload.
 FORM_OVERHEAD_BYTES = 64 * 1024
+# The form page's worked example: a caption as people write it (the hashtag and the mention are
+# removed before the model reads it; the emoji is kept, or spelt out for a demojized dataset).
+EXAMPLE_CAPTION = "Golden hour on the beach with friends 🌅 #sunset @sam"
+# Request fields the form page fills in again after an error (files cannot be re-filled).
+FORM_FIELDS = ("text", "image_url", "n_label", "max_seq_len")
 
 
 class Hashtag(BaseModel):
@@ -81,9 +88,15 @@ class ApiPredictRequest(BaseModel):
     n_label: int | None = Field(None, ge=1, le=SCHEMA_MAX_LABELS, description="default min(10, K)")
 
 
-# The HTML routes also answer JSON (content negotiation); the schema says so.
+# The HTML routes also answer JSON (content negotiation); the schema says so. A reference, not
+# ``model_json_schema()`` inline: that one's "#/$defs/Hashtag" points nowhere in the OpenAPI
+# document, and ReDoc stops at it. /api/predict's response_model puts PredictResponse there.
 JSON_ALTERNATIVE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/json": {"schema": PredictResponse.model_json_schema()}}}
+    200: {
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}}
+        }
+    }
 }
 
 
@@ -158,11 +171,13 @@ class _Service:
         max_seq_len = max_seq_len or min(SEED_MAX_SEQ_LEN, self.predictor.max_seq_len)
         self._check_limits(caption, max_seq_len, n_label)
         image = await self.load_image(source)
-        model_text = caption_to_model_text(caption, self.predictor.demojize) or None
+        # The predictor turns the caption into model text itself; this copy only tells whether
+        # anything is left of it.
+        model_text = self.predictor.model_text(caption) or None
         self._check_modality(model_text, caption, image)
         top_k = n_label or min(SEED_N_LABEL, len(self.predictor.labels))
         started = time.perf_counter()
-        hashtags = await self.batcher.predict(model_text, image, top_k, max_seq_len)
+        hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
         latency_ms = (time.perf_counter() - started) * 1000.0
         return _Outcome(caption, image, hashtags, self.predictor.name, latency_ms)
 
@@ -236,10 +251,14 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
 
     app = FastAPI(
         title="hashtag-serve",
-        description="Hashtag prediction for a caption and an image (ALBERT + VGG16).",
+        description=f"Hashtag prediction for a caption and an image (ALBERT + VGG16): model "
+        f"{predictor.name}, {len(predictor.labels)} hashtags.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves both from packages: FastAPI's load from a CDN
+        redoc_url=None,
     )
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    install_docs(app, "hashtag-serve")
     _install_observability(app, metrics, settings)
 
     async def render(request: Request, outcome: _Outcome, template: str) -> Response:
@@ -249,24 +268,25 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         context = await asyncio.to_thread(_page_context, outcome, predictor)
         return templates.TemplateResponse(request, template, context)
 
-    def render_error(request: Request, error: RequestFailed) -> Response:
+    async def render_error(request: Request, error: RequestFailed) -> Response:
+        """JSON for API clients; for people, the form again, filled in as they sent it."""
         if _wants_json(request):
             return _error_json(error, metrics)
         metrics.errors.labels(error.reason).inc()
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"message": error.message, "status": error.status, "model": predictor.name},
-            status_code=error.status,
-        )
+        context = {
+            **_page_context(None, predictor),
+            "error": error,
+            "submitted": await _submitted(request),
+        }
+        return templates.TemplateResponse(request, "index.html", context, status_code=error.status)
 
     @app.exception_handler(RequestFailed)
     async def on_request_failed(request: Request, error: RequestFailed) -> Response:
-        return render_error(request, error)
+        return await render_error(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, error: RequestValidationError) -> Response:
-        return render_error(request, RequestFailed(422, "validation", _one_line(error)))
+        return await render_error(request, RequestFailed(422, "validation", _one_line(error)))
 
     @app.get("/", response_class=HTMLResponse, summary="The form page")
     async def index(request: Request) -> Response:
@@ -430,12 +450,32 @@ def _one_line(error: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+async def _submitted(request: Request) -> dict[str, str]:
+    """The form fields (or query parameters) a refused request carried, to show them again.
+
+    The route has already parsed the form and Starlette keeps it on the request; a body that
+    could not be parsed leaves only the query parameters.
+    """
+    values = dict(request.query_params)
+    if request.method == "POST":
+        with contextlib.suppress(StarletteHTTPException, ClientDisconnect, RuntimeError):
+            form = await request.form()
+            values.update((key, value) for key, value in form.items() if isinstance(value, str))
+    return {key: values[key] for key in FORM_FIELDS if values.get(key)}
+
+
 def _page_context(outcome: _Outcome | None, predictor: Predictor) -> dict[str, Any]:
     context: dict[str, Any] = {
         "model": predictor.name,
         "modality": predictor.modality,
         "label_count": len(predictor.labels),
+        "labels": predictor.labels,
+        "max_seq_len": predictor.max_seq_len,
+        "default_seq_len": min(SEED_MAX_SEQ_LEN, predictor.max_seq_len),
+        "example": {"text": EXAMPLE_CAPTION, "n_label": min(5, len(predictor.labels))},
         "outcome": outcome,
+        "error": None,
+        "submitted": {},
         "image_src": None,
     }
     if outcome is not None and outcome.image is not None:

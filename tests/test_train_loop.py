@@ -42,7 +42,7 @@ def test_checkpoint_directory_follows_contract_3(run, dataset):
         assert (run / name).exists(), name
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["num_labels"] == 4 and config["model"]["image_size"] == 32
-    assert config["train"]["dataset"] == str(dataset.resolve())
+    assert (run / config["train"]["dataset"]).resolve() == dataset.resolve()  # relative to run
     assert (run / "labels.txt").read_text() == (dataset / "labels.txt").read_text()
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"val", "test", "baselines"} <= set(metrics)

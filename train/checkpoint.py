@@ -20,6 +20,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from runtime.errors import UsageError
 from runtime.files import atomic_path, atomic_write_json, atomic_write_text, staged_directory
 from train.encoders import text_encoder_from_config, vgg16_backbone
+from train.hub import portable_record, resolved_record
 from train.model import HashtagModel
 
 CONFIG_FILE = "config.json"
@@ -69,8 +70,10 @@ def save_run_files(
 
 
 def save_config(run_dir: Path, config: dict[str, Any]) -> None:
-    """config.json alone: what a resumed run may change (epochs, learning rates ...)."""
-    atomic_write_json(run_dir / CONFIG_FILE, config, FILE_MODE)
+    """config.json alone: what a resumed run may change (epochs, learning rates ...). Paths are
+    written relative to ``run_dir`` (:func:`read_config` resolves them again), so the folder
+    can be moved, copied or pushed to the Hub."""
+    atomic_write_json(run_dir / CONFIG_FILE, portable_record(config, run_dir), FILE_MODE)
 
 
 def save_last(run_dir: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
@@ -101,7 +104,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise UsageError(f"{run_dir} is not a checkpoint directory: {CONFIG_FILE} is missing")
-    return json.loads(path.read_text("utf-8"))
+    return resolved_record(json.loads(path.read_text("utf-8")), run_dir)
 
 
 def read_labels(run_dir: Path) -> list[str]:
@@ -113,10 +116,27 @@ def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:
     return AutoTokenizer.from_pretrained(str(folder)) if folder.is_dir() else None
 
 
+def load_trained_model(run_dir: str | Path) -> HashtagModel:
+    """The model of a checkpoint directory (eval mode, CPU): config.json and the weights."""
+    root = Path(run_dir)
+    model = model_from_config(read_config(root)["model"])
+    load_weights(model, root / WEIGHTS_FILE)
+    return model.eval()
+
+
 def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
     """Model (eval mode, CPU), config, labels and tokenizer of a checkpoint directory."""
     root = Path(run_dir)
-    config = read_config(root)
-    model = model_from_config(config["model"])
-    load_weights(model, root / WEIGHTS_FILE)
-    return model.eval(), config, read_labels(root), load_tokenizer(root)
+    return load_trained_model(root), read_config(root), read_labels(root), load_tokenizer(root)
+
+
+def save_release(
+    folder: Path,
+    model: HashtagModel,
+    config: dict[str, Any],
+    labels: list[str],
+    tokenizer: PreTrainedTokenizerBase | None,
+) -> None:
+    """What :func:`load_release` reads, written to ``folder`` (``save_pretrained``'s files)."""
+    save_run_files(folder, config, labels, tokenizer)
+    save_weights(model, folder / WEIGHTS_FILE)

@@ -15,7 +15,7 @@ from runtime.checkpoints import CONFIG_FILE, WEIGHTS_FILE, check_checkpoint
 from runtime.config import FlagKeys, add_config_args, explicit_keys, resolve_config
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
-from runtime.outputs import check_output_dir
+from runtime.outputs import check_output_dir, check_output_file
 from train.config_check import check_train_config
 
 RESUMABLE_STATE = "last/state.pt"  # train.checkpoint's LAST_DIR/STATE_FILE, without torch
@@ -39,6 +39,7 @@ TRAIN_FLAGS: FlagKeys = {
     "weighted_sampling": "weighted_sampling",
     "feature_cache": "feature_cache",
 }
+DEFAULT_REPORT = Path("report-SPLIT.html")  # --report without a path: in the checkpoint
 # What shapes the saved model or what it is fed: a resumed run must keep them.
 FIXED_ON_RESUME = (
     "modality",
@@ -99,6 +100,14 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
         "neutral) or NAME=CHECKPOINT_DIR; popularity is always shown",
     )
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--report",
+        nargs="?",
+        const=DEFAULT_REPORT,
+        type=Path,
+        metavar="HTML",
+        help="also write a report with pictures (default CHECKPOINT/report-SPLIT.html)",
+    )
     add_logging_args(parser)
     parser.set_defaults(func=run_evaluate)
 
@@ -176,6 +185,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for name, _, path in (spec.partition("=") for spec in baselines):
         if path:
             check_checkpoint(path, f"baseline {name}:")
+    report = args.report
+    if report == DEFAULT_REPORT:
+        report = args.checkpoint / f"report-{args.split}.html"
+    if report is not None:
+        check_output_file(report, "--report")
     from train.evaluate import evaluate
 
     setup_logging(args)
@@ -186,6 +200,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         baselines,
         args.batch_size,
         progress=not progress_disabled(args),
+        report=report,
     )
     return 0
 

@@ -23,6 +23,7 @@ from train.checkpoint import read_config, read_metrics, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.metrics import KS, all_metrics, popularity_scores, tune_threshold
 from train.predictor import Predictor
+from train.report import SplitScores, read_history, write_report
 
 TABLE_METRICS = (
     *(f"{name}@{k}" for name in ("p", "r", "f1", "acc") for k in KS),
@@ -63,10 +64,11 @@ def evaluate(
     baselines: list[str],
     batch_size: int,
     progress: bool,
+    report: Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the model and its baselines on ``split``; merged into metrics.json."""
-    config = read_config(checkpoint_dir)
-    dataset_dir = dataset_dir or Path(config["train"]["dataset"])
+    """Metrics of the model and its baselines on ``split``; merged into metrics.json, and drawn
+    in a report.html at ``report`` when given."""
+    dataset_dir = dataset_dir or _trained_on(checkpoint_dir)
     splits = tuple(dict.fromkeys(("train", "val", split)))
     labels, frames = load_dataset(dataset_dir, splits)
     predictor = Predictor.load(checkpoint_dir)
@@ -74,26 +76,41 @@ def evaluate(
         raise UsageError(f"{dataset_dir}/labels.txt differs from the checkpoint's labels.txt")
     targets = {s: multi_hot(frames[s]["labels"].tolist(), len(labels)).numpy() for s in splits}
 
-    def score_with(scorer: Callable[[list, list], np.ndarray], name: str) -> dict[str, Any]:
-        probs = {
+    def probs_of(scorer: Callable[[list, list], np.ndarray], name: str) -> dict[str, Scores]:
+        return {
             s: (
                 _score_frame(scorer, frames[s], dataset_dir, batch_size, f"{name} {s}", progress),
                 targets[s],
             )
             for s in ("val", split)
         }
-        return _scored_splits(probs)[split]
 
     # a bad baseline spec fails before minutes of scoring, not after
     extra_scorers = [_baseline_scorer(spec, predictor) for spec in baselines]
-    columns = {predictor.name: score_with(predictor.scores, "model")}
+    model_probs = probs_of(predictor.scores, "model")
+    columns = {predictor.name: _scored_splits(model_probs)[split]}
     popularity = _popularity_metrics(targets["train"], {s: targets[s] for s in ("val", split)})
     columns["popularity"] = popularity[split]
     for name, scorer in extra_scorers:
-        columns[name] = score_with(scorer, name)
+        columns[name] = _scored_splits(probs_of(scorer, name))[split]
     print(format_table(columns, split))
     _merge_metrics(checkpoint_dir, split, predictor.name, columns)
+    if report is not None:
+        scores = SplitScores(split, frames[split], dataset_dir, *model_probs[split], labels)
+        history = read_history(checkpoint_dir)
+        write_report(report, predictor.name, scores, columns[predictor.name], history)
+        print(f"report: {report}")
     return columns
+
+
+def _trained_on(checkpoint_dir: Path) -> Path:
+    """The dataset the run recorded (relative to the run folder), which must still be there."""
+    dataset = Path(read_config(checkpoint_dir)["train"]["dataset"])
+    if not dataset.is_dir():
+        raise UsageError(
+            f"the dataset {checkpoint_dir} was trained on is not at {dataset}: pass --dataset"
+        )
+    return dataset
 
 
 def _baseline_scorer(spec: str, predictor: Predictor) -> tuple[str, Callable]:

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
 from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
 
@@ -45,6 +46,7 @@ from train.evaluate import metrics_report
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import HashtagModel, hashtag_loss
+from train.report import REPORT_FILE, SplitScores, read_history, write_report
 
 log = logging.getLogger(__name__)
 TENSORBOARD_DIR = "tensorboard"
@@ -96,7 +98,11 @@ def train(
         model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
     model.to(device)
     if world.is_main:
-        record = {"train": {**config, "dataset": str(dataset_dir.resolve())}, "model": model_config}
+        record = {
+            "run_name": out_dir.resolve().name,
+            "train": {**config, "dataset": str(dataset_dir)},  # stored relative to out_dir
+            "model": model_config,
+        }
         if resume:  # labels and tokenizer were just read from out_dir: only the config changes
             checkpoint.save_config(out_dir, record)
         else:
@@ -159,115 +165,142 @@ def train(
     if config["compile"]:
         trained = torch.compile(trained)
     board = _tensorboard(out_dir) if world.is_main else None
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    try:
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
-    # ---- epochs ---------------------------------------------------------------------------
-    epochs_this_run = 0
-    while progress_state["epoch"] < config["epochs"]:
-        epoch = progress_state["epoch"]
-        sampler.set_epoch(epoch)
-        model.train()
-        if frozen:
-            model.image_backbone.eval()
-        bar = progress_bar(
-            total=len(train_loader),
-            desc=f"epoch {epoch + 1}/{config['epochs']}",
-            disable=not (progress and world.is_main),
-        )
-        window_loss, window_samples, window_start = 0.0, 0, time.perf_counter()
-        for micro_step, batch in enumerate(train_loader):
-            batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-            targets = batch.pop("targets")
-            is_update = (micro_step + 1) % accumulate == 0 or micro_step + 1 == len(train_loader)
-            sync = contextlib.nullcontext() if is_update or not world.active else trained.no_sync()
-            with sync:
-                with autocast:
-                    logits = trained(**batch)
-                loss = hashtag_loss(logits.float(), targets, config["loss"])
-                (loss / accumulate).backward()
-            # A device tensor after the first add: ``.item()`` here would wait for the GPU at
-            # every batch, the log line below reads it once per window.
-            window_loss += loss.detach().double() * len(targets)
-            window_samples += len(targets)
-            bar.update(1)
-            if not is_update:
-                continue
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            progress_state["step"] += 1
-            if progress_state["step"] % config["log_every"] == 0 or micro_step + 1 == len(
-                train_loader
-            ):
-                elapsed = time.perf_counter() - window_start
-                entry = {
-                    "event": "train",
+        # ---- epochs ---------------------------------------------------------------------------
+        epochs_this_run = 0
+        while progress_state["epoch"] < config["epochs"]:
+            epoch = progress_state["epoch"]
+            sampler.set_epoch(epoch)
+            model.train()
+            if frozen:
+                model.image_backbone.eval()
+            bar = progress_bar(
+                total=len(train_loader),
+                desc=f"epoch {epoch + 1}/{config['epochs']}",
+                disable=not (progress and world.is_main),
+            )
+            window_loss, window_samples, window_start = 0.0, 0, time.perf_counter()
+            epoch_loss, epoch_samples = 0.0, 0
+            for micro_step, batch in enumerate(train_loader):
+                batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+                targets = batch.pop("targets")
+                is_update = (micro_step + 1) % accumulate == 0 or micro_step + 1 == len(
+                    train_loader
+                )
+                sync = (
+                    contextlib.nullcontext() if is_update or not world.active else trained.no_sync()
+                )
+                with sync:
+                    with autocast:
+                        logits = trained(**batch)
+                    loss = hashtag_loss(logits.float(), targets, config["loss"])
+                    (loss / accumulate).backward()
+                # A device tensor after the first add: ``.item()`` here would wait for the GPU at
+                # every batch, the log line below reads it once per window.
+                window_loss += loss.detach().double() * len(targets)
+                window_samples += len(targets)
+                epoch_loss += loss.detach().double() * len(targets)
+                epoch_samples += len(targets)
+                bar.update(1)
+                if not is_update:
+                    continue
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                progress_state["step"] += 1
+                if progress_state["step"] % config["log_every"] == 0 or micro_step + 1 == len(
+                    train_loader
+                ):
+                    elapsed = time.perf_counter() - window_start
+                    entry = {
+                        "event": "train",
+                        "epoch": epoch + 1,
+                        "step": progress_state["step"],
+                        "loss": float(window_loss) / window_samples,
+                        "lr": scheduler.get_last_lr()[-1],
+                        "samples_per_s": window_samples * world.world_size / max(elapsed, 1e-9),
+                    }
+                    bar.set_postfix(
+                        loss=f"{entry['loss']:.4f}", sps=f"{entry['samples_per_s']:.0f}"
+                    )
+                    if world.is_main:
+                        _log(log_path, board, entry)
+                    window_loss, window_samples, window_start = 0.0, 0, time.perf_counter()
+            bar.close()
+
+            # ---- end of epoch: validate, keep the best, save last/ -----------------------------
+            progress_state["epoch"] = epoch + 1
+            epochs_this_run += 1
+            if world.is_main:
+                val_probs, val_targets = predict_loader(
+                    model, datasets["val"], collate, config, device
+                )
+                val_map = mean_average_precision(val_probs, val_targets)
+                improved = val_map > progress_state["best_map"]
+                if improved:
+                    progress_state["best_map"] = val_map
+                    progress_state["stale_epochs"] = 0
+                    checkpoint.save_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
+                else:
+                    progress_state["stale_epochs"] += 1
+                val_entry = {
+                    "event": "val",
                     "epoch": epoch + 1,
                     "step": progress_state["step"],
-                    "loss": float(window_loss) / window_samples,
+                    "map": val_map,
+                    "p@1": ranking_metrics(val_probs, val_targets, ks=(1,))["p@1"],
+                    "train_loss": float(epoch_loss) / max(epoch_samples, 1),
                     "lr": scheduler.get_last_lr()[-1],
-                    "samples_per_s": window_samples * world.world_size / max(elapsed, 1e-9),
+                    "best": improved,
                 }
-                bar.set_postfix(loss=f"{entry['loss']:.4f}", sps=f"{entry['samples_per_s']:.0f}")
-                if world.is_main:
-                    _log(log_path, board, entry)
-                window_loss, window_samples, window_start = 0.0, 0, time.perf_counter()
-        bar.close()
+                _log(log_path, board, val_entry)
+                _log_epoch(board, val_entry)
+                checkpoint.save_last(
+                    out_dir,
+                    model,
+                    {
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "progress": progress_state,
+                        "rng": _capture_rng(),
+                    },
+                )
+            progress_state = _broadcast(progress_state, world)
+            if progress_state["stale_epochs"] >= config["patience"]:
+                log.info("val mAP has not improved for %d epochs: stopping", config["patience"])
+                break
+            if config["stop_after_epochs"] and epochs_this_run >= config["stop_after_epochs"]:
+                log.info(
+                    "stopping after %d epochs as asked; continue with --resume", epochs_this_run
+                )
+                break
 
-        # ---- end of epoch: validate, keep the best, save last/ -----------------------------
-        progress_state["epoch"] = epoch + 1
-        epochs_this_run += 1
+        # ---- final metrics with the best weights ----------------------------------------------
+        metrics: dict[str, Any] = {}
         if world.is_main:
-            val_probs, val_targets = predict_loader(model, datasets["val"], collate, config, device)
-            val_map = mean_average_precision(val_probs, val_targets)
-            improved = val_map > progress_state["best_map"]
-            if improved:
-                progress_state["best_map"] = val_map
-                progress_state["stale_epochs"] = 0
-                checkpoint.save_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
-            else:
-                progress_state["stale_epochs"] += 1
-            val_entry = {
-                "event": "val",
-                "epoch": epoch + 1,
-                "step": progress_state["step"],
-                "map": val_map,
-                "p@1": ranking_metrics(val_probs, val_targets, ks=(1,))["p@1"],
-                "best": improved,
+            checkpoint.load_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
+            probs = {
+                split: predict_loader(model, datasets[split], collate, config, device)
+                for split in ("val", "test")
             }
-            _log(log_path, board, val_entry)
-            checkpoint.save_last(
-                out_dir,
-                model,
-                {
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "progress": progress_state,
-                    "rng": _capture_rng(),
-                },
+            train_targets = datasets["train"].targets.numpy()
+            metrics = metrics_report(probs, train_targets)
+            checkpoint.write_metrics(out_dir, metrics)
+            test = SplitScores("test", frames["test"], dataset_dir, *probs["test"], labels)
+            report = write_report(
+                out_dir / REPORT_FILE,
+                out_dir.resolve().name,
+                test,
+                metrics["test"],
+                read_history(out_dir),
             )
-        progress_state = _broadcast(progress_state, world)
-        if progress_state["stale_epochs"] >= config["patience"]:
-            log.info("val mAP has not improved for %d epochs: stopping", config["patience"])
-            break
-        if config["stop_after_epochs"] and epochs_this_run >= config["stop_after_epochs"]:
-            log.info("stopping after %d epochs as asked; continue with --resume", epochs_this_run)
-            break
-
-    # ---- final metrics with the best weights ----------------------------------------------
-    metrics: dict[str, Any] = {}
-    if world.is_main:
+            log.info("report: %s", report)
+    finally:  # a failed run's folder is removed: the writer's thread must be done
         if board is not None:
             board.close()
-        checkpoint.load_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
-        probs = {
-            split: predict_loader(model, datasets[split], collate, config, device)
-            for split in ("val", "test")
-        }
-        train_targets = datasets["train"].targets.numpy()
-        metrics = metrics_report(probs, train_targets)
-        checkpoint.write_metrics(out_dir, metrics)
     world.barrier()
     if world.active:
         dist.destroy_process_group()
@@ -428,21 +461,25 @@ def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
     return groups
 
 
-def _tensorboard(out_dir: Path):
-    """A SummaryWriter when tensorboard is installed; training never depends on it."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
+def _tensorboard(out_dir: Path) -> SummaryWriter:
+    """Event files under OUT/tensorboard: ``tensorboard --logdir OUT`` shows the run."""
     return SummaryWriter(str(out_dir / TENSORBOARD_DIR))
 
 
-def _log(path: Path, board, entry: dict[str, Any]) -> None:
+def _log(path: Path, board: SummaryWriter | None, entry: dict[str, Any]) -> None:
+    """One train_log.jsonl line; its figures also as TensorBoard scalars at the global step."""
     append_jsonl(path, [{**entry, "time": time.time()}])
     if board is not None:
         for key, value in entry.items():
             if isinstance(value, float):
                 board.add_scalar(f"{entry['event']}/{key}", value, entry.get("step", 0))
+
+
+def _log_epoch(board: SummaryWriter, entry: dict[str, Any]) -> None:
+    """The end-of-epoch figures again with the epoch as x axis (the report's curves)."""
+    for key in ("train_loss", "map", "lr"):
+        board.add_scalar(f"epoch/{key}", entry[key], entry["epoch"])
+    board.flush()
 
 
 def _capture_rng() -> dict[str, Any]:

@@ -5,20 +5,33 @@ Image: VGG16's 512x7x7 map, flattened -> Linear(image_dim) -> ReLU. Both: concat
 Linear(K). (The ReLU keeps the two projections from collapsing into the classifier's linear map.)
 ``modality`` drops a branch entirely, for ablations. In frozen-image mode the backbone still lives
 inside the model (so a checkpoint serves raw images) but the loop feeds cached features instead.
+
+``HashtagModel.from_pretrained(DIR_OR_REPO_ID)`` / ``save_pretrained`` / ``push_to_hub`` come from
+huggingface_hub's ``ModelHubMixin``: config.json holds the ``model`` record, the weights are
+model.safetensors, as in a run folder.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
+from huggingface_hub import ModelHubMixin
 from torch import nn
+
+from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 
 MODALITIES = ("text", "image", "both")
 POOLINGS = ("pooled", "cls", "mean")
 VGG16_FEATURE_DIM = 512 * 7 * 7
 
 
-class HashtagModel(nn.Module):
+class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
+    # config.json's ``model`` record this model was built from (set by ``from_record``).
+    record: dict[str, Any] | None = None
+
     def __init__(
         self,
         num_labels: int,
@@ -56,7 +69,7 @@ class HashtagModel(nn.Module):
     ) -> HashtagModel:
         """The head sized by config.json's ``model`` record around the given encoders, so a new
         run and a reloaded checkpoint build the same architecture from one description."""
-        return cls(
+        model = cls(
             num_labels=record["num_labels"],
             text_encoder=text_encoder,
             image_backbone=image_backbone,
@@ -65,6 +78,24 @@ class HashtagModel(nn.Module):
             dropout=record["dropout"],
             text_pooling=record["text_pooling"],
         )
+        model.record = dict(record)
+        return model
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **download: Any) -> HashtagModel:
+        """``from_pretrained``'s loader: a run folder, or a Hub repo laid out like one."""
+        from train.checkpoint import load_trained_model  # checkpoint builds models: imported on use
+
+        return load_trained_model(model_folder(model_id, **download))
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """config.json (``{"model": record}``) and model.safetensors, as a run folder has them."""
+        from train.checkpoint import WEIGHTS_FILE, save_config, save_weights
+
+        if self.record is None:
+            raise ValueError("save_pretrained needs a model built by from_record or loaded")
+        save_config(save_directory, {"model": self.record})
+        save_weights(self, save_directory / WEIGHTS_FILE)
 
     @property
     def uses_text(self) -> bool:

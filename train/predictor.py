@@ -6,6 +6,14 @@ stand-ins training used. Captions are padded to the longest in the batch, as in 
 to ``max_seq_len`` would cost a short caption up to twice the encoder time), and the padding is
 masked out, so with dropout off a post scores the same alone or in a batch, up to float32
 rounding (about 1e-6: the CPU kernels sum in an order that depends on the shapes).
+
+:meth:`Predictor.predict` takes captions as people write them and turns each into model text the
+way the training data did (``preprocess.text.model_text`` with the dataset's ``demojize``);
+:meth:`Predictor.scores` takes model text as a dataset stores it. In a notebook::
+
+    from train.predictor import Predictor
+    predictor = Predictor.from_pretrained("runs/albert-vgg16")  # or a Hub repo id
+    predictor.predict(["sunset at the beach 🌅"], [Image.open("beach.jpg")])
 """
 
 from __future__ import annotations
@@ -14,14 +22,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from huggingface_hub import ModelHubMixin
 from PIL import Image
 
-from train.checkpoint import load_release
+from preprocess.text import model_text
+from train.checkpoint import load_release, save_release
 from train.data import image_transform, neutral_pixels, tokenize
+from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 from train.model import HashtagModel
 
 
-class Predictor:
+class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
     # Tokenizer padding: ``True`` pads to the longest caption in the batch.
     padding: bool | str = True
 
@@ -35,6 +46,7 @@ class Predictor:
         device: str = "cpu",
     ) -> None:
         model_config = config["model"]
+        self.config = config
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.device = device
@@ -49,8 +61,29 @@ class Predictor:
 
     @classmethod
     def load(cls, checkpoint_dir: str | Path, device: str = "cpu") -> Predictor:
+        """A local checkpoint directory, named by the run that wrote it (else by the folder)."""
         model, config, labels, tokenizer = load_release(checkpoint_dir)
-        return cls(model, config, labels, tokenizer, Path(checkpoint_dir).resolve().name, device)
+        name = config.get("run_name") or Path(checkpoint_dir).resolve().name
+        return cls(model, config, labels, tokenizer, name, device)
+
+    @classmethod
+    def _from_pretrained(
+        cls, *, model_id: str, device: str = "cpu", model=None, config=None, **download
+    ) -> Predictor:
+        """``from_pretrained``'s loader. The mixin passes config.json's sections that share a
+        name with ``__init__``'s parameters (``model``, ``config``); :meth:`load` reads them."""
+        return cls.load(model_folder(model_id, **download), device)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """A checkpoint directory ``hashtag-serve --checkpoint`` and :meth:`load` accept."""
+        if not isinstance(self.model, HashtagModel):
+            raise TypeError("save the PyTorch predictor, not a copy tuned for serving")
+        save_release(save_directory, self.model, self.config, self.labels, self.tokenizer)
+
+    def model_text(self, caption: str | None) -> str:
+        """The caption as the model reads it: labels, mentions and links removed, emoji spelt
+        out when the training data did so."""
+        return model_text(caption, self.demojize)
 
     def scores(
         self,
@@ -58,7 +91,8 @@ class Predictor:
         images: list[Image.Image | None],
         max_seq_len: int | None = None,
     ) -> np.ndarray:
-        """Sigmoid score of every label for every post (posts x labels)."""
+        """Sigmoid score of every label for every post (posts x labels); ``texts`` are model
+        text, as a dataset's ``text`` column holds it."""
         if len(texts) != len(images):
             raise ValueError(f"got {len(texts)} texts but {len(images)} images")
         inputs: dict[str, torch.Tensor] = {}
@@ -75,14 +109,16 @@ class Predictor:
 
     def predict(
         self,
-        texts: list[str | None],
+        captions: list[str | None],
         images: list[Image.Image | None],
         top_k: int = 10,
         max_seq_len: int | None = None,
     ) -> list[list[tuple[str, float]]]:
-        """The ``top_k`` labels of each post with their sigmoid scores, best first."""
-        if not texts and not images:
+        """The ``top_k`` labels of each post with their sigmoid scores, best first; captions
+        are raw (see :meth:`model_text`)."""
+        if not captions and not images:
             return []
+        texts = [self.model_text(caption) for caption in captions]
         scores = self.scores(texts, images, max_seq_len)
         order = np.argsort(-scores, axis=1, kind="stable")[:, : max(top_k, 0)]
         return [
