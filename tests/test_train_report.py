@@ -97,8 +97,12 @@ def test_report_of_a_folder_without_training_log_says_so(run, tmp_path, browser)
     assert browser.find_element(By.ID, "no-curves").is_displayed()
 
 
-def test_report_into_a_missing_folder_is_refused_before_scoring(run, tmp_path, capsys):
-    report = tmp_path / "nope" / "r.html"
+def test_report_under_a_file_is_refused_before_scoring(run, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    report = tmp_path / "afile" / "r.html"
     assert evaluate_main(["--checkpoint", str(run), "--report", str(report), "--quiet"]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error == f"hashtag-evaluate: error: --report: folder {report.parent} does not exist"
+    assert error == (
+        f"hashtag-evaluate: error: --report {report}: {tmp_path / 'afile'} is a file, "
+        "not a directory"
+    )
