@@ -31,11 +31,12 @@ from transformers.utils import logging as hf_logging
 from runtime.errors import UsageError
 from runtime.files import append_jsonl, repair_torn_tail
 from train import checkpoint
-from train.data import IMAGENET_MEAN, IMAGENET_STD, Collator, PostDataset, demojized, load_dataset
+from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
 from train.encoders import (
-    load_image_backbone,
-    load_pretrained_text,
+    image_backbone,
+    image_input,
+    load_backbone_weights,
     random_text_encoder,
     train_tokenizer,
 )
@@ -43,6 +44,14 @@ from train.evaluate import metrics_report
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import MODALITIES, HashtagModel, hashtag_loss
+from train.weights import (
+    WeightsSource,
+    image_source,
+    image_state_dict,
+    load_text_encoder,
+    offline_mode,
+    text_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,7 @@ def train(
 ) -> dict[str, Any]:
     """Train per ``config`` and return the metrics written to ``out_dir/metrics.json``."""
     _check_choices(config)
+    sources = {} if resume else weights_plan(config)  # a resumed run reads its own weights
     if not progress:  # --quiet also hides transformers' own "Loading weights" bar
         hf_logging.disable_progress_bar()
     world = _start_distributed()
@@ -89,7 +99,9 @@ def train(
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
         saved_state = checkpoint.load_last(out_dir, model)
     else:
-        model, tokenizer, model_config = build_model(config, labels, frames["train"])
+        model, tokenizer, model_config = build_model(
+            config, labels, frames["train"], sources, progress
+        )
         model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
     model.to(device)
     if world.is_main:
@@ -102,15 +114,16 @@ def train(
     if frozen:
         model.image_backbone.requires_grad_(False)
     log_path = out_dir / checkpoint.LOG_FILE
+    image = ImageInput.from_record(model_config) if model.uses_image else None
     features = _cached_features(
-        model, frames, dataset_dir, config, world, device, log_path, progress
+        model, image, frames, dataset_dir, config, world, device, log_path, progress
     )
     datasets = {
         split: PostDataset(
             frame,
             dataset_dir,
             len(labels),
-            image_size=config["image_size"] if model.uses_image and not frozen else None,
+            image=image if not frozen else None,
             features=features.get(split),
         )
         for split, frame in frames.items()
@@ -271,25 +284,46 @@ def train(
     return metrics
 
 
+def weights_plan(config: dict[str, Any]) -> dict[str, WeightsSource]:
+    """Where each encoder's weights will come from, logged before any work; missing weights
+    when offline (or an unknown encoder) stop the run here."""
+    offline = offline_mode(config["offline"])
+    sources = {}
+    if config["modality"] != "image":
+        sources["text"] = text_source(config["text_encoder"], config["text_init"], offline)
+    if config["modality"] != "text":
+        sources["image"] = image_source(
+            config["image_encoder"], config["image_init"], config["image_weights"], offline
+        )
+    for source in sources.values():
+        log.info("%s", source.describe())
+    return sources
+
+
 def build_model(
-    config: dict[str, Any], labels: list[str], train_frame: pd.DataFrame
+    config: dict[str, Any],
+    labels: list[str],
+    train_frame: pd.DataFrame,
+    sources: dict[str, WeightsSource],
+    progress: bool,
 ) -> tuple[HashtagModel, Any, dict[str, Any]]:
-    """A new model from pretrained or random encoders, plus the ``model`` record of config.json."""
-    uses_text = config["modality"] != "image"
-    uses_image = config["modality"] != "text"
-    text_encoder = tokenizer = None
-    if uses_text and config["text_init"] == "random":
+    """A new model from pretrained or random encoders, plus the ``model`` record of config.json
+    (with where each encoder's weights came from, under ``weights``)."""
+    text_encoder = tokenizer = backbone = None
+    if "text" in sources and config["text_init"] == "random":
         tokenizer = train_tokenizer(
             train_frame["text"].fillna("").tolist(), config["random_tokenizer_vocab"]
         )
         text_encoder = random_text_encoder(
             config["random_text"], len(tokenizer), config["max_seq_len"]
         )
-    elif uses_text:
-        text_encoder, tokenizer = load_pretrained_text(config["text_encoder"])
-    backbone = (
-        load_image_backbone(config["image_init"], config["image_weights"]) if uses_image else None
-    )
+    elif "text" in sources:
+        text_encoder, tokenizer, sources["text"] = load_text_encoder(sources["text"])
+    name = config["image_encoder"]
+    if "image" in sources:
+        backbone = image_backbone(name)
+        if config["image_init"] == "pretrained":
+            load_backbone_weights(backbone, name, image_state_dict(sources["image"], progress))
     model_config = {
         "modality": config["modality"],
         "num_labels": len(labels),
@@ -300,12 +334,11 @@ def build_model(
         "image_dim": config["image_dim"],
         "dropout": config["dropout"],
         "max_seq_len": config["max_seq_len"],
-        "image_backbone": "vgg16",
-        "image_size": config["image_size"],
-        "image_mean": list(IMAGENET_MEAN),
-        "image_std": list(IMAGENET_STD),
+        "image_backbone": name,
+        **image_input(name, config["image_size"]).record(),
         "text_init": config["text_init"],
         "image_init": config["image_init"],
+        "weights": {encoder: source.record() for encoder, source in sources.items()},
     }
     return HashtagModel.from_record(model_config, text_encoder, backbone), tokenizer, model_config
 
@@ -333,6 +366,7 @@ def predict_loader(
 
 def _cached_features(
     model: HashtagModel,
+    image: ImageInput | None,
     frames: dict[str, pd.DataFrame],
     dataset_dir: Path,
     config: dict[str, Any],
@@ -345,9 +379,10 @@ def _cached_features(
     if not (model.uses_image and config["image_mode"] == "frozen"):
         return {}
     root = Path(config["feature_cache"]) if config["feature_cache"] else default_cache_root()
-    key = backbone_key(model.image_backbone, config["image_size"])
+    key = backbone_key(model.image_backbone, image)
+    dim = model.image_backbone.feature_dim
     if world.is_main:
-        cache = FeatureCache(root, key)
+        cache = FeatureCache(root, key, dim)
         images: dict[str, Path | None] = {}
         for frame in frames.values():
             for sha, path in zip(image_keys(frame["image_sha256"]), frame["image"], strict=True):
@@ -355,7 +390,7 @@ def _cached_features(
         cache.ensure(
             images,
             lambda pixels: model.image_features(pixels.to(device)),
-            config["image_size"],
+            image,
             batch_size=config["feature_batch_size"],
             num_workers=config["num_workers"],
             progress=progress,
@@ -363,7 +398,7 @@ def _cached_features(
         log.info("feature cache %s: %d hits, %d misses", cache.folder, cache.hits, cache.misses)
         _log(log_path, None, {"event": "feature_cache", "hits": cache.hits, "misses": cache.misses})
     world.barrier()
-    cache = FeatureCache(root, key)
+    cache = FeatureCache(root, key, dim)
     return {split: cache.view(image_keys(frame["image_sha256"])) for split, frame in frames.items()}
 
 
