@@ -46,6 +46,7 @@ from train.metrics import mean_average_precision, ranking_metrics
 from train.model import MODALITIES, HashtagModel, hashtag_loss
 from train.weights import (
     WeightsSource,
+    go_offline,
     image_source,
     image_state_dict,
     load_text_encoder,
@@ -288,6 +289,8 @@ def weights_plan(config: dict[str, Any]) -> dict[str, WeightsSource]:
     """Where each encoder's weights will come from, logged before any work; missing weights
     when offline (or an unknown encoder) stop the run here."""
     offline = offline_mode(config["offline"])
+    if offline:
+        go_offline()
     sources = {}
     if config["modality"] != "image":
         sources["text"] = text_source(config["text_encoder"], config["text_init"], offline)

@@ -76,6 +76,17 @@ def offline_mode(flag: bool) -> bool:
     )
 
 
+def go_offline() -> None:
+    """Make every Hugging Face call of this process (and of its children) local-only.
+
+    ``local_files_only`` alone is not enough: huggingface_hub also fetches small registries
+    (the agent list behind its user-agent header) unless its ``HF_HUB_OFFLINE`` constant, read
+    once at import, says offline; so ``--offline`` sets that constant and the variable.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    hub_constants.HF_HUB_OFFLINE = True
+
+
 def text_source(name: str, init: str, offline: bool) -> WeightsSource:
     """Where ``--text-encoder NAME`` will be read from; raises when offline and missing."""
     if init == "random":
