@@ -14,6 +14,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from train.features import FeatureCache, backbone_key, default_cache_root, image
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import MODALITIES, HashtagModel, hashtag_loss
 from train.weights import (
+    DOWNLOAD,
     WeightsSource,
     go_offline,
     image_source,
@@ -100,9 +102,11 @@ def train(
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
         saved_state = checkpoint.load_last(out_dir, model)
     else:
-        model, tokenizer, model_config = build_model(
-            config, labels, frames["train"], sources, progress
-        )
+        downloads = any(source.origin == DOWNLOAD for source in sources.values())
+        with _main_first(world, downloads):  # one rank fills the caches, the others read them
+            model, tokenizer, model_config = build_model(
+                config, labels, frames["train"], sources, progress
+            )
         model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
     model.to(device)
     if world.is_main:
@@ -430,6 +434,16 @@ def _start_distributed() -> Distributed:
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     return world
+
+
+@contextlib.contextmanager
+def _main_first(world: Distributed, enabled: bool) -> Iterator[None]:
+    """Rank 0 runs the block before the other ranks (when ``enabled``), e.g. a download."""
+    if enabled and not world.is_main:
+        world.barrier()
+    yield
+    if enabled and world.is_main:
+        world.barrier()
 
 
 def _pick_device(choice: str, world: Distributed) -> torch.device:
