@@ -9,8 +9,10 @@ What frozen-image training waits for before its first step: ``FeatureCache.ensur
 photo-like JPEGs (640x480, written once into a temporary folder), JPEG decoding, resizing and
 normalisation included, into a fresh cache each time. The encoders have random weights: the
 arithmetic, and so the speed, is the same as with ImageNet weights, and nothing is downloaded.
-Rounds rotate the order of the encoders after a warm-up build of each; the fastest round of each
-counts (a shared machine only ever slows a run down), and the ratio is to VGG16's.
+A last row, ``decode only``, runs the same build with the encoder replaced by a per-channel mean:
+the ceiling that reading and preprocessing the JPEGs alone sets. Rounds rotate the order of the
+rows after a warm-up build of each; the fastest round of each counts (a shared machine only ever
+slows a run down), and the ratio is to VGG16's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from PIL import Image
 from train.encoders import image_backbone, image_input
 from train.features import FeatureCache
 
+DECODE_ONLY = "decode only"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,6 +49,8 @@ def main() -> None:
 
     torch.manual_seed(0)
     backbones = {name: image_backbone(name).eval().to(device) for name in names}
+    backbones[DECODE_ONLY] = _ChannelMean().to(device)
+    names.append(DECODE_ONLY)
     best = dict.fromkeys(names, float("inf"))
     with tempfile.TemporaryDirectory() as work:
         images = _photos(Path(work) / "images", args.images)
@@ -52,9 +58,8 @@ def main() -> None:
         for round_number in range(args.rounds + 1):
             order = names[round_number % len(names) :] + names[: round_number % len(names)]
             for name in order:
-                seconds = _build(
-                    backbones[name], name, warm_up if round_number == 0 else images, args, work
-                )
+                batch = warm_up if round_number == 0 else images
+                seconds = _build(backbones[name], name, batch, args, Path(work), device)
                 if round_number:  # round 0 warms up kernels and allocations
                     best[name] = min(best[name], seconds)
     rates = {name: args.images / best[name] for name in names}
@@ -62,6 +67,15 @@ def main() -> None:
     print(table)
     if args.out:
         args.out.write_text(table, "utf-8")
+
+
+class _ChannelMean(torch.nn.Module):
+    """No network: the cheapest features of preprocessed pixels, for the decode-only row."""
+
+    feature_dim = 3
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return pixels.mean(dim=(2, 3))
 
 
 def _photos(folder: Path, count: int) -> dict[str, Path]:
@@ -78,16 +92,17 @@ def _photos(folder: Path, count: int) -> dict[str, Path]:
     return images
 
 
-def _build(backbone, name: str, images: dict, args: argparse.Namespace, work: str) -> float:
+def _build(
+    backbone, name: str, images: dict, args: argparse.Namespace, work: Path, device: torch.device
+) -> float:
     """Seconds to fill a fresh cache with ``images`` through ``backbone``."""
-    device = next(backbone.parameters()).device
     with tempfile.TemporaryDirectory(dir=work) as root:
         cache = FeatureCache(Path(root), name, backbone.feature_dim)
         started = time.perf_counter()
         cache.ensure(
             images,
             lambda pixels: torch.flatten(backbone(pixels.to(device)), 1),
-            image_input(name, args.size),
+            image_input("vgg16" if name == DECODE_ONLY else name, args.size),
             batch_size=args.batch_size,
             progress=False,
         )
@@ -106,7 +121,8 @@ def _markdown(names, backbones, rates, args: argparse.Namespace) -> str:
     lines = [
         f"Machine: {where}, torch {torch.__version__}. {args.images} JPEGs of 640x480 at "
         f"{args.size} px, batch {args.batch_size}, random weights, fastest of {args.rounds} "
-        "rounds (encoders rotated each round).",
+        "rounds (encoders rotated each round); load average at the end "
+        f"{os.getloadavg()[0]:.1f}.",
         "",
         "| image encoder | features per image | parameters | cache build (img/s) | vs VGG16 |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -114,9 +130,9 @@ def _markdown(names, backbones, rates, args: argparse.Namespace) -> str:
     for name in names:
         parameters = sum(p.numel() for p in backbones[name].parameters()) / 1e6
         ratio = f"{rates[name] / peer:.2f}x" if peer else "-"
+        size = "-" if name == DECODE_ONLY else f"{parameters:.1f} M"
         lines.append(
-            f"| {name} | {backbones[name].feature_dim:,} | {parameters:.1f} M "
-            f"| {rates[name]:.1f} | {ratio} |"
+            f"| {name} | {backbones[name].feature_dim:,} | {size} | {rates[name]:.1f} | {ratio} |"
         )
     lines.append("")
     lines.append(

@@ -12,14 +12,18 @@ import functools
 import hashlib
 import http.server
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from hub_mock import COMMIT, running_hub
 from huggingface_hub import constants as hub_constants
 from safetensors.torch import load_file
 from train_fixtures import make_tiny_dataset, tiny_config
@@ -195,6 +199,45 @@ def test_online_missing_weights_are_planned_as_downloads_into_the_caches(caches)
         "image encoder resnet50 (ResNet50_Weights.IMAGENET1K_V2): weights downloaded now from "
         "https://download.pytorch.org/models/resnet50-11ad3fa6.pth"
     )
+
+
+DOWNLOAD_SCRIPT = """
+import json, sys
+from train.weights import load_text_encoder, text_source
+source = text_source(sys.argv[1], "pretrained", offline=False)
+encoder, tokenizer, loaded = load_text_encoder(source)
+print(json.dumps([source.origin, loaded.record(), encoder.config.hidden_size]))
+"""
+
+
+@needs_minilm
+@pytest.mark.slow
+def test_a_text_encoder_is_downloaded_into_the_hf_cache_then_found_offline(caches, tmp_path):
+    """Online: fetched from the Hub (a local stand-in, HF_ENDPOINT) into HF_HOME, recorded
+    with its revision; then the same name is found there offline."""
+    with running_hub({MINILM_ID: minilm_dir()}) as hub:
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "PYTHONPATH": str(Path.cwd())}
+        done = subprocess.run(
+            [sys.executable, "-c", DOWNLOAD_SCRIPT, MINILM_ID],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stderr
+    origin, record, hidden = json.loads(done.stdout.splitlines()[-1])
+    snapshot = caches["hf"] / f"models--{MINILM_ID.replace('/', '--')}" / "snapshots" / COMMIT
+    assert origin == DOWNLOAD and hidden == 384
+    assert record == {
+        "encoder": "text",
+        "name": MINILM_ID,
+        "origin": DOWNLOAD,
+        "location": str(snapshot),
+        "revision": COMMIT,
+    }
+    assert ("GET", f"/{MINILM_ID}/resolve/main/model.safetensors") in hub.requests
+    found = text_source(MINILM_ID, "pretrained", offline=True)
+    assert (found.origin, found.location, found.revision) == (CACHE, str(snapshot), COMMIT)
 
 
 def test_image_weights_path_wins_over_the_cache(caches, tmp_path):

@@ -317,6 +317,7 @@ def build_model(
     """A new model from pretrained or random encoders, plus the ``model`` record of config.json
     (with where each encoder's weights came from, under ``weights``)."""
     text_encoder = tokenizer = backbone = None
+    used = dict(sources)  # a download is recorded with the revision it fetched
     if "text" in sources and config["text_init"] == "random":
         tokenizer = train_tokenizer(
             train_frame["text"].fillna("").tolist(), config["random_tokenizer_vocab"]
@@ -325,7 +326,7 @@ def build_model(
             config["random_text"], len(tokenizer), config["max_seq_len"]
         )
     elif "text" in sources:
-        text_encoder, tokenizer, sources["text"] = load_text_encoder(sources["text"])
+        text_encoder, tokenizer, used["text"] = load_text_encoder(sources["text"])
     name = config["image_encoder"]
     if "image" in sources:
         backbone = image_backbone(name)
@@ -345,7 +346,7 @@ def build_model(
         **image_input(name, config["image_size"]).record(),
         "text_init": config["text_init"],
         "image_init": config["image_init"],
-        "weights": {encoder: source.record() for encoder, source in sources.items()},
+        "weights": {encoder: source.record() for encoder, source in used.items()},
     }
     return HashtagModel.from_record(model_config, text_encoder, backbone), tokenizer, model_config
 
