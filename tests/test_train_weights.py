@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 import yaml
 from hub_mock import COMMIT, running_hub
 from huggingface_hub import constants as hub_constants
@@ -30,7 +31,13 @@ from train_fixtures import make_tiny_dataset, tiny_config
 
 from runtime.errors import PipelineError
 from train.cli import train_main
-from train.encoders import image_weights_enum, minilm_dir, vgg_backbone
+from train.encoders import (
+    image_backbone,
+    image_weights_enum,
+    load_backbone_weights,
+    minilm_dir,
+    vgg_backbone,
+)
 from train.weights import (
     CACHE,
     DOWNLOAD,
@@ -238,6 +245,21 @@ def test_a_text_encoder_is_downloaded_into_the_hf_cache_then_found_offline(cache
     assert ("GET", f"/{MINILM_ID}/resolve/main/model.safetensors") in hub.requests
     found = text_source(MINILM_ID, "pretrained", offline=True)
     assert (found.origin, found.location, found.revision) == (CACHE, str(snapshot), COMMIT)
+
+
+def test_torch_hub_cache_serves_any_image_encoder_by_torchvision_file_name(caches):
+    """efficientnet_b0's full torchvision state dict under its own file name: found offline,
+    read, and loaded into the backbone without its classifier."""
+    torch.manual_seed(5)
+    reference = torchvision.models.efficientnet_b0(weights=None)
+    path = caches["torch"] / "efficientnet_b0_rwightman-7f5810bc.pth"
+    path.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), path)
+    source = image_source("efficientnet_b0", "pretrained", None, offline=True)
+    assert (source.origin, source.location) == (CACHE, str(path))
+    backbone = image_backbone("efficientnet_b0")
+    load_backbone_weights(backbone, "efficientnet_b0", image_state_dict(source, progress=False))
+    assert torch.equal(backbone.features[0][0].weight, reference.features[0][0].weight)
 
 
 def test_image_weights_path_wins_over_the_cache(caches, tmp_path):
