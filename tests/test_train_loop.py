@@ -165,6 +165,8 @@ def offline_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    # offline mode flips huggingface_hub's process-wide switch: restore it after the test
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
 
 
 def test_missing_pretrained_text_encoder_is_one_line_exit_2(
