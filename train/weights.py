@@ -90,7 +90,7 @@ def go_offline() -> None:
 def text_source(name: str, init: str, offline: bool) -> WeightsSource:
     """Where ``--text-encoder NAME`` will be read from; raises when offline and missing."""
     if init == "random":
-        return WeightsSource("text", "albert (random)", RANDOM)
+        return WeightsSource("text", "albert", RANDOM)  # sized by random_text
     if name == MINILM_ALIAS:
         folder = minilm_dir()
         if folder is None:
@@ -180,7 +180,8 @@ def load_text_encoder(
         if online:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PipelineError(
-                f"could not download text encoder {source.name!r}: {first_line}"
+                f"could not download text encoder {source.name!r}: {first_line} (without "
+                "internet, fill the cache elsewhere and copy it: docs/training.md)"
             ) from None
         raise UsageError(
             f"{where} does not hold a complete Hugging Face model (config, weights and "
@@ -208,7 +209,10 @@ def image_state_dict(source: WeightsSource, progress: bool) -> dict[str, torch.T
                 weights_only=True,
             )
         except (OSError, RuntimeError) as exc:  # no route, timeout, full disk, hash mismatch
-            raise PipelineError(f"could not download {source.location}: {exc}") from None
+            raise PipelineError(
+                f"could not download {source.location}: {exc} (without internet, fetch it "
+                "elsewhere and pass --image-weights PATH)"
+            ) from None
     try:
         return torch.load(source.location, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, AttributeError, pickle.UnpicklingError) as exc:
