@@ -24,9 +24,9 @@ import torch
 
 from runtime.config import default_config
 from train.data import Collator, PostDataset, load_dataset
-from train.encoders import minilm_dir
+from train.encoders import image_input, minilm_dir
 from train.features import FeatureCache, backbone_key, image_keys
-from train.loop import build_model
+from train.loop import build_model, weights_plan
 from train.model import hashtag_loss
 
 
@@ -47,18 +47,20 @@ def main() -> None:
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         config["image_size"] = size
-        model, tokenizer, _ = build_model(config, labels, frame)
+        image = image_input(config["image_encoder"], size)
+        model, tokenizer, _ = build_model(config, labels, frame, weights_plan(config), False)
         with tempfile.TemporaryDirectory() as cache_root:
-            cache = FeatureCache(Path(cache_root), backbone_key(model.image_backbone, size))
+            key = backbone_key(model.image_backbone, image)
+            cache = FeatureCache(Path(cache_root), key, model.image_backbone.feature_dim)
             images = _images(frame.head(args.cache_images), args.dataset)
             started = time.perf_counter()
-            cache.ensure(images, model.image_features, size, progress=False)
+            cache.ensure(images, model.image_features, image, progress=False)
             build_rate = len(images) / (time.perf_counter() - started)
             features = cache.view(image_keys(frame["image_sha256"]))
             collate = Collator(tokenizer, config["max_seq_len"])
             batch_rows = range(args.batch_size)
             cached = PostDataset(frame, args.dataset, len(labels), features=features)
-            raw = PostDataset(frame, args.dataset, len(labels), image_size=size)
+            raw = PostDataset(frame, args.dataset, len(labels), image=image)
             cached_batch = collate([cached[i] for i in batch_rows])
             raw_batch = collate([raw[i] for i in batch_rows])
         seconds = _fastest_steps(

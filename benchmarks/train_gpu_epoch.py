@@ -49,7 +49,9 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = True
 
     encoder = AutoModel.from_config(AlbertConfig(**ALBERT_BASE))
-    model = HashtagModel(args.labels, encoder, torch.nn.Identity()).to(device)  # features cached
+    cached = torch.nn.Identity()  # the features come from the cache: no backbone runs
+    cached.feature_dim = VGG16_FEATURE_DIM
+    model = HashtagModel(args.labels, encoder, cached).to(device)
     trained = torch.compile(model) if args.compile else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5, fused=True)
 

@@ -13,7 +13,7 @@ from train_fixtures import make_tiny_checkpoint, make_tiny_dataset, tiny_config,
 
 from train.checkpoint import load_release, model_from_config, save_run_files, save_weights
 from train.cli import train_main
-from train.encoders import vgg16_backbone
+from train.encoders import vgg_backbone
 from train.loop import train
 from train.predictor import Predictor
 
@@ -147,7 +147,7 @@ def test_finetune_mode_with_gradient_accumulation(dataset, tmp_path):
     assert events[0]["event"] == "train"  # no feature cache in finetune mode
     assert [e["step"] for e in events if e["event"] == "train"] == [1, 2, 3]  # 5 batches / 2
     torch.manual_seed(0)  # the seed the run started from; the backbone is built first
-    initial = vgg16_backbone().state_dict()
+    initial = vgg_backbone().state_dict()
     trained = load_file(run / "model.safetensors")
     assert not torch.equal(initial["0.0.weight"], trained["image_backbone.0.0.weight"])
 
@@ -165,6 +165,8 @@ def offline_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    # offline mode flips huggingface_hub's process-wide switch: restore it after the test
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
 
 
 def test_missing_pretrained_text_encoder_is_one_line_exit_2(
@@ -180,7 +182,8 @@ def test_missing_vgg16_weights_is_one_line_exit_2(dataset, tmp_path, capsys, off
         capsys, "--dataset", str(dataset), "--out", str(tmp_path / "r"), "--modality", "image"
     )
     assert code == 2 and len(lines) == 1
-    assert "VGG16 weights not found" in lines[0] and "--image-weights" in lines[0]
+    assert "VGG16_Weights.IMAGENET1K_V1" in lines[0] and "not in the torch.hub cache" in lines[0]
+    assert "--image-weights" in lines[0]
 
 
 def test_damaged_vgg16_weights_file_is_one_line_exit_2(dataset, tmp_path, capsys):
@@ -192,7 +195,7 @@ def test_damaged_vgg16_weights_file_is_one_line_exit_2(dataset, tmp_path, capsys
         *("--image-weights", str(damaged)),
     )
     assert code == 2 and len(lines) == 1
-    assert f"{damaged} does not hold torchvision's ImageNet VGG16 weights" in lines[0]
+    assert f"{damaged} does not hold torchvision's ImageNet weights of vgg16" in lines[0]
 
 
 def test_missing_dataset_dir(tmp_path, capsys):

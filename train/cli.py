@@ -23,7 +23,9 @@ TRAIN_FLAGS: FlagKeys = {
     "init": ("text_init", "image_init"),  # one flag for both encoders; --set picks one
     "modality": "modality",
     "text_encoder": "text_encoder",
+    "image_encoder": "image_encoder",
     "image_weights": "image_weights",
+    "offline": "offline",
     "image_mode": "image_mode",
     "image_size": "image_size",
     "max_seq_len": "max_seq_len",
@@ -52,6 +54,7 @@ FIXED_ON_RESUME = (
     "dropout",
     "random_text",
     "random_tokenizer_vocab",
+    "image_encoder",
     "image_weights",
     "image_mode",
     "image_size",
@@ -68,7 +71,18 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         "--init", choices=("pretrained", "random"), help="both encoders' weights (see text_init)"
     )
     parser.add_argument("--text-encoder", metavar="NAME|DIR|minilm")
-    parser.add_argument("--image-weights", metavar="PATH", help="ImageNet VGG16 .pth file")
+    parser.add_argument(
+        "--image-encoder",
+        metavar="NAME",
+        help="torchvision model: vgg16, resnet50, efficientnet_b0 ...",
+    )
+    parser.add_argument("--image-weights", metavar="PATH", help="its ImageNet .pth file")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="never download weights (as HF_HUB_OFFLINE=1): use the caches or stop",
+    )
     parser.add_argument("--image-mode", choices=("frozen", "finetune"))
     parser.add_argument("--image-size", type=int)
     parser.add_argument("--max-seq-len", type=int)

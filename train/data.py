@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,16 +104,45 @@ def _check_labels_agree(frame: pd.DataFrame, labels: list[str], path: Path) -> N
                 )
 
 
-def image_transform(image_size: int) -> transforms.Compose:
-    """Resize the shorter side, centre-crop square, ImageNet-normalise (what VGG16 expects)."""
-    return transforms.Compose(
-        [
-            transforms.Resize(image_size),
-            transforms.CenterCrop(image_size),
-            transforms.ToTensor(),
-            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+@dataclass(frozen=True)
+class ImageInput:
+    """How an image becomes the encoder's input: resize the shorter side to ``size`` and
+    centre-crop a square (the whole picture, not torchvision's 224-of-256 crop), resampled with
+    ``interpolation``, normalised with ``mean`` and ``std``. Each image encoder brings its own
+    (train.encoders.image_input); the checkpoint records it, so serving repeats it."""
+
+    size: int
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    interpolation: str = "bilinear"
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ImageInput:
+        """From config.json's ``model`` record; older checkpoints lack all but the size."""
+        return cls(
+            size=record["image_size"],
+            mean=tuple(record.get("image_mean", IMAGENET_MEAN)),
+            std=tuple(record.get("image_std", IMAGENET_STD)),
+            interpolation=record.get("image_interpolation", "bilinear"),
+        )
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "image_size": self.size,
+            "image_mean": list(self.mean),
+            "image_std": list(self.std),
+            "image_interpolation": self.interpolation,
+        }
+
+    def transform(self) -> transforms.Compose:
+        return transforms.Compose(
+            [
+                transforms.Resize(self.size, transforms.InterpolationMode(self.interpolation)),
+                transforms.CenterCrop(self.size),
+                transforms.ToTensor(),
+                transforms.Normalize(self.mean, self.std),
+            ]
+        )
 
 
 def neutral_pixels(image_size: int) -> torch.Tensor:
@@ -160,13 +190,13 @@ class PostDataset(Dataset):
         frame: pd.DataFrame,
         dataset_dir: Path,
         num_labels: int,
-        image_size: int | None = None,
+        image: ImageInput | None = None,
         features: np.ndarray | None = None,
     ) -> None:
         self.texts, self.images = post_inputs(frame, dataset_dir)
         self.targets = multi_hot(frame["labels"].tolist(), num_labels)
-        self.image_size = image_size
-        self.transform = image_transform(image_size) if image_size else None
+        self.image_size = image.size if image else None
+        self.transform = image.transform() if image else None
         self.features = features
 
     def __len__(self) -> int:

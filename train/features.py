@@ -1,8 +1,9 @@
-"""Frozen-image mode's VGG16 feature cache: computed once, memory-mapped, shared by every run.
+"""Frozen-image mode's feature cache: computed once, memory-mapped, shared by every run.
 
-VGG16 dominates the cost of a training step on CPU, and with frozen weights its output for an
-image never changes, so each image is pushed through it once. The cache is keyed by what
-determines the output (the backbone's weights, the input size and normalisation) and, inside
+The image encoder (VGG16 by default) dominates the cost of a training step on CPU, and with
+frozen weights its output for an image never changes, so each image is pushed through it once.
+The cache is keyed by what determines the output (the backbone's architecture and weights, the
+input size, resampling and normalisation) and, inside
 that, by image sha256, so runs, splits and datasets that share images share rows. Rows are fp16
 (half the disk and page cache; the projection layer is insensitive to that rounding) and the file
 only grows by appends; index.json is replaced atomically after the rows are on disk, so a crash
@@ -24,8 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from runtime.files import atomic_write_json
 from runtime.progress import progress_bar
-from train.data import IMAGENET_MEAN, IMAGENET_STD, image_transform, load_pixels
-from train.model import VGG16_FEATURE_DIM
+from train.data import ImageInput, load_pixels
 
 NEUTRAL_IMAGE = "neutral"  # the key of the zero (mean) image used for posts without one
 DATA_FILE = "features.f16"
@@ -38,10 +38,11 @@ def default_cache_root() -> Path:
     return Path(base) / "hashtag-prediction" / "features"
 
 
-def backbone_key(backbone: nn.Module, image_size: int) -> str:
+def backbone_key(backbone: nn.Module, image: ImageInput) -> str:
     """A digest of everything that determines a feature row except the image itself."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(["vgg16", image_size, IMAGENET_MEAN, IMAGENET_STD]).encode())
+    digest.update(repr(backbone).encode())  # the architecture, layer by layer
+    digest.update(json.dumps(image.record()).encode())
     for name, tensor in backbone.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -62,9 +63,10 @@ class FeatureView:
 
 
 class FeatureCache:
-    """One backbone + preprocessing's features: ``features.f16`` rows and ``index.json``."""
+    """One backbone + preprocessing's features: ``features.f16`` rows of ``dim`` values and
+    ``index.json``."""
 
-    def __init__(self, root: Path, key: str, dim: int = VGG16_FEATURE_DIM) -> None:
+    def __init__(self, root: Path, key: str, dim: int) -> None:
         self.folder = Path(root) / key
         self.dim = dim
         self.hits = 0
@@ -78,7 +80,7 @@ class FeatureCache:
         self,
         images: dict[str, Path | None],
         compute: Callable[[torch.Tensor], torch.Tensor],
-        image_size: int,
+        image: ImageInput,
         batch_size: int = 32,
         num_workers: int = 0,
         progress: bool = True,
@@ -91,7 +93,7 @@ class FeatureCache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         loader = DataLoader(
-            _PixelFiles([images[sha] for sha in missing], image_size),
+            _PixelFiles([images[sha] for sha in missing], image),
             batch_size=batch_size,
             num_workers=num_workers,
         )
@@ -131,10 +133,10 @@ def image_keys(shas: Sequence[str | None]) -> list[str]:
 
 
 class _PixelFiles(Dataset):
-    def __init__(self, paths: list[Path | None], image_size: int) -> None:
+    def __init__(self, paths: list[Path | None], image: ImageInput) -> None:
         self.paths = paths
-        self.image_size = image_size
-        self.transform = image_transform(image_size)
+        self.image_size = image.size
+        self.transform = image.transform()
 
     def __len__(self) -> int:
         return len(self.paths)

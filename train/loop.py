@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,12 @@ from runtime.files import append_jsonl, repair_torn_tail
 from runtime.progress import progress_bar
 from train import checkpoint
 from train.config_check import check_train_config
-from train.data import IMAGENET_MEAN, IMAGENET_STD, Collator, PostDataset, demojized, load_dataset
+from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
 from train.encoders import (
-    load_image_backbone,
-    load_pretrained_text,
+    image_backbone,
+    image_input,
+    load_backbone_weights,
     random_text_encoder,
     train_tokenizer,
 )
@@ -47,6 +49,16 @@ from train.features import FeatureCache, backbone_key, default_cache_root, image
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import HashtagModel, hashtag_loss
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
+from train.weights import (
+    DOWNLOAD,
+    WeightsSource,
+    go_offline,
+    image_source,
+    image_state_dict,
+    load_text_encoder,
+    offline_mode,
+    text_source,
+)
 
 log = logging.getLogger(__name__)
 TENSORBOARD_DIR = "tensorboard"
@@ -76,6 +88,7 @@ def train(
 ) -> dict[str, Any]:
     """Train per ``config`` and return the metrics written to ``out_dir/metrics.json``."""
     check_train_config(config)
+    sources = {} if resume else weights_plan(config)  # a resumed run reads its own weights
     if not progress:  # --quiet also hides transformers' own "Loading weights" bar
         hf_logging.disable_progress_bar()
     world = _start_distributed()
@@ -94,7 +107,11 @@ def train(
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
         saved_state = checkpoint.load_last(out_dir, model)
     else:
-        model, tokenizer, model_config = build_model(config, labels, frames["train"])
+        downloads = any(source.origin == DOWNLOAD for source in sources.values())
+        with _main_first(world, downloads):  # one rank fills the caches, the others read them
+            model, tokenizer, model_config = build_model(
+                config, labels, frames["train"], sources, progress
+            )
         model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
     model.to(device)
     if world.is_main:
@@ -111,15 +128,16 @@ def train(
     if frozen:
         model.image_backbone.requires_grad_(False)
     log_path = out_dir / checkpoint.LOG_FILE
+    image = ImageInput.from_record(model_config) if model.uses_image else None
     features = _cached_features(
-        model, frames, dataset_dir, config, world, device, log_path, progress
+        model, image, frames, dataset_dir, config, world, device, log_path, progress
     )
     datasets = {
         split: PostDataset(
             frame,
             dataset_dir,
             len(labels),
-            image_size=config["image_size"] if model.uses_image and not frozen else None,
+            image=image if not frozen else None,
             features=features.get(split),
         )
         for split, frame in frames.items()
@@ -307,25 +325,49 @@ def train(
     return metrics
 
 
+def weights_plan(config: dict[str, Any]) -> dict[str, WeightsSource]:
+    """Where each encoder's weights will come from, logged before any work; missing weights
+    when offline (or an unknown encoder) stop the run here."""
+    offline = offline_mode(config["offline"])
+    if offline:
+        go_offline()
+    sources = {}
+    if config["modality"] != "image":
+        sources["text"] = text_source(config["text_encoder"], config["text_init"], offline)
+    if config["modality"] != "text":
+        sources["image"] = image_source(
+            config["image_encoder"], config["image_init"], config["image_weights"], offline
+        )
+    for source in sources.values():
+        log.info("%s", source.describe())
+    return sources
+
+
 def build_model(
-    config: dict[str, Any], labels: list[str], train_frame: pd.DataFrame
+    config: dict[str, Any],
+    labels: list[str],
+    train_frame: pd.DataFrame,
+    sources: dict[str, WeightsSource],
+    progress: bool,
 ) -> tuple[HashtagModel, Any, dict[str, Any]]:
-    """A new model from pretrained or random encoders, plus the ``model`` record of config.json."""
-    uses_text = config["modality"] != "image"
-    uses_image = config["modality"] != "text"
-    text_encoder = tokenizer = None
-    if uses_text and config["text_init"] == "random":
+    """A new model from pretrained or random encoders, plus the ``model`` record of config.json
+    (with where each encoder's weights came from, under ``weights``)."""
+    text_encoder = tokenizer = backbone = None
+    used = dict(sources)  # a download is recorded with the revision it fetched
+    if "text" in sources and config["text_init"] == "random":
         tokenizer = train_tokenizer(
             train_frame["text"].fillna("").tolist(), config["random_tokenizer_vocab"]
         )
         text_encoder = random_text_encoder(
             config["random_text"], len(tokenizer), config["max_seq_len"]
         )
-    elif uses_text:
-        text_encoder, tokenizer = load_pretrained_text(config["text_encoder"])
-    backbone = (
-        load_image_backbone(config["image_init"], config["image_weights"]) if uses_image else None
-    )
+    elif "text" in sources:
+        text_encoder, tokenizer, used["text"] = load_text_encoder(sources["text"])
+    name = config["image_encoder"]
+    if "image" in sources:
+        backbone = image_backbone(name)
+        if config["image_init"] == "pretrained":
+            load_backbone_weights(backbone, name, image_state_dict(sources["image"], progress))
     model_config = {
         "modality": config["modality"],
         "num_labels": len(labels),
@@ -336,12 +378,11 @@ def build_model(
         "image_dim": config["image_dim"],
         "dropout": config["dropout"],
         "max_seq_len": config["max_seq_len"],
-        "image_backbone": "vgg16",
-        "image_size": config["image_size"],
-        "image_mean": list(IMAGENET_MEAN),
-        "image_std": list(IMAGENET_STD),
+        "image_backbone": name,
+        **image_input(name, config["image_size"]).record(),
         "text_init": config["text_init"],
         "image_init": config["image_init"],
+        "weights": {encoder: source.record() for encoder, source in used.items()},
     }
     return HashtagModel.from_record(model_config, text_encoder, backbone), tokenizer, model_config
 
@@ -369,6 +410,7 @@ def predict_loader(
 
 def _cached_features(
     model: HashtagModel,
+    image: ImageInput | None,
     frames: dict[str, pd.DataFrame],
     dataset_dir: Path,
     config: dict[str, Any],
@@ -381,9 +423,10 @@ def _cached_features(
     if not (model.uses_image and config["image_mode"] == "frozen"):
         return {}
     root = Path(config["feature_cache"]) if config["feature_cache"] else default_cache_root()
-    key = backbone_key(model.image_backbone, config["image_size"])
+    key = backbone_key(model.image_backbone, image)
+    dim = model.image_backbone.feature_dim
     if world.is_main:
-        cache = FeatureCache(root, key)
+        cache = FeatureCache(root, key, dim)
         images: dict[str, Path | None] = {}
         for frame in frames.values():
             for sha, path in zip(image_keys(frame["image_sha256"]), frame["image"], strict=True):
@@ -391,7 +434,7 @@ def _cached_features(
         cache.ensure(
             images,
             lambda pixels: model.image_features(pixels.to(device)),
-            config["image_size"],
+            image,
             batch_size=config["feature_batch_size"],
             num_workers=config["num_workers"],
             progress=progress,
@@ -399,7 +442,7 @@ def _cached_features(
         log.info("feature cache %s: %d hits, %d misses", cache.folder, cache.hits, cache.misses)
         _log(log_path, None, {"event": "feature_cache", "hits": cache.hits, "misses": cache.misses})
     world.barrier()
-    cache = FeatureCache(root, key)
+    cache = FeatureCache(root, key, dim)
     return {split: cache.view(image_keys(frame["image_sha256"])) for split, frame in frames.items()}
 
 
@@ -429,6 +472,16 @@ def _start_distributed() -> Distributed:
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     return world
+
+
+@contextlib.contextmanager
+def _main_first(world: Distributed, enabled: bool) -> Iterator[None]:
+    """Rank 0 runs the block before the other ranks (when ``enabled``), e.g. a download."""
+    if enabled and not world.is_main:
+        world.barrier()
+    yield
+    if enabled and world.is_main:
+        world.barrier()
 
 
 def _pick_device(choice: str, world: Distributed) -> torch.device:

@@ -1,7 +1,9 @@
-"""The hashtag model: a text encoder and VGG16 features, each projected, concatenated, classified.
+"""The hashtag model: a text encoder and image features, each projected, concatenated, classified.
 
 Text: the encoder's pooled output (or [CLS], or the mean of the tokens) -> Linear(text_dim) -> ReLU.
-Image: VGG16's 512x7x7 map, flattened -> Linear(image_dim) -> ReLU. Both: concat -> dropout ->
+Image: the backbone's features (VGG16's 512x7x7 map, or what another torchvision model's
+classifier read), flattened -> Linear(image_dim) -> ReLU; the backbone says how many in its
+``feature_dim`` attribute (train.encoders.image_backbone). Both: concat -> dropout ->
 Linear(K). (The ReLU keeps the two projections from collapsing into the classifier's linear map.)
 ``modality`` drops a branch entirely, for ablations. In frozen-image mode the backbone still lives
 inside the model (so a checkpoint serves raw images) but the loop feeds cached features instead.
@@ -55,7 +57,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             self.text_proj = nn.Linear(text_encoder.config.hidden_size, text_dim)
             fused += text_dim
         if image_backbone is not None:
-            self.image_proj = nn.Linear(VGG16_FEATURE_DIM, image_dim)
+            self.image_proj = nn.Linear(image_backbone.feature_dim, image_dim)
             fused += image_dim
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fused, num_labels)
@@ -106,7 +108,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         return self.image_backbone is not None
 
     def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
-        """VGG16 features of normalised pixels, flattened (what the feature cache stores)."""
+        """Backbone features of normalised pixels, flattened (what the feature cache stores)."""
         return torch.flatten(self.image_backbone(pixels), 1)
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from PIL import Image
 
 from preprocess.text import model_text
 from train.checkpoint import load_release, save_release
-from train.data import image_transform, neutral_pixels, tokenize
+from train.data import ImageInput, neutral_pixels, tokenize
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 from train.model import HashtagModel
 
@@ -54,10 +54,12 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
         self.name: str = name
         self.modality: str = model_config["modality"]
         self.max_seq_len: int = model_config["max_seq_len"]
-        self.image_size: int = model_config["image_size"]
+        # The image encoder's own input size, resampling and normalisation, as trained.
+        self.image_input = ImageInput.from_record(model_config)
+        self.image_size: int = self.image_input.size
         # How captions became model text in the training data (preprocess.text.model_text).
         self.demojize: bool = model_config.get("demojize", False)
-        self._transform = image_transform(self.image_size)
+        self._transform = self.image_input.transform()
 
     @classmethod
     def load(cls, checkpoint_dir: str | Path, device: str = "cpu") -> Predictor:
