@@ -296,8 +296,8 @@ def checkpoint(workdir, dataset, train_config) -> Path:
         (["--set", "warmup_ratio=x"], "warmup_ratio must be"),
         (["--set", "compile=maybe"], "compile must be true or false"),
         (["--num-workers", "-2"], "num_workers must be an integer >= 0"),
-        (["--init", "pretrained", "--text-encoder", "/nonexistent"], "does not exist"),
-        (["--image-weights", "/nonexistent.pth", "--modality", "image"], "is not a file"),
+        (["--init", "pretrained", "--text-encoder", "/nonexistent"], "neither an existing folder"),
+        (["--image-weights", "/nonexistent.pth", "--modality", "image"], "no such file"),
     ],
 )
 def test_train_refuses_bad_settings_up_front(flags, needle, tmp_path, dataset, capsys):

@@ -6,8 +6,6 @@ a library error deep in the loop, or worse, train silently (a negative learning 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from runtime.checkpoints import MODALITIES
@@ -27,7 +25,6 @@ POSITIVE_INTS = (
     "batch_size",
     "grad_accum_steps",
     "max_seq_len",
-    "image_size",
     "text_dim",
     "image_dim",
     "random_tokenizer_vocab",
@@ -39,7 +36,7 @@ POSITIVE_INTS = (
 NON_NEGATIVE_INTS = ("num_workers", "seed")
 NON_NEGATIVE_FLOATS = ("lr", "head_lr", "weight_decay", "max_grad_norm")  # lr 0: a frozen part
 FRACTIONS = ("dropout", "warmup_ratio")  # 0 <= value < 1
-BOOLEANS = ("weighted_sampling", "compile")
+BOOLEANS = ("weighted_sampling", "compile", "offline")
 
 
 def check_train_config(config: dict[str, Any]) -> None:
@@ -58,36 +55,21 @@ def check_train_config(config: dict[str, Any]) -> None:
         _require(key, config[key], ok, "a number from 0 to below 1")
     for key in BOOLEANS:
         _require(key, config[key], isinstance(config[key], bool), "true or false")
-    stop = config["stop_after_epochs"]
-    ok = stop is None or (_is_int(stop) and stop >= 1)
-    _require("stop_after_epochs", stop, ok, "null or a positive integer")
+    for key in ("stop_after_epochs", "image_size"):  # null: no early stop; the encoder's size
+        value = config[key]
+        _require(
+            key,
+            value,
+            value is None or (_is_int(value) and value >= 1),
+            "null or a positive integer",
+        )
+    encoder = config["image_encoder"]
+    if not isinstance(encoder, str) or not encoder:
+        raise UsageError(f"image_encoder must be a torchvision model name, got {encoder!r}")
+    if not isinstance(config["text_encoder"], str) or not config["text_encoder"]:
+        raise UsageError(f"text_encoder must be a name or a folder, got {config['text_encoder']!r}")
     if not isinstance(config["random_text"], dict):
         raise UsageError(f"random_text must be a mapping, got {config['random_text']!r}")
-    _check_local_sources(config)
-
-
-def _check_local_sources(config: dict[str, Any]) -> None:
-    """A text encoder given as a path must be a folder (a hub name would suggest a download
-    that cannot work for a path), and ImageNet weights given as a path must be a file."""
-    encoder = config["text_encoder"]
-    uses_pretrained_text = config["modality"] != "image" and config["text_init"] == "pretrained"
-    if not isinstance(encoder, str) or not encoder:
-        raise UsageError(f"text_encoder must be a name or a folder, got {encoder!r}")
-    if uses_pretrained_text and _looks_like_path(encoder) and not Path(encoder).is_dir():
-        what = "is a file" if Path(encoder).exists() else "does not exist"
-        raise UsageError(
-            f"--text-encoder {encoder} {what}: give a folder holding a Hugging Face model "
-            "(config.json and weights), a hub name from the local cache, or minilm"
-        )
-    weights = config["image_weights"]
-    uses_pretrained_image = config["modality"] != "text" and config["image_init"] == "pretrained"
-    if uses_pretrained_image and weights is not None and not Path(str(weights)).is_file():
-        raise UsageError(f"--image-weights {weights} is not a file")
-
-
-def _looks_like_path(name: str) -> bool:
-    """Hub names are ``name`` or ``org/name``; a path starts from a root, a dot or a tilde."""
-    return name.startswith((os.sep, ".", "~")) or name.count("/") > 1 or Path(name).exists()
 
 
 def _require(key: str, value: Any, ok: bool, what: str) -> None:
