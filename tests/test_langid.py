@@ -168,7 +168,7 @@ def test_cli_unknown_backend_is_one_line_and_exit_2() -> None:
     assert done.returncode == EXIT_USAGE
     assert done.stderr.splitlines() == [
         f"{PROG}: error: unknown language-id backend 'nope' "
-        "(choose from cascade, fasttext, lingua, langdetect)"
+        "(choose from caption, cascade, fasttext, lingua, langdetect)"
     ]
     assert done.stdout == ""
 
