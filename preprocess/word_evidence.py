@@ -2,7 +2,7 @@
 
 Character n-gram detectors guess poorly on one to three words, and captions are often that
 short. A word list does not guess: ``sunset``, ``vibes`` and ``bday`` are common English words,
-``kiitos`` is a common Finnish one, ``Kwame`` is in no list and says nothing. This module turns
+``kiitos`` is a common Finnish one, a made-up brand name is in no list at all. This module turns
 a cleaned caption into the words a detector should see (elongations undone, shouting lowered)
 and scores each word for one language against the most frequent other language.
 
