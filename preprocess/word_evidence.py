@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 RIVAL_LANGUAGES = [
@@ -149,26 +149,36 @@ def _zipf_table(lang: str) -> dict[str, float]:
     """Zipf frequency per word of ``lang``'s best list (for English the large one, to Zipf 1)."""
     if lang not in RIVAL_LANGUAGES:
         return {}
-    from wordfreq import get_frequency_dict
-
-    return {w: _zipf(f) for w, f in get_frequency_dict(lang, "best").items()}
+    return {word: zipf for zipf, bucket in _buckets(lang, "best") for word in bucket}
 
 
 @functools.cache
 def _rival_table(lang: str) -> dict[str, tuple[str, float]]:
     """Per word, the most frequent language other than ``lang`` and its Zipf frequency."""
-    from wordfreq import get_frequency_dict
-
     best: dict[str, tuple[str, float]] = {}
     for rival in RIVAL_LANGUAGES:
         if rival == lang:
             continue
-        for word, frequency in get_frequency_dict(rival, "small").items():
-            zipf = _zipf(frequency)
-            if zipf >= LIST_FLOOR_ZIPF and zipf > best.get(word, ("", 0.0))[1]:
-                best[word] = (rival, zipf)
+        for zipf, bucket in _buckets(rival, "small"):
+            if zipf < LIST_FLOOR_ZIPF:
+                break  # buckets run from the most to the least frequent
+            entry = (rival, zipf)  # one tuple per bucket, shared by its words
+            for word in bucket:
+                if zipf > best.get(word, _UNKNOWN)[1]:
+                    best[word] = entry
     return best
 
 
-def _zipf(frequency: float) -> float:
-    return round(math.log10(frequency * 1e9), 2)
+_UNKNOWN = ("", 0.0)
+
+
+def _buckets(lang: str, wordlist: str) -> Iterator[tuple[float, list[str]]]:
+    """``(zipf, words)`` per frequency bucket of a wordfreq list, most frequent first.
+
+    Read from the file in the wheel rather than through ``get_frequency_dict``, which keeps
+    every list it ever built in a process-wide cache (hundreds of MB for 27 languages)."""
+    from wordfreq import available_languages, read_cBpack
+
+    for index, words in enumerate(read_cBpack(available_languages(wordlist)[lang])):
+        if words:  # bucket ``index`` holds the words at -index centibels: Zipf 9 - index/100
+            yield round(9 - index / 100, 2), words
