@@ -106,11 +106,13 @@ Judge = Callable[[str, bool], Verdict]
 """``judge(cleaned_text, explain)``: the evidence string is only written when ``explain``."""
 
 _SPACE = re.compile(r"\s+")
+_LAUGHTER = re.compile(r"\b([hj][aeiou])\1+h?\b", re.IGNORECASE)
+"""``haha``, ``HAHAHA``, ``jajaja``, ``hehe``: a syllable repeated, in no language's words."""
 
 
 def clean_for_langid(text: str | None) -> str:
-    """The caption as detection sees it: no hashtags, mentions, URLs or emoji."""
-    without_markup = strip_for_model(text)
+    """The caption as detection sees it: no hashtags, mentions, URLs, emoji or laughter."""
+    without_markup = _LAUGHTER.sub(" ", strip_for_model(text))
     return _SPACE.sub(" ", emoji.replace_emoji(without_markup, replace=" ")).strip()
 
 

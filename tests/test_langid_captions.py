@@ -34,7 +34,7 @@ OTHER_LANGUAGES = {
     "es": ["buen finde", "holaaaa", "feliz cumple hermana"],
 }
 MIXED = ["ich bin so tired of this", "kain tayo guys, so hungry", "love you all, te quiero mucho"]
-UNDETERMINED = ["😍😍😍", "#tbt #love", "@anna", "2024", "ok", "!!!"]
+UNDETERMINED = ["😍😍😍", "#tbt #love", "@anna", "2024", "ok", "!!!", "hahaha", "HAHAHA 😂"]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,11 @@ def test_code_mixed_captions_are_mixed(detector: langid.Detector) -> None:
 
 def test_undeterminable_captions_are_und(detector: langid.Detector) -> None:
     assert detector.detect_batch(UNDETERMINED) == [(langid.UNDETERMINED, 0.0)] * len(UNDETERMINED)
+
+
+def test_laughter_does_not_vote() -> None:
+    assert langid.clean_for_langid("HAHAHA so funny 😂 jajaja") == "so funny"
+    assert langid.clean_for_langid("Haji Ali") == "Haji Ali"  # not a repeated syllable
 
 
 def test_clear_sentences_keep_their_language(detector: langid.Detector) -> None:
