@@ -11,7 +11,7 @@ seen once per million). The other languages use wordfreq's "small" lists, which 
 Zipf 3, so they compete on equal terms; the word lists ship inside the wordfreq wheel, so
 nothing is downloaded. Only Latin-script languages are loaded: a caption in another script is
 never taken for a Latin-script language by the detector, and leaving them out keeps the
-start-up at about a second and the memory near 100 MB.
+start-up near 2.5 seconds and 145 MB (docs/langid.md).
 """
 
 from __future__ import annotations
@@ -22,35 +22,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-RIVAL_LANGUAGES = [
-    "ca",
-    "cs",
-    "da",
-    "de",
-    "es",
-    "fi",
-    "fil",
-    "fr",
-    "hu",
-    "id",
-    "is",
-    "it",
-    "lt",
-    "lv",
-    "ms",
-    "nb",
-    "nl",
-    "pl",
-    "pt",
-    "ro",
-    "sh",
-    "sk",
-    "sl",
-    "sv",
-    "tr",
-    "vi",
-    "en",
-]
+# fmt: off
+RIVAL_LANGUAGES = (
+    "ca", "cs", "da", "de", "es", "fi", "fil", "fr", "hu", "id", "is", "it", "lt", "lv", "ms",
+    "nb", "nl", "pl", "pt", "ro", "sh", "sk", "sl", "sv", "tr", "vi", "en",
+)
+# fmt: on
 """Latin-script languages with a wordfreq list; a word's best rival is the most frequent of
 these other than the language being scored."""
 LIST_FLOOR_ZIPF = 3.0
@@ -66,6 +43,7 @@ WORDFREQ_CODES = {"tl": "fil", "no": "nb", "hr": "sh", "sr": "sh", "bs": "sh"}
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
+_UNKNOWN = ("", 0.0)
 
 
 @dataclass(frozen=True)
@@ -100,7 +78,7 @@ def word_votes(text: str, lang: str) -> list[WordVote]:
     """Each word of ``text`` scored for ``lang`` against its most frequent rival language."""
     own = _zipf_table(_wordfreq_code(lang))
     rivals = _rival_table(_wordfreq_code(lang))
-    return [_vote(word, own.get(word, 0.0), *rivals.get(word, ("", 0.0))) for word in words(text)]
+    return [_vote(word, own.get(word, 0.0), *rivals.get(word, _UNKNOWN)) for word in words(text)]
 
 
 def _vote(word: str, zipf: float, rival: str, rival_zipf: float) -> WordVote:
@@ -127,7 +105,7 @@ def _plain_word(word: str, lang: str) -> str:
     if own.get(in_lang.lower(), 0.0) >= LIST_FLOOR_ZIPF:
         return in_lang
     rivals = _rival_table(lang)
-    return max(spellings, key=lambda s: rivals.get(s.lower(), ("", 0.0))[1])
+    return max(spellings, key=lambda s: rivals.get(s.lower(), _UNKNOWN)[1])
 
 
 def _unstretched(word: str) -> list[str]:
@@ -167,9 +145,6 @@ def _rival_table(lang: str) -> dict[str, tuple[str, float]]:
                 if zipf > best.get(word, _UNKNOWN)[1]:
                     best[word] = entry
     return best
-
-
-_UNKNOWN = ("", 0.0)
 
 
 def _buckets(lang: str, wordlist: str) -> Iterator[tuple[float, list[str]]]:
