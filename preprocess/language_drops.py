@@ -16,6 +16,7 @@ import jinja2
 
 from preprocess.readers import Post
 
+TITLE = "Posts dropped by language decision"
 SAMPLE_SIZE = 5
 SAMPLE_CHARS = 160
 """Longer captions are cut here in stats.json and the report."""
@@ -44,8 +45,7 @@ def _cut(caption: str) -> str:
 
 
 _SECTION = jinja2.Environment(autoescape=True).from_string(
-    """<h2>Posts dropped by language decision</h2>
-{% if drops %}<table><tr><th>decision</th><th>posts</th><th>sample captions</th></tr>
+    """{% if drops %}<table><tr><th>decision</th><th>posts</th><th>sample captions</th></tr>
 {% for lang, entry in drops.items() %}<tr><td>{{ lang }}</td><td class="n">{{ entry.posts }}</td>
 <td>{% for caption in entry.sample %}{{ caption }}<br>{% endfor %}</td></tr>
 {% endfor %}</table>{% else %}<p>None: every post was in a kept language.</p>{% endif %}
@@ -54,5 +54,6 @@ _SECTION = jinja2.Environment(autoescape=True).from_string(
 
 
 def language_drops_html(stats: Mapping[str, Any]) -> str:
-    """The report's section for ``stats["language_drops"]`` (absent in older stats: empty)."""
+    """The body of the report's :data:`TITLE` section, from ``stats["language_drops"]``
+    (absent in older stats: "None")."""
     return _SECTION.render(drops=stats.get("language_drops", {}))

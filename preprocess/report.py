@@ -16,7 +16,7 @@ import jinja2
 import markupsafe
 from matplotlib.figure import Figure
 
-from preprocess.language_drops import language_drops_html
+from preprocess import language_drops
 from preprocess.writer import FILE_MODE
 from runtime.files import atomic_write_text
 
@@ -40,6 +40,7 @@ _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
 {% for stage in funnel %}<tr><td>{{ stage.stage }}</td><td class="n">{{ stage.posts }}</td>
 <td>{% for reason, n in stage.dropped.items() %}{{ reason }}: {{ n }}<br>{% endfor %}</td></tr>
 {% endfor %}</table>
+<h2>{{ language_drops_title }}</h2>
 {{ language_drops }}
 {% for key, title in sections %}
 <h2>{{ title }}</h2>
@@ -87,7 +88,8 @@ def write_report(path: Path, stats: Mapping[str, Any], created_at: str) -> None:
         funnel=funnel,
         plots=plots,
         sections=_SECTIONS,
-        language_drops=markupsafe.Markup(language_drops_html(stats)),
+        language_drops_title=language_drops.TITLE,
+        language_drops=markupsafe.Markup(language_drops.language_drops_html(stats)),
     )
     atomic_write_text(path, html, FILE_MODE)
 
