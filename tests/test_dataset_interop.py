@@ -22,6 +22,7 @@ from preprocess.cli import main
 from preprocess.report import ReportData, image_failures_section
 from preprocess.writer import write_split
 from train.data import PostDataset, load_dataset
+from train.encoders import image_input
 
 N_POSTS = 40
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
@@ -124,7 +125,7 @@ def test_training_loader_reads_the_moved_dataset(moved: Path) -> None:
     labels, frames = load_dataset(moved)
     train = frames["train"]
     assert train["image"].map(type).eq(str).all()  # the path, not the embedded bytes
-    item = PostDataset(train, moved, len(labels), image_size=32)[0]
+    item = PostDataset(train, moved, len(labels), image=image_input("vgg16", 32))[0]
     assert item["pixels"].shape == (3, 32, 32)
     assert item["targets"].sum() == len(train["labels"][0])
 
