@@ -13,10 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import math
-import os
-import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,19 +21,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
 
-from runtime.errors import UsageError
 from runtime.files import repair_torn_tail
 from runtime.progress import progress_bar
 from train import checkpoint
 from train.config_check import check_train_config
 from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
+from train.distributed import (
+    Distributed,
+    broadcast,
+    capture_rng,
+    main_first,
+    pick_device,
+    restore_rng,
+    seed_everything,
+    start_distributed,
+)
 from train.encoders import (
     image_backbone,
     image_input,
@@ -65,40 +70,24 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
-    def barrier(self) -> None:
-        if self.active:
-            dist.barrier()
-
-
-@dataclass(frozen=True)
 class Setup:
     """What every step reads: the checked config, this process's place and device, where the
-    encoders' weights come from (empty on resume: the run's own weights), the dataset."""
+    encoders' weights come from (empty on resume: the run's own weights), the paths given."""
 
     config: dict[str, Any]
     world: Distributed
     device: torch.device
     sources: dict[str, WeightsSource]
     dataset_dir: Path
+    out_dir: Path
+    resume: bool
     progress: bool
 
 
 @dataclass
 class Data:
-    """The dataset as the model reads it: labels, the split frames and their PyTorch datasets."""
+    """The dataset as the model reads it: labels, split frames, their PyTorch datasets and this
+    rank's train loader."""
 
     labels: list[str]
     frames: dict[str, pd.DataFrame]
@@ -121,7 +110,7 @@ class Trainer:
 
 
 @dataclass
-class Progress:
+class RunState:
     """Where the run stands; saved in ``last/state.pt`` (as a dict) and broadcast from rank 0
     after each epoch so every rank stops together."""
 
@@ -144,9 +133,9 @@ def train(
     setup = prepare_run(config, dataset_dir, out_dir, resume, progress)
     labels, frames = load_dataset(dataset_dir)
     with open_run_folder(out_dir, resume, writes=setup.world.is_main) as folder:
-        model, tokenizer, model_config, saved = load_model(setup, labels, frames, out_dir, resume)
+        model, tokenizer, model_config, saved = load_model(setup, labels, frames)
         if setup.world.is_main:
-            save_run_record(folder, setup, model_config, labels, tokenizer, resume)
+            save_run_record(folder, setup, model_config, labels, tokenizer)
         data = make_data(setup, model, model_config, tokenizer, labels, frames, folder)
         trainer = make_trainer(setup, model, len(data.loader))
         state = restore_or_start(setup, trainer, saved, folder)
@@ -156,9 +145,7 @@ def train(
             if should_stop(config, state):
                 break
         metrics = final_metrics(setup, model, data, folder) if setup.world.is_main else {}
-    setup.world.barrier()
-    if setup.world.active:
-        dist.destroy_process_group()
+    setup.world.finish()
     return metrics
 
 
@@ -173,30 +160,28 @@ def prepare_run(
     sources = {} if resume else weights_plan(config)  # a resumed run reads its own weights
     if not progress:  # --quiet also hides transformers' own "Loading weights" bar
         hf_logging.disable_progress_bar()
-    world = _start_distributed()
-    device = _pick_device(config["device"], world)
-    _seed_everything(config["seed"])
-    return Setup(config, world, device, sources, dataset_dir, progress)
+    world = start_distributed()
+    device = pick_device(config["device"], world)
+    seed_everything(config["seed"])
+    return Setup(config, world, device, sources, dataset_dir, out_dir, resume, progress)
 
 
 def load_model(
     setup: Setup,
     labels: list[str],
     frames: dict[str, pd.DataFrame],
-    out_dir: Path,
-    resume: bool,
 ) -> tuple[HashtagModel, Any, dict[str, Any], dict[str, Any] | None]:
     """A new model (``build_model``) or the resumed run's, on the device, plus its tokenizer,
     its config.json ``model`` record and (on resume) the saved optimiser/RNG state."""
-    saved_state = None
-    if resume:  # weights first: the frozen backbone's features are cached from them
+    saved_state, out_dir = None, setup.out_dir
+    if setup.resume:  # weights first: the frozen backbone's features are cached from them
         saved = checkpoint.read_config(out_dir)
         model = checkpoint.model_from_config(saved["model"])
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
         saved_state = checkpoint.load_last(out_dir, model)
     else:
         downloads = any(source.origin == DOWNLOAD for source in setup.sources.values())
-        with _main_first(setup.world, downloads):  # one rank fills the caches, the others read
+        with main_first(setup.world, downloads):  # one rank fills the caches, the others read
             model, tokenizer, model_config = build_model(
                 setup.config, labels, frames["train"], setup.sources, setup.progress
             )
@@ -213,7 +198,6 @@ def save_run_record(
     model_config: dict[str, Any],
     labels: list[str],
     tokenizer: Any,
-    resume: bool,
 ) -> None:
     """config.json (and for a new run labels.txt and tokenizer/), written before training so a
     resumed run rebuilds the same architecture and vocabulary."""
@@ -222,7 +206,7 @@ def save_run_record(
         "train": {**setup.config, "dataset": str(setup.dataset_dir)},  # stored relative
         "model": model_config,
     }
-    if resume:  # labels and tokenizer were just read from the run: only the config changes
+    if setup.resume:  # labels and tokenizer were just read from the run: only the config changes
         checkpoint.save_config(folder.path, record)
     else:  # the staging folder is --out's sibling: the relative paths stay right after the move
         checkpoint.save_run_files(folder.path, record, labels, tokenizer)
@@ -289,15 +273,15 @@ def make_trainer(setup: Setup, model: HashtagModel, batches_per_epoch: int) -> T
 
 def restore_or_start(
     setup: Setup, trainer: Trainer, saved: dict[str, Any] | None, folder: RunFolder
-) -> Progress:
+) -> RunState:
     """The saved optimiser, schedule, progress and RNG states on resume; else a fresh start."""
     if saved is None:  # set-up draws vary (a feature-cache miss runs a DataLoader); training's not
-        _seed_everything(setup.config["seed"])
-        return Progress()
+        seed_everything(setup.config["seed"])
+        return RunState()
     trainer.optimizer.load_state_dict(saved["optimizer"])
     trainer.scheduler.load_state_dict(saved["scheduler"])
-    state = Progress(**saved["progress"])
-    _restore_rng(saved["rng"])
+    state = RunState(**saved["progress"])
+    restore_rng(saved["rng"])
     if setup.world.is_main:
         repair_torn_tail(folder.log_path)
     log.info("resuming at epoch %d, step %d", state.epoch, state.step)
@@ -305,7 +289,7 @@ def restore_or_start(
 
 
 def train_epoch(
-    setup: Setup, trainer: Trainer, data: Data, state: Progress, folder: RunFolder
+    setup: Setup, trainer: Trainer, data: Data, state: RunState, folder: RunFolder
 ) -> float:
     """One pass over this rank's share of the train split; returns its mean loss. A
     ``train`` log line every ``log_every`` optimiser steps and at the epoch's end."""
@@ -358,7 +342,7 @@ class _LossWindow:
     def mean(self) -> float:
         return float(self.loss) / max(self.samples, 1)
 
-    def entry(self, state: Progress, trainer: Trainer, world_size: int) -> dict[str, Any]:
+    def entry(self, state: RunState, trainer: Trainer, world_size: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - self.started
         return {
             "event": "train",
@@ -400,10 +384,10 @@ def end_epoch(
     setup: Setup,
     trainer: Trainer,
     data: Data,
-    state: Progress,
+    state: RunState,
     folder: RunFolder,
     train_loss: float,
-) -> Progress:
+) -> RunState:
     """Rank 0 validates, keeps the best weights, logs and saves ``last/`` (the first time, the
     staging folder then becomes ``--out``); every rank gets rank 0's progress back."""
     state.epoch += 1
@@ -439,14 +423,14 @@ def end_epoch(
                 "optimizer": trainer.optimizer.state_dict(),
                 "scheduler": trainer.scheduler.state_dict(),
                 "progress": state.saved(),
-                "rng": _capture_rng(),
+                "rng": capture_rng(),
             },
         )
         folder.promote()
-    return _broadcast(state, setup.world)
+    return broadcast(state, setup.world)
 
 
-def should_stop(config: dict[str, Any], state: Progress) -> bool:
+def should_stop(config: dict[str, Any], state: RunState) -> bool:
     """Early stopping after ``patience`` epochs without a val mAP gain, or the invocation's
     ``stop_after_epochs`` budget (the run continues with ``--resume``)."""
     if state.stale_epochs >= config["patience"]:
@@ -595,47 +579,6 @@ def _cached_features(
     return {split: cache.view(image_keys(frame["image_sha256"])) for split, frame in frames.items()}
 
 
-def _start_distributed() -> Distributed:
-    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return Distributed()
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
-    world = Distributed(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-    if backend == "gloo":
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-    return world
-
-
-@contextlib.contextmanager
-def _main_first(world: Distributed, enabled: bool) -> Iterator[None]:
-    """Rank 0 runs the block before the other ranks (when ``enabled``), e.g. a download."""
-    if enabled and not world.is_main:
-        world.barrier()
-    yield
-    if enabled and world.is_main:
-        world.barrier()
-
-
-def _pick_device(choice: str, world: Distributed) -> torch.device:
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("device cuda asked for but no CUDA GPU is visible")
-        torch.cuda.set_device(world.local_rank)
-        return torch.device("cuda", world.local_rank)
-    return torch.device(choice)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
     """Pretrained encoders take the small ``lr``; new layers (and random encoders) ``head_lr``."""
     encoders = ((model.text_encoder, "text_init"), (model.image_backbone, "image_init"))
@@ -647,31 +590,3 @@ def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
     if slow:
         groups.append({"params": slow, "lr": config["lr"]})
     return groups
-
-
-def _capture_rng() -> dict[str, Any]:
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _broadcast(value: Progress, world: Distributed) -> Progress:
-    """Rank 0's early-stopping bookkeeping, so every rank leaves the epoch loop together."""
-    if not world.active:
-        return value
-    holder = [value]
-    dist.broadcast_object_list(holder, src=0)
-    return holder[0]
