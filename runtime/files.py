@@ -46,27 +46,38 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int | No
 @contextmanager
 def staged_directory(target: str | os.PathLike[str], mode: int = 0o755) -> Iterator[Path]:
     """A temporary sibling folder to fill; it replaces ``target`` whole when the block succeeds
-    and is removed when it fails, leaving the previous ``target`` as it was. A folder cannot be
-    renamed over a non-empty one, so the old one is first moved aside, then deleted.
-
-    The sibling names carry the owner's process id and host, so the folders a killed process
-    left behind are recognised and removed by the next call for the same target."""
+    and is removed when it fails, leaving the previous ``target`` as it was."""
     final = Path(target)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_abandoned_stages(final)
-    stage = Path(tempfile.mkdtemp(prefix=_stage_prefix(final, "building"), dir=final.parent))
+    stage = new_stage(final)
     try:
         yield stage
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    promote_stage(stage, final, mode)
+
+
+def new_stage(target: Path) -> Path:
+    """An empty staging folder beside ``target``, for a writer that swaps it in later with
+    :func:`promote_stage` (or deletes it).
+
+    The sibling names carry the owner's process id and host, so the folders a killed process
+    left behind are recognised and removed by the next call for the same target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_stages(target)
+    return Path(tempfile.mkdtemp(prefix=_stage_prefix(target, "building"), dir=target.parent))
+
+
+def promote_stage(stage: Path, target: Path, mode: int = 0o755) -> None:
+    """Put ``stage`` in place of ``target``. A folder cannot be renamed over a non-empty one, so
+    an existing ``target`` is first moved aside, then deleted."""
     os.chmod(stage, mode)  # mkdtemp's 0o700 would hide the folder from other users
-    if not final.exists():
-        os.replace(stage, final)
+    if not target.exists():
+        os.replace(stage, target)
         return
-    retired = Path(tempfile.mkdtemp(prefix=_stage_prefix(final, "old"), dir=final.parent))
-    os.replace(final, retired / final.name)
-    os.replace(stage, final)
+    retired = Path(tempfile.mkdtemp(prefix=_stage_prefix(target, "old"), dir=target.parent))
+    os.replace(target, retired / target.name)
+    os.replace(stage, target)
     shutil.rmtree(retired, ignore_errors=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -271,17 +272,31 @@ def train_config(workdir) -> Path:
 
 @pytest.fixture(scope="module")
 def checkpoint(workdir, dataset, train_config) -> Path:
-    """A trained tiny checkpoint, trained into a folder a killed run left behind (config.json
-    and labels.txt, no weights): the retry needs no --resume and no clean-up."""
+    """A trained tiny checkpoint, trained after a run for the same --out was killed before its
+    first checkpoint: that run left only its staging folder beside --out, and the retry (no
+    --resume, no clean-up) removes it."""
     run = workdir / "run"
-    run.mkdir()
-    (run / "config.json").write_text("{}")
-    (run / "labels.txt").write_text("stale\n")
+    killed = workdir / f".run.building-{_dead_pid()}+{_host()}+abc"
+    killed.mkdir()
+    (killed / "config.json").write_text("{}")
+    (killed / "labels.txt").write_text("stale\n")
     argv = ["--dataset", str(dataset), "--out", str(run), "--config", str(train_config), "-q"]
     assert train_main(argv) == 0
     assert (run / "model.safetensors").is_file()
     assert (run / "labels.txt").read_text().splitlines() == ["topic0", "topic1", "topic2"]
+    assert not [path for path in workdir.iterdir() if path.name.startswith(".run.")]
     return run
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    probe = subprocess.Popen([sys.executable, "-c", "pass"])
+    probe.wait()
+    return probe.pid
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "localhost"
 
 
 @pytest.mark.parametrize(
@@ -348,19 +363,29 @@ def test_failed_run_leaves_no_folder_to_resume(
         "--config",
         str(train_config),
     ]
+    before = snapshot(tmp_path)
     code, lines = run_cli(train_main, [*argv, "-q"], capsys)
     assert code == 1
     assert lines == ["hashtag-train: error: injected failure at the end of the first epoch"]
-    assert not (tmp_path / "run").exists()
+    assert snapshot(tmp_path) == before  # no --out, no staging folder beside it
 
 
 def test_resume_of_a_folder_without_checkpoint_is_refused(tmp_path, dataset, capsys):
     (tmp_path / "run").mkdir()
     argv = ["--dataset", str(dataset), "--out", str(tmp_path / "run"), "--resume"]
     assert_refused(train_main, argv, capsys, tmp_path, 2, "config.json is missing")
-    (tmp_path / "run" / "config.json").write_text("{}")  # a run killed before its checkpoint
-    line = assert_refused(train_main, argv, capsys, tmp_path, 2, "before its first checkpoint")
-    assert "without --resume" in line
+    (tmp_path / "run" / "config.json").write_text("{}")  # not a run: no last/
+    assert_refused(train_main, argv, capsys, tmp_path, 2, "last/state.pt is missing")
+
+
+def test_new_run_refuses_a_folder_with_files(tmp_path, dataset, train_config, capsys):
+    """A new run becomes --out whole at its first checkpoint: files already there are never
+    replaced or mixed in; an empty folder is fine (see the checkpoint fixture for a new one)."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    argv = ["--dataset", str(dataset), "--out", str(tmp_path / "run")]
+    argv += ["--config", str(train_config)]
+    assert_refused(train_main, argv, capsys, tmp_path, 2, "is not empty and holds no run")
 
 
 # ---- damaged checkpoints: hashtag-evaluate and hashtag-serve -----------------------------------

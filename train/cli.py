@@ -7,11 +7,10 @@ then the dedicated flags below.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 from typing import Any
 
-from runtime.checkpoints import CONFIG_FILE, WEIGHTS_FILE, check_checkpoint
+from runtime.checkpoints import CONFIG_FILE, check_checkpoint
 from runtime.config import FlagKeys, add_config_args, explicit_keys, resolve_config
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, progress_disabled, setup_logging
@@ -138,13 +137,8 @@ def run_train(args: argparse.Namespace) -> int:
     from train.loop import train  # torch and transformers load only once the flags are valid
 
     setup_logging(args)
-    created = not args.out.exists()
-    try:
-        train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
-    except BaseException:
-        if created and not (args.out / WEIGHTS_FILE).exists():
-            shutil.rmtree(args.out, ignore_errors=True)  # no checkpoint yet: leave no stub
-        raise
+    # A new run writes beside --out until its first checkpoint: a failure leaves nothing to clean.
+    train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
     return 0
 
 
@@ -173,10 +167,7 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
             "there; drop --resume to start one)"
         )
     if not (args.out / RESUMABLE_STATE).is_file():
-        raise UsageError(
-            f"nothing to resume in {args.out}: the run stopped before its first checkpoint; "
-            "run the same command without --resume to start it afresh"
-        )
+        raise UsageError(f"nothing to resume in {args.out}: {RESUMABLE_STATE} is missing")
     saved = check_checkpoint(args.out, "--out")["train"]
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS)

@@ -1,21 +1,19 @@
-"""The training run, top to bottom: data, model, optimiser, epochs, checkpoints, final metrics.
+"""The training run, top to bottom: :func:`train` reads as the list of its steps.
 
 One process trains alone; under ``torchrun`` every process runs this same function and DDP keeps
 them in step (gloo on CPU, nccl on GPU). Rank 0 alone writes files and evaluates; the others wait
 at barriers. Shuffling is seeded by ``seed + epoch`` and the RNG states are saved with ``last/``
-at each epoch end, so ``--resume`` continues exactly where an uninterrupted run would be.
+at each epoch end, so ``--resume`` continues exactly where an uninterrupted run would be. A new
+run writes into a staging folder that becomes ``--out`` at its first checkpoint (train.run_folder).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
-import os
-import random
-import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,20 +21,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
-from torch.utils.tensorboard import SummaryWriter
+from torch.utils.data import DataLoader, Sampler
 from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
 
-from runtime.errors import UsageError
-from runtime.files import append_jsonl, repair_torn_tail
+from runtime.files import repair_torn_tail
 from runtime.progress import progress_bar
 from train import checkpoint
 from train.config_check import check_train_config
 from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
+from train.distributed import (
+    Distributed,
+    broadcast,
+    capture_rng,
+    main_first,
+    pick_device,
+    restore_rng,
+    seed_everything,
+    start_distributed,
+)
 from train.encoders import (
     image_backbone,
     image_input,
@@ -49,6 +54,7 @@ from train.features import FeatureCache, backbone_key, default_cache_root, image
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import HashtagModel, hashtag_loss
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
+from train.run_folder import RunFolder, open_run_folder, refuse_existing_run
 from train.weights import (
     DOWNLOAD,
     WeightsSource,
@@ -61,81 +67,170 @@ from train.weights import (
 )
 
 log = logging.getLogger(__name__)
-TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass(frozen=True)
-class Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
+class Setup:
+    """What every step reads: the checked config, this process's place and device, where the
+    encoders' weights come from (empty on resume: the run's own weights), the paths given."""
 
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
+    config: dict[str, Any]
+    world: Distributed
+    device: torch.device
+    sources: dict[str, WeightsSource]
+    dataset_dir: Path
+    out_dir: Path
+    resume: bool
+    progress: bool
 
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
 
-    def barrier(self) -> None:
-        if self.active:
-            dist.barrier()
+@dataclass
+class Data:
+    """The dataset as the model reads it: labels, split frames, their PyTorch datasets and this
+    rank's train loader."""
+
+    labels: list[str]
+    frames: dict[str, pd.DataFrame]
+    datasets: dict[str, PostDataset]
+    collate: Collator
+    sampler: Sampler[int]
+    loader: DataLoader
+
+
+@dataclass
+class Trainer:
+    """The model (``wrapped`` in DDP and/or torch.compile for the forward pass) and its
+    optimiser and schedule."""
+
+    model: HashtagModel
+    wrapped: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    frozen: bool
+
+
+@dataclass
+class RunState:
+    """Where the run stands; saved in ``last/state.pt`` (as a dict) and broadcast from rank 0
+    after each epoch so every rank stops together."""
+
+    epoch: int = 0
+    step: int = 0
+    best_map: float = -1.0
+    stale_epochs: int = 0
+    epochs_this_run: int = 0  # not saved: a resumed invocation counts from 0 again
+
+    def saved(self) -> dict[str, Any]:
+        record = dataclasses.asdict(self)
+        record.pop("epochs_this_run")
+        return record
 
 
 def train(
     config: dict[str, Any], dataset_dir: Path, out_dir: Path, resume: bool, progress: bool
 ) -> dict[str, Any]:
     """Train per ``config`` and return the metrics written to ``out_dir/metrics.json``."""
+    setup = prepare_run(config, dataset_dir, out_dir, resume, progress)
+    labels, frames = load_dataset(dataset_dir)
+    with open_run_folder(out_dir, resume, writes=setup.world.is_main) as folder:
+        model, tokenizer, model_config, saved = load_model(setup, labels, frames)
+        if setup.world.is_main:
+            save_run_record(folder, setup, model_config, labels, tokenizer)
+        data = make_data(setup, model, model_config, tokenizer, labels, frames, folder)
+        trainer = make_trainer(setup, model, len(data.loader))
+        state = restore_or_start(setup, trainer, saved, folder)
+        while state.epoch < config["epochs"]:
+            train_loss = train_epoch(setup, trainer, data, state, folder)
+            state = end_epoch(setup, trainer, data, state, folder, train_loss)
+            if should_stop(config, state):
+                break
+        metrics = final_metrics(setup, model, data, folder) if setup.world.is_main else {}
+    setup.world.finish()
+    return metrics
+
+
+def prepare_run(
+    config: dict[str, Any], dataset_dir: Path, out_dir: Path, resume: bool, progress: bool
+) -> Setup:
+    """Check the config and ``--out``, say where the weights come from, join torchrun's group,
+    pick the device and seed everything: all before any data is read."""
     check_train_config(config)
+    if not resume:
+        refuse_existing_run(out_dir)
     sources = {} if resume else weights_plan(config)  # a resumed run reads its own weights
     if not progress:  # --quiet also hides transformers' own "Loading weights" bar
         hf_logging.disable_progress_bar()
-    world = _start_distributed()
-    device = _pick_device(config["device"], world)
-    _seed_everything(config["seed"])
+    world = start_distributed()
+    device = pick_device(config["device"], world)
+    seed_everything(config["seed"])
+    return Setup(config, world, device, sources, dataset_dir, out_dir, resume, progress)
 
-    # ---- data and model -------------------------------------------------------------------
-    labels, frames = load_dataset(dataset_dir)
-    if not resume:
-        _refuse_existing_run(out_dir)
-    world.barrier()  # every rank has checked before rank 0 writes config.json
-    saved_state = None
-    if resume:  # weights first: the frozen backbone's features are cached from them
+
+def load_model(
+    setup: Setup,
+    labels: list[str],
+    frames: dict[str, pd.DataFrame],
+) -> tuple[HashtagModel, Any, dict[str, Any], dict[str, Any] | None]:
+    """A new model (``build_model``) or the resumed run's, on the device, plus its tokenizer,
+    its config.json ``model`` record and (on resume) the saved optimiser/RNG state."""
+    saved_state, out_dir = None, setup.out_dir
+    if setup.resume:  # weights first: the frozen backbone's features are cached from them
         saved = checkpoint.read_config(out_dir)
         model = checkpoint.model_from_config(saved["model"])
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
         saved_state = checkpoint.load_last(out_dir, model)
     else:
-        downloads = any(source.origin == DOWNLOAD for source in sources.values())
-        with _main_first(world, downloads):  # one rank fills the caches, the others read them
+        downloads = any(source.origin == DOWNLOAD for source in setup.sources.values())
+        with main_first(setup.world, downloads):  # one rank fills the caches, the others read
             model, tokenizer, model_config = build_model(
-                config, labels, frames["train"], sources, progress
+                setup.config, labels, frames["train"], setup.sources, setup.progress
             )
-        model_config["demojize"] = demojized(dataset_dir)  # serving repeats the dataset's text
-    model.to(device)
-    if world.is_main:
-        record = {
-            "run_name": out_dir.resolve().name,
-            "train": {**config, "dataset": str(dataset_dir)},  # stored relative to out_dir
-            "model": model_config,
-        }
-        if resume:  # labels and tokenizer were just read from out_dir: only the config changes
-            checkpoint.save_config(out_dir, record)
-        else:
-            checkpoint.save_run_files(out_dir, record, labels, tokenizer)
-    frozen = model.uses_image and config["image_mode"] == "frozen"
-    if frozen:
+        model_config["demojize"] = demojized(setup.dataset_dir)  # serving repeats the dataset's
+    model.to(setup.device)
+    if model.uses_image and setup.config["image_mode"] == "frozen":
         model.image_backbone.requires_grad_(False)
-    log_path = out_dir / checkpoint.LOG_FILE
+    return model, tokenizer, model_config, saved_state
+
+
+def save_run_record(
+    folder: RunFolder,
+    setup: Setup,
+    model_config: dict[str, Any],
+    labels: list[str],
+    tokenizer: Any,
+) -> None:
+    """config.json (and for a new run labels.txt and tokenizer/), written before training so a
+    resumed run rebuilds the same architecture and vocabulary."""
+    record = {
+        "run_name": folder.out.resolve().name,
+        "train": {**setup.config, "dataset": str(setup.dataset_dir)},  # stored relative
+        "model": model_config,
+    }
+    if setup.resume:  # labels and tokenizer were just read from the run: only the config changes
+        checkpoint.save_config(folder.path, record)
+    else:  # the staging folder is --out's sibling: the relative paths stay right after the move
+        checkpoint.save_run_files(folder.path, record, labels, tokenizer)
+
+
+def make_data(
+    setup: Setup,
+    model: HashtagModel,
+    model_config: dict[str, Any],
+    tokenizer: Any,
+    labels: list[str],
+    frames: dict[str, pd.DataFrame],
+    folder: RunFolder,
+) -> Data:
+    """Datasets of every split (cached image features in frozen mode), the collator, the
+    per-epoch shuffling sampler of this rank and the train loader."""
+    config = setup.config
     image = ImageInput.from_record(model_config) if model.uses_image else None
-    features = _cached_features(
-        model, image, frames, dataset_dir, config, world, device, log_path, progress
-    )
+    features = _cached_features(model, image, frames, setup, folder)
+    frozen = model.uses_image and config["image_mode"] == "frozen"
     datasets = {
         split: PostDataset(
             frame,
-            dataset_dir,
+            setup.dataset_dir,
             len(labels),
             image=image if not frozen else None,
             features=features.get(split),
@@ -143,10 +238,11 @@ def train(
         for split, frame in frames.items()
     }
     collate = Collator(tokenizer if model.uses_text else None, config["max_seq_len"])
+    world = setup.world
     sampler = make_train_sampler(
         frames["train"], config["weighted_sampling"], config["seed"], world.rank, world.world_size
     )
-    train_loader = DataLoader(
+    loader = DataLoader(
         datasets["train"],
         batch_size=config["batch_size"],
         sampler=sampler,
@@ -155,173 +251,213 @@ def train(
         drop_last=len(sampler) > config["batch_size"],
         persistent_workers=config["num_workers"] > 0,
     )
+    return Data(labels, frames, datasets, collate, sampler, loader)
 
-    # ---- optimiser and schedule -----------------------------------------------------------
-    accumulate = config["grad_accum_steps"]
-    steps_per_epoch = math.ceil(len(train_loader) / accumulate)
+
+def make_trainer(setup: Setup, model: HashtagModel, batches_per_epoch: int) -> Trainer:
+    """AdamW with two learning rates, linear warm-up and decay over the whole run, and the
+    model wrapped for DDP and ``--compile``."""
+    config = setup.config
+    steps_per_epoch = math.ceil(batches_per_epoch / config["grad_accum_steps"])
     total_steps = steps_per_epoch * config["epochs"]
-    optimizer = torch.optim.AdamW(
-        _param_groups(model, config),
-        weight_decay=config["weight_decay"],
-    )
+    optimizer = torch.optim.AdamW(_param_groups(model, config), weight_decay=config["weight_decay"])
     scheduler = get_linear_schedule_with_warmup(
         optimizer, round(config["warmup_ratio"] * total_steps), total_steps
     )
-    progress_state = {"epoch": 0, "step": 0, "best_map": -1.0, "stale_epochs": 0}
-    if saved_state is not None:
-        optimizer.load_state_dict(saved_state["optimizer"])
-        scheduler.load_state_dict(saved_state["scheduler"])
-        progress_state = saved_state["progress"]
-        _restore_rng(saved_state["rng"])
-        if world.is_main:
-            repair_torn_tail(log_path)
-        log.info("resuming at epoch %d, step %d", progress_state["epoch"], progress_state["step"])
-    else:  # set-up draws vary (a feature-cache miss runs a DataLoader); training's must not
-        _seed_everything(config["seed"])
-
-    trained = DistributedDataParallel(model) if world.active else model
+    wrapped = DistributedDataParallel(model) if setup.world.active else model
     if config["compile"]:
-        trained = torch.compile(trained)
-    board = _tensorboard(out_dir) if world.is_main else None
-    try:
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+        wrapped = torch.compile(wrapped)
+    frozen = model.uses_image and config["image_mode"] == "frozen"
+    return Trainer(model, wrapped, optimizer, scheduler, frozen)
 
-        # ---- epochs ---------------------------------------------------------------------------
-        epochs_this_run = 0
-        while progress_state["epoch"] < config["epochs"]:
-            epoch = progress_state["epoch"]
-            sampler.set_epoch(epoch)
-            model.train()
-            if frozen:
-                model.image_backbone.eval()
-            bar = progress_bar(
-                total=len(train_loader),
-                desc=f"epoch {epoch + 1}/{config['epochs']}",
-                disable=not (progress and world.is_main),
-            )
-            window_loss, window_samples, window_start = 0.0, 0, time.perf_counter()
-            epoch_loss, epoch_samples = 0.0, 0
-            for micro_step, batch in enumerate(train_loader):
-                batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-                targets = batch.pop("targets")
-                is_update = (micro_step + 1) % accumulate == 0 or micro_step + 1 == len(
-                    train_loader
-                )
-                sync = (
-                    contextlib.nullcontext() if is_update or not world.active else trained.no_sync()
-                )
-                with sync:
-                    with autocast:
-                        logits = trained(**batch)
-                    loss = hashtag_loss(logits.float(), targets, config["loss"])
-                    (loss / accumulate).backward()
-                # A device tensor after the first add: ``.item()`` here would wait for the GPU at
-                # every batch, the log line below reads it once per window.
-                window_loss += loss.detach().double() * len(targets)
-                window_samples += len(targets)
-                epoch_loss += loss.detach().double() * len(targets)
-                epoch_samples += len(targets)
-                bar.update(1)
-                if not is_update:
-                    continue
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                progress_state["step"] += 1
-                if progress_state["step"] % config["log_every"] == 0 or micro_step + 1 == len(
-                    train_loader
-                ):
-                    elapsed = time.perf_counter() - window_start
-                    entry = {
-                        "event": "train",
-                        "epoch": epoch + 1,
-                        "step": progress_state["step"],
-                        "loss": float(window_loss) / window_samples,
-                        "lr": scheduler.get_last_lr()[-1],
-                        "samples_per_s": window_samples * world.world_size / max(elapsed, 1e-9),
-                    }
-                    bar.set_postfix(
-                        loss=f"{entry['loss']:.4f}", sps=f"{entry['samples_per_s']:.0f}"
-                    )
-                    if world.is_main:
-                        _log(log_path, board, entry)
-                    window_loss, window_samples, window_start = 0.0, 0, time.perf_counter()
-            bar.close()
 
-            # ---- end of epoch: validate, keep the best, save last/ -----------------------------
-            progress_state["epoch"] = epoch + 1
-            epochs_this_run += 1
+def restore_or_start(
+    setup: Setup, trainer: Trainer, saved: dict[str, Any] | None, folder: RunFolder
+) -> RunState:
+    """The saved optimiser, schedule, progress and RNG states on resume; else a fresh start."""
+    if saved is None:  # set-up draws vary (a feature-cache miss runs a DataLoader); training's not
+        seed_everything(setup.config["seed"])
+        return RunState()
+    trainer.optimizer.load_state_dict(saved["optimizer"])
+    trainer.scheduler.load_state_dict(saved["scheduler"])
+    state = RunState(**saved["progress"])
+    restore_rng(saved["rng"])
+    if setup.world.is_main:
+        repair_torn_tail(folder.log_path)
+    log.info("resuming at epoch %d, step %d", state.epoch, state.step)
+    return state
+
+
+def train_epoch(
+    setup: Setup, trainer: Trainer, data: Data, state: RunState, folder: RunFolder
+) -> float:
+    """One pass over this rank's share of the train split; returns its mean loss. A
+    ``train`` log line every ``log_every`` optimiser steps and at the epoch's end."""
+    config, world, loader = setup.config, setup.world, data.loader
+    accumulate, batches = config["grad_accum_steps"], len(loader)
+    data.sampler.set_epoch(state.epoch)
+    trainer.model.train()
+    if trainer.frozen:
+        trainer.model.image_backbone.eval()
+    bar = progress_bar(
+        total=batches,
+        desc=f"epoch {state.epoch + 1}/{config['epochs']}",
+        disable=not (setup.progress and world.is_main),
+    )
+    window = _LossWindow()
+    epoch_loss = _LossWindow()
+    for micro_step, batch in enumerate(loader):
+        is_update = (micro_step + 1) % accumulate == 0 or micro_step + 1 == batches
+        loss, samples = _forward_backward(setup, trainer, batch, synced=is_update)
+        window.add(loss, samples)
+        epoch_loss.add(loss, samples)
+        bar.update(1)
+        if not is_update:
+            continue
+        _optimizer_step(trainer, config["max_grad_norm"])
+        state.step += 1
+        if state.step % config["log_every"] == 0 or micro_step + 1 == batches:
+            entry = window.entry(state, trainer, world.world_size)
+            bar.set_postfix(loss=f"{entry['loss']:.4f}", sps=f"{entry['samples_per_s']:.0f}")
             if world.is_main:
-                val_probs, val_targets = predict_loader(
-                    model, datasets["val"], collate, config, device
-                )
-                val_map = mean_average_precision(val_probs, val_targets)
-                improved = val_map > progress_state["best_map"]
-                if improved:
-                    progress_state["best_map"] = val_map
-                    progress_state["stale_epochs"] = 0
-                    checkpoint.save_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
-                else:
-                    progress_state["stale_epochs"] += 1
-                val_entry = {
-                    "event": "val",
-                    "epoch": epoch + 1,
-                    "step": progress_state["step"],
-                    "map": val_map,
-                    "p@1": ranking_metrics(val_probs, val_targets, ks=(1,))["p@1"],
-                    "train_loss": float(epoch_loss) / max(epoch_samples, 1),
-                    "lr": scheduler.get_last_lr()[-1],
-                    "best": improved,
-                }
-                _log(log_path, board, val_entry)
-                _log_epoch(board, val_entry)
-                checkpoint.save_last(
-                    out_dir,
-                    model,
-                    {
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "progress": progress_state,
-                        "rng": _capture_rng(),
-                    },
-                )
-            progress_state = _broadcast(progress_state, world)
-            if progress_state["stale_epochs"] >= config["patience"]:
-                log.info("val mAP has not improved for %d epochs: stopping", config["patience"])
-                break
-            if config["stop_after_epochs"] and epochs_this_run >= config["stop_after_epochs"]:
-                log.info(
-                    "stopping after %d epochs as asked; continue with --resume", epochs_this_run
-                )
-                break
+                folder.log(entry)
+            window = _LossWindow()
+    bar.close()
+    return epoch_loss.mean()
 
-        # ---- final metrics with the best weights ----------------------------------------------
-        metrics: dict[str, Any] = {}
-        if world.is_main:
-            checkpoint.load_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
-            probs = {
-                split: predict_loader(model, datasets[split], collate, config, device)
-                for split in ("val", "test")
-            }
-            train_targets = datasets["train"].targets.numpy()
-            metrics = metrics_report(probs, train_targets)
-            checkpoint.write_metrics(out_dir, metrics)
-            test = SplitScores("test", frames["test"], dataset_dir, *probs["test"], labels)
-            report = write_report(
-                out_dir / REPORT_FILE,
-                out_dir.resolve().name,
-                test,
-                metrics["test"],
-                read_history(out_dir),
-            )
-            log.info("report: %s", report)
-    finally:  # a failed run's folder is removed: the writer's thread must be done
-        if board is not None:
-            board.close()
-    world.barrier()
-    if world.active:
-        dist.destroy_process_group()
+
+class _LossWindow:
+    """Loss summed over samples since the window opened. A device tensor after the first add:
+    ``.item()`` per batch would wait for the GPU every time; it is read once per window."""
+
+    def __init__(self) -> None:
+        self.loss: Any = 0.0
+        self.samples = 0
+        self.started = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, samples: int) -> None:
+        self.loss += loss.detach().double() * samples
+        self.samples += samples
+
+    def mean(self) -> float:
+        return float(self.loss) / max(self.samples, 1)
+
+    def entry(self, state: RunState, trainer: Trainer, world_size: int) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self.started
+        return {
+            "event": "train",
+            "epoch": state.epoch + 1,
+            "step": state.step,
+            "loss": self.mean(),
+            "lr": trainer.scheduler.get_last_lr()[-1],
+            "samples_per_s": self.samples * world_size / max(elapsed, 1e-9),
+        }
+
+
+def _forward_backward(
+    setup: Setup, trainer: Trainer, batch: dict[str, torch.Tensor], synced: bool
+) -> tuple[torch.Tensor, int]:
+    """Loss of one micro-batch, its gradient accumulated (DDP syncs only on ``synced`` steps);
+    bf16 autocast on GPU."""
+    device = setup.device
+    batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+    targets = batch.pop("targets")
+    no_sync = setup.world.active and not synced
+    sync = trainer.wrapped.no_sync() if no_sync else contextlib.nullcontext()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    with sync:
+        with autocast:
+            logits = trainer.wrapped(**batch)
+        loss = hashtag_loss(logits.float(), targets, setup.config["loss"])
+        (loss / setup.config["grad_accum_steps"]).backward()
+    return loss, len(targets)
+
+
+def _optimizer_step(trainer: Trainer, max_grad_norm: float) -> None:
+    torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), max_grad_norm)
+    trainer.optimizer.step()
+    trainer.scheduler.step()
+    trainer.optimizer.zero_grad(set_to_none=True)
+
+
+def end_epoch(
+    setup: Setup,
+    trainer: Trainer,
+    data: Data,
+    state: RunState,
+    folder: RunFolder,
+    train_loss: float,
+) -> RunState:
+    """Rank 0 validates, keeps the best weights, logs and saves ``last/`` (the first time, the
+    staging folder then becomes ``--out``); every rank gets rank 0's progress back."""
+    state.epoch += 1
+    state.epochs_this_run += 1
+    if setup.world.is_main:
+        model = trainer.model
+        val_probs, val_targets = predict_loader(
+            model, data.datasets["val"], data.collate, setup.config, setup.device
+        )
+        val_map = mean_average_precision(val_probs, val_targets)
+        improved = val_map > state.best_map
+        if improved:
+            state.best_map, state.stale_epochs = val_map, 0
+            checkpoint.save_weights(model, folder.path / checkpoint.WEIGHTS_FILE)
+        else:
+            state.stale_epochs += 1
+        entry = {
+            "event": "val",
+            "epoch": state.epoch,
+            "step": state.step,
+            "map": val_map,
+            "p@1": ranking_metrics(val_probs, val_targets, ks=(1,))["p@1"],
+            "train_loss": train_loss,
+            "lr": trainer.scheduler.get_last_lr()[-1],
+            "best": improved,
+        }
+        folder.log(entry)
+        folder.log_epoch(entry)
+        checkpoint.save_last(
+            folder.path,
+            model,
+            {
+                "optimizer": trainer.optimizer.state_dict(),
+                "scheduler": trainer.scheduler.state_dict(),
+                "progress": state.saved(),
+                "rng": capture_rng(),
+            },
+        )
+        folder.promote()
+    return broadcast(state, setup.world)
+
+
+def should_stop(config: dict[str, Any], state: RunState) -> bool:
+    """Early stopping after ``patience`` epochs without a val mAP gain, or the invocation's
+    ``stop_after_epochs`` budget (the run continues with ``--resume``)."""
+    if state.stale_epochs >= config["patience"]:
+        log.info("val mAP has not improved for %d epochs: stopping", config["patience"])
+        return True
+    if config["stop_after_epochs"] and state.epochs_this_run >= config["stop_after_epochs"]:
+        log.info("stopping after %d epochs as asked; continue with --resume", state.epochs_this_run)
+        return True
+    return False
+
+
+def final_metrics(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> dict:
+    """The best weights scored on val and test beside the popularity baseline (metrics.json),
+    and the run's report.html."""
+    run = folder.path
+    checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
+    probs = {
+        split: predict_loader(model, data.datasets[split], data.collate, setup.config, setup.device)
+        for split in ("val", "test")
+    }
+    metrics = metrics_report(probs, data.datasets["train"].targets.numpy())
+    checkpoint.write_metrics(run, metrics)
+    test = SplitScores("test", data.frames["test"], setup.dataset_dir, *probs["test"], data.labels)
+    report = write_report(
+        run / REPORT_FILE, run.resolve().name, test, metrics["test"], read_history(run)
+    )
+    log.info("report: %s", report)
     return metrics
 
 
@@ -412,14 +548,11 @@ def _cached_features(
     model: HashtagModel,
     image: ImageInput | None,
     frames: dict[str, pd.DataFrame],
-    dataset_dir: Path,
-    config: dict[str, Any],
-    world: Distributed,
-    device: torch.device,
-    log_path: Path,
-    progress: bool,
+    setup: Setup,
+    folder: RunFolder,
 ) -> dict[str, Any]:
     """Frozen-image mode: make sure every split's images are cached (rank 0), then map them."""
+    config, world = setup.config, setup.world
     if not (model.uses_image and config["image_mode"] == "frozen"):
         return {}
     root = Path(config["feature_cache"]) if config["feature_cache"] else default_cache_root()
@@ -430,75 +563,20 @@ def _cached_features(
         images: dict[str, Path | None] = {}
         for frame in frames.values():
             for sha, path in zip(image_keys(frame["image_sha256"]), frame["image"], strict=True):
-                images.setdefault(sha, dataset_dir / path if path else None)
+                images.setdefault(sha, setup.dataset_dir / path if path else None)
         cache.ensure(
             images,
-            lambda pixels: model.image_features(pixels.to(device)),
+            lambda pixels: model.image_features(pixels.to(setup.device)),
             image,
             batch_size=config["feature_batch_size"],
             num_workers=config["num_workers"],
-            progress=progress,
+            progress=setup.progress,
         )
         log.info("feature cache %s: %d hits, %d misses", cache.folder, cache.hits, cache.misses)
-        _log(log_path, None, {"event": "feature_cache", "hits": cache.hits, "misses": cache.misses})
+        folder.log({"event": "feature_cache", "hits": cache.hits, "misses": cache.misses})
     world.barrier()
     cache = FeatureCache(root, key, dim)
     return {split: cache.view(image_keys(frame["image_sha256"])) for split, frame in frames.items()}
-
-
-def _refuse_existing_run(out_dir: Path) -> None:
-    """A run exists once it saved weights; the config, labels and log that a run killed before
-    its first checkpoint left are removed, so the retry needs no ``--resume`` (there is nothing
-    to resume) and no manual clean-up."""
-    if (out_dir / checkpoint.WEIGHTS_FILE).exists() or (out_dir / checkpoint.LAST_DIR).exists():
-        raise UsageError(f"{out_dir} already holds a run: pass --resume or another --out")
-    if (out_dir / checkpoint.CONFIG_FILE).exists():
-        log.warning("%s holds a run stopped before its first checkpoint: restarting it", out_dir)
-        for name in (checkpoint.CONFIG_FILE, checkpoint.LABELS_FILE, checkpoint.LOG_FILE):
-            (out_dir / name).unlink(missing_ok=True)
-        for name in (checkpoint.TOKENIZER_DIR, TENSORBOARD_DIR):
-            shutil.rmtree(out_dir / name, ignore_errors=True)
-
-
-def _start_distributed() -> Distributed:
-    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return Distributed()
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
-    world = Distributed(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-    if backend == "gloo":
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-    return world
-
-
-@contextlib.contextmanager
-def _main_first(world: Distributed, enabled: bool) -> Iterator[None]:
-    """Rank 0 runs the block before the other ranks (when ``enabled``), e.g. a download."""
-    if enabled and not world.is_main:
-        world.barrier()
-    yield
-    if enabled and world.is_main:
-        world.barrier()
-
-
-def _pick_device(choice: str, world: Distributed) -> torch.device:
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("device cuda asked for but no CUDA GPU is visible")
-        torch.cuda.set_device(world.local_rank)
-        return torch.device("cuda", world.local_rank)
-    return torch.device(choice)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
@@ -512,52 +590,3 @@ def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
     if slow:
         groups.append({"params": slow, "lr": config["lr"]})
     return groups
-
-
-def _tensorboard(out_dir: Path) -> SummaryWriter:
-    """Event files under OUT/tensorboard: ``tensorboard --logdir OUT`` shows the run."""
-    return SummaryWriter(str(out_dir / TENSORBOARD_DIR))
-
-
-def _log(path: Path, board: SummaryWriter | None, entry: dict[str, Any]) -> None:
-    """One train_log.jsonl line; its figures also as TensorBoard scalars at the global step."""
-    append_jsonl(path, [{**entry, "time": time.time()}])
-    if board is not None:
-        for key, value in entry.items():
-            if isinstance(value, float):
-                board.add_scalar(f"{entry['event']}/{key}", value, entry.get("step", 0))
-
-
-def _log_epoch(board: SummaryWriter, entry: dict[str, Any]) -> None:
-    """The end-of-epoch figures again with the epoch as x axis (the report's curves)."""
-    for key in ("train_loss", "map", "lr"):
-        board.add_scalar(f"epoch/{key}", entry[key], entry["epoch"])
-    board.flush()
-
-
-def _capture_rng() -> dict[str, Any]:
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _broadcast(value: dict[str, Any], world: Distributed) -> dict[str, Any]:
-    """Rank 0's early-stopping bookkeeping, so every rank leaves the epoch loop together."""
-    if not world.active:
-        return value
-    holder = [value]
-    dist.broadcast_object_list(holder, src=0)
-    return holder[0]

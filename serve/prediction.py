@@ -1,0 +1,172 @@
+"""One prediction, whatever route asked for it: checks, the image, the micro-batched model call.
+
+Every prediction route funnels into :meth:`PredictionService.predict`, so validation, modality
+rules and timing are written once; routes differ only in where inputs come from and how answers
+render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from serve.batching import MicroBatcher
+from serve.errors import RequestFailed
+from serve.images import FetchPolicy, decode_image, fetch_drive, fetch_url, within_deadline
+from serve.settings import ServeSettings
+
+if TYPE_CHECKING:  # the app only calls it; importing it would load torch for type hints
+    from train.predictor import Predictor
+
+SEED_MAX_SEQ_LEN = 20
+SEED_N_LABEL = 10
+# Generous static bounds for the request schemas; the model's own limits are checked per request.
+SCHEMA_MAX_SEQ_LEN = 4096
+SCHEMA_MAX_LABELS = 100_000
+MAX_URL_CHARS = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    caption: str
+    image: Image.Image | None
+    hashtags: list[tuple[str, float]]
+    model: str
+    latency_ms: float
+
+    def as_json(self) -> dict[str, Any]:
+        tags = [{"tag": tag, "score": round(score, 6)} for tag, score in self.hashtags]
+        return {"hashtags": tags, "model": self.model, "latency_ms": round(self.latency_ms, 3)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSource:
+    """Where a request's image comes from; at most one field may be set."""
+
+    image_id: str | None = None
+    image_url: str | None = None
+    upload: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageFetcher:
+    """Turns an :class:`ImageSource` into a decoded image: Drive and URL downloads under the
+    fetch policy (deadline, size cap, no private addresses), then decoding off the event loop."""
+
+    policy: FetchPolicy
+    drive_base_url: str
+    max_pixels: int
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> ImageFetcher:
+        policy = FetchPolicy(
+            allow_private=settings.allow_private_urls,
+            timeout_s=settings.fetch_timeout_s,
+            max_bytes=settings.max_upload_bytes,
+            max_redirects=settings.max_redirects,
+        )
+        return cls(policy, settings.drive_base_url, settings.max_image_pixels)
+
+    async def load(self, source: ImageSource) -> Image.Image | None:
+        image_id, image_url, upload = source.image_id, source.image_url, source.upload
+        sources = [
+            name
+            for name, value in (("image_id", image_id), ("image_url", image_url), ("image", upload))
+            if value
+        ]
+        if len(sources) > 1:
+            raise RequestFailed(
+                422, "two_images", f"give one image source, not {' and '.join(sources)}"
+            )
+        if image_id or image_url:
+            fetch = (
+                fetch_drive(image_id, self.drive_base_url, self.policy)
+                if image_id
+                else fetch_url(image_url, self.policy)
+            )
+            data = await within_deadline(fetch, self.policy, upstream=bool(image_id))
+        elif upload:
+            data = upload
+        else:
+            return None
+        # Decoding is CPU-bound; a thread keeps the event loop answering meanwhile.
+        return await asyncio.to_thread(decode_image, data, self.max_pixels)
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionService:
+    """The per-app state a prediction needs."""
+
+    settings: ServeSettings
+    predictor: Predictor
+    batcher: MicroBatcher
+    fetcher: ImageFetcher
+
+    async def predict(
+        self,
+        text: str | None,
+        source: ImageSource,
+        max_seq_len: int | None,
+        n_label: int | None,
+    ) -> Outcome:
+        """Predict with the seed's defaults: 20 tokens and 10 tags, capped by what the model has.
+
+        Cheap checks come first, so a request that will be refused never triggers a download.
+        """
+        caption = text or ""
+        max_seq_len = max_seq_len or min(SEED_MAX_SEQ_LEN, self.predictor.max_seq_len)
+        self._check_limits(caption, max_seq_len, n_label)
+        image = await self.fetcher.load(source)
+        # The predictor turns the caption into model text itself; this copy only tells whether
+        # anything is left of it.
+        model_text = self.predictor.model_text(caption) or None
+        self._check_modality(model_text, caption, image)
+        top_k = n_label or min(SEED_N_LABEL, len(self.predictor.labels))
+        started = time.perf_counter()
+        hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        return Outcome(caption, image, hashtags, self.predictor.name, latency_ms)
+
+    def _check_limits(self, caption: str, max_seq_len: int, n_label: int | None) -> None:
+        limit = self.settings.max_text_chars
+        if len(caption) > limit:
+            raise RequestFailed(
+                422, "text_too_long", f"text is {len(caption)} characters; the limit is {limit}"
+            )
+        model_len = self.predictor.max_seq_len
+        if not 1 <= max_seq_len <= model_len:
+            raise RequestFailed(
+                422, "bad_max_seq_len", f"max_seq_len must be between 1 and {model_len}"
+            )
+        labels = len(self.predictor.labels)
+        if n_label is not None and not 1 <= n_label <= labels:
+            raise RequestFailed(
+                422,
+                "bad_n_label",
+                f"n_label must be between 1 and {labels} (the number of hashtags the model knows)",
+            )
+
+    def _check_modality(
+        self, model_text: str | None, caption: str, image: Image.Image | None
+    ) -> None:
+        modality = self.predictor.modality
+        if modality == "image" and image is None:
+            raise RequestFailed(
+                422,
+                "image_required",
+                "this model predicts from images: send image_id, image_url or an image file",
+            )
+        if modality == "text" and model_text is None:
+            raise RequestFailed(
+                422,
+                "text_required",
+                "this model predicts from captions: send a non-empty text "
+                "(hashtags, mentions and URLs alone are removed)",
+            )
+        if model_text is None and image is None:
+            detail = " (hashtags, mentions and URLs are removed from it)" if caption else ""
+            raise RequestFailed(422, "no_input", f"send a caption{detail}, an image, or both")
