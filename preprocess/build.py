@@ -24,7 +24,7 @@ import numpy as np
 from preprocess import langid
 from preprocess.dedup import DuplicatePair, drop_duplicate_images, drop_repeated_posts
 from preprocess.funnel import Funnel
-from preprocess.images import ImageJob, ImageResult, fetch_images, link_into
+from preprocess.image_stage import ImageJob, ImageResult, fetch_images, link_into
 from preprocess.labels import (
     count_hashtags,
     label_indices,

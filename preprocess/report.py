@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from preprocess.dedup import DuplicatePair
-from preprocess.images import ImageResult
+from preprocess.image_stage import ImageResult
 from preprocess.readers import Post
 from preprocess.writer import FILE_MODE
 from runtime.files import atomic_write_text

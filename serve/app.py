@@ -33,7 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serve.batching import MicroBatcher
 from serve.docs_assets import install_docs
 from serve.errors import RequestFailed
-from serve.images import (
+from serve.metrics import ServeMetrics, create_metrics
+from serve.remote_images import (
     DRIVE_ID_PATTERN,
     FetchPolicy,
     decode_image,
@@ -42,7 +43,6 @@ from serve.images import (
     preview_data_uri,
     within_deadline,
 )
-from serve.metrics import ServeMetrics, create_metrics
 from serve.settings import ServeSettings
 
 if TYPE_CHECKING:  # the app only calls it; importing it would load torch for type hints
