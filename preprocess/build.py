@@ -28,6 +28,7 @@ from preprocess.dedup import DuplicatePair
 from preprocess.funnel import Funnel
 from preprocess.image_stage import ImageResult, link_into
 from preprocess.labels import load_stoplist, sqrt_balance_weights
+from preprocess.language_drops import language_drops
 from preprocess.readers import Post, detect_format, read_input
 from preprocess.report import ReportData, gallery_of, shown_pairs, write_report
 from preprocess.splits import assign_splits, check_fractions
@@ -85,7 +86,7 @@ def _build(
     funnel = Funnel()
     formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
     posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
-    detector = langid.get_detector(config["language"]["backend"])  # loads models: after reading
+    detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
     config = {**config, "language": {**config["language"], "backend": detector.backend}}
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
@@ -103,6 +104,7 @@ def _build(
     funnel.record("deduped", len(pictures.kept), repeats.dropped + pictures.dropped)
 
     language_mix = Counter(p.lang for p in pictures.kept)
+    dropped_languages = language_drops(pictures.kept, keep)
     language = _record(funnel, "language", steps.keep_languages(pictures.kept, keep))
     labels, counts = steps.choose_labels(
         language.kept, images, config["labels"]["top_k"], config["labels"]["min_count"], stoplist
@@ -121,6 +123,7 @@ def _build(
     stats = dataset_stats(
         funnel, labels, counts, posts, splits, language_mix, imaged.dropped, pairs
     )
+    stats["language_drops"] = dropped_languages
     written = Written(labels, posts, splits, stats, images, pairs)
     _write(out, written, config, cache_dir, list(zip(inputs, formats, strict=True)), progress)
     return funnel
@@ -131,6 +134,8 @@ def kept_languages(language: dict[str, Any]) -> set[str]:
     keep = set(language["keep"])
     if language["keep_undetermined"]:
         keep.add(langid.UNDETERMINED)
+    if language["keep_mixed"]:
+        keep.add(langid.MIXED)
     return keep
 
 
@@ -266,6 +271,11 @@ def check_settings(config: dict[str, Any]) -> None:
         raise UsageError(
             f"dedup.near_dup must be -1 (off) or a Hamming distance 0-{PHASH_BITS}, "
             f"got {near_dup!r}"
+        )
+    langid.check_prior(config["language"]["prior"])
+    if not isinstance(config["language"]["keep_mixed"], bool):
+        raise UsageError(
+            f"language.keep_mixed must be true or false, got {config['language']['keep_mixed']!r}"
         )
     for code in config["language"]["keep"]:
         if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):

@@ -30,6 +30,8 @@ from runtime.hashtags import extract_hashtags
 from runtime.progress import progress_bar
 
 LANGID_BATCH = 2048
+LANGUAGE_DROPS = {langid.UNDETERMINED: "undetermined", langid.MIXED: "mixed"}
+"""The funnel's name for a language decision that drops a post, when not ``other_language``."""
 
 Images = Mapping[str, ImageResult]
 
@@ -93,12 +95,10 @@ def drop_duplicate_pictures(
 
 def keep_languages(posts: Sequence[Post], keep: Collection[str]) -> StepResult:
     """Posts whose caption is in a kept language; the others as ``undetermined`` (too short
-    or unclear to judge) or ``other_language``."""
+    or unclear to judge), ``mixed`` (a kept language and another) or ``other_language``."""
     kept = [p for p in posts if p.lang in keep]
     dropped = Counter(
-        "undetermined" if p.lang == langid.UNDETERMINED else "other_language"
-        for p in posts
-        if p.lang not in keep
+        LANGUAGE_DROPS.get(p.lang, "other_language") for p in posts if p.lang not in keep
     )
     return StepResult(kept, dropped)
 

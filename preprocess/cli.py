@@ -34,6 +34,7 @@ BUILD_FLAGS = {
     "demojize": "text.demojize",
     "langs": "language.keep",
     "keep_und": "language.keep_undetermined",
+    "keep_mixed": "language.keep_mixed",
     "langid_backend": "language.backend",
     "top_k": "labels.top_k",
     "min_count": "labels.min_count",
@@ -99,6 +100,12 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         default=None,
         help="keep captions too short for language id",
+    )
+    parser.add_argument(
+        "--keep-mixed",
+        action="store_true",
+        default=None,
+        help="keep code-mixed captions (a kept language and another one)",
     )
     parser.add_argument("--langid-backend", choices=langid.BACKENDS)
     parser.add_argument("--top-k", type=int, metavar="K", help="number of labels (default 100)")
