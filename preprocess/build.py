@@ -34,13 +34,13 @@ from preprocess.report import ReportData, gallery_of, shown_pairs, write_report
 from preprocess.splits import assign_splits, check_fractions
 from preprocess.writer import (
     input_fingerprint,
-    write_labels,
     write_manifest,
     write_split,
     write_stats,
 )
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
+from runtime.label_file import write_labels
 from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
 
@@ -173,7 +173,7 @@ def _write(
             link_into(images[post.shortcode], cache_dir, stage)
         for name, split_posts in written.splits.items():
             write_split(stage / f"{name}.parquet", split_posts, written.labels)
-        write_labels(stage / "labels.txt", written.labels)
+        write_labels(stage, written.labels)
         write_stats(stage / "stats.json", written.stats)
         fingerprints = [input_fingerprint(path, fmt) for path, fmt in inputs]
         write_manifest(stage / "manifest.json", config, fingerprints, written.stats, created_at)
