@@ -1,10 +1,11 @@
 """Getting a request's image safely: Google Drive ids, arbitrary URLs, and decoding bytes.
 
-The seed fetched ``drive.google.com/uc?id=<image_id>`` and wrote it to ``static/<image_id>.jpg``
-(path traversal through the id). Here nothing touches the disk: bytes are fetched into memory
-under a size cap, and every hop of a fetch (the first URL and each redirect) is resolved by DNS,
-checked against the address policy, and then connected to *that* checked address, so a DNS
-answer that changes between the check and the connection cannot reach a private host.
+The original project fetched ``drive.google.com/uc?id=<image_id>`` and wrote it to
+``static/<image_id>.jpg`` (path traversal through the id). Here nothing touches the disk: bytes
+are fetched into memory under a size cap, and every hop of a fetch (the first URL and each
+redirect) is resolved by DNS, checked against the address policy, and then connected to *that*
+checked address, so a DNS answer that changes between the check and the connection cannot reach
+a private host. Whether the bytes are an image we take is :mod:`runtime.image_policy`'s call.
 """
 
 from __future__ import annotations
