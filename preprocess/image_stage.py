@@ -87,7 +87,7 @@ ZERO_ALLOWED = frozenset({"retries", "backoff_s", "processes"})
 #: Settings that change what a source turns into, hence part of the cache key.
 OUTPUT_SETTINGS = ("image_size", "jpeg_quality", "max_bytes", "max_pixels")
 #: Bump when decoding, resizing or encoding changes, so older cache entries are not reused.
-PROCESSING_VERSION = 1
+PROCESSING_VERSION = 2  # 2: runtime.image_policy decides (TIFF refused)
 #: Outcomes a retry cannot change, cached like successes.
 PERMANENT_FAILURES = frozenset(
     {

@@ -165,7 +165,7 @@ async def _get_following_redirects(
                 url = urljoin(url, response.headers.get("location", ""))
                 continue
             _check_status(response, url, drive_id)
-            body = await _read_capped(response, policy.max_bytes)
+            body = await _read_capped(response, image_policy.byte_limit(policy.max_bytes))
             return _Fetched(url, response.headers.get("content-type", ""), body)
         finally:
             await response.aclose()
