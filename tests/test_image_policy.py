@@ -3,10 +3,11 @@ the same ones (a TIFF, a bomb, a cut file) through it."""
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -64,23 +65,15 @@ def test_header_checks_decode_no_pixel() -> None:
     assert image.format == "JPEG" and image.tile  # tiles left to decode: no pixel read yet
 
 
-class Samples(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        name = self.path.strip("/")
-        body = JPEG if name == "ok" else SAMPLES[name][0]
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def sample_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Samples)
+def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A plain static file server holding a good JPEG and every sample."""
+    folder = tmp_path_factory.mktemp("samples")
+    (folder / "ok").write_bytes(JPEG)
+    for name, (data, _) in SAMPLES.items():
+        (folder / name).write_bytes(data)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
