@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from preprocess.images import DEFAULTS, ImageJob, fetch_images
+from preprocess.image_stage import DEFAULTS, ImageJob, fetch_images
 from runtime.errors import PipelineError, UsageError, run_main
 
 #: Shapes Instagram serves: portrait 4:5, square, landscape 1.91:1, and older/smaller uploads.

@@ -1,11 +1,11 @@
-"""Latency and throughput of hashtag-serve against a seed-style server, same checkpoint, same run.
+"""Latency and throughput of hashtag-serve against an original-style server, same checkpoint.
 
 Two server processes are started from one checkpoint:
 
 - ours: ``hashtag-serve`` with its defaults (configs/serve.yaml): ONNX Runtime, captions padded
   to the longest in the batch, micro-batching, one thread per core;
-- baseline (seed-style, benchmarks/seed_style_server.py): the same app, but the model run as the
-  seed ran it: eager fp32 PyTorch, one model call per request, captions padded to
+- baseline (original-style, benchmarks/original_server.py): the same app, but the model run as the
+  original project ran it: eager fp32 PyTorch, one model call per request, captions padded to
   ``max_seq_len``.
 
 This process is the load generator (a second process, on loopback). It sends ``POST
@@ -50,7 +50,7 @@ PROG = "benchmarks/serve.py"
 # How each server is started (after ``python``) and the line of its log that says how it runs.
 SERVERS = {
     "ours": (["-m", "serve"], "Tuning("),
-    "baseline": (["-m", "benchmarks.seed_style_server"], "seed-style server: "),
+    "baseline": (["-m", "benchmarks.original_server"], "original-style server: "),
 }
 REPO = Path(__file__).resolve().parents[1]
 WORDS = (
@@ -197,12 +197,12 @@ async def measure(
 
 
 def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int, int]]:
-    """Top-k lists identical between what ours serves and the seed-style fp32 model, per k.
+    """Top-k lists identical between what ours serves and the original-style fp32 model, per k.
 
     Run in this process on the dataset's test split (the issue's criterion for keeping a
     tuning), after the timed part, so it cannot disturb the measurements.
     """
-    from benchmarks.seed_style_server import SeedStylePredictor
+    from benchmarks.original_server import OriginalPredictor
     from serve.inference import load_tuned, top_k_agreement
     from serve.settings import ServeSettings
     from train.data import load_dataset, post_inputs
@@ -211,7 +211,7 @@ def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int
     _, frames = load_dataset(dataset, ("test",))
     texts, paths = post_inputs(frames["test"], dataset)
     images = open_images(paths)
-    reference = SeedStylePredictor.load(checkpoint)
+    reference = OriginalPredictor.load(checkpoint)
     served, _ = load_tuned(ServeSettings(checkpoint=str(checkpoint)))
     return {
         k: (round(top_k_agreement(reference, served, texts, images, k) * len(texts)), len(texts))
@@ -318,7 +318,7 @@ def render_report(
     )
     return "\n".join(
         [
-            "# Serving benchmark: hashtag-serve vs a seed-style server",
+            "# Serving benchmark: hashtag-serve vs a original-style server",
             "",
             f"Machine: {os.cpu_count()} CPU cores, no GPU, {platform.machine()}, Python "
             f"{platform.python_version()}; load average {load[0]:.1f} before and {load[1]:.1f} "
@@ -341,12 +341,12 @@ def render_report(
             "",
             *goals,
             f"- identical top-10 lists, ours vs baseline, on the same payloads: {same}/{compared}",
-            f"- identical top-k lists on the dataset's test split, ours vs seed-style fp32 (in "
+            f"- identical top-k lists on the dataset's test split, ours vs original-style fp32 (in "
             f"process): {split_line}",
             "",
             "ours: `hashtag-serve` with its defaults (configs/serve.yaml); as logged: "
-            f"`{tunings['ours']}`. baseline: `benchmarks/seed_style_server.py`, the same app "
-            f"running the model as the seed did; as logged: `{tunings['baseline']}`.",
+            f"`{tunings['ours']}`. baseline: `benchmarks/original_server.py`, the same app "
+            f"running the model as the original project did; as logged: `{tunings['baseline']}`.",
             "",
         ]
     )

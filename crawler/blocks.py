@@ -156,11 +156,6 @@ def classify_scan(scan: PageScan) -> str | None:
     return None
 
 
-def classify_html(html: str) -> str | None:
-    """Login dialog or page, challenge page, or "Please wait a few minutes": its kind, else None."""
-    return classify_scan(scan_html(html))
-
-
 def classify_json(obj: Any) -> str | None:
     """The block a JSON API response is (``{"message": "login_required"}``...), if any.
 

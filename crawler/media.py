@@ -1,25 +1,23 @@
 """``--download-images``: fetch each post's image right away, with the browser's cookies.
 
 Signed Instagram media URLs expire after a few days, so a crawl that wants images must fetch
-them while the signature is fresh. Failures are named, never fatal.
+them while the signature is fresh. Failures are named, never fatal; what counts as an image
+is :mod:`runtime.image_policy`'s decision, the same as the dataset build's and the server's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from pathlib import Path
 from typing import Any
 
 import requests
-from PIL import Image, UnidentifiedImageError
 
+from runtime import image_policy
 from runtime.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
-
-MAX_BYTES = 20 * 1024 * 1024
 
 
 class ImageDownloader:
@@ -54,7 +52,7 @@ class ImageDownloader:
             return self._fail("no_image_url")
         try:
             response = self.session.get(url, timeout=self.timeout_s, stream=True)
-            body = response.raw.read(MAX_BYTES + 1, decode_content=True)
+            body = response.raw.read(image_policy.MAX_BYTES + 1, decode_content=True)
         except requests.Timeout:
             return self._fail("timeout")
         except requests.RequestException:
@@ -63,11 +61,10 @@ class ImageDownloader:
             return self._fail("expired_signature")
         if response.status_code != 200:
             return self._fail(f"http_{response.status_code}")
-        if len(body) > MAX_BYTES:
-            return self._fail("too_large")
-        reason = _image_problem(body)
-        if reason:
-            return self._fail(reason)
+        try:
+            image_policy.accept(body)
+        except image_policy.ImageRefused as refused:
+            return self._fail(refused.reason)
         name = f"{_safe_name(record['shortcode'])}.jpg"
         atomic_write_bytes(self.out_dir / "images" / name, body)
         return f"images/{name}", None
@@ -75,17 +72,6 @@ class ImageDownloader:
     def _fail(self, reason: str) -> tuple[None, str]:
         self.failures[reason] = self.failures.get(reason, 0) + 1
         return None, reason
-
-
-def _image_problem(body: bytes) -> str | None:
-    try:
-        with Image.open(io.BytesIO(body)) as image:
-            image.load()
-    except UnidentifiedImageError:
-        return "not_an_image"
-    except (OSError, SyntaxError):
-        return "truncated"
-    return None
 
 
 def _safe_name(shortcode: str) -> str:

@@ -16,41 +16,34 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from preprocess import build_steps as steps
 from preprocess import langid
-from preprocess.dedup import DuplicatePair, drop_duplicate_images, drop_repeated_posts
+from preprocess.dedup import DuplicatePair
 from preprocess.funnel import Funnel
-from preprocess.images import ImageJob, ImageResult, fetch_images, link_into
-from preprocess.labels import (
-    count_hashtags,
-    label_indices,
-    load_stoplist,
-    select_labels,
-    sqrt_balance_weights,
-)
+from preprocess.image_stage import ImageResult, link_into
+from preprocess.labels import load_stoplist, sqrt_balance_weights
 from preprocess.language_drops import language_drops
 from preprocess.readers import Post, detect_format, read_input
 from preprocess.report import ReportData, gallery_of, shown_pairs, write_report
 from preprocess.splits import assign_splits, check_fractions
-from preprocess.text import model_text
 from preprocess.writer import (
     input_fingerprint,
-    write_labels,
     write_manifest,
     write_split,
     write_stats,
 )
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
-from runtime.hashtags import extract_hashtags
+from runtime.label_file import write_labels
 from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
 
-LANGID_BATCH = 2048
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
 PHASH_BITS = 64
 LANGUAGE_CODE = re.compile(r"[a-z]{2}")
@@ -88,10 +81,9 @@ def _build(
     stoplist: frozenset[str],
     progress: bool,
 ) -> Funnel:
-    """The stages of :func:`build_dataset`, once its settings are checked."""
+    """The steps of :func:`build_dataset`, once its settings are checked (the order of work is
+    explained in :mod:`preprocess.build_steps`)."""
     funnel = Funnel()
-
-    # read and parse: every raw record counts, a bad one under its reason
     formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
     posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
     detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
@@ -101,83 +93,93 @@ def _build(
     if not posts:
         raise UsageError(_nothing_read(inputs, rejected))
 
-    # dedup: repeated posts, then (with the images in hand) repeated images. Languages are
-    # detected first so that only images of posts that can still be kept (wanted language,
-    # some hashtag) are downloaded: the others are dropped at the language or label stage
-    # whatever their image is.
-    posts, repeated = drop_repeated_posts(posts)
-    for post in posts:
-        post.hashtags = extract_hashtags(post.caption)
-        post.text = model_text(post.caption, config["text"]["demojize"])
-    detect_languages(posts, detector, progress)
-    keep = set(config["language"]["keep"])
-    if config["language"]["keep_undetermined"]:
-        keep.add(langid.UNDETERMINED)
-    if config["language"]["keep_mixed"]:
-        keep.add(langid.MIXED)
-    wanted = [p for p in posts if p.hashtags and p.lang in keep]
-    jobs = [ImageJob(p.shortcode, p.image_url, p.image_path) for p in wanted]
-    images = fetch_images(jobs, cache_dir, config["images"], progress)
-    if jobs and not any(result.ok for result in images.values()):
+    repeats = steps.drop_repeats(posts)
+    posts = steps.with_text(repeats.kept, config["text"]["demojize"])
+    posts = steps.with_languages(posts, detector, progress)
+    keep = kept_languages(config["language"])
+    images = steps.fetch_candidate_images(posts, keep, cache_dir, config["images"], progress)
+    if images and not any(result.ok for result in images.values()):
         raise PipelineError(_no_image(images, funnel))
-    posts, duplicates, pairs = drop_duplicate_images(posts, images, config["dedup"]["near_dup"])
-    funnel.record("deduped", len(posts), repeated + duplicates)
+    pictures, pairs = steps.drop_duplicate_pictures(posts, images, config["dedup"]["near_dup"])
+    funnel.record("deduped", len(pictures.kept), repeats.dropped + pictures.dropped)
 
-    # language: as detected above, on the caption without hashtags, mentions, URLs and emoji
-    language_mix = Counter(p.lang for p in posts)
-    off_language = Counter(_drop_reason(p.lang) for p in posts if p.lang not in keep)
-    dropped_languages = language_drops(posts, keep)
-    posts = [p for p in posts if p.lang in keep]
-    funnel.record("language", len(posts), off_language)
-
-    # labels: counted over the posts that will be in the dataset (those with a good image)
-    top_k, min_count = config["labels"]["top_k"], config["labels"]["min_count"]
-    counts = count_hashtags((p.owner, p.hashtags) for p in posts if _image_ok(images, p))
-    labels = select_labels(counts, top_k, min_count, stoplist)
-    index_of = {tag: index for index, tag in enumerate(labels)}
-    for post in posts:
-        post.labels = label_indices(post.hashtags, index_of)
-    unlabelled = sum(1 for p in posts if not p.labels)
-    posts = [p for p in posts if p.labels]
-    funnel.record("labelled", len(posts), Counter(no_label=unlabelled))
-
-    # images: fetched above; here the posts whose image failed leave, counted by reason
-    image_failures = Counter(images[p.shortcode].reason for p in posts if not _image_ok(images, p))
-    posts = [p for p in posts if _image_ok(images, p)]
-    for post in posts:
-        post.image = images[post.shortcode].path
-        post.image_sha256 = images[post.shortcode].sha256
-    funnel.record("image ok", len(posts), image_failures)
+    language_mix = Counter(p.lang for p in pictures.kept)
+    dropped_languages = language_drops(pictures.kept, keep)
+    language = _record(funnel, "language", steps.keep_languages(pictures.kept, keep))
+    labels, counts = steps.choose_labels(
+        language.kept, images, config["labels"]["top_k"], config["labels"]["min_count"], stoplist
+    )
+    labelled = _record(funnel, "labelled", steps.keep_labelled(language.kept, labels))
+    imaged = _record(funnel, "image ok", steps.keep_good_images(labelled.kept, images))
+    posts = imaged.kept
     if not posts:
         raise PipelineError(f"no post is left to write; funnel: {funnel.brief()}")
-
-    # sampling weights and splits
     if config["labels"]["balance"] == "sqrt":
         weights = sqrt_balance_weights([p.labels for p in posts], [counts[t] for t in labels])
-        for post, weight in zip(posts, weights, strict=True):
-            post.weight = weight
-    split_by, fractions = config["splits"]["by"], config["splits"]["fractions"]
-    splits = assign_splits(posts, split_by, fractions, config["splits"]["salt"])
+        posts = steps.with_weights(posts, weights)
+    split = config["splits"]
+    splits = assign_splits(posts, split["by"], split["fractions"], split["salt"])
 
-    # write: into a temporary sibling that replaces ``out`` once complete
-    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     stats = dataset_stats(
-        funnel, labels, counts, posts, splits, language_mix, image_failures, pairs
+        funnel, labels, counts, posts, splits, language_mix, imaged.dropped, pairs
     )
     stats["language_drops"] = dropped_languages
-    with staged_directory(out) as stage:
-        for post in progress_bar(posts, desc="link images", unit="img", disable=not progress):
-            link_into(images[post.shortcode], cache_dir, stage)
-        for name, split_posts in splits.items():
-            write_split(stage / f"{name}.parquet", split_posts, labels)
-        write_labels(stage / "labels.txt", labels)
-        write_stats(stage / "stats.json", stats)
-        fingerprints = [input_fingerprint(p, f) for p, f in zip(inputs, formats, strict=True)]
-        write_manifest(stage / "manifest.json", config, fingerprints, stats, created_at)
-        gallery = gallery_of(splits, labels, stage)
-        report = ReportData(stats, created_at, gallery, shown_pairs(pairs, images, cache_dir))
-        write_report(stage / "report.html", report)
+    written = Written(labels, posts, splits, stats, images, pairs)
+    _write(out, written, config, cache_dir, list(zip(inputs, formats, strict=True)), progress)
     return funnel
+
+
+def kept_languages(language: dict[str, Any]) -> set[str]:
+    """The language codes a post may have to be kept (``language`` config section)."""
+    keep = set(language["keep"])
+    if language["keep_undetermined"]:
+        keep.add(langid.UNDETERMINED)
+    if language["keep_mixed"]:
+        keep.add(langid.MIXED)
+    return keep
+
+
+def _record(funnel: Funnel, stage: str, result: steps.StepResult) -> steps.StepResult:
+    funnel.record(stage, len(result.kept), result.dropped)
+    return result
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the steps produced that the dataset directory holds."""
+
+    labels: list[str]
+    posts: list[Post]
+    splits: dict[str, list[Post]]
+    stats: dict[str, Any]
+    images: dict[str, ImageResult]
+    pairs: list[DuplicatePair]
+
+
+def _write(
+    out: Path,
+    written: Written,
+    config: dict[str, Any],
+    cache_dir: Path,
+    inputs: list[tuple[Path, str]],
+    progress: bool,
+) -> None:
+    """Write into a temporary sibling that replaces ``out`` once complete."""
+    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    images = written.images
+    with staged_directory(out) as stage:
+        posts = progress_bar(written.posts, desc="link images", unit="img", disable=not progress)
+        for post in posts:
+            link_into(images[post.shortcode], cache_dir, stage)
+        for name, split_posts in written.splits.items():
+            write_split(stage / f"{name}.parquet", split_posts, written.labels)
+        write_labels(stage, written.labels)
+        write_stats(stage / "stats.json", written.stats)
+        fingerprints = [input_fingerprint(path, fmt) for path, fmt in inputs]
+        write_manifest(stage / "manifest.json", config, fingerprints, written.stats, created_at)
+        gallery = gallery_of(written.splits, written.labels, stage)
+        pairs = shown_pairs(written.pairs, images, cache_dir)
+        write_report(stage / "report.html", ReportData(written.stats, created_at, gallery, pairs))
 
 
 def read_all(
@@ -197,16 +199,6 @@ def read_all(
             else:
                 posts.append(post)
     return posts, rejected
-
-
-def detect_languages(posts: Sequence[Post], detector: langid.Detector, progress: bool) -> None:
-    """Set each post's ``lang`` and ``lang_confidence``, in batches for the progress bar."""
-    batches = range(0, len(posts), LANGID_BATCH)
-    for start in progress_bar(batches, desc="language", unit="batch", disable=not progress):
-        batch = posts[start : start + LANGID_BATCH]
-        predictions = detector.detect_batch([p.caption for p in batch])
-        for post, (lang, confidence) in zip(batch, predictions, strict=True):
-            post.lang, post.lang_confidence = lang, confidence
 
 
 def _nothing_read(inputs: Sequence[Path], rejected: Counter[str]) -> str:
@@ -232,16 +224,6 @@ def _no_image(images: dict[str, ImageResult], funnel: Funnel) -> str:
             "while building, or crawl with --download-images so the images are saved locally"
         )
     return message
-
-
-def _drop_reason(lang: str) -> str:
-    """The funnel's name for a language decision that drops a post."""
-    return {langid.UNDETERMINED: "undetermined", langid.MIXED: "mixed"}.get(lang, "other_language")
-
-
-def _image_ok(images: dict[str, ImageResult], post: Post) -> bool:
-    result = images.get(post.shortcode)
-    return result is not None and result.ok
 
 
 def dataset_stats(

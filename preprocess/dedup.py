@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from preprocess.readers import Post
 
 if TYPE_CHECKING:
-    from preprocess.images import ImageResult
+    from preprocess.image_stage import ImageResult
 
 
 def drop_repeated_posts(posts: Sequence[Post]) -> tuple[list[Post], Counter[str]]:

@@ -24,9 +24,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from preprocess.splits import SPLITS
-from preprocess.writer import SCHEMA_VERSION, write_labels
+from preprocess.writer import SCHEMA_VERSION
 from runtime.errors import UsageError
 from runtime.files import atomic_write_json, staged_directory
+from runtime.label_file import read_labels, write_labels
 from runtime.progress import progress_bar
 
 FORMATS = ("webdataset", "hf")
@@ -42,7 +43,7 @@ def export_dataset(
 ) -> dict[str, int]:
     """Write the dataset at ``dataset_dir`` to ``out`` in ``fmt``; return samples per split."""
     check_export(dataset_dir, out, fmt, shard_size)
-    labels = _read_labels(dataset_dir)
+    labels = read_labels(dataset_dir, "dataset")
     with staged_directory(out) as stage:
         if fmt == "webdataset":
             splits = _write_webdataset(dataset_dir, stage, labels, shard_size, progress)
@@ -99,11 +100,6 @@ def _split_files(dataset_dir: Path) -> list[Path]:
     return [dataset_dir / f"{split}.parquet" for split in SPLITS]
 
 
-def _read_labels(dataset_dir: Path) -> list[str]:
-    lines = (dataset_dir / "labels.txt").read_text("utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip()]
-
-
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
     """A split's rows a batch at a time: the images inside make a whole split large."""
     for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH):
@@ -115,7 +111,7 @@ def _write_webdataset(
 ) -> dict[str, dict[str, Any]]:
     import webdataset
 
-    write_labels(stage / "labels.txt", labels)
+    write_labels(stage, labels)
     splits = {}
     for split, path in zip(SPLITS, _split_files(dataset_dir), strict=True):
         count = pq.ParquetFile(path).metadata.num_rows

@@ -18,6 +18,8 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from runtime import image_policy
+
 log = logging.getLogger(__name__)
 
 #: A server's ``Retry-After`` is obeyed up to this many seconds; a larger value (hostile or a
@@ -61,7 +63,7 @@ class HttpFetcher:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self._timeout = float(settings["timeout_s"])
-        self._max_bytes = int(settings["max_bytes"])
+        self._max_bytes = image_policy.byte_limit(int(settings["max_bytes"]))
         self._per_host = int(settings["per_host"])
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()

@@ -25,9 +25,10 @@ INSTALOADER_SUFFIXES = ("_UTC.json.xz", "_UTC.json")
 URL_PREFIXES = ("http://", "https://")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Post:
-    """One post on its way through the build; later stages fill the fields after ``taken_at``."""
+    """One post on its way through the build. The fields after ``taken_at`` hold what a build
+    step learnt; a step returns new posts with them set (``dataclasses.replace``), never edits."""
 
     shortcode: str
     caption: str

@@ -26,7 +26,7 @@ from PIL import Image
 
 from preprocess import language_drops
 from preprocess.dedup import DuplicatePair
-from preprocess.images import ImageResult
+from preprocess.image_stage import ImageResult
 from preprocess.readers import Post
 from preprocess.writer import FILE_MODE
 from runtime.files import atomic_write_text

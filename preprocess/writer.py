@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from preprocess.readers import Post
-from runtime.files import atomic_write_json, atomic_write_text
+from runtime.files import atomic_write_json
 
 SCHEMA_VERSION = 2
 """2: ``image`` is the Image struct {bytes, path} and ``labels`` int64 with Hugging Face
@@ -132,10 +132,6 @@ def parse_timestamp(value: str | None) -> dt.datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
-
-
-def write_labels(path: Path, labels: Sequence[str]) -> None:
-    atomic_write_text(path, "".join(f"{label}\n" for label in labels), FILE_MODE)
 
 
 def input_fingerprint(path: Path, fmt: str) -> dict[str, Any]:

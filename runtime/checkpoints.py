@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import UsageError
+from runtime.label_file import LABELS_FILE, read_labels
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-LABELS_FILE = "labels.txt"
 TOKENIZER_DIR = "tokenizer"
 #: Any one of these makes a folder a loadable tokenizer for transformers' AutoTokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "vocab.json")
@@ -37,7 +37,7 @@ def check_checkpoint(path: str | os.PathLike[str], flag: str = "--checkpoint") -
         raise UsageError(f"{flag} {root} {what}: give a checkpoint directory (runs/<name>)")
     config = _read_config(root)
     model = config["model"]
-    labels = _read_labels(root)
+    labels = read_labels(root, "checkpoint")
     if len(labels) != model["num_labels"]:
         raise UsageError(
             f"{root / LABELS_FILE} names {len(labels)} labels but {CONFIG_FILE} says "
@@ -65,16 +65,6 @@ def _read_config(root: Path) -> dict[str, Any]:
     if model.get("modality") not in MODALITIES or not _positive_int(num_labels):
         raise UsageError(f"{path} is damaged: model.modality or model.num_labels is missing")
     return config
-
-
-def _read_labels(root: Path) -> list[str]:
-    path = root / LABELS_FILE
-    try:
-        return path.read_text("utf-8").splitlines()
-    except FileNotFoundError:
-        raise UsageError(f"{root} is incomplete: {LABELS_FILE} is missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is damaged ({exc})") from None
 
 
 def _check_tokenizer(folder: Path) -> None:

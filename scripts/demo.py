@@ -1,7 +1,7 @@
 """`make demo`: the whole pipeline on the embedded demo site, start to finish, offline.
 
 demo site -> crawl (real headless Chromium) -> build dataset -> train small config -> evaluate
--> serve, one seed-style /predict request and one JSON request -> stop. Each stage runs its
+-> serve, one original-style /predict request and one JSON request -> stop. Each stage runs its
 real console script, exactly as a user would type it, so the demo doubles as a smoke test.
 """
 
@@ -158,7 +158,7 @@ def main() -> int:
         port = free_port()
         server = f"http://127.0.0.1:{port}"
         # The demo site also answers like Google Drive's download endpoint (file id = shortcode),
-        # so the seed's image_id form works offline.
+        # so the original project's image_id form works offline.
         with background(
             "hashtag-serve",
             "--checkpoint",
@@ -197,8 +197,8 @@ def demo_tags(site: str, count: int) -> list[str]:
 
 
 def ask_server(server: str, dataset_dir: Path) -> None:
-    """One request in the seed's GET form (HTML answer) and one JSON request with an upload,
-    both for a post of the test split."""
+    """One request in the original project's GET form (HTML answer) and one JSON request with
+    an upload, both for a post of the test split."""
     import pyarrow.parquet as pq
     import requests
 
@@ -207,13 +207,13 @@ def ask_server(server: str, dataset_dir: Path) -> None:
     print(f"  test post {row['shortcode']}: {row['text'][:70]!r}")
     print(f"  its hashtags:     {truth}")
 
-    seed_form = {
+    original_form = {
         "image_id": row["shortcode"],
         "text": row["text"],
         "max_seq_len": 20,
         "n_label": 10,
     }
-    page = requests.get(f"{server}/predict", params=seed_form, timeout=120)
+    page = requests.get(f"{server}/predict", params=original_form, timeout=120)
     page.raise_for_status()
     print(
         f"  GET /predict?image_id={row['shortcode']}&text=...&max_seq_len=20&n_label=10 "

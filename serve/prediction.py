@@ -16,14 +16,14 @@ from PIL import Image
 
 from serve.batching import MicroBatcher
 from serve.errors import RequestFailed
-from serve.images import FetchPolicy, decode_image, fetch_drive, fetch_url, within_deadline
+from serve.remote_images import FetchPolicy, decode_image, fetch_drive, fetch_url, within_deadline
 from serve.settings import ServeSettings
 
 if TYPE_CHECKING:  # the app only calls it; importing it would load torch for type hints
     from train.predictor import Predictor
 
-SEED_MAX_SEQ_LEN = 20
-SEED_N_LABEL = 10
+ORIGINAL_MAX_SEQ_LEN = 20
+ORIGINAL_N_LABEL = 10
 # Generous static bounds for the request schemas; the model's own limits are checked per request.
 SCHEMA_MAX_SEQ_LEN = 4096
 SCHEMA_MAX_LABELS = 100_000
@@ -113,19 +113,19 @@ class PredictionService:
         max_seq_len: int | None,
         n_label: int | None,
     ) -> Outcome:
-        """Predict with the seed's defaults: 20 tokens and 10 tags, capped by what the model has.
+        """Predict with the original project's defaults: 20 tokens and 10 tags, capped by what the model has.
 
         Cheap checks come first, so a request that will be refused never triggers a download.
         """
         caption = text or ""
-        max_seq_len = max_seq_len or min(SEED_MAX_SEQ_LEN, self.predictor.max_seq_len)
+        max_seq_len = max_seq_len or min(ORIGINAL_MAX_SEQ_LEN, self.predictor.max_seq_len)
         self._check_limits(caption, max_seq_len, n_label)
         image = await self.fetcher.load(source)
         # The predictor turns the caption into model text itself; this copy only tells whether
         # anything is left of it.
         model_text = self.predictor.model_text(caption) or None
         self._check_modality(model_text, caption, image)
-        top_k = n_label or min(SEED_N_LABEL, len(self.predictor.labels))
+        top_k = n_label or min(ORIGINAL_N_LABEL, len(self.predictor.labels))
         started = time.perf_counter()
         hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
         latency_ms = (time.perf_counter() - started) * 1000.0

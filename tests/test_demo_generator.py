@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from crawler.demo.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
-from crawler.demo.images import SHAPES, TEXTURES
+from crawler.demo.pictures import SHAPES, TEXTURES
 from crawler.demo.topics import LANGUAGES, SPAM_TAGS, TOPICS
 from runtime.hashtags import extract_hashtags
 

@@ -216,6 +216,11 @@ KNOWN_POSTS = [
 ]
 
 
+def classify_page(html: str) -> str | None:
+    """The block a whole HTML page is, as the crawler judges it (scan, then classify)."""
+    return blocks.classify_scan(blocks.scan_html(html))
+
+
 def parse_file(path: Path) -> parsers.Page:
     return parsers.parse_text(path.read_text("utf-8"), f"file:{path.name}")
 
@@ -274,13 +279,13 @@ def test_v1_carousel_picks_largest_candidate_of_each_image(instagram_fixtures: P
 
 def test_logged_out_shell_gives_zero_posts(instagram_fixtures: Path) -> None:
     html = (instagram_fixtures / "home.html").read_text("utf-8")
-    assert blocks.classify_html(html) is None
+    assert classify_page(html) is None
     assert parsers.parse_html(html, "file:home.html").records == []
 
 
 def test_challenge_capture_is_a_block(instagram_fixtures: Path) -> None:
     html = (instagram_fixtures / "checkpoint-challenge-content.html").read_text("utf-8")
-    assert blocks.classify_html(html) == "challenge"
+    assert classify_page(html) == "challenge"
     with pytest.raises(Blocked) as caught:
         parsers.parse_html(html, "file:challenge")
     assert caught.value.kind == "challenge"
@@ -288,7 +293,7 @@ def test_challenge_capture_is_a_block(instagram_fixtures: Path) -> None:
 
 @pytest.mark.parametrize("name", ["location.html", "profile-additional-data.html", "home.html"])
 def test_content_captures_are_not_blocks(instagram_fixtures: Path, name: str) -> None:
-    assert blocks.classify_html((instagram_fixtures / name).read_text("utf-8")) is None
+    assert classify_page((instagram_fixtures / name).read_text("utf-8")) is None
 
 
 def test_profile_page_fills_owner_from_the_user(instagram_fixtures: Path) -> None:
@@ -540,7 +545,7 @@ def test_refused_json_responses_are_blocks(payload: dict, kind: str) -> None:
 
 
 def test_login_page_is_a_block() -> None:
-    assert blocks.classify_html(own("login_page.html")) == "login"
+    assert classify_page(own("login_page.html")) == "login"
     with pytest.raises(Blocked, match="login"):
         parsers.parse_html(own("login_page.html"), "file:login")
 
@@ -571,7 +576,7 @@ def test_login_page_is_a_block() -> None:
     ids=["rate-limit-text", "challenge-canonical", "challenge-form", "text-inside-script"],
 )
 def test_classify_html(html: str, kind: str | None) -> None:
-    assert blocks.classify_html(html) == kind
+    assert classify_page(html) == kind
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,6 @@ def test_demo_script_runs_every_stage_end_to_end(chromium_ready: None, tmp_path:
     assert "test" in json.dumps(metrics)
     assert "popularity" in result.stdout
 
-    assert "page shows:     #" in result.stdout  # the seed's GET /predict, HTML answer
+    assert "page shows:     #" in result.stdout  # the original project's GET /predict, HTML answer
     assert "POST /api/predict -> JSON" in result.stdout
     assert "Demo finished" in result.stdout

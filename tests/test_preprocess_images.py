@@ -19,7 +19,7 @@ from PIL import Image
 from urllib3 import HTTPResponse
 
 from preprocess import image_fetch
-from preprocess.images import ImageJob, ImageResult, fetch_images, link_into
+from preprocess.image_stage import ImageJob, ImageResult, fetch_images, link_into
 from runtime.errors import run_main
 
 FAST = {"timeout_s": 0.5, "retries": 1, "backoff_s": 0.01, "workers": 4, "per_host": 4}

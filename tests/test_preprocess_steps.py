@@ -13,7 +13,7 @@ from preprocess.dedup import (
     drop_duplicate_images,
     drop_repeated_posts,
 )
-from preprocess.images import ImageResult
+from preprocess.image_stage import ImageResult
 from preprocess.labels import (
     count_hashtags,
     label_indices,

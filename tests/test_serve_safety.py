@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from serve_support import build_app, image_bytes, tiny_predictor
 
-import serve.images
+import serve.remote_images
 
 JSON = {"Accept": "application/json"}
 MAX_UPLOAD = 4000
@@ -122,7 +122,9 @@ def test_connection_goes_to_the_checked_address_with_the_original_host(strict, m
         "getaddrinfo",
         lambda host, *a, **k: real("127.0.0.1" if host == "public.example" else host, *a, **k),
     )
-    monkeypatch.setattr(serve.images, "_is_public", lambda address: str(address) == "127.0.0.1")
+    monkeypatch.setattr(
+        serve.remote_images, "_is_public", lambda address: str(address) == "127.0.0.1"
+    )
     port = mock.base_url.rsplit(":", 1)[1]
     url = f"http://public.example:{port}/files/red.jpg"
     response = strict.get("/predict", params={"image_url": url, "text": "x"}, headers=JSON)
@@ -132,7 +134,9 @@ def test_connection_goes_to_the_checked_address_with_the_original_host(strict, m
 
 def test_every_redirect_is_checked(strict, mock, monkeypatch):
     # Treat 127.0.0.1 as "public" and 127.0.0.2 as private, to test the redirect hop on loopback.
-    monkeypatch.setattr(serve.images, "_is_public", lambda address: str(address) == "127.0.0.1")
+    monkeypatch.setattr(
+        serve.remote_images, "_is_public", lambda address: str(address) == "127.0.0.1"
+    )
     port = mock.base_url.rsplit(":", 1)[1]
     allowed = f"{mock.base_url}/redirect?to=/files/red.jpg"
     refused = f"{mock.base_url}/redirect?to=http://127.0.0.2:{port}/files/red.jpg"

@@ -18,14 +18,15 @@ from safetensors.torch import load_model, save_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from runtime.errors import UsageError
-from runtime.files import atomic_path, atomic_write_json, atomic_write_text, staged_directory
+from runtime.files import atomic_path, atomic_write_json, staged_directory
+from runtime.label_file import LABELS_FILE as LABELS_FILE  # run files are listed by name
+from runtime.label_file import read_labels, write_labels
 from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_from_config
 from train.hub import portable_record, resolved_record
 from train.model import HashtagModel
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-LABELS_FILE = "labels.txt"
 TOKENIZER_DIR = "tokenizer"
 METRICS_FILE = "metrics.json"
 LOG_FILE = "train_log.jsonl"
@@ -66,7 +67,7 @@ def save_run_files(
     if tokenizer is not None:
         with staged_directory(run_dir / TOKENIZER_DIR, DIR_MODE) as staging:
             tokenizer.save_pretrained(staging)
-    atomic_write_text(run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels), FILE_MODE)
+    write_labels(run_dir, labels)
     save_config(run_dir, config)
 
 
@@ -108,10 +109,6 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     return resolved_record(json.loads(path.read_text("utf-8")), run_dir)
 
 
-def read_labels(run_dir: Path) -> list[str]:
-    return (run_dir / LABELS_FILE).read_text("utf-8").splitlines()
-
-
 def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:
     folder = run_dir / TOKENIZER_DIR
     return AutoTokenizer.from_pretrained(str(folder)) if folder.is_dir() else None
@@ -128,7 +125,12 @@ def load_trained_model(run_dir: str | Path) -> HashtagModel:
 def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
     """Model (eval mode, CPU), config, labels and tokenizer of a checkpoint directory."""
     root = Path(run_dir)
-    return load_trained_model(root), read_config(root), read_labels(root), load_tokenizer(root)
+    return (
+        load_trained_model(root),
+        read_config(root),
+        read_labels(root, "checkpoint"),
+        load_tokenizer(root),
+    )
 
 
 def save_release(

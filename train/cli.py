@@ -210,14 +210,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    """Add ``train`` and ``evaluate`` subcommands to an umbrella command."""
-    add_train_args(subparsers.add_parser("train", help=TRAIN_HELP, description=TRAIN_HELP))
-    add_evaluate_args(
-        subparsers.add_parser("evaluate", help=EVALUATE_HELP, description=EVALUATE_HELP)
-    )
-
-
 TRAIN_HELP = "Train the text + image hashtag model: dataset directory in, checkpoint directory out."
 EVALUATE_HELP = "Score a checkpoint on a dataset split beside the popularity (and other) baselines."
 

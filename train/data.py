@@ -25,21 +25,12 @@ from torchvision import transforms
 from transformers import PreTrainedTokenizerBase
 
 from runtime.errors import UsageError
+from runtime.label_file import read_labels
 
 SPLITS = ("train", "val", "test")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 REQUIRED_COLUMNS = ("shortcode", "text", "hashtags", "labels", "image", "image_sha256", "weight")
-
-
-def read_labels(dataset_dir: Path) -> list[str]:
-    path = dataset_dir / "labels.txt"
-    if not path.is_file():
-        raise UsageError(f"{path} is missing: not a dataset directory (build one first)")
-    labels = [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
-    if not labels:
-        raise UsageError(f"{path} holds no labels")
-    return labels
 
 
 def load_split(dataset_dir: Path, split: str, labels: list[str]) -> pd.DataFrame:
@@ -80,7 +71,7 @@ def load_dataset(
     root = Path(dataset_dir)
     if not root.is_dir():
         raise UsageError(f"dataset directory {root} does not exist")
-    labels = read_labels(root)
+    labels = read_labels(root, "dataset")
     frames = {split: load_split(root, split, labels) for split in splits}
     if "train" in frames and frames["train"].empty:
         raise UsageError(f"{root / 'train.parquet'} has no rows: nothing to train on")

@@ -4,7 +4,8 @@ Weights are not this module's business (train/weights.py decides where they come
 builds modules, randomly initialised, and copies a state dict into them. The text encoder is any
 Hugging Face ``AutoModel``; a random one gets a tokenizer built from the training captions, saved
 in the checkpoint, so serving needs no network. The image encoder is any torchvision
-classification model by name (``vgg16``, the seed's, by default), less its ImageNet classifier.
+classification model by name (``vgg16``, the original project's, by default), less its ImageNet
+classifier.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ def image_backbone(name: str) -> nn.Module:
     """``name`` without its classifier, randomly initialised: pixels in, a feature vector per
     image out (flattened by HashtagModel), its length in ``feature_dim``.
 
-    The VGG family keeps the seed's form, the convolutions plus the adaptive pool (512x7x7 for
-    any input size); every other model loses its last Linear layer (the ImageNet classifier),
-    so the features are what that layer read.
+    The VGG family keeps the original project's form, the convolutions plus the adaptive pool
+    (512x7x7 for any input size); every other model loses its last Linear layer (the ImageNet
+    classifier), so the features are what that layer read.
     """
     image_weights_enum(name)  # refuses unknown names
     if name.removesuffix("_bn") in VGG_LAYERS:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from crawler.demo import captions, images
+from crawler.demo import captions, pictures
 from crawler.demo.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
 from crawler.records import make_record
 from runtime.hashtags import extract_hashtags
@@ -429,7 +429,7 @@ class DemoCorpus:
             raise IndexError(f"post {i} has no image {n}")
         width, height = self.image_size(i, max_side)
         jitter = int(self._jitter[i])
-        return images.render_jpeg(
+        return pictures.render_jpeg(
             self.topics[int(self._topic[i])],
             f"{self.seed}:{int(self._art[i])}:{n}",
             width,

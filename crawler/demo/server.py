@@ -456,8 +456,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drive_download(self, file_id: str) -> None:
         """Google Drive's public download endpoint (``/uc?export=download&id=...``) with post
-        shortcodes as file ids, so the seed's ``/predict?image_id=`` form works offline in the
-        demo. Out of band like the helpers above."""
+        shortcodes as file ids, so the original project's ``/predict?image_id=`` form works
+        offline in the demo. Out of band like the helpers above."""
         self.site.count("other")
         post = self.site.corpus.by_shortcode(file_id)
         if post is None:

@@ -1,4 +1,4 @@
-"""The pages: the form, and the seed's ``/predict`` URL (GET with query parameters, POST from
+"""The pages: the form, and the original project's ``/predict`` URL (GET with query parameters, POST from
 the form with an upload). Each answers HTML, or JSON when the Accept header asks for it."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from serve.dependencies import PagesDep, ServiceDep, SettingsDep
 from serve.errors import RequestFailed
-from serve.images import DRIVE_ID_PATTERN
 from serve.prediction import MAX_URL_CHARS, SCHEMA_MAX_LABELS, SCHEMA_MAX_SEQ_LEN, ImageSource
+from serve.remote_images import DRIVE_ID_PATTERN
 
 router = APIRouter()
 
@@ -34,7 +34,7 @@ async def index(request: Request, pages: PagesDep) -> Response:
 
 @router.get(
     "/predict",
-    summary="The seed's prediction URL: HTML result page, or JSON if Accept asks for it",
+    summary="The original project's prediction URL: HTML result page, or JSON if Accept asks for it",
     response_class=HTMLResponse,
     responses=JSON_ALTERNATIVE,
 )

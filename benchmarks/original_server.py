@@ -1,11 +1,11 @@
-"""The seed-style server that benchmarks/serve.py measures hashtag-serve against.
+"""The original-style server that benchmarks/serve.py measures hashtag-serve against.
 
 It answers the same HTTP API with the same app (so the two differ only in how the model runs)
-but runs the model the way the seed did: eager PyTorch in fp32, no tuning, one model call per
-request, and every caption padded to ``max_seq_len`` tokens (the seed's tokenizer code filled
-each caption up to ``max_seq_len`` with pad tokens).
+but runs the model the way the original project did: eager PyTorch in fp32, no tuning, one
+model call per request, and every caption padded to ``max_seq_len`` tokens (the original
+project's tokenizer code filled each caption up to ``max_seq_len`` with pad tokens).
 
-    .venv/bin/python -m benchmarks.seed_style_server --checkpoint DIR --port 8001
+    .venv/bin/python -m benchmarks.original_server --checkpoint DIR --port 8001
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from serve.app import create_app
 from serve.settings import ServeSettings
 from train.predictor import Predictor
 
-PROG = "benchmarks/seed_style_server.py"
+PROG = "benchmarks/original_server.py"
 DESCRIPTION = "eager fp32, one model call per request, captions padded to max_seq_len"
 log = logging.getLogger(PROG)
 
 
-class SeedStylePredictor(Predictor):
-    """Pads every caption to ``max_seq_len``, as the seed did."""
+class OriginalPredictor(Predictor):
+    """Pads every caption to ``max_seq_len``, as the original project did."""
 
     padding = "max_length"
 
@@ -36,9 +36,9 @@ def serve(checkpoint: str, port: int) -> int:
     settings = ServeSettings(
         checkpoint=checkpoint, port=port, backend="torch", max_batch_size=1, max_wait_ms=0
     )
-    predictor = SeedStylePredictor.load(checkpoint)
+    predictor = OriginalPredictor.load(checkpoint)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    log.info("seed-style server: %s", DESCRIPTION)
+    log.info("original-style server: %s", DESCRIPTION)
     uvicorn.run(create_app(settings, predictor), host="127.0.0.1", port=port, log_level="warning")
     return 0
 

@@ -28,10 +28,10 @@ Settings (the ``images`` section of ``configs/dataset.yaml``), with their defaul
 ``retries`` 3 / ``backoff_s`` 0.5
     Retries of connection errors, timeouts, 429 and 5xx, with exponential backoff; a
     ``Retry-After`` header (up to a minute) takes precedence.
-``max_bytes`` 20000000
-    Larger downloads and files are ``too_large``.
-``max_pixels`` 40000000
-    Decompression-bomb limit, checked from the header before any pixel is decoded.
+``max_bytes`` 20000000 / ``max_pixels`` 40000000
+    Larger downloads and files are ``too_large``; larger images are ``decompression_bomb``
+    (checked from the header before any pixel is decoded). These and the accepted formats are
+    :mod:`runtime.image_policy`'s, which caps a looser setting at its own limits.
 ``user_agent``
 
 Failure reasons: ``http_<status>``, ``expired_signature`` (403 saying "URL signature expired"),
@@ -62,6 +62,7 @@ from PIL import Image, ImageOps
 from preprocess.image_cache import CacheIndex, file_source, url_source, variant_of
 from preprocess.image_fetch import HttpFetcher, ImageRejected
 from preprocess.writer import FILE_MODE
+from runtime import image_policy
 from runtime.errors import UsageError
 from runtime.files import atomic_write_bytes
 from runtime.progress import progress_bar
@@ -77,8 +78,8 @@ DEFAULTS: dict[str, Any] = {
     "timeout_s": 10.0,
     "retries": 3,
     "backoff_s": 0.5,
-    "max_bytes": 20_000_000,
-    "max_pixels": 40_000_000,
+    "max_bytes": image_policy.MAX_BYTES,
+    "max_pixels": image_policy.MAX_PIXELS,
     "user_agent": "hashtag-prediction/0.1 (dataset builder)",
 }
 #: Settings that may be 0; every other number must be positive.
@@ -86,7 +87,7 @@ ZERO_ALLOWED = frozenset({"retries", "backoff_s", "processes"})
 #: Settings that change what a source turns into, hence part of the cache key.
 OUTPUT_SETTINGS = ("image_size", "jpeg_quality", "max_bytes", "max_pixels")
 #: Bump when decoding, resizing or encoding changes, so older cache entries are not reused.
-PROCESSING_VERSION = 1
+PROCESSING_VERSION = 2  # 2: runtime.image_policy decides (TIFF refused)
 #: Outcomes a retry cannot change, cached like successes.
 PERMANENT_FAILURES = frozenset(
     {
@@ -101,8 +102,6 @@ PERMANENT_FAILURES = frozenset(
         "corrupt",
     }
 )
-#: Formats worth decoding; limiting the list keeps exotic parsers away from untrusted bytes.
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 #: Transparent pixels are composited onto white, as a viewer would show them.
 BACKGROUND = (255, 255, 255, 255)
 
@@ -270,42 +269,25 @@ def resolve_settings(config: dict[str, Any] | None) -> dict[str, Any]:
 def decode_normalized(data: bytes, image_size: int, max_pixels: int) -> Image.Image:
     """Decode untrusted bytes fully into an upright RGB image, shorter side ``image_size``.
 
-    JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the target
-    size, which skips most of the decoding work for a photo bound to become a thumbnail.
+    What is accepted is :mod:`runtime.image_policy`'s decision. JPEGs are decoded at the
+    smallest DCT scale (1/2, 1/4, 1/8) that still covers the target size, which skips most of
+    the decoding work for a photo bound to become a thumbnail.
     """
-    image = _open_checked(data, max_pixels)
-    shorter = min(image.size)
-    if shorter > image_size:
-        scale = image_size / shorter
-        image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
     try:
-        image.load()
-    except Exception as exc:  # noqa: BLE001 - decoders of hostile bytes raise almost anything
-        raise ImageRejected("truncated" if "truncated" in str(exc).lower() else "corrupt") from exc
+        image = image_policy.open_image(data, max_pixels=max_pixels)
+        shorter = min(image.size)
+        if shorter > image_size:
+            scale = image_size / shorter
+            draft = (math.ceil(image.width * scale), math.ceil(image.height * scale))
+            image.draft(image.mode, draft)
+        image_policy.decode(image)
+    except image_policy.ImageRefused as refused:
+        raise ImageRejected(refused.reason) from refused
     try:
         ImageOps.exif_transpose(image, in_place=True)
         return _shrink(_to_rgb(image), image_size)
     except Exception as exc:  # noqa: BLE001 - malformed EXIF or an unconvertible mode
         raise ImageRejected("corrupt") from exc
-
-
-def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
-    """Open lazily (header only) and refuse decompression bombs before decoding a pixel.
-
-    The limit is checked here rather than through the process-wide ``Image.MAX_IMAGE_PIXELS``
-    so the stage does not change Pillow's behaviour for the rest of the program. Pillow's own
-    guard still refuses anything over twice its default limit while opening, and its warning
-    counts as a bomb too when a warnings filter turns it into an error.
-    """
-    try:
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("decompression_bomb") from exc
-    except Exception as exc:  # noqa: BLE001 - any parser failure means "not an image we take"
-        raise ImageRejected("not_an_image") from exc
-    if image.width * image.height > max_pixels:
-        raise ImageRejected("decompression_bomb")
-    return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -388,9 +370,10 @@ def _convert(key: str, data: bytes, cache_dir: Path, settings: dict[str, Any]) -
 
 def _read_local(path: Path, max_bytes: int) -> bytes:
     try:
-        if path.stat().st_size > max_bytes:
-            raise ImageRejected("too_large")
+        image_policy.check_size(path.stat().st_size, max_bytes)
         return path.read_bytes()
+    except image_policy.ImageRefused as refused:
+        raise ImageRejected(refused.reason) from None
     except FileNotFoundError:
         raise ImageRejected("missing_file") from None
     except OSError:
