@@ -1,4 +1,4 @@
-"""Feature-cache build speed of each ``--image-encoder``, VGG16 (the original project's) as the peer.
+"""Feature-cache build speed of each ``--image-encoder``, VGG16 (the original's) as the peer.
 
     python -m benchmarks.image_encoders [--encoders vgg16,resnet50,efficientnet_b0]
         [--images 48] [--size 224] [--rounds 3] [--out FILE.md]

@@ -1,6 +1,6 @@
 """The HTTP app, assembled: shared state, routers, error handlers, middleware, static files.
 
-The routes live in serve/routes/ by audience (pages: the form and the original project's ``GET /predict``;
+The routes live in serve/routes/ by audience (pages: the form and the original's ``GET /predict``;
 api: ``POST /api/predict``; ops: probes and metrics) and take what they share (predictor,
 settings, batcher, image fetcher) as dependencies from serve/dependencies.py.
 """

@@ -39,7 +39,7 @@ def tiny_dataset() -> Path:
 
 @functools.cache
 def tiny_checkpoint(modality: str = "both") -> Path:
-    """A trained tiny checkpoint; 32 tokens so the original project's ``max_seq_len=20`` URL is valid."""
+    """A trained tiny checkpoint; 32 tokens so the original's ``max_seq_len=20`` URL is valid."""
     run = _work_dir() / f"run-{modality}"
     return make_tiny_checkpoint(tiny_dataset(), run, modality=modality, max_seq_len=32, epochs=1)
 

@@ -1,4 +1,4 @@
-"""The API contract: the original project's GET /predict, JSON, uploads, image_url, probes and metrics."""
+"""The API contract: the original's GET /predict, JSON, uploads, image_url, probes and metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pages: the form, and the original project's ``/predict`` URL (GET with query parameters, POST from
+"""The pages: the form, and the original's ``/predict`` URL (GET with query parameters, POST from
 the form with an upload). Each answers HTML, or JSON when the Accept header asks for it."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ async def index(request: Request, pages: PagesDep) -> Response:
 
 @router.get(
     "/predict",
-    summary="The original project's prediction URL: HTML result page, or JSON if Accept asks for it",
+    summary="The original's prediction URL: HTML result page, or JSON if Accept asks for it",
     response_class=HTMLResponse,
     responses=JSON_ALTERNATIVE,
 )
