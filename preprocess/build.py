@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from preprocess import langid
+from preprocess.choices import check_choices
 from preprocess.dedup import DuplicatePair, drop_duplicate_images, drop_repeated_posts
 from preprocess.funnel import Funnel
 from preprocess.images import ImageJob, ImageResult, fetch_images, link_into
@@ -274,6 +275,7 @@ def dataset_stats(
 def check_settings(config: dict[str, Any]) -> None:
     """Refuse, before anything is read or fetched, settings that could only end in an empty
     or meaningless dataset (no label, a language no detector returns)."""
+    check_choices(config)
     for key in ("top_k", "min_count"):
         value = config["labels"][key]
         if not _is_int(value) or value < 1:

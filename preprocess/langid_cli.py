@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from preprocess.langid import BACKENDS, DEFAULT_BACKEND, get_detector
-from runtime.logs import add_logging_args
+from runtime.cli import subcommand
 from runtime.pipes import stop_quietly_on_closed_stdout
 
 BATCH_LINES = 512
@@ -21,7 +21,8 @@ BATCH_LINES = 512
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = subcommand(
+        subparsers,
         "langid",
         help="detect the language of each stdin line",
         description="Read text lines on stdin and write 'lang<TAB>confidence' per line: an "
@@ -32,9 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--backend",
         default=DEFAULT_BACKEND,
         metavar="NAME",
-        help=f"detector: {', '.join(BACKENDS)} (default {DEFAULT_BACKEND})",
+        help=f"detector: {', '.join(BACKENDS)}",
     )
-    add_logging_args(parser)
     parser.set_defaults(func=run_langid)
 
 
