@@ -84,8 +84,12 @@ def register(subparsers: Any) -> None:
         help="tag:NAME / profile:NAME / reels:NAME / search:QUERY per line",
     )
     what.add_argument("--shard", metavar="I/N", help="crawl only shard I (0-based) of N")
-    FLAGS.add(what, "--limit", key="limit", type=int, help="total posts in OUT/posts.jsonl")
-    FLAGS.add(what, "--per-target", key="per_target", type=int, help="posts per target")
+    FLAGS.add(
+        what, "--limit", key="limit", type=int, metavar="N", help="total posts in OUT/posts.jsonl"
+    )
+    FLAGS.add(
+        what, "--per-target", key="per_target", type=int, metavar="N", help="posts per target"
+    )
     site = parser.add_argument_group("site")
     where = site.add_mutually_exclusive_group()
     FLAGS.add(where, "--base-url", key="base_url", metavar="URL", help="site root")
