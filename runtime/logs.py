@@ -25,7 +25,10 @@ def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) 
         else (logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     )
     root = logging.getLogger()
-    root.handlers.clear()
+    for handler in root.handlers[:]:  # a command run again in one process starts afresh
+        root.removeHandler(handler)
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
     root.setLevel(level)
     console = logging.StreamHandler()
     console.setLevel(level)
