@@ -33,6 +33,7 @@ from preprocess.labels import (
     select_labels,
     sqrt_balance_weights,
 )
+from preprocess.language_drops import language_drops
 from preprocess.readers import Post, detect_format, read_input
 from preprocess.report import ReportData, gallery_of, shown_pairs, write_report
 from preprocess.splits import assign_splits, check_fractions
@@ -94,7 +95,7 @@ def _build(
     # read and parse: every raw record counts, a bad one under its reason
     formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
     posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
-    detector = langid.get_detector(config["language"]["backend"])  # loads models: after reading
+    detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
     config = {**config, "language": {**config["language"], "backend": detector.backend}}
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
@@ -113,6 +114,8 @@ def _build(
     keep = set(config["language"]["keep"])
     if config["language"]["keep_undetermined"]:
         keep.add(langid.UNDETERMINED)
+    if config["language"]["keep_mixed"]:
+        keep.add(langid.MIXED)
     wanted = [p for p in posts if p.hashtags and p.lang in keep]
     jobs = [ImageJob(p.shortcode, p.image_url, p.image_path) for p in wanted]
     images = fetch_images(jobs, cache_dir, config["images"], progress)
@@ -123,11 +126,8 @@ def _build(
 
     # language: as detected above, on the caption without hashtags, mentions, URLs and emoji
     language_mix = Counter(p.lang for p in posts)
-    off_language = Counter(
-        "undetermined" if p.lang == langid.UNDETERMINED else "other_language"
-        for p in posts
-        if p.lang not in keep
-    )
+    off_language = Counter(_drop_reason(p.lang) for p in posts if p.lang not in keep)
+    dropped_languages = language_drops(posts, keep)
     posts = [p for p in posts if p.lang in keep]
     funnel.record("language", len(posts), off_language)
 
@@ -165,6 +165,7 @@ def _build(
     stats = dataset_stats(
         funnel, labels, counts, posts, splits, language_mix, image_failures, pairs
     )
+    stats["language_drops"] = dropped_languages
     with staged_directory(out) as stage:
         for post in progress_bar(posts, desc="link images", unit="img", disable=not progress):
             link_into(images[post.shortcode], cache_dir, stage)
@@ -234,6 +235,11 @@ def _no_image(images: dict[str, ImageResult], funnel: Funnel) -> str:
     return message
 
 
+def _drop_reason(lang: str) -> str:
+    """The funnel's name for a language decision that drops a post."""
+    return {langid.UNDETERMINED: "undetermined", langid.MIXED: "mixed"}.get(lang, "other_language")
+
+
 def _image_ok(images: dict[str, ImageResult], post: Post) -> bool:
     result = images.get(post.shortcode)
     return result is not None and result.ok
@@ -285,6 +291,11 @@ def check_settings(config: dict[str, Any]) -> None:
         raise UsageError(
             f"dedup.near_dup must be -1 (off) or a Hamming distance 0-{PHASH_BITS}, "
             f"got {near_dup!r}"
+        )
+    langid.check_prior(config["language"]["prior"])
+    if not isinstance(config["language"]["keep_mixed"], bool):
+        raise UsageError(
+            f"language.keep_mixed must be true or false, got {config['language']['keep_mixed']!r}"
         )
     for code in config["language"]["keep"]:
         if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):

@@ -109,6 +109,13 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
     )
     add(
         parser,
+        "--keep-mixed",
+        key="language.keep_mixed",
+        action="store_true",
+        help="keep code-mixed captions (a kept language and another one)",
+    )
+    add(
+        parser,
         "--langid-backend",
         key="language.backend",
         choices=NULLABLE_CHOICES["language.backend"],

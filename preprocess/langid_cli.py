@@ -1,7 +1,8 @@
 """``hashtag-build-dataset langid``: the language of each stdin line, as the English filter sees it.
 
 A debugging and scripting aid: pipe captions in, get ``lang<TAB>confidence`` per line out, in
-the same order, so a filter decision can be checked without building a dataset.
+the same order, so a filter decision can be checked without building a dataset. ``--explain``
+adds a third column with the evidence that decided the line.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
-from preprocess.langid import BACKENDS, DEFAULT_BACKEND, get_detector
+from preprocess.langid import BACKENDS, DEFAULT_BACKEND, DEFAULT_PRIOR, get_detector, parse_prior
 from runtime.cli import subcommand
 from runtime.pipes import stop_quietly_on_closed_stdout
 
@@ -26,14 +27,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "langid",
         help="detect the language of each stdin line",
         description="Read text lines on stdin and write 'lang<TAB>confidence' per line: an "
-        "ISO 639-1 code or 'und' (too little text to judge) after hashtags, mentions, URLs "
-        "and emoji are removed.",
+        "ISO 639-1 code, 'und' (too little text to judge) or 'mixed' (code-mixed), after "
+        "hashtags, mentions, URLs and emoji are removed.",
     )
     parser.add_argument(
         "--backend",
         default=DEFAULT_BACKEND,
         metavar="NAME",
         help=f"detector: {', '.join(BACKENDS)}",
+    )
+    default_prior = ",".join(f"{code}={share}" for code, share in DEFAULT_PRIOR.items())
+    parser.add_argument(
+        "--prior",
+        metavar="CODE=SHARE,...",
+        help=f"expected share of each language in the crawl (caption backend; "
+        f"default {default_prior})",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="add a third column: the evidence that decided the line",
     )
     parser.set_defaults(func=run_langid)
 
@@ -42,13 +55,15 @@ def run_langid(
     args: argparse.Namespace, source: BinaryIO | None = None, sink: TextIO | None = None
 ) -> int:
     """Stream stdin to stdout in batches; undecodable bytes are replaced, never fatal."""
-    detector = get_detector(args.backend)  # an unknown name is a UsageError: exit 2, one line
+    prior = None if args.prior is None else parse_prior(args.prior)
+    detector = get_detector(args.backend, prior)  # a bad name is a UsageError: exit 2, one line
     source = sys.stdin.buffer if source is None else source
     sink = sys.stdout if sink is None else sink
     with stop_quietly_on_closed_stdout():
         for batch in _batches(source):
-            for lang, confidence in detector.detect_batch(batch):
-                sink.write(f"{lang}\t{confidence:.4f}\n")
+            for verdict in detector.explain_batch(batch):
+                evidence = f"\t{verdict.evidence}" if args.explain else ""
+                sink.write(f"{verdict.lang}\t{verdict.confidence:.4f}{evidence}\n")
             sink.flush()
     return 0
 

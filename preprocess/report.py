@@ -24,6 +24,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 from PIL import Image
 
+from preprocess import language_drops
 from preprocess.dedup import DuplicatePair
 from preprocess.images import ImageResult
 from preprocess.readers import Post
@@ -189,8 +190,15 @@ def caption_length_section(data: ReportData) -> Section:
     )
 
 
+def language_drops_section(data: ReportData) -> Section:
+    """How many posts each language decision dropped, with a sample of each."""
+    body = Markup(language_drops.language_drops_html(data.stats))
+    return Section("language-drops", language_drops.TITLE, body)
+
+
 SECTIONS: tuple[Callable[[ReportData], Section | None], ...] = (
     funnel_section,
+    language_drops_section,
     gallery_section,
     labels_section,
     duplicates_section,

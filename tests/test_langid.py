@@ -168,7 +168,7 @@ def test_cli_unknown_backend_is_one_line_and_exit_2() -> None:
     assert done.returncode == EXIT_USAGE
     assert done.stderr.splitlines() == [
         f"{PROG}: error: unknown language-id backend 'nope' "
-        "(choose from cascade, fasttext, lingua, langdetect)"
+        "(choose from caption, cascade, fasttext, lingua, langdetect)"
     ]
     assert done.stdout == ""
 
@@ -191,3 +191,20 @@ def test_benchmark_set_has_20_languages_three_lengths_and_no_ambiguous_text() ->
         assert len(texts) == len(set(texts)), length
     spaced = [text for lang, text in samples["two_words"] if lang not in {"ja", "zh"}]
     assert all(len(text.split()) == 2 for text in spaced)
+
+
+def test_caption_sets_cover_the_issue_forms_and_do_not_overlap() -> None:
+    benchmark = _benchmark_module()
+    development = benchmark.load_captions(benchmark.CAPTIONS)
+    held_out = benchmark.load_captions(benchmark.CAPTIONS_HELD_OUT)
+    assert len(development) + len(held_out) >= 500
+    for rows in (development, held_out):
+        labels = {lang for lang, _, _ in rows}
+        assert {"en", langid.MIXED, langid.UNDETERMINED, "tl", "sw", "fi", "de", "et"} <= labels
+        assert all(len(lang) == 2 or lang in {langid.MIXED, langid.UNDETERMINED} for lang in labels)
+        english_forms = {form for lang, form, _ in rows if lang == "en"}
+        issue_forms = {"word", "phrase", "elongated", "shouted", "greeting", "ellipsis", "mention"}
+        assert issue_forms | {"brand"} <= english_forms
+        texts = [text for _, _, text in rows]
+        assert len(texts) == len(set(texts))
+    assert not {t for _, _, t in development} & {t for _, _, t in held_out}
