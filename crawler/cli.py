@@ -23,15 +23,10 @@ from crawler.demo import cli as demo_cli
 from crawler.demo.server import site_from_config
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
-from runtime.config import (
-    add_config_args,
-    check_types,
-    default_config,
-    resolve_config,
-    write_resolved,
-)
-from runtime.errors import UsageError, run_main
-from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.cli import ConfigFlags, command_parser, run, subcommand
+from runtime.config import check_types, default_config, write_resolved
+from runtime.errors import UsageError
+from runtime.logs import log_to_file, progress_disabled
 from runtime.outputs import check_output_dir
 
 log = logging.getLogger(__name__)
@@ -39,28 +34,23 @@ log = logging.getLogger(__name__)
 PROG = "hashtag-crawl"
 SESSION_FILE = "session.json"  # --login's cookies (0600), reusable with --cookies
 
-# argparse dest -> dotted config key: these flags override configs/crawl.yaml.
-FLAG_KEYS = {
-    "base_url": "base_url",
-    "out": "out",
-    "limit": "limit",
-    "per_target": "per_target",
-    "download_images": "download_images",
-    "chromedriver": "browser.chromedriver",
-    "remote_url": "browser.remote_url",
-    "profile_dir": "browser.profile_dir",
-}
+# The flags that override configs/crawl.yaml, each with the key it sets.
+FLAGS = ConfigFlags("crawl")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return run_main(lambda: args.func(args), PROG)
+    return run(build_parser(), argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    parser = command_parser(
+        PROG,
+        "Crawl Instagram-shaped sites with headless Chromium, parse saved pages offline, "
+        "or serve the demo site.",
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="see COMMAND --help"
+    )
     register(subparsers)
     parse_cmd.register(subparsers)
     demo_cli.register(subparsers)
@@ -68,13 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = subcommand(
+        subparsers,
         "crawl",
         help="crawl tag, profile and reels feeds and keyword searches with headless Chromium",
         description="Crawl Instagram (or the embedded demo site) tag, profile and reels feeds "
-        "and keyword searches into OUT/posts.jsonl; running the same command again resumes.",
+        "and keyword searches into OUT/posts.jsonl; running the same command again resumes. "
+        "Defaults come from configs/crawl.yaml.",
+        stage="crawl",
     )
-    what = parser.add_argument_group("targets")
+    what = parser.add_argument_group("targets (at least one, or --demo)")
     what.add_argument("--tag", action="append", default=[], help="tag feed (repeatable)")
     what.add_argument("--profile", action="append", default=[], help="profile feed (repeatable)")
     what.add_argument("--reels", action="append", default=[], help="a profile's reels (repeatable)")
@@ -91,11 +84,15 @@ def register(subparsers: Any) -> None:
         help="tag:NAME / profile:NAME / reels:NAME / search:QUERY per line",
     )
     what.add_argument("--shard", metavar="I/N", help="crawl only shard I (0-based) of N")
-    what.add_argument("--limit", type=int, help="total posts in OUT/posts.jsonl")
-    what.add_argument("--per-target", type=int, help="posts per target")
+    FLAGS.add(
+        what, "--limit", key="limit", type=int, metavar="N", help="total posts in OUT/posts.jsonl"
+    )
+    FLAGS.add(
+        what, "--per-target", key="per_target", type=int, metavar="N", help="posts per target"
+    )
     site = parser.add_argument_group("site")
     where = site.add_mutually_exclusive_group()
-    where.add_argument("--base-url", help="site root (default https://www.instagram.com)")
+    FLAGS.add(where, "--base-url", key="base_url", metavar="URL", help="site root")
     where.add_argument(
         "--demo", action="store_true", help="start the embedded demo site and crawl it"
     )
@@ -107,25 +104,46 @@ def register(subparsers: Any) -> None:
         "--login", action="store_true", help="log in with IG_USERNAME / IG_PASSWORD from the env"
     )
     browser = parser.add_argument_group("browser")
-    browser.add_argument("--profile-dir", help="persistent Chromium profile folder")
-    browser.add_argument("--chromedriver", metavar="PATH", help="chromedriver binary")
-    browser.add_argument("--remote-url", metavar="URL", help="Selenium Grid / Remote WebDriver")
-    parser.add_argument("--out", help="output folder (default crawl-output)")
-    parser.add_argument(
-        "--download-images", action="store_true", default=None, help="save images to OUT/images/"
+    FLAGS.add(
+        browser,
+        "--profile-dir",
+        key="browser.profile_dir",
+        metavar="DIR",
+        help="persistent Chromium profile folder",
     )
-    add_config_args(parser)
-    add_logging_args(parser)
+    FLAGS.add(
+        browser,
+        "--chromedriver",
+        key="browser.chromedriver",
+        metavar="PATH",
+        help="chromedriver binary",
+    )
+    FLAGS.add(
+        browser,
+        "--remote-url",
+        key="browser.remote_url",
+        metavar="URL",
+        help="Selenium Grid / Remote WebDriver",
+    )
+    output = parser.add_argument_group("output")
+    FLAGS.add(output, "--out", key="out", metavar="DIR", help="output folder")
+    FLAGS.add(
+        output,
+        "--download-images",
+        key="download_images",
+        action="store_true",
+        help="save images to OUT/images/",
+    )
     parser.set_defaults(func=crawl_command)
 
 
 def crawl_command(args: argparse.Namespace) -> int:
-    config = resolve_config("crawl", args, FLAG_KEYS)
+    config = FLAGS.resolve(args)
     chosen, cookies = _checked_inputs(args, config)
     politeness, browser_settings = _checked_settings(config, args.no_delay)
     out_dir = Path(config["out"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(args, out_dir / "crawl.log")
+    log_to_file(out_dir / "crawl.log")
     with ExitStack() as stack:
         if args.demo:
             config["base_url"], demo_tags = stack.enter_context(_demo_site(config["demo"]))

@@ -34,8 +34,9 @@ from crawler.parsers import (
     parse_text,
 )
 from crawler.records import PostStore
+from runtime.cli import required_group, subcommand
 from runtime.errors import EXIT_OK, EXIT_USAGE
-from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.logs import progress_disabled
 from runtime.outputs import check_output_file
 
 PROG = "hashtag-crawl parse"
@@ -74,7 +75,8 @@ def file_line(path: Path, pages: list[Page]) -> str:
 
 def register(subparsers: Any) -> None:
     """Add ``parse`` to the ``hashtag-crawl`` sub-commands."""
-    parser = subparsers.add_parser(
+    parser = subcommand(
+        subparsers,
         "parse",
         help="turn saved Instagram pages, JSON responses and .har files into posts.jsonl",
         description="Parse saved Instagram pages (HTML), API responses (JSON) and browser "
@@ -89,21 +91,22 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="files to parse; a folder stands for every file in it (and its sub-folders)",
     )
-    parser.add_argument("--out", required=True, type=Path, help="posts.jsonl to append to")
+    required_group(parser).add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="posts.jsonl to append to"
+    )
     parser.add_argument(
         "--source", help="the records' source field (default: file:<file name> per file)"
     )
     parser.add_argument(
         "--base-url",
         default=DEFAULT_BASE_URL,
-        help=f"site the post URLs are built on (default {DEFAULT_BASE_URL})",
+        metavar="URL",
+        help="site the post URLs are built on",
     )
-    add_logging_args(parser)
     parser.set_defaults(func=run_parse)
 
 
 def run_parse(args: argparse.Namespace) -> int:
-    setup_logging(args)
     check_output_file(args.out, what="posts.jsonl file")
     store: PostStore | None = None  # opened at the first parsed file: a failed run writes nothing
     summary = ParseSummary()

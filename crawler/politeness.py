@@ -22,25 +22,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from runtime.config import default_config
 from runtime.errors import RemoteStop, UsageError
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "delay_mean_s": 1.67,  # mean pause before each page load or scroll (instaloader: 1/0.6)
-    "delay_max_s": 15.0,  # cap of the exponential draw
-    "budget_requests": 200,  # at most this many requests of one query type ...
-    "budget_window_s": 660.0,  # ... per sliding window (11 minutes)
-    "graphql_budget_requests": 275,  # at most this many GraphQL requests of all types ...
-    "graphql_budget_window_s": 600.0,  # ... per sliding 10 minutes
-    "api_budget_requests": 75,  # /api/v1/ requests (instaloader's "other") per budget window
-    "backoff_base_s": 60.0,  # first sleep when throttled, doubling per refusal in a row
-    "backoff_max_s": 1800.0,  # cap of the doubling (a Retry-After or the window may be longer)
-    "backoff_margin_s": 6.0,  # added to the time the refused family's window needs to clear
-    "backoff_attempts": 5,  # refusals in a row before exit 3
-    "stall_pause_s": 30.0,  # sleep after a stalled feed or failed page load, doubling
-    "max_consecutive_failures": 5,
-}
+# The ``politeness`` section of configs/crawl.yaml (where each key is explained); a value's
+# type there is the type a setting is converted to.
+DEFAULTS: dict[str, Any] = default_config("crawl")["politeness"]
 PAGE, API, GRAPHQL = "page", "api", "graphql"
 BUDGET_WAIT, RANDOM_PAUSE, STALLED = "request budget", "random pauses", "stalled feed or page load"
 # Same-origin requests that are not queries for content: Instagram's telemetry and logging

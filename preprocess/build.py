@@ -24,6 +24,7 @@ import numpy as np
 
 from preprocess import build_steps as steps
 from preprocess import langid
+from preprocess.choices import check_choices
 from preprocess.dedup import DuplicatePair
 from preprocess.funnel import Funnel
 from preprocess.image_stage import ImageResult, link_into
@@ -262,6 +263,7 @@ def dataset_stats(
 def check_settings(config: dict[str, Any]) -> None:
     """Refuse, before anything is read or fetched, settings that could only end in an empty
     or meaningless dataset (no label, a language no detector returns)."""
+    check_choices(config)
     for key in ("top_k", "min_count"):
         value = config["labels"][key]
         if not _is_int(value) or value < 1:

@@ -15,121 +15,172 @@ from pathlib import Path
 
 from preprocess import export, langid, langid_cli
 from preprocess.build import build_dataset
-from preprocess.readers import FORMATS, parse_csv_columns
-from preprocess.splits import SPLIT_BY
-from runtime.config import add_config_args, resolve_config
-from runtime.errors import UsageError, run_main
+from preprocess.choices import CHOICES, NULLABLE_CHOICES
+from preprocess.readers import parse_csv_columns
+from runtime.cli import ConfigFlags, command_parser, required_group, run, subcommand
+from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
-from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.logs import progress_disabled
 from runtime.pipes import stop_quietly_on_closed_stdout
 
 PROG = "hashtag-build-dataset"
 
-#: argparse dest -> dotted key of configs/dataset.yaml
-BUILD_FLAGS = {
-    "inputs": "inputs",
-    "out": "out",
-    "format": "format",
-    "csv_columns": "csv_columns",
-    "demojize": "text.demojize",
-    "langs": "language.keep",
-    "keep_und": "language.keep_undetermined",
-    "keep_mixed": "language.keep_mixed",
-    "langid_backend": "language.backend",
-    "top_k": "labels.top_k",
-    "min_count": "labels.min_count",
-    "stoplist": "labels.stoplist",
-    "balance": "labels.balance",
-    "near_dup": "dedup.near_dup",
-    "split_by": "splits.by",
-    "image_size": "images.image_size",
-    "cache_dir": "image_cache",
-}
+# The flags of ``build`` that override configs/dataset.yaml, each with the key it sets.
+BUILD_FLAGS = ConfigFlags("dataset")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Build the hashtag dataset from raw posts, and inspect its steps."
+    return run(build_parser(), argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = command_parser(
+        PROG, "Build the hashtag dataset from raw posts, and inspect its steps."
     )
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="see COMMAND --help"
+    )
     register_build(subparsers)
     register_export(subparsers)
     register_hashtags(subparsers)
     langid_cli.register(subparsers)
-    args = parser.parse_args(argv)
-    setup_logging(args)
-    return run_main(lambda: args.func(args), PROG)
+    return parser
 
 
 def register_build(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "build", help="raw posts to a dataset directory", description=build_command.__doc__
+    parser = subcommand(
+        subparsers,
+        "build",
+        help="raw posts to a dataset directory",
+        description="Read posts, keep those in the chosen languages with top-K hashtags and a "
+        "good image, write the dataset directory, print the funnel. Defaults come from "
+        "configs/dataset.yaml.",
+        stage="dataset",
     )
-    parser.add_argument(
+    required = required_group(parser)
+    BUILD_FLAGS.add(
+        required,
         "--input",
+        key="inputs",
         dest="inputs",
         action="append",
         metavar="PATH",
-        help="posts.jsonl, instaloader folder or CSV file (repeatable)",
+        help="posts.jsonl, instaloader folder or CSV file (repeatable; or inputs in --config)",
     )
-    parser.add_argument("--out", metavar="DIR", help="the dataset directory to (re)place")
-    parser.add_argument(
-        "--format", choices=("auto", *FORMATS), help="input format (default: detected per input)"
+    BUILD_FLAGS.add(
+        required,
+        "--out",
+        key="out",
+        metavar="DIR",
+        help="the dataset directory to (re)place (or out in --config)",
     )
-    parser.add_argument(
+    add = BUILD_FLAGS.add
+    add(parser, "--format", key="format", choices=CHOICES["format"], help="input format")
+    add(
+        parser,
         "--csv-columns",
+        key="csv_columns",
         type=_csv_columns,
         metavar="caption=COL,image=COL",
         help="CSV column roles (also shortcode=, owner=, taken_at=)",
     )
-    parser.add_argument(
+    add(
+        parser,
         "--demojize",
+        key="text.demojize",
         action="store_true",
-        default=None,
         help="spell emoji out as words in the model text",
     )
-    parser.add_argument(
+    add(
+        parser,
         "--lang",
+        key="language.keep",
         dest="langs",
         action="append",
         metavar="CODE",
-        help="ISO 639-1 language to keep (repeatable; default en)",
+        help="ISO 639-1 language to keep (repeatable)",
     )
-    parser.add_argument(
+    add(
+        parser,
         "--keep-und",
+        key="language.keep_undetermined",
         action="store_true",
-        default=None,
         help="keep captions too short for language id",
     )
-    parser.add_argument(
+    add(
+        parser,
         "--keep-mixed",
+        key="language.keep_mixed",
         action="store_true",
-        default=None,
         help="keep code-mixed captions (a kept language and another one)",
     )
-    parser.add_argument("--langid-backend", choices=langid.BACKENDS)
-    parser.add_argument("--top-k", type=int, metavar="K", help="number of labels (default 100)")
-    parser.add_argument("--min-count", type=int, metavar="N", help="posts a label needs")
-    parser.add_argument("--stoplist", metavar="FILE", help="hashtags never used as labels")
-    parser.add_argument("--balance", choices=("none", "sqrt"), help="sampling weights")
-    parser.add_argument(
+    add(
+        parser,
+        "--langid-backend",
+        key="language.backend",
+        choices=NULLABLE_CHOICES["language.backend"],
+        help=f"language detector (null: {langid.DEFAULT_BACKEND})",
+    )
+    add(parser, "--top-k", key="labels.top_k", type=int, metavar="K", help="number of labels")
+    add(
+        parser,
+        "--min-count",
+        key="labels.min_count",
+        type=int,
+        metavar="N",
+        help="posts a label needs",
+    )
+    add(
+        parser,
+        "--stoplist",
+        key="labels.stoplist",
+        metavar="FILE",
+        help="hashtags never used as labels (null: the shipped list)",
+    )
+    add(
+        parser,
+        "--balance",
+        key="labels.balance",
+        choices=CHOICES["labels.balance"],
+        help="sampling weights",
+    )
+    add(
+        parser,
         "--near-dup",
+        key="dedup.near_dup",
         type=int,
         metavar="BITS",
-        help="max phash distance of near duplicates (default 6; -1 off)",
+        help="max phash distance of near duplicates (-1: off)",
     )
-    parser.add_argument("--split-by", choices=SPLIT_BY, help="unit kept in one split")
-    parser.add_argument("--image-size", type=int, metavar="PX", help="shorter image side")
-    parser.add_argument("--cache-dir", metavar="DIR", help="persistent image cache")
-    add_config_args(parser)
-    add_logging_args(parser)
+    add(
+        parser,
+        "--split-by",
+        key="splits.by",
+        choices=CHOICES["splits.by"],
+        help="unit kept in one split",
+    )
+    add(
+        parser,
+        "--image-size",
+        key="images.image_size",
+        type=int,
+        metavar="PX",
+        help="shorter image side",
+    )
+    add(
+        parser,
+        "--cache-dir",
+        key="image_cache",
+        metavar="DIR",
+        help="persistent image cache (null: OUT.image-cache)",
+    )
     parser.set_defaults(func=build_command)
 
 
 def build_command(args: argparse.Namespace) -> int:
     """Read posts, keep the English ones with top-K hashtags and a good image, write the
     dataset directory (Contract 2), print the funnel."""
-    config = resolve_config("dataset", args, BUILD_FLAGS)
+    config = BUILD_FLAGS.resolve(args)
     if not config.get("out"):
         raise UsageError("--out DIR is required")
     funnel = build_dataset(config, progress=not progress_disabled(args))
@@ -138,35 +189,36 @@ def build_command(args: argparse.Namespace) -> int:
 
 
 def register_export(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = subcommand(
+        subparsers,
         "export",
         help="a dataset directory as webdataset shards or a saved Hugging Face dataset",
-        description=export_command.__doc__,
+        description="Write the dataset as webdataset tar shards per split (jpg, txt, json per "
+        "post) or as a Hugging Face dataset saved with save_to_disk; print the samples per "
+        "split.",
     )
-    parser.add_argument("--dataset", type=Path, metavar="DIR", help="the dataset directory")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="the folder to (re)place")
-    parser.add_argument("--format", metavar="|".join(export.FORMATS), help="what to write")
+    required = required_group(parser)
+    required.add_argument(
+        "--dataset", required=True, type=Path, metavar="DIR", help="the dataset directory"
+    )
+    required.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="the folder to (re)place"
+    )
+    required.add_argument(
+        "--format", required=True, metavar="|".join(export.FORMATS), help="what to write"
+    )
     parser.add_argument(
         "--shard-size",
         type=int,
         default=export.DEFAULT_SHARD_SIZE,
         metavar="N",
-        help=f"webdataset samples per shard (default {export.DEFAULT_SHARD_SIZE})",
+        help="webdataset samples per shard",
     )
-    add_logging_args(parser)
     parser.set_defaults(func=export_command)
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """Write the dataset as webdataset tar shards per split (jpg, txt, json per post) or as a
-    Hugging Face dataset saved with save_to_disk; print the samples per split."""
-    for flag, value in (
-        ("--dataset", args.dataset),
-        ("--out", args.out),
-        ("--format", args.format),
-    ):
-        if value is None:
-            raise UsageError(f"{flag} is required")
+    """Write the dataset as webdataset tar shards per split, or as a saved HF dataset."""
     counts = export.export_dataset(
         args.dataset, args.out, args.format, args.shard_size, not progress_disabled(args)
     )
@@ -175,7 +227,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def register_hashtags(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = subcommand(
+        subparsers,
         "hashtags",
         help="stdin text lines -> normalized hashtags, tab-separated",
         description="Print each stdin line's normalized hashtags, tab-separated, one line each.",

@@ -6,33 +6,32 @@ bytes) and hard-linked into each dataset built from it. Every image is fully dec
 is accepted, so a truncated download or an HTML error page served as ``image/jpeg`` is counted
 under a named reason instead of surfacing as a crash in training.
 
-Settings (the ``images`` section of ``configs/dataset.yaml``), with their defaults:
+Settings: the ``images`` section of ``configs/dataset.yaml``, where each key's default and
+meaning are written. Why some of them are what they are:
 
-``image_size`` 256
-    Shorter side after resizing. Smaller images are kept at their size, never upscaled:
-    upscaling invents no detail, inflates the cache, and the training loader resizes anyway.
-``jpeg_quality`` 90
-``workers`` 16
+``image_size``
+    Smaller images are kept at their size, never upscaled: upscaling invents no detail,
+    inflates the cache, and the training loader resizes anyway.
+``workers``
     Threads that download and read files: they mostly wait on the network.
-``processes`` the number of CPU cores
+``processes`` (default: the number of CPU cores)
     Processes that decode, verify, resize, encode and hash what the threads bring in. Pillow
     releases the GIL while decoding and resizing, but the Python around every image (HTTP
     parsing, Pillow's and imagehash's own code) does not: on 2 cores one process kept only
     about 1.5 of them busy, against 1.7 with the pixel work in 2 child processes, which was
     16 to 19% more images/s (``docs/benchmarks/images.md``). ``0`` does that work on the
     download threads instead.
-``per_host`` 8
+``per_host``
     Concurrent downloads from one host, to stay polite to a single CDN.
-``timeout_s`` 10.0
-    Connect timeout, and the longest wait for each read of the body.
-``retries`` 3 / ``backoff_s`` 0.5
+``retries`` / ``backoff_s``
     Retries of connection errors, timeouts, 429 and 5xx, with exponential backoff; a
     ``Retry-After`` header (up to a minute) takes precedence.
-``max_bytes`` 20000000 / ``max_pixels`` 40000000
+``max_bytes`` / ``max_pixels``
     Larger downloads and files are ``too_large``; larger images are ``decompression_bomb``
     (checked from the header before any pixel is decoded). These and the accepted formats are
     :mod:`runtime.image_policy`'s, which caps a looser setting at its own limits.
 ``user_agent``
+    Sent with every download, so a site's operator can tell who is asking.
 
 Failure reasons: ``http_<status>``, ``expired_signature`` (403 saying "URL signature expired"),
 ``timeout``, ``connection``, ``redirect_loop``, ``bad_url``, ``too_large``, ``not_an_image``,
@@ -63,24 +62,17 @@ from preprocess.image_cache import CacheIndex, file_source, url_source, variant_
 from preprocess.image_fetch import HttpFetcher, ImageRejected
 from preprocess.writer import FILE_MODE
 from runtime import image_policy
+from runtime.config import default_config
 from runtime.errors import UsageError
 from runtime.files import atomic_write_bytes
 from runtime.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
+# The ``images`` section of configs/dataset.yaml; ``processes`` depends on the machine.
 DEFAULTS: dict[str, Any] = {
-    "image_size": 256,
-    "jpeg_quality": 90,
-    "workers": 16,
     "processes": os.cpu_count() or 1,
-    "per_host": 8,
-    "timeout_s": 10.0,
-    "retries": 3,
-    "backoff_s": 0.5,
-    "max_bytes": image_policy.MAX_BYTES,
-    "max_pixels": image_policy.MAX_PIXELS,
-    "user_agent": "hashtag-prediction/0.1 (dataset builder)",
+    **default_config("dataset")["images"],
 }
 #: Settings that may be 0; every other number must be positive.
 ZERO_ALLOWED = frozenset({"retries", "backoff_s", "processes"})

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from preprocess.langid import BACKENDS, DEFAULT_BACKEND, DEFAULT_PRIOR, get_detector, parse_prior
-from runtime.logs import add_logging_args
+from runtime.cli import subcommand
 from runtime.pipes import stop_quietly_on_closed_stdout
 
 BATCH_LINES = 512
@@ -22,7 +22,8 @@ BATCH_LINES = 512
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = subcommand(
+        subparsers,
         "langid",
         help="detect the language of each stdin line",
         description="Read text lines on stdin and write 'lang<TAB>confidence' per line: an "
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--backend",
         default=DEFAULT_BACKEND,
         metavar="NAME",
-        help=f"detector: {', '.join(BACKENDS)} (default {DEFAULT_BACKEND})",
+        help=f"detector: {', '.join(BACKENDS)}",
     )
     default_prior = ",".join(f"{code}={share}" for code, share in DEFAULT_PRIOR.items())
     parser.add_argument(
@@ -47,7 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="add a third column: the evidence that decided the line",
     )
-    add_logging_args(parser)
     parser.set_defaults(func=run_langid)
 
 

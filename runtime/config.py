@@ -23,8 +23,8 @@ def default_config(stage: str) -> dict[str, Any]:
     return yaml.safe_load(text) or {}
 
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="YAML file overriding the defaults")
+def add_config_args(parser: argparse.ArgumentParser, defaults: str = "the defaults") -> None:
+    parser.add_argument("--config", metavar="FILE", help=f"YAML file overriding {defaults}")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -152,6 +152,14 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
             _merge(base[key], value)
         else:
             base[key] = value
+
+
+def get_dotted(config: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key (``labels.top_k``), or None where any part is missing."""
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _set_dotted(config: dict[str, Any], key: str, value: Any) -> None:

@@ -8,21 +8,28 @@ from pathlib import Path
 
 
 def add_logging_args(parser: argparse.ArgumentParser) -> None:
+    """``-v`` / ``-q``; :func:`runtime.cli.add_common_options` adds them to every command."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     group.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
 
 
 def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) -> None:
-    """Log to stderr at the level the flags ask for, and everything at INFO+ to ``log_file``."""
+    """Log to stderr at the level the flags ask for (and everything at INFO+ to ``log_file``).
+
+    Called once per command, by :func:`runtime.cli.run`, before the command's body runs.
+    """
     level = (
         logging.DEBUG
         if getattr(args, "verbose", False)
         else (logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     )
     root = logging.getLogger()
-    root.handlers.clear()
-    root.setLevel(min(level, logging.INFO) if log_file else level)
+    for handler in root.handlers[:]:  # a command run again in one process starts afresh
+        root.removeHandler(handler)
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
+    root.setLevel(level)
     console = logging.StreamHandler()
     console.setLevel(level)
     console.setFormatter(
@@ -30,16 +37,25 @@ def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) 
     )
     root.addHandler(console)
     if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setLevel(logging.DEBUG if level == logging.DEBUG else logging.INFO)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        log_to_file(log_file)
     # onnxscript and onnx_ir narrate every pass of the ONNX export at INFO.
     for noisy in ("selenium", "PIL", "matplotlib", "httpx", "WDM", "onnxscript", "onnx_ir"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # urllib3 warns once per retry; our fetchers count the final failure by reason instead.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+def log_to_file(log_file: str | Path) -> None:
+    """Also write INFO and above (DEBUG under ``-v``) to ``log_file``, whatever stderr shows:
+    a command adds its log file once it knows its output folder."""
+    root = logging.getLogger()
+    level = logging.DEBUG if root.level == logging.DEBUG else logging.INFO
+    root.setLevel(min(root.level or logging.WARNING, logging.INFO))
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
 
 
 def progress_disabled(args: argparse.Namespace) -> bool:

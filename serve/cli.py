@@ -1,13 +1,12 @@
 """``hashtag-serve``: load a checkpoint once, tune it for the CPU, serve it with uvicorn.
 
-Settings come, lowest precedence first, from ServeSettings' defaults, ``configs/serve.yaml``,
-``--config``/``--set``, ``HASHTAG_SERVE_*`` environment variables, then the flags below.
+Settings come, lowest precedence first, from ``configs/serve.yaml``, ``--config``/``--set``,
+``HASHTAG_SERVE_*`` environment variables, then the flags below.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import errno
 import logging
 import signal
@@ -17,60 +16,129 @@ from collections.abc import Sequence
 import uvicorn
 
 from runtime.checkpoints import check_checkpoint
-from runtime.config import add_config_args, resolve_config
-from runtime.errors import PipelineError, UsageError, run_main
-from runtime.logs import add_logging_args, setup_logging
-from serve.settings import BACKENDS, ServeSettings, env_values, settings_from
+from runtime.cli import ConfigFlags, command_parser, required_group, run
+from runtime.config import resolve_config
+from runtime.errors import PipelineError, UsageError
+from serve.settings import BACKENDS, BF16_IMAGES, ServeSettings, env_values, settings_from
 
 PROG = "hashtag-serve"
 log = logging.getLogger(__name__)
 
 
+# The flags that override configs/serve.yaml; each key is also the ServeSettings field.
+FLAGS = ConfigFlags("serve")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Serve a hashtag checkpoint over HTTP.")
-    parser.add_argument("--checkpoint", metavar="DIR", help="checkpoint directory (runs/<name>)")
-    parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default 8000)")
-    parser.add_argument("--device", help="torch device for the model (default cpu)")
-    parser.add_argument(
+    parser = command_parser(
+        PROG,
+        "Serve a hashtag checkpoint over HTTP. Defaults come from configs/serve.yaml; "
+        "HASHTAG_SERVE_<KEY> environment variables override it, the flags override both.",
+        stage="serve",
+    )
+    required_group(parser).add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="checkpoint directory, runs/<name> (or HASHTAG_SERVE_CHECKPOINT)",
+    )
+    add = FLAGS.add
+    add(parser, "--host", key="host", help="interface to bind")
+    add(parser, "--port", key="port", type=int, help="TCP port")
+    add(parser, "--device", key="device", help="torch device for the model")
+    fetching = parser.add_argument_group("image fetching and input limits")
+    add(
+        fetching,
         "--allow-private-urls",
+        key="allow_private_urls",
         action="store_true",
-        default=None,
         help="let image_url reach loopback/private addresses (for local testing only)",
     )
-    parser.add_argument("--drive-base-url", metavar="URL", help="Drive download endpoint")
-    parser.add_argument("--max-batch-size", type=int, help="requests per model call (default 8)")
-    parser.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill")
-    parser.add_argument("--max-upload-bytes", type=int, help="largest image accepted")
-    parser.add_argument("--max-text-chars", type=int, help="longest caption accepted")
-    parser.add_argument("--fetch-timeout-s", type=float, help="seconds for a whole image download")
-    parser.add_argument(
+    add(
+        fetching,
+        "--drive-base-url",
+        key="drive_base_url",
+        metavar="URL",
+        help="Drive download endpoint",
+    )
+    add(
+        fetching,
+        "--fetch-timeout-s",
+        key="fetch_timeout_s",
+        type=float,
+        metavar="S",
+        help="seconds for a whole image download",
+    )
+    add(
+        fetching,
+        "--max-upload-bytes",
+        key="max_upload_bytes",
+        type=int,
+        metavar="N",
+        help="largest image accepted",
+    )
+    add(
+        fetching,
+        "--max-text-chars",
+        key="max_text_chars",
+        type=int,
+        metavar="N",
+        help="longest caption accepted",
+    )
+    engine = parser.add_argument_group("batching and inference")
+    add(
+        engine,
+        "--max-batch-size",
+        key="max_batch_size",
+        type=int,
+        metavar="N",
+        help="requests per model call",
+    )
+    add(
+        engine,
+        "--max-wait-ms",
+        key="max_wait_ms",
+        type=float,
+        metavar="MS",
+        help="how long a batch waits to fill",
+    )
+    add(
+        engine,
         "--backend",
+        key="backend",
         choices=BACKENDS,
         help="inference engine (auto: ONNX Runtime on CPU, PyTorch otherwise)",
     )
-    parser.add_argument(
-        "--threads", dest="num_threads", type=int, help="intra-op threads (0: cores)"
+    add(
+        engine,
+        "--threads",
+        key="num_threads",
+        dest="num_threads",
+        type=int,
+        metavar="N",
+        help="intra-op threads (0: one per core)",
     )
-    parser.add_argument(
+    add(
+        engine,
         "--quantize",
+        key="quantize",
         action=argparse.BooleanOptionalAction,
-        default=None,
-        help="int8 dynamic quantization of the text encoder (default off: batch-dependent)",
+        help="int8 dynamic quantization of the text encoder (batch-dependent answers)",
     )
-    parser.add_argument(
+    add(
+        engine,
         "--channels-last",
+        key="channels_last",
         action=argparse.BooleanOptionalAction,
-        default=None,
         help="channels_last memory format for the convolutions",
     )
-    parser.add_argument(
+    add(
+        engine,
         "--bf16-images",
-        choices=("auto", "on", "off"),
-        help="bfloat16 VGG16 convolutions (auto: on where the CPU has bf16 instructions)",
+        key="bf16_images",
+        choices=BF16_IMAGES,
+        help="bfloat16 image convolutions (auto: where the CPU has bf16 instructions)",
     )
-    add_config_args(parser)
-    add_logging_args(parser)
+    parser.set_defaults(func=lambda args: serve(resolve_settings(args)))
     return parser
 
 
@@ -78,13 +146,12 @@ def resolve_settings(
     args: argparse.Namespace, environ: dict[str, str] | None = None
 ) -> ServeSettings:
     """Merge the config files, the environment and the flags (see the module docstring)."""
-    values = resolve_config("serve", args, flag_keys={})
+    values = resolve_config("serve", args, flag_keys={})  # flags come after the environment
     values.update(env_values(environ))
-    # Each settings flag's argparse dest is the ServeSettings field it sets.
-    flags = {
-        field.name: getattr(args, field.name, None) for field in dataclasses.fields(ServeSettings)
-    }
-    values.update({name: value for name, value in flags.items() if value is not None})
+    flags = {"checkpoint": "checkpoint", **FLAGS.keys}
+    values.update(
+        {key: getattr(args, dest) for dest, key in flags.items() if getattr(args, dest) is not None}
+    )
     return settings_from(values)
 
 
@@ -149,7 +216,4 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(args)
-    return run_main(lambda: serve(resolve_settings(args)), PROG)
+    return run(build_parser(), argv)

@@ -113,7 +113,7 @@ class PredictionService:
         max_seq_len: int | None,
         n_label: int | None,
     ) -> Outcome:
-        """Predict with the original's defaults: 20 tokens and 10 tags, capped by what the model has.
+        """Predict with the original's defaults (20 tokens, 10 tags), capped by what the model has.
 
         Cheap checks come first, so a request that will be refused never triggers a download.
         """

@@ -1,4 +1,5 @@
-"""Server settings: one frozen dataclass, filled from defaults, ``HASHTAG_SERVE_*`` and flags.
+"""Server settings: one frozen dataclass, filled from configs/serve.yaml, ``HASHTAG_SERVE_*``
+and flags.
 
 A dataclass (rather than pydantic-settings, which is not a dependency) keeps the knobs in one
 place with their types, so environment strings can be converted without a table of parsers.
@@ -11,44 +12,43 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from runtime.config import default_config
 from runtime.errors import UsageError
 
 ENV_PREFIX = "HASHTAG_SERVE_"
-BACKENDS = ("auto", "onnxruntime", "torch")
+BACKENDS = ("auto", "onnxruntime", "torch")  # the choice lists of the flags and the check
+BF16_IMAGES = ("auto", "on", "off")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+_DEFAULTS = default_config("serve")  # the values; the fields below say only their types
+
+
 @dataclasses.dataclass(frozen=True)
 class ServeSettings:
-    """Everything the app, the fetcher and the batcher can be tuned with."""
+    """Everything the app, the fetcher and the batcher can be tuned with (configs/serve.yaml
+    says what each one does)."""
 
-    checkpoint: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    device: str = "cpu"
-    # Fetching: Drive's public download endpoint; the ``id`` query parameter is appended.
-    drive_base_url: str = "https://drive.google.com/uc"
-    allow_private_urls: bool = False
-    fetch_timeout_s: float = 10.0
-    max_redirects: int = 5
-    # Input limits. 2,200 characters is Instagram's own caption limit.
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_image_pixels: int = 40_000_000
-    max_text_chars: int = 2200
-    # Micro-batching.
-    max_batch_size: int = 8
-    max_wait_ms: float = 2.0
-    # CPU tuning (serve/inference.py); 0 threads means "one per core".
-    backend: str = "auto"  # auto | onnxruntime | torch
-    num_threads: int = 0
-    # Off: dynamic int8 scales activations by the range of the whole batch tensor, so a batched
-    # answer differs from the single one, and on a MiniLM checkpoint it changed the top-10 of
-    # most test posts. Opt in only where your test split says top-k stays the same.
-    quantize: bool = False
-    channels_last: bool = True
-    bf16_images: str = "off"  # auto | on | off: bf16 moves ~1% of top-10 lists (docs/serving.md)
-    graceful_timeout_s: float = 10.0
+    checkpoint: str = ""  # no default: --checkpoint or HASHTAG_SERVE_CHECKPOINT
+    host: str = _DEFAULTS["host"]
+    port: int = _DEFAULTS["port"]
+    device: str = _DEFAULTS["device"]
+    drive_base_url: str = _DEFAULTS["drive_base_url"]
+    allow_private_urls: bool = _DEFAULTS["allow_private_urls"]
+    fetch_timeout_s: float = _DEFAULTS["fetch_timeout_s"]
+    max_redirects: int = _DEFAULTS["max_redirects"]
+    max_upload_bytes: int = _DEFAULTS["max_upload_bytes"]
+    max_image_pixels: int = _DEFAULTS["max_image_pixels"]
+    max_text_chars: int = _DEFAULTS["max_text_chars"]
+    max_batch_size: int = _DEFAULTS["max_batch_size"]
+    max_wait_ms: float = _DEFAULTS["max_wait_ms"]
+    backend: str = _DEFAULTS["backend"]
+    num_threads: int = _DEFAULTS["num_threads"]
+    quantize: bool = _DEFAULTS["quantize"]
+    channels_last: bool = _DEFAULTS["channels_last"]
+    bf16_images: str = _DEFAULTS["bf16_images"]
+    graceful_timeout_s: float = _DEFAULTS["graceful_timeout_s"]
 
 
 def settings_from(values: Mapping[str, Any]) -> ServeSettings:
@@ -73,7 +73,7 @@ def _check_ranges(settings: ServeSettings) -> None:
             f"backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
             f"got {settings.backend!r}"
         )
-    if settings.bf16_images not in ("auto", "on", "off"):
+    if settings.bf16_images not in BF16_IMAGES:
         raise UsageError(f"bf16_images must be auto, on or off, got {settings.bf16_images!r}")
     if not 0 <= settings.port <= 65535:
         raise UsageError(f"port must be between 0 and 65535, got {settings.port}")

@@ -11,35 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from runtime.checkpoints import CONFIG_FILE, check_checkpoint
-from runtime.config import FlagKeys, add_config_args, explicit_keys, resolve_config
-from runtime.errors import UsageError, run_main
-from runtime.logs import add_logging_args, progress_disabled, setup_logging
+from runtime.cli import ConfigFlags, command_parser, required_group, run
+from runtime.config import explicit_keys
+from runtime.errors import UsageError
+from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
-from train.config_check import check_train_config
+from train.config_check import CHOICES, SPLITS, check_evaluate_config, check_train_config
 
 RESUMABLE_STATE = "last/state.pt"  # train.checkpoint's LAST_DIR/STATE_FILE, without torch
-TRAIN_FLAGS: FlagKeys = {
-    "init": ("text_init", "image_init"),  # one flag for both encoders; --set picks one
-    "modality": "modality",
-    "text_encoder": "text_encoder",
-    "image_encoder": "image_encoder",
-    "image_weights": "image_weights",
-    "offline": "offline",
-    "image_mode": "image_mode",
-    "image_size": "image_size",
-    "max_seq_len": "max_seq_len",
-    "loss": "loss",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "head_lr": "head_lr",
-    "seed": "seed",
-    "device": "device",
-    "num_workers": "num_workers",
-    "compile": "compile",
-    "weighted_sampling": "weighted_sampling",
-    "feature_cache": "feature_cache",
-}
+# The flags that override configs/train.yaml and configs/evaluate.yaml, each with its key.
+TRAIN_FLAGS = ConfigFlags("train")
+EVALUATE_FLAGS = ConfigFlags("evaluate")
 DEFAULT_REPORT = Path("report-SPLIT.html")  # --report without a path: in the checkpoint
 # What shapes the saved model or what it is fed: a resumed run must keep them.
 FIXED_ON_RESUME = (
@@ -62,71 +44,155 @@ FIXED_ON_RESUME = (
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, type=Path, help="dataset directory")
-    parser.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last/")
-    parser.add_argument("--modality", choices=("text", "image", "both"))
-    parser.add_argument(
-        "--init", choices=("pretrained", "random"), help="both encoders' weights (see text_init)"
+    required = required_group(parser)
+    required.add_argument(
+        "--dataset", required=True, type=Path, metavar="DIR", help="dataset directory"
     )
-    parser.add_argument("--text-encoder", metavar="NAME|DIR|minilm")
-    parser.add_argument(
+    required.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="checkpoint directory to write"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last/")
+    add = TRAIN_FLAGS.add
+    model = parser.add_argument_group("model")
+    add(
+        model,
+        "--modality",
+        key="modality",
+        choices=CHOICES["modality"],
+        help="inputs the model sees",
+    )
+    add(
+        model,
+        "--init",
+        key=("text_init", "image_init"),  # one flag for both encoders; --set picks one
+        choices=CHOICES["text_init"],
+        help="both encoders' weights: pretrained, or random (fresh, sized by random_text)",
+    )
+    add(
+        model,
+        "--text-encoder",
+        key="text_encoder",
+        metavar="NAME|DIR|minilm",
+        help="HF hub name, a local folder, or minilm",
+    )
+    add(
+        model,
         "--image-encoder",
+        key="image_encoder",
         metavar="NAME",
         help="torchvision model: vgg16, resnet50, efficientnet_b0 ...",
     )
-    parser.add_argument("--image-weights", metavar="PATH", help="its ImageNet .pth file")
-    parser.add_argument(
+    add(
+        model,
+        "--image-weights",
+        key="image_weights",
+        metavar="PATH",
+        help="its ImageNet .pth file (null: the torch.hub cache)",
+    )
+    add(
+        model,
         "--offline",
+        key="offline",
         action="store_true",
-        default=None,
         help="never download weights (as HF_HUB_OFFLINE=1): use the caches or stop",
     )
-    parser.add_argument("--image-mode", choices=("frozen", "finetune"))
-    parser.add_argument("--image-size", type=int)
-    parser.add_argument("--max-seq-len", type=int)
-    parser.add_argument("--loss", choices=("bce", "softmax"))
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float, help="learning rate of pretrained encoders")
-    parser.add_argument("--head-lr", type=float, help="learning rate of the new layers")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--num-workers", type=int)
-    parser.add_argument("--compile", action="store_true", default=None)
-    parser.add_argument("--weighted-sampling", action="store_true", default=None)
-    parser.add_argument("--feature-cache", metavar="DIR")
-    add_config_args(parser)
-    add_logging_args(parser)
+    add(
+        model,
+        "--image-mode",
+        key="image_mode",
+        choices=CHOICES["image_mode"],
+        help="frozen: features cached once; finetune: the image encoder trains too",
+    )
+    add(
+        model,
+        "--image-size",
+        key="image_size",
+        type=int,
+        metavar="PX",
+        help="image input side (null: the encoder's own)",
+    )
+    add(
+        model, "--max-seq-len", key="max_seq_len", type=int, metavar="N", help="caption tokens kept"
+    )
+    add(
+        model,
+        "--loss",
+        key="loss",
+        choices=CHOICES["loss"],
+        help="bce: independent sigmoids; softmax: 1/k targets",
+    )
+    optim = parser.add_argument_group("optimisation")
+    add(optim, "--epochs", key="epochs", type=int, metavar="N", help="passes over the train split")
+    add(optim, "--batch-size", key="batch_size", type=int, metavar="N", help="posts per step")
+    add(optim, "--lr", key="lr", type=float, help="learning rate of pretrained encoders")
+    add(optim, "--head-lr", key="head_lr", type=float, help="learning rate of the new layers")
+    add(optim, "--seed", key="seed", type=int, metavar="N", help="random seed of the run")
+    add(
+        optim,
+        "--weighted-sampling",
+        key="weighted_sampling",
+        action="store_true",
+        help="draw train posts by the dataset's weight column",
+    )
+    machinery = parser.add_argument_group("machinery")
+    add(machinery, "--device", key="device", choices=CHOICES["device"], help="where to train")
+    add(
+        machinery,
+        "--num-workers",
+        key="num_workers",
+        type=int,
+        metavar="N",
+        help="DataLoader worker processes",
+    )
+    add(machinery, "--compile", key="compile", action="store_true", help="torch.compile the model")
+    add(
+        machinery,
+        "--feature-cache",
+        key="feature_cache",
+        metavar="DIR",
+        help="cache of frozen image features (null: ~/.cache/hashtag-prediction/features)",
+    )
     parser.set_defaults(func=run_train)
 
 
 def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint directory")
-    parser.add_argument("--dataset", type=Path, help="default: the dataset it was trained on")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
-    parser.add_argument(
+    required_group(parser).add_argument(
+        "--checkpoint", required=True, type=Path, metavar="DIR", help="checkpoint directory"
+    )
+    add = EVALUATE_FLAGS.add
+    add(
+        parser,
+        "--dataset",
+        key="dataset",
+        metavar="DIR",
+        help="dataset directory (null: the one it was trained on)",
+    )
+    add(parser, "--split", key="split", choices=SPLITS, help="the split to score")
+    add(
+        parser,
         "--baselines",
-        default="",
+        key="baselines",
+        type=_comma_list,
         metavar="LIST",
         help="comma-separated extra baselines: text, image (this model with the other input "
         "neutral) or NAME=CHECKPOINT_DIR; popularity is always shown",
     )
-    parser.add_argument("--batch-size", type=int, default=64)
+    add(
+        parser, "--batch-size", key="batch_size", type=int, metavar="N", help="posts per model call"
+    )
     parser.add_argument(
         "--report",
         nargs="?",
         const=DEFAULT_REPORT,
         type=Path,
         metavar="HTML",
-        help="also write a report with pictures (default CHECKPOINT/report-SPLIT.html)",
+        help="also write a report with pictures (without HTML: CHECKPOINT/report-SPLIT.html)",
     )
-    add_logging_args(parser)
     parser.set_defaults(func=run_evaluate)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    config = resolve_config("train", args, TRAIN_FLAGS)
+    config = TRAIN_FLAGS.resolve(args)
     check_output_dir(args.out)
     check_dataset_dir(args.dataset)
     if args.resume:
@@ -136,7 +202,6 @@ def run_train(args: argparse.Namespace) -> int:
         check_output_dir(config["feature_cache"], "--feature-cache")
     from train.loop import train  # torch and transformers load only once the flags are valid
 
-    setup_logging(args)
     # A new run writes beside --out until its first checkpoint: a failure leaves nothing to clean.
     train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
     return 0
@@ -170,7 +235,7 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
         raise UsageError(f"nothing to resume in {args.out}: {RESUMABLE_STATE} is missing")
     saved = check_checkpoint(args.out, "--out")["train"]
     saved.pop("dataset", None)
-    given = explicit_keys(args, TRAIN_FLAGS)
+    given = explicit_keys(args, TRAIN_FLAGS.keys)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
         if resolved[key] != saved.get(key):
             raise UsageError(
@@ -181,49 +246,56 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    config = EVALUATE_FLAGS.resolve(args)
+    check_evaluate_config(config)
     check_checkpoint(args.checkpoint)
-    if args.dataset is not None:
-        check_dataset_dir(args.dataset)
-    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    dataset = None if config["dataset"] is None else Path(config["dataset"])
+    if dataset is not None:
+        check_dataset_dir(dataset)
+    baselines = [b.strip() for b in config["baselines"] if b.strip()]
     for name, _, path in (spec.partition("=") for spec in baselines):
         if path:
             check_checkpoint(path, f"baseline {name}:")
     report = args.report
     if report == DEFAULT_REPORT:
-        report = args.checkpoint / f"report-{args.split}.html"
+        report = args.checkpoint / f"report-{config['split']}.html"
     if report is not None:
         check_output_file(report, "--report")
     from train.evaluate import evaluate
 
-    setup_logging(args)
     evaluate(
         args.checkpoint,
-        args.dataset,
-        args.split,
+        dataset,
+        config["split"],
         baselines,
-        args.batch_size,
+        config["batch_size"],
         progress=not progress_disabled(args),
         report=report,
     )
     return 0
 
 
-TRAIN_HELP = "Train the text + image hashtag model: dataset directory in, checkpoint directory out."
-EVALUATE_HELP = "Score a checkpoint on a dataset split beside the popularity (and other) baselines."
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def _main(prog: str, description: str, add_args, argv: list[str] | None) -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    add_args(parser)
-    args = parser.parse_args(argv)
-    return run_main(lambda: args.func(args), prog)
+TRAIN_HELP = (
+    "Train the text + image hashtag model: dataset directory in, checkpoint directory out. "
+    "Defaults come from configs/train.yaml."
+)
+EVALUATE_HELP = (
+    "Score a checkpoint on a dataset split beside the popularity (and other) baselines. "
+    "Defaults come from configs/evaluate.yaml."
+)
 
 
 def train_main(argv: list[str] | None = None) -> int:
-    return _main("hashtag-train", TRAIN_HELP, add_train_args, argv)
+    parser = command_parser("hashtag-train", TRAIN_HELP, stage="train")
+    add_train_args(parser)
+    return run(parser, argv)
 
 
 def evaluate_main(argv: list[str] | None = None) -> int:
-    return _main("hashtag-evaluate", EVALUATE_HELP, add_evaluate_args, argv)
+    parser = command_parser("hashtag-evaluate", EVALUATE_HELP, stage="evaluate")
+    add_evaluate_args(parser)
+    return run(parser, argv)

@@ -1,4 +1,5 @@
-"""Every setting of configs/train.yaml checked before a run starts: a bad value is one line, exit 2.
+"""Every setting of configs/train.yaml and configs/evaluate.yaml checked before a run starts: a
+bad value is one line, exit 2. The choice lists here are the only ones: the flags offer them too.
 
 ``--set epochs=abc``, ``--batch-size 0`` or ``--lr -5`` would otherwise surface minutes later as
 a library error deep in the loop, or worse, train silently (a negative learning rate ascends).
@@ -9,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.checkpoints import MODALITIES
+from runtime.config import check_types, default_config
 from runtime.errors import UsageError
 
+SPLITS = ("train", "val", "test")  # the splits of a dataset directory
 CHOICES: dict[str, tuple[str, ...]] = {
     "modality": MODALITIES,
     "text_init": ("pretrained", "random"),
@@ -70,6 +73,16 @@ def check_train_config(config: dict[str, Any]) -> None:
         raise UsageError(f"text_encoder must be a name or a folder, got {config['text_encoder']!r}")
     if not isinstance(config["random_text"], dict):
         raise UsageError(f"random_text must be a mapping, got {config['random_text']!r}")
+
+
+def check_evaluate_config(config: dict[str, Any]) -> None:
+    """The same for hashtag-evaluate's settings."""
+    check_types(config, default_config("evaluate"), "")
+    if config["split"] not in SPLITS:
+        raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {config['split']!r}")
+    size = config["batch_size"]
+    if size < 1:  # an integer already (check_types)
+        raise UsageError(f"--batch-size must be at least 1, got {size}")
 
 
 def _require(key: str, value: Any, ok: bool, what: str) -> None:

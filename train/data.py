@@ -26,8 +26,8 @@ from transformers import PreTrainedTokenizerBase
 
 from runtime.errors import UsageError
 from runtime.label_file import read_labels
+from train.config_check import SPLITS
 
-SPLITS = ("train", "val", "test")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 REQUIRED_COLUMNS = ("shortcode", "text", "hashtags", "labels", "image", "image_sha256", "weight")

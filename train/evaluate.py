@@ -182,3 +182,9 @@ def _merge_metrics(
         if name != model_name:
             metrics.setdefault("baselines", {}).setdefault(name, {})[split] = values
     write_metrics(run_dir, metrics)
+
+
+if __name__ == "__main__":  # python -m train.evaluate: the same as hashtag-evaluate
+    from train.cli import evaluate_main
+
+    raise SystemExit(evaluate_main())

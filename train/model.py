@@ -23,10 +23,11 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from huggingface_hub import ModelHubMixin
 from torch import nn
 
+from train.config_check import CHOICES
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 
-MODALITIES = ("text", "image", "both")
-POOLINGS = ("pooled", "cls", "mean")
+MODALITIES = CHOICES["modality"]
+POOLINGS = CHOICES["text_pooling"]
 VGG16_FEATURE_DIM = 512 * 7 * 7
 
 

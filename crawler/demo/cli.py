@@ -12,30 +12,33 @@ import threading
 from typing import Any
 
 from crawler.demo.server import DemoSite, site_from_config
-from runtime.config import add_config_args, check_types, default_config, resolve_config
+from runtime.cli import ConfigFlags, subcommand
+from runtime.config import check_types, default_config
 from runtime.errors import PipelineError, UsageError
-from runtime.logs import add_logging_args, setup_logging
 
 log = logging.getLogger(__name__)
 
 
+FLAGS = ConfigFlags("demo")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = subcommand(
+        subparsers,
         "serve-demo",
         help="serve the Instagram-shaped demo site on loopback",
-        description="Serve the embedded demo site (configs/demo.yaml) until interrupted.",
+        description="Serve the embedded demo site until interrupted. Defaults come from "
+        "configs/demo.yaml.",
+        stage="demo",
     )
-    parser.add_argument("--port", type=int, help="TCP port (default from config: 0 = free port)")
-    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    add_config_args(parser)
-    add_logging_args(parser)
+    FLAGS.add(parser, "--port", key="port", type=int, help="TCP port (0: a free port)")
+    FLAGS.add(parser, "--host", key="host", help="address to bind")
     parser.set_defaults(func=serve_demo)
 
 
 def serve_demo(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Serve until Ctrl-C (or until ``stop`` is set, which tests use)."""
-    setup_logging(args)
-    config = resolve_config("demo", args, {"port": "port", "host": "host"})
+    config = FLAGS.resolve(args)
     address = _address(config)
     check_types(config, default_config("demo"), "demo config: ")
     try:

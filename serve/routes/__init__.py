@@ -1,1 +1,1 @@
-"""The app's routes by audience: pages (people, and the original's URL), api (JSON), ops (probes)."""
+"""The app's routes by audience: pages (people, the original's URL), api (JSON), ops (probes)."""
