@@ -1,4 +1,4 @@
-"""The raw post record of DESIGN.md Contract 1 and the append-only ``posts.jsonl`` store.
+"""The raw post record of docs/architecture.md Contract 1 and the append-only ``posts.jsonl`` store.
 
 Parsers build records with :func:`make_record`; the crawler and ``hashtag-crawl parse`` both
 write through :class:`PostStore`, which dedupes by shortcode and survives ``kill -9``.

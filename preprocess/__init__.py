@@ -1,1 +1,1 @@
-"""``hashtag-build-dataset``: raw posts to the dataset directory of DESIGN.md (Contract 2)."""
+"""``hashtag-build-dataset``: raw posts to the dataset directory (docs/architecture.md, Contract 2)."""

@@ -1,7 +1,7 @@
 """The build's funnel: posts left after each stage, and why the others were dropped.
 
-DESIGN.md fixes the stages (read -> parsed -> deduped -> language -> labelled -> image ok);
-every dropped record is counted under a named reason at the stage that dropped it.
+docs/architecture.md fixes the stages (read -> parsed -> deduped -> language -> labelled ->
+image ok); every dropped record is counted under a named reason at the stage that dropped it.
 """
 
 from __future__ import annotations

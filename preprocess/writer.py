@@ -1,4 +1,4 @@
-"""The files of the dataset directory (DESIGN.md Contract 2), written into a build folder.
+"""The files of the dataset directory (docs/architecture.md, Contract 2), written by a build.
 
 The Parquet schema is fixed here, column by column, so readers downstream (training, tests,
 Hugging Face ``datasets``) can rely on names and types instead of whatever pandas would infer.

@@ -1,4 +1,4 @@
-"""The one check of a checkpoint directory (DESIGN.md Contract 3), run before anything loads it.
+"""The one check of a checkpoint directory (docs/architecture.md, Contract 3), before any load.
 
 ``hashtag-evaluate``, ``hashtag-serve`` and ``hashtag-train --resume`` call it first, so a
 missing or damaged file is one line naming that file (exit 2) instead of a library error after

@@ -1,4 +1,4 @@
-"""Exit codes of DESIGN.md and the one wrapper that turns exceptions into them.
+"""Exit codes of docs/architecture.md and the one wrapper that turns exceptions into them.
 
 Every console script runs its body through :func:`run_main`, so a bad input is one line on
 stderr and a documented exit code, never a traceback (unless ``-v`` asked for one).

@@ -1,6 +1,6 @@
 """Crash-safe files: atomic replacement and append-only JSON Lines with torn-tail repair.
 
-DESIGN.md asks that no stage ever leaves a half-written file behind, even after ``kill -9``.
+No stage may leave a half-written file behind, even after ``kill -9`` (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hashtag extraction and normalization: the one definition every stage uses (DESIGN.md).
+"""Hashtag extraction and normalization: the one definition every stage uses (docs/architecture.md).
 
 A hashtag is ``#`` or full-width ``＃`` not preceded by a letter, digit, underscore or ``&``
 (so ``a#b`` and ``&#39;`` are not tags), followed by a run of letters, marks, decimal digits,

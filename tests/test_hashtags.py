@@ -1,4 +1,4 @@
-"""Hashtag extraction edge cases: the one definition of DESIGN.md."""
+"""Hashtag extraction edge cases: the one definition of docs/architecture.md."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Write and read the checkpoint directory of DESIGN.md Contract 3, crash-safely.
+"""Write and read the checkpoint directory of docs/architecture.md Contract 3, crash-safely.
 
 The directory is self-contained: config.json carries the text encoder's architecture and the
 image preprocessing, the tokenizer is saved beside the weights, so serving rebuilds the model

@@ -1,4 +1,4 @@
-"""Read a dataset directory (DESIGN.md Contract 2) into PyTorch datasets, checking it first.
+"""Read a dataset directory (docs/architecture.md, Contract 2) into PyTorch datasets, checked first.
 
 Every way a dataset can be unusable (missing folder or split, labels.txt that disagrees with the
 parquet labels, an empty train split) becomes one ``UsageError`` line before any model is built,

@@ -1,4 +1,4 @@
-"""The metrics of DESIGN.md on a score matrix: ranking at k, mAP, F1 at a val-tuned threshold.
+"""The metrics of docs/architecture.md on a score matrix: ranking at k, mAP, F1 at a tuned threshold.
 
 All functions take ``scores`` (posts x labels, higher = more likely) and ``targets`` (the same
 shape, 1 where the label is the post's) as numpy arrays, so the model, the baselines and the
@@ -84,7 +84,7 @@ def tune_threshold(probabilities: np.ndarray, targets: np.ndarray) -> float:
 def all_metrics(
     probabilities: np.ndarray, targets: np.ndarray, threshold: float
 ) -> dict[str, float]:
-    """Every metric of DESIGN.md, plus the threshold used, in one flat dict."""
+    """Every metric of docs/architecture.md, plus the threshold used, in one flat dict."""
     return {
         **ranking_metrics(probabilities, targets),
         "map": mean_average_precision(probabilities, targets),
