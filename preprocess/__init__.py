@@ -1,1 +1,1 @@
-"""``hashtag-build-dataset``: raw posts to the dataset directory (docs/architecture.md, Contract 2)."""
+"""``hashtag-build-dataset``: posts to a dataset directory (docs/architecture.md, Contract 2)."""

@@ -1,4 +1,4 @@
-"""The metrics of docs/architecture.md on a score matrix: ranking at k, mAP, F1 at a tuned threshold.
+"""The metrics of docs/architecture.md on a score matrix: ranking at k, mAP, F1 at a threshold.
 
 All functions take ``scores`` (posts x labels, higher = more likely) and ``targets`` (the same
 shape, 1 where the label is the post's) as numpy arrays, so the model, the baselines and the
