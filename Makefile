@@ -28,7 +28,7 @@ install: $(STAMP) browser
 browser:
 	@bash scripts/ensure-chromium.sh
 
-# Java + the Selenium server jar, for the Grid scale-out test (tests/test_crawl_grid.py).
+# Java + the Selenium server jar, for the Grid scale-out test (tests/crawler/test_grid.py).
 grid: $(STAMP)
 	@SELENIUM_DIR=$(VENV)/selenium bash scripts/ensure-selenium-grid.sh
 

@@ -1,21 +1,52 @@
-"""Shared pytest fixtures: the real-capture folder and the headless-browser prerequisites."""
+"""Fixtures several stages share: the real captures, headless Chromium, tiny data and models.
+
+Test modules never import each other or a helper module: what they share is a fixture here (or
+in their stage's ``conftest.py``). A helper that takes arguments is a factory fixture: the
+fixture returns the function, under the name the tests call it by.
+
+The tiny dataset writes a Contract 2 dataset directory (docs/architecture.md) whose labels can be
+learnt from both inputs: every label owns a caption word and an image colour. The tiny checkpoint
+trains a randomly initialised tiny model on it for a few steps and returns the Contract 3
+directory.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from PIL import Image
+
+from runtime.config import default_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "instagram"
 
+# Every host name but the loopback fails to resolve: a page that needs a CDN stays blank.
+NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+
+
+# real captures and the browser ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def instagram_fixtures() -> Path:
-    """../shared/fixtures/instagram: real captures; tests skip only where it is absent."""
+    """../shared/fixtures/instagram: the real captures, kept outside the repository."""
     if not SHARED_FIXTURES.is_dir():
-        pytest.skip("../shared/fixtures/instagram is absent")
+        pytest.skip(
+            f"real Instagram captures not found at {SHARED_FIXTURES}: clone the project's "
+            "shared/ folder beside the repository (../shared/fixtures/instagram)"
+        )
     return SHARED_FIXTURES
 
 
@@ -26,3 +57,238 @@ def chromium_ready() -> None:
         "chromedriver"
     ):
         pytest.skip("chromium + chromedriver not installed (make browser)")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_ready: None) -> Iterator[Any]:
+    """One headless Chromium per test module, offline: the crawler's safe flags, a fresh profile,
+    and no host name but 127.0.0.1 resolves, so a page that needs the internet shows it."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from crawler.browser import OFFLINE_SAFE_FLAGS
+
+    with tempfile.TemporaryDirectory(prefix="test-browser-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
+        for flag in (*OFFLINE_SAFE_FLAGS, NO_NETWORK, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+# tiny learnable datasets and checkpoints (train's, serve's and the bad-input matrix's) ----------
+
+PALETTE = [
+    (220, 40, 40),
+    (40, 180, 60),
+    (40, 70, 220),
+    (230, 200, 40),
+    (160, 60, 200),
+    (30, 200, 200),
+    (250, 130, 20),
+    (120, 120, 120),
+    (250, 250, 250),
+    (20, 20, 20),
+]
+FILLER = ["today", "with", "friends", "really", "nice", "the", "a", "time", "love", "so"]
+SPLIT_SHARES = (("train", 0.7), ("val", 0.15), ("test", 0.15))
+
+SCHEMA = pa.schema(
+    [
+        ("shortcode", pa.string()),
+        ("text", pa.string()),
+        ("hashtags", pa.list_(pa.string())),
+        ("labels", pa.list_(pa.int32())),
+        ("image", pa.string()),
+        ("image_sha256", pa.string()),
+        ("lang", pa.string()),
+        ("lang_confidence", pa.float32()),
+        ("owner", pa.string()),
+        ("taken_at", pa.timestamp("us", tz="UTC")),
+        ("weight", pa.float32()),
+    ]
+)
+
+
+def label_name(index: int) -> str:
+    """The name of label ``index`` in a tiny dataset's labels.txt."""
+    return f"topic{index}"
+
+
+def make_tiny_dataset(
+    dataset_dir: str | Path,
+    n_posts: int = 60,
+    n_labels: int = 4,
+    image_size: int = 32,
+    seed: int = 0,
+) -> Path:
+    """Write train/val/test parquet, labels.txt and images/ with label-dependent words and colours.
+
+    Each post has one or two labels (label 0 most frequent, as labels.txt orders them); its caption
+    holds the word ``wordJ`` of each label J among filler words, and its image is the mean colour
+    of its labels plus noise. Hashtags include the label names and one non-label tag.
+    """
+    root = Path(dataset_dir)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / (1.0 + 0.3 * np.arange(n_labels))
+    popularity /= popularity.sum()
+    rows = []
+    for number in range(n_posts):
+        count = 1 if n_labels == 1 or rng.random() < 0.6 else 2
+        labels = sorted(rng.choice(n_labels, size=count, replace=False, p=popularity).tolist())
+        words = [f"word{j}" for j in labels] + rng.choice(FILLER, size=3).tolist()
+        rng.shuffle(words)
+        sha, relative = _write_image(root, _image_pixels(labels, image_size, rng))
+        rows.append(
+            {
+                "shortcode": f"P{seed}x{number:05d}",
+                "text": " ".join(words),
+                "hashtags": [label_name(j) for j in labels] + ["misc"],
+                "labels": labels,
+                "image": relative,
+                "image_sha256": sha,
+                "lang": "en",
+                "lang_confidence": 0.99,
+                "owner": f"user{number % 7}",
+                "taken_at": None,
+                "weight": 1.0,
+            }
+        )
+    start = 0
+    for split, share in SPLIT_SHARES:
+        end = n_posts if split == "test" else start + round(share * n_posts)
+        write_split(root, split, rows[start:end])
+        start = end
+    (root / "labels.txt").write_text("".join(f"{label_name(j)}\n" for j in range(n_labels)))
+    (root / "manifest.json").write_text(json.dumps({"schema_version": 1, "fixture": True}))
+    return root
+
+
+def write_split(root: Path, split: str, rows: list[dict[str, Any]]) -> None:
+    """One split's parquet file with the Contract 2 schema (rows may be empty)."""
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), root / f"{split}.parquet")
+
+
+def _image_pixels(labels: list[int], size: int, rng: np.random.Generator) -> np.ndarray:
+    colour = np.mean([PALETTE[j % len(PALETTE)] for j in labels], axis=0)
+    noise = rng.normal(0, 12, size=(size, size, 3))
+    return np.clip(colour + noise, 0, 255).astype(np.uint8)
+
+
+def _write_image(root: Path, pixels: np.ndarray) -> tuple[str, str]:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    data = buffer.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    relative = f"images/{sha[:2]}/{sha}.jpg"
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    (root / relative).write_bytes(data)
+    return sha, relative
+
+
+def tiny_config(**overrides: Any) -> dict[str, Any]:
+    """configs/train.yaml shrunk to a 2-layer, 64-wide random ALBERT and 32-pixel images."""
+    config = default_config("train")
+    config.update(
+        text_init="random",
+        image_init="random",
+        random_tokenizer_vocab=200,
+        random_text={
+            "embedding_size": 32,
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 128,
+        },
+        image_size=32,
+        max_seq_len=16,
+        epochs=3,
+        batch_size=8,
+        head_lr=3e-3,
+        warmup_ratio=0.0,
+        patience=100,
+        num_workers=0,
+        device="cpu",
+        log_every=1,
+        eval_batch_size=16,
+    )
+    config.update(overrides)
+    return config
+
+
+def make_tiny_checkpoint(dataset_dir: str | Path, run_dir: str | Path, **overrides: Any) -> Path:
+    """Train a tiny random-init model on ``dataset_dir`` into ``run_dir`` (a few steps, CPU).
+
+    The feature cache goes beside ``run_dir`` so tests never touch the user's cache.
+    """
+    from train.loop import train
+
+    run = Path(run_dir)
+    overrides.setdefault("feature_cache", str(run.parent / "feature-cache"))
+    train(tiny_config(**overrides), Path(dataset_dir), run, resume=False, progress=False)
+    return run
+
+
+def image_bytes(
+    color: tuple[int, int, int] = PALETTE[0], size: int = 48, fmt: str = "JPEG"
+) -> bytes:
+    """A one-colour picture encoded as ``fmt`` (the colour of label 0 unless told)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+# the helpers above, as factory fixtures under the names the tests call them by ------------------
+
+
+@pytest.fixture(scope="session")
+def palette() -> list[tuple[int, int, int]]:
+    """The image colour of each tiny-dataset label (label j: ``palette[j]``)."""
+    return PALETTE
+
+
+@pytest.fixture(scope="session", name="label_name")
+def label_name_fixture() -> Callable[[int], str]:
+    return label_name
+
+
+@pytest.fixture(scope="session", name="make_tiny_dataset")
+def make_tiny_dataset_fixture() -> Callable[..., Path]:
+    return make_tiny_dataset
+
+
+@pytest.fixture(scope="session", name="write_split")
+def write_split_fixture() -> Callable[[Path, str, list[dict[str, Any]]], None]:
+    return write_split
+
+
+@pytest.fixture(scope="session", name="tiny_config")
+def tiny_config_fixture() -> Callable[..., dict[str, Any]]:
+    return tiny_config
+
+
+@pytest.fixture(scope="session", name="make_tiny_checkpoint")
+def make_tiny_checkpoint_fixture() -> Callable[..., Path]:
+    return make_tiny_checkpoint
+
+
+@pytest.fixture(scope="session", name="image_bytes")
+def image_bytes_fixture() -> Callable[..., bytes]:
+    return image_bytes
+
+
+@pytest.fixture(scope="session")
+def build_app() -> Callable[..., Any]:
+    """``build_app(predictor, **settings)``: the serve app over ``predictor`` with the settings."""
+    from serve.app import create_app
+    from serve.settings import ServeSettings
+
+    def build(predictor: Any, **overrides: Any) -> Any:
+        return create_app(ServeSettings(**overrides), predictor)
+
+    return build

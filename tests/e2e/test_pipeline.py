@@ -1,0 +1,59 @@
+"""The whole pipeline on a small demo corpus, through the same script as ``make demo``:
+demo site -> crawl (real headless Chromium) -> build -> train -> evaluate -> serve -> ask."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_demo_script_runs_every_stage_end_to_end(chromium_ready: None, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "demo.py"),
+            "--out",
+            str(out),
+            "--posts",
+            "480",
+            "--tags",
+            "4",
+            "--train-set",
+            "epochs=2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    crawled = (out / "crawl" / "posts.jsonl").read_text("utf-8").splitlines()
+    assert len(crawled) == 480
+    assert len({json.loads(line)["shortcode"] for line in crawled}) == 480
+    assert "requests per 1,000 posts" in result.stdout
+
+    dataset = out / "dataset"
+    labels = (dataset / "labels.txt").read_text("utf-8").split()
+    train = pq.read_table(dataset / "train.parquet")
+    assert train.num_rows > 200 and labels
+    assert "image ok" in result.stdout  # the funnel
+
+    metrics = json.loads((out / "run" / "metrics.json").read_text("utf-8"))
+    assert "test" in json.dumps(metrics)
+    assert "popularity" in result.stdout
+
+    assert "page shows:     #" in result.stdout  # the original project's GET /predict, HTML answer
+    assert "POST /api/predict -> JSON" in result.stdout
+    assert "Demo finished" in result.stdout

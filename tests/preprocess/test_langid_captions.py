@@ -1,0 +1,189 @@
+"""The default ``caption`` backend on short informal captions, form by form (issue 14)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from preprocess import langid, word_evidence
+from runtime.errors import EXIT_USAGE, UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+
+ENGLISH_BY_FORM = {
+    "single word": ["sunset", "vibes", "blessed", "brunch"],
+    "short phrase": ["long day", "golden hour", "date night", "the view tho"],
+    "elongated": ["so tireddddd", "yesssss", "gooood morning", "missss youuu"],
+    "shouted": ["LOVE YOUUU", "BEST DAY EVER", "LINK IN BIO"],
+    "greeting naming a person": ["happy bday sis <3", "happy birthday Jake!", "congrats Priya"],
+    "greeting naming a festival": ["Happy Diwali :)", "happy hanukkah", "Happy Lunar New Year"],
+    "ellipsis": ["me...at it again...", "well... that happened", "monday... again"],
+    "mention": ["repost @someone", "photo by @mike_shoots", "thanks @carla for the pics"],
+    "brand": ["new drop from @brand!!!", "Starbucks run", "Trader Joe's haul"],
+}
+OTHER_LANGUAGES = {
+    "tl": ["mahal kita", "salamat po", "pagod na ako"],
+    "sw": ["asante sana", "habari za asubuhi", "safari njema"],
+    "fi": ["hyvää huomenta", "kiitos", "rakastan sinua"],
+    "de": ["guten morgen", "endlich wochenende", "ich liebe dich"],
+    "eo": ["bonan matenon", "mi amas vin"],
+    "et": ["tere hommikust", "palju õnne"],
+    "es": ["buen finde", "holaaaa", "feliz cumple hermana"],
+}
+MIXED = ["ich bin so tired of this", "kain tayo guys, so hungry", "love you all, te quiero mucho"]
+UNDETERMINED = ["😍😍😍", "#tbt #love", "@anna", "2024", "ok", "!!!", "hahaha", "HAHAHA 😂"]
+
+
+@pytest.fixture(scope="module")
+def detector() -> langid.Detector:
+    return langid.get_detector("caption")
+
+
+@pytest.mark.parametrize("form", sorted(ENGLISH_BY_FORM))
+def test_short_informal_english_is_english(detector: langid.Detector, form: str) -> None:
+    captions = ENGLISH_BY_FORM[form]
+    assert [lang for lang, _ in detector.detect_batch(captions)] == ["en"] * len(captions)
+
+
+@pytest.mark.parametrize("lang", sorted(OTHER_LANGUAGES))
+def test_other_languages_written_as_captions_are_not_english(
+    detector: langid.Detector, lang: str
+) -> None:
+    found = [code for code, _ in detector.detect_batch(OTHER_LANGUAGES[lang])]
+    assert "en" not in found, found
+
+
+def test_code_mixed_captions_are_mixed(detector: langid.Detector) -> None:
+    assert [lang for lang, _ in detector.detect_batch(MIXED)] == [langid.MIXED] * len(MIXED)
+
+
+def test_undeterminable_captions_are_und(detector: langid.Detector) -> None:
+    assert detector.detect_batch(UNDETERMINED) == [(langid.UNDETERMINED, 0.0)] * len(UNDETERMINED)
+
+
+def test_laughter_does_not_vote() -> None:
+    assert langid.clean_for_langid("HAHAHA so funny 😂 jajaja") == "so funny"
+    assert langid.clean_for_langid("Haji Ali") == "Haji Ali"  # not a repeated syllable
+
+
+def test_clear_sentences_keep_their_language(detector: langid.Detector) -> None:
+    sentences = {
+        "en": "We spent the whole afternoon walking along the river",
+        "pt": "Passamos a tarde inteira caminhando à beira do rio",
+        "de": "Wir sind den ganzen Nachmittag am Fluss entlang spaziert",
+        "ru": "Мы провели весь день, гуляя вдоль реки",
+    }
+    assert [lang for lang, _ in detector.detect_batch(list(sentences.values()))] == list(sentences)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("so tireddddd", "so tired"),
+        ("LOVE YOUUU", "love you"),
+        ("gooood morning", "good morning"),
+        ("missss you", "miss you"),
+        ("me...at it again…", "me at it again "),
+        ("holaaaa", "hola"),
+        ("Sunday vibes", "Sunday vibes"),
+    ],
+)
+def test_normalise_undoes_elongation_shouting_and_ellipses(raw: str, normalised: str) -> None:
+    assert word_evidence.normalise(raw) == normalised
+
+
+def test_word_votes_weigh_common_words_against_their_best_rival() -> None:
+    votes = {v.word: v for v in word_evidence.word_votes("tired ich blorptastic", "en")}
+    assert votes["tired"].evidence > 1
+    assert votes["ich"].rival == "de" and votes["ich"].evidence < -1
+    assert votes["blorptastic"].zipf == votes["blorptastic"].rival_zipf == 0.0
+    assert votes["blorptastic"].evidence == 0.0  # in no list: the caller decides what it means
+
+
+def test_explanation_shows_prior_detector_and_words(detector: langid.Detector) -> None:
+    verdict = detector.explain_batch(["happy bday sis <3"])[0]
+    assert verdict.lang == "en"
+    for part in ("fastText en", "prior +2.20", "detector", "words", "happy +", "sis -"):
+        assert part in verdict.evidence
+    assert detector.explain_batch(["#love"])[0].evidence == "0 letters after cleaning (< 3)"
+
+
+def test_the_prior_moves_borderline_captions() -> None:
+    english_heavy = langid.get_detector("caption", {"en": 0.9})
+    even = langid.get_detector("caption", {"en": 0.5})
+    assert english_heavy.detect("happy bday sis <3")[0] == "en"
+    assert even.detect("happy bday sis <3")[0] != "en"
+    assert even.detect("We spent the whole afternoon walking along the river")[0] == "en"
+
+
+@pytest.mark.parametrize(
+    ("prior", "message"),
+    [
+        ({"en": 1.0}, "the share of en must be in [0, 1)"),
+        ({"en": 0.6, "es": 0.5}, "must add up to less than 1"),
+        ({"english": 0.9}, "'english' is not an ISO 639-1 code"),
+        ({"en": "lots"}, "the share of en must be in [0, 1)"),
+        (["en"], "must map language codes to shares"),
+    ],
+)
+def test_a_bad_prior_is_a_usage_error(prior: object, message: str) -> None:
+    with pytest.raises(UsageError, match=message.replace("[", r"\[").replace(")", r"\)")):
+        langid.get_detector("caption", prior)  # type: ignore[arg-type]
+
+
+def _cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "preprocess", "langid", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_cli_explain_prints_the_evidence_per_line() -> None:
+    done = _cli("--explain", stdin="so tireddddd\nasante sana\n😍\nich bin so tired of this\n")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    assert [row[0] for row in rows[:1] + rows[2:]] == ["en", "und", "mixed"]
+    assert rows[1][0] != "en"
+    assert all(len(row) == 3 for row in rows)
+    assert "text 'so tired'" in rows[0][2] and "tired +" in rows[0][2]
+    assert "from the detectors" in rows[1][2]
+
+
+def test_cli_bad_prior_is_one_line_and_exit_2() -> None:
+    done = _cli("--prior", "en=high", stdin="hello\n")
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr.splitlines() == [
+        "hashtag-build-dataset: error: --prior expects CODE=SHARE pairs such as en=0.9, "
+        "got 'en=high'"
+    ]
+
+
+def test_word_lists_and_models_load_without_network() -> None:
+    """wordfreq's lists and the fastText model ship in their wheels: no socket is opened."""
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from preprocess import langid\n"
+        "print(langid.get_detector().detect('so tireddddd')[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=180,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "en"

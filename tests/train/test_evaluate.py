@@ -1,0 +1,76 @@
+"""hashtag-evaluate: the metrics table beside the baselines, merged into metrics.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from train.cli import evaluate_main
+
+
+@pytest.fixture(scope="module")
+def trained(make_tiny_checkpoint, make_tiny_dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate")
+    dataset = make_tiny_dataset(root / "ds", n_posts=40, n_labels=4)
+    return dataset, make_tiny_checkpoint(dataset, root / "run", epochs=1)
+
+
+def test_table_lists_model_and_baselines_and_updates_metrics(make_tiny_checkpoint, trained, capsys):
+    dataset, run = trained
+    text_only = make_tiny_checkpoint(dataset, run.parent / "text-only", epochs=1, modality="text")
+    code = evaluate_main(
+        [
+            "--checkpoint",
+            str(run),
+            "--split",
+            "test",
+            "--quiet",
+            "--baselines",
+            f"text,image,trained-text={text_only}",
+        ]
+    )
+    assert code == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["test", "run", "popularity", "text", "image", "trained-text"]
+    rows = {line.split()[0]: line.split()[1:] for line in table[1:]}
+    assert {"p@1", "r@5", "acc@5", "map", "micro_f1", "macro_f1"} <= set(rows)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert float(rows["p@1"][0]) == pytest.approx(metrics["test"]["p@1"], abs=5e-4)
+    assert set(metrics["baselines"]) == {"popularity", "text", "image", "trained-text"}
+    assert "val" in metrics  # written by training, kept
+
+
+def test_popularity_figures_match_training(trained, capsys):
+    """Evaluate recomputes the popularity baseline exactly as training reported it."""
+    dataset, run = trained
+    before = json.loads((run / "metrics.json").read_text())["baselines"]["popularity"]["test"]
+    assert evaluate_main(["--checkpoint", str(run), "--dataset", str(dataset), "--quiet"]) == 0
+    after = json.loads((run / "metrics.json").read_text())["baselines"]["popularity"]["test"]
+    assert after == pytest.approx(before)
+
+
+def one_error_line(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_missing_checkpoint_is_exit_2(tmp_path, capsys):
+    assert evaluate_main(["--checkpoint", str(tmp_path), "--quiet"]) == 2
+    assert one_error_line(capsys) == (
+        f"hashtag-evaluate: error: {tmp_path} is not a checkpoint directory: config.json is missing"
+    )
+
+
+def test_unknown_baseline_is_exit_2(trained, capsys):
+    _, run = trained
+    assert evaluate_main(["--checkpoint", str(run), "--baselines", "oracle", "--quiet"]) == 2
+    assert "unknown baseline 'oracle'" in one_error_line(capsys)
+
+
+def test_dataset_with_other_labels_is_exit_2(make_tiny_dataset, trained, tmp_path, capsys):
+    _, run = trained
+    other = make_tiny_dataset(tmp_path / "other", n_posts=20, n_labels=3)
+    assert evaluate_main(["--checkpoint", str(run), "--dataset", str(other), "--quiet"]) == 2
+    assert "differs from the checkpoint's labels.txt" in one_error_line(capsys)
