@@ -67,6 +67,14 @@ def register(subparsers: Any) -> None:
         "Defaults come from configs/crawl.yaml.",
         stage="crawl",
     )
+    _target_flags(parser)
+    _site_flags(parser)
+    _browser_flags(parser)
+    _output_flags(parser)
+    parser.set_defaults(func=crawl_command)
+
+
+def _target_flags(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("targets (at least one, or --demo)")
     what.add_argument("--tag", action="append", default=[], help="tag feed (repeatable)")
     what.add_argument("--profile", action="append", default=[], help="profile feed (repeatable)")
@@ -90,6 +98,9 @@ def register(subparsers: Any) -> None:
     FLAGS.add(
         what, "--per-target", key="per_target", type=int, metavar="N", help="posts per target"
     )
+
+
+def _site_flags(parser: argparse.ArgumentParser) -> None:
     site = parser.add_argument_group("site")
     where = site.add_mutually_exclusive_group()
     FLAGS.add(where, "--base-url", key="base_url", metavar="URL", help="site root")
@@ -103,6 +114,9 @@ def register(subparsers: Any) -> None:
     site.add_argument(
         "--login", action="store_true", help="log in with IG_USERNAME / IG_PASSWORD from the env"
     )
+
+
+def _browser_flags(parser: argparse.ArgumentParser) -> None:
     browser = parser.add_argument_group("browser")
     FLAGS.add(
         browser,
@@ -125,6 +139,9 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="Selenium Grid / Remote WebDriver",
     )
+
+
+def _output_flags(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     FLAGS.add(output, "--out", key="out", metavar="DIR", help="output folder")
     FLAGS.add(
@@ -134,7 +151,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="save images to OUT/images/",
     )
-    parser.set_defaults(func=crawl_command)
 
 
 def crawl_command(args: argparse.Namespace) -> int:
