@@ -57,6 +57,15 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         "configs/dataset.yaml.",
         stage="dataset",
     )
+    _required_build_flags(parser)
+    _input_flags(parser)
+    _caption_text_flags(parser)
+    _label_flags(parser)
+    _dedup_split_image_flags(parser)
+    parser.set_defaults(func=build_command)
+
+
+def _required_build_flags(parser: argparse.ArgumentParser) -> None:
     required = required_group(parser)
     BUILD_FLAGS.add(
         required,
@@ -74,6 +83,9 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="the dataset directory to (re)place (or out in --config)",
     )
+
+
+def _input_flags(parser: argparse.ArgumentParser) -> None:
     add = BUILD_FLAGS.add
     add(parser, "--format", key="format", choices=CHOICES["format"], help="input format")
     add(
@@ -84,6 +96,10 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         metavar="caption=COL,image=COL",
         help="CSV column roles (also shortcode=, owner=, taken_at=)",
     )
+
+
+def _caption_text_flags(parser: argparse.ArgumentParser) -> None:
+    add = BUILD_FLAGS.add
     add(
         parser,
         "--demojize",
@@ -121,6 +137,10 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         choices=NULLABLE_CHOICES["language.backend"],
         help=f"language detector (null: {langid.DEFAULT_BACKEND})",
     )
+
+
+def _label_flags(parser: argparse.ArgumentParser) -> None:
+    add = BUILD_FLAGS.add
     add(parser, "--top-k", key="labels.top_k", type=int, metavar="K", help="number of labels")
     add(
         parser,
@@ -144,6 +164,10 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         choices=CHOICES["labels.balance"],
         help="sampling weights",
     )
+
+
+def _dedup_split_image_flags(parser: argparse.ArgumentParser) -> None:
+    add = BUILD_FLAGS.add
     add(
         parser,
         "--near-dup",
@@ -174,7 +198,6 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="persistent image cache (null: OUT.image-cache)",
     )
-    parser.set_defaults(func=build_command)
 
 
 def build_command(args: argparse.Namespace) -> int:
