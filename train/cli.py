@@ -44,6 +44,16 @@ FIXED_ON_RESUME = (
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:
+    _run_flags(parser)
+    model = parser.add_argument_group("model")
+    _encoder_flags(model)
+    _model_input_flags(model)
+    _optimisation_flags(parser)
+    _machinery_flags(parser)
+    parser.set_defaults(func=run_train)
+
+
+def _run_flags(parser: argparse.ArgumentParser) -> None:
     required = required_group(parser)
     required.add_argument(
         "--dataset", required=True, type=Path, metavar="DIR", help="dataset directory"
@@ -52,8 +62,10 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         "--out", required=True, type=Path, metavar="DIR", help="checkpoint directory to write"
     )
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last/")
+
+
+def _encoder_flags(model: argparse._ArgumentGroup) -> None:
     add = TRAIN_FLAGS.add
-    model = parser.add_argument_group("model")
     add(
         model,
         "--modality",
@@ -96,6 +108,10 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="never download weights (as HF_HUB_OFFLINE=1): use the caches or stop",
     )
+
+
+def _model_input_flags(model: argparse._ArgumentGroup) -> None:
+    add = TRAIN_FLAGS.add
     add(
         model,
         "--image-mode",
@@ -121,6 +137,10 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         choices=CHOICES["loss"],
         help="bce: independent sigmoids; softmax: 1/k targets",
     )
+
+
+def _optimisation_flags(parser: argparse.ArgumentParser) -> None:
+    add = TRAIN_FLAGS.add
     optim = parser.add_argument_group("optimisation")
     add(optim, "--epochs", key="epochs", type=int, metavar="N", help="passes over the train split")
     add(optim, "--batch-size", key="batch_size", type=int, metavar="N", help="posts per step")
@@ -134,6 +154,10 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="draw train posts by the dataset's weight column",
     )
+
+
+def _machinery_flags(parser: argparse.ArgumentParser) -> None:
+    add = TRAIN_FLAGS.add
     machinery = parser.add_argument_group("machinery")
     add(machinery, "--device", key="device", choices=CHOICES["device"], help="where to train")
     add(
@@ -152,7 +176,6 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="cache of frozen image features (null: ~/.cache/hashtag-prediction/features)",
     )
-    parser.set_defaults(func=run_train)
 
 
 def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
