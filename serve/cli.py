@@ -36,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
         "HASHTAG_SERVE_<KEY> environment variables override it, the flags override both.",
         stage="serve",
     )
+    _server_flags(parser)
+    _fetching_flags(parser)
+    engine = parser.add_argument_group("batching and inference")
+    _batching_flags(engine)
+    _inference_flags(engine)
+    parser.set_defaults(func=lambda args: serve(resolve_settings(args)))
+    return parser
+
+
+def _server_flags(parser: argparse.ArgumentParser) -> None:
     required_group(parser).add_argument(
         "--checkpoint",
         metavar="DIR",
@@ -45,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     add(parser, "--host", key="host", help="interface to bind")
     add(parser, "--port", key="port", type=int, help="TCP port")
     add(parser, "--device", key="device", help="torch device for the model")
+
+
+def _fetching_flags(parser: argparse.ArgumentParser) -> None:
+    add = FLAGS.add
     fetching = parser.add_argument_group("image fetching and input limits")
     add(
         fetching,
@@ -84,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="longest caption accepted",
     )
-    engine = parser.add_argument_group("batching and inference")
+
+
+def _batching_flags(engine: argparse._ArgumentGroup) -> None:
+    add = FLAGS.add
     add(
         engine,
         "--max-batch-size",
@@ -101,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="how long a batch waits to fill",
     )
+
+
+def _inference_flags(engine: argparse._ArgumentGroup) -> None:
+    add = FLAGS.add
     add(
         engine,
         "--backend",
@@ -138,8 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BF16_IMAGES,
         help="bfloat16 image convolutions (auto: where the CPU has bf16 instructions)",
     )
-    parser.set_defaults(func=lambda args: serve(resolve_settings(args)))
-    return parser
 
 
 def resolve_settings(
