@@ -42,7 +42,8 @@ from runtime.config import default_config
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_MESSAGE = "Please wait a few minutes before you try again."
-# The bodies Instagram refuses with (as instaloader's and gallery-dl's trackers record them).
+# The bodies Instagram refuses with (as instaloader's and gallery-dl's trackers record them);
+# tests/crawler/test_throttle.py checks the block classifier on these same bodies.
 REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
     "http_429": (HTTPStatus.TOO_MANY_REQUESTS, {"message": RATE_LIMIT_MESSAGE, "status": "fail"}),
     "wait_401": (
@@ -60,6 +61,9 @@ REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
                     "code": 1675004,
                     "summary": "Rate limit exceeded",
                     "description": RATE_LIMIT_MESSAGE,
+                    "is_silent": False,
+                    "is_transient": True,
+                    "requires_reauth": False,
                 }
             ],
             "extensions": {"is_final": True},
@@ -75,7 +79,9 @@ REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
             "feedback_message": "We limit how often you can do certain things on Instagram to "
             "protect our community. Tell us if you think we made a mistake.",
             "feedback_url": "repute/report_problem/scraping/",
+            "feedback_action": "report_problem",
             "feedback_appeal_label": "Tell us",
+            "restriction_enrollment_data": "",
             "status": "fail",
         },
     ),

@@ -1,8 +1,9 @@
 """Throttling and blocks read as the peers read them, and the budgets that keep us under them.
 
 The bodies are the ones Instagram sends in 2024-2026 as instaloader's and gallery-dl's issue
-trackers quote them; no browser is needed here (tests/crawler/test_crawl_throttle.py drives the demo
-site's fault modes in Chromium).
+trackers quote them; those the demo site serves come from crawler.demo.server, so the classifier
+is checked on exactly what the demo sends. No browser is needed here
+(tests/crawler/test_crawl_throttle.py drives the demo site's fault modes in Chromium).
 """
 
 from __future__ import annotations
@@ -15,31 +16,13 @@ import pytest
 
 from crawler import blocks
 from crawler.crawl import CrawlSummary
+from crawler.demo.server import RATE_LIMIT_MESSAGE, REFUSALS
 from crawler.politeness import Politeness, query_type
 from runtime.errors import RemoteStop
 
-WAIT_401 = {
-    "message": "Please wait a few minutes before you try again.",
-    "require_login": True,
-    "status": "fail",
-}
-GRAPHQL_RATE_LIMIT = {
-    "data": None,
-    "errors": [
-        {
-            "message": "Rate limit exceeded",
-            "severity": "CRITICAL",
-            "code": 1675004,
-            "summary": "Rate limit exceeded",
-            "description": "Please wait a few minutes before you try again.",
-            "is_silent": False,
-            "is_transient": True,
-            "requires_reauth": False,
-        }
-    ],
-    "extensions": {"is_final": True},
-    "status": "ok",
-}
+WAIT_401 = REFUSALS["wait_401"][1]
+GRAPHQL_RATE_LIMIT = REFUSALS["graphql_errors"][1]
+FEEDBACK_REQUIRED = REFUSALS["feedback"][1]  # gallery-dl #7202, the "Try Again Later" block
 GRAPHQL_BAD_QUERY = {  # gallery-dl #7202: an invalid query, not throttling
     "errors": [
         {
@@ -52,18 +35,6 @@ GRAPHQL_BAD_QUERY = {  # gallery-dl #7202: an invalid query, not throttling
         }
     ],
     "status": "ok",
-}
-FEEDBACK_REQUIRED = {  # gallery-dl #7202, the "Try Again Later" action block
-    "message": "feedback_required",
-    "spam": True,
-    "feedback_title": "Try Again Later",
-    "feedback_message": "We limit how often you can do certain things on Instagram to protect "
-    "our community. Tell us if you think we made a mistake.",
-    "feedback_url": "",
-    "feedback_action": "report_problem",
-    "feedback_appeal_label": "Let us know",
-    "restriction_enrollment_data": "",
-    "status": "fail",
 }
 CHECKPOINT_REQUIRED = {
     "message": "checkpoint_required",
@@ -98,7 +69,7 @@ def body(obj: Any) -> str:
         (401, WAIT_401, True, "rate_limit", "HTTP 401 'Please wait a few minutes'"),
         (401, WAIT_401, False, "rate_limit", "HTTP 401 'Please wait a few minutes'"),
         (200, GRAPHQL_RATE_LIMIT, True, "rate_limit", "GraphQL rate limit errors at HTTP 200"),
-        (429, {"message": "Please wait a few minutes before you try again."}, False,
+        (429, {"message": RATE_LIMIT_MESSAGE}, False,
          "rate_limit", "HTTP 429"),
         (429, "", False, "rate_limit", "HTTP 429"),
         (429, "<html><body>Too Many Requests</body></html>", False, "rate_limit", "HTTP 429"),
