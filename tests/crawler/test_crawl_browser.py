@@ -113,7 +113,7 @@ def test_crawl_matches_the_generator_within_the_request_budget(
 def test_rerun_resumes_from_state_without_duplicates(
     run_crawl, read_posts, site: DemoSite, busy_tags: list[str], tmp_path: Path
 ) -> None:
-    tag = ["--base-url", site.base_url, "--tag", busy_tags[1]]
+    tag = _tag_feed(site.base_url, busy_tags[1])
     assert run_crawl(tmp_path, *tag, "--limit", "50")[0] == 0
     state = json.loads((tmp_path / "state.json").read_text("utf-8"))
     assert state["targets"][f"tag:{busy_tags[1]}"]["posts"] == 50
@@ -130,7 +130,7 @@ def test_resumed_feed_starts_at_the_saved_cursor_instead_of_the_top(
     run_crawl, read_posts, corpus: DemoCorpus, busy_tags: list[str], tmp_path: Path
 ) -> None:
     with DemoSite(corpus) as fresh:
-        tag = ["--base-url", fresh.base_url, "--tag", busy_tags[2]]
+        tag = _tag_feed(fresh.base_url, busy_tags[2])
         assert run_crawl(tmp_path, *tag, "--per-target", "48")[0] == 0
         feed_calls_before = fresh.counters["xhr"]
         assert run_crawl(tmp_path, *tag, "--per-target", "96")[0] == 0
@@ -145,10 +145,7 @@ def test_rate_limit_backs_off_honouring_retry_after_and_finishes(
     with DemoSite(corpus, {"rate_limit": {"every": 3, "burst": 1, "retry_after": 1}}) as limited:
         code, stdout, _ = run_crawl(
             tmp_path,
-            "--base-url",
-            limited.base_url,
-            "--tag",
-            busy_tags[0],
+            *_tag_feed(limited.base_url, busy_tags[0]),
             "--per-target",
             "100",
             *("--set", "politeness.backoff_base_s=0.2", "--set", "politeness.budget_window_s=1"),
@@ -177,13 +174,7 @@ def test_login_wall_and_challenge_stop_with_exit_3_and_saved_state(
 ) -> None:
     with DemoSite(corpus, failure) as walled:
         code, stdout, err = run_crawl(
-            tmp_path,
-            "--base-url",
-            walled.base_url,
-            "--tag",
-            busy_tags[2],
-            "--per-target",
-            "150",
+            tmp_path, *_tag_feed(walled.base_url, busy_tags[2]), "--per-target", "150"
         )
     assert code == 3
     assert err.count("\n") == 1 and message in err and "state saved" in err
@@ -195,25 +186,28 @@ def test_login_wall_and_challenge_stop_with_exit_3_and_saved_state(
     assert "crawl summary" in stdout
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:  # a free port: connections are refused once it is closed
+def _tag_feed(base_url: str, tag: str) -> list[str]:
+    """The arguments that crawl one tag feed of the site at BASE_URL."""
+    return ["--base-url", base_url, "--tag", tag]
+
+
+def _free_port() -> int:
+    """A port free now: connections to it are refused once the probe socket closes."""
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
 # Chromium raises for a refused connection but shows its error page for a port it refuses to
 # use (9 is on its unsafe list); both are failures of the page load.
-@pytest.mark.parametrize("port", [_closed_port(), 9], ids=["refused", "error-page"])
+@pytest.mark.parametrize("port", [_free_port(), 9], ids=["refused", "error-page"])
 def test_unreachable_site_counts_failures_and_stops_with_exit_3(
     run_crawl, tmp_path: Path, port: int
 ) -> None:
     base_url = f"http://127.0.0.1:{port}"
     code, stdout, err = run_crawl(
         tmp_path,
-        "--base-url",
-        base_url,
-        "--tag",
-        "cats",
+        *_tag_feed(base_url, "cats"),
         "--set",
         "politeness.max_consecutive_failures=2",
         "--set",
@@ -232,7 +226,7 @@ def test_logged_in_rerun_passes_the_login_wall_and_resumes(
     run_crawl, read_posts, corpus: DemoCorpus, busy_tags: list[str], tmp_path: Path
 ) -> None:
     with DemoSite(corpus, {"login_wall_after": 4}) as walled:
-        args = ["--base-url", walled.base_url, "--tag", busy_tags[2], "--per-target", "150"]
+        args = [*_tag_feed(walled.base_url, busy_tags[2]), "--per-target", "150"]
         assert run_crawl(tmp_path, *args)[0] == 3
         cookies = tmp_path / "cookies.json"
         cookies.write_text(json.dumps([{"name": "sessionid", "value": "demo", "path": "/"}]))
@@ -254,14 +248,7 @@ def test_login_from_the_environment_passes_the_login_wall(
     monkeypatch.setenv("IG_PASSWORD", "not-on-the-command-line")
     with DemoSite(corpus, {"login_wall_after": 2}) as walled:
         code, _, _ = run_crawl(
-            tmp_path,
-            "--base-url",
-            walled.base_url,
-            "--tag",
-            busy_tags[0],
-            "--limit",
-            "72",
-            "--login",
+            tmp_path, *_tag_feed(walled.base_url, busy_tags[0]), "--limit", "72", "--login"
         )
         logins = walled.counters["logins"]
     assert code == 0
@@ -291,10 +278,7 @@ def test_expired_media_are_reported_with_download_images(
     with DemoSite(corpus, {"media_ttl_seconds": 1}) as expiring:
         code, stdout, _ = run_crawl(
             tmp_path,
-            "--base-url",
-            expiring.base_url,
-            "--tag",
-            busy_tags[0],
+            *_tag_feed(expiring.base_url, busy_tags[0]),
             "--limit",
             "3",
             "--download-images",
@@ -308,25 +292,12 @@ def test_download_images_saves_each_image(
     run_crawl, read_posts, site: DemoSite, busy_tags: list[str], tmp_path: Path
 ) -> None:
     code, stdout, _ = run_crawl(
-        tmp_path,
-        "--base-url",
-        site.base_url,
-        "--tag",
-        busy_tags[0],
-        "--limit",
-        "5",
-        "--download-images",
+        tmp_path, *_tag_feed(site.base_url, busy_tags[0]), "--limit", "5", "--download-images"
     )
     assert code == 0
     assert "images saved: 5" in stdout
     for record in read_posts(tmp_path):
         assert (tmp_path / record["image_path"]).stat().st_size > 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -359,10 +330,7 @@ def test_remote_webdriver_harvests_like_a_local_driver(
 ) -> None:
     code, stdout, _ = run_crawl(
         tmp_path,
-        "--base-url",
-        site.base_url,
-        "--tag",
-        busy_tags[1],
+        *_tag_feed(site.base_url, busy_tags[1]),
         "--limit",
         "48",
         "--remote-url",
@@ -429,10 +397,7 @@ def test_remote_webdriver_without_cdp_falls_back_to_in_page_reads(
     try:
         code, stdout, _ = run_crawl(
             tmp_path,
-            "--base-url",
-            site.base_url,
-            "--tag",
-            busy_tags[2],
+            *_tag_feed(site.base_url, busy_tags[2]),
             "--limit",
             "48",
             "--remote-url",
@@ -452,16 +417,10 @@ def test_post_pages_are_opened_only_for_missing_fields_and_404_keeps_the_feed_re
     run_crawl, read_posts, corpus: DemoCorpus, busy_tags: list[str], tmp_path: Path
 ) -> None:
     with DemoSite(corpus, {"deleted_rate": 0.5}) as site:
+        feed = _tag_feed(site.base_url, busy_tags[0])
+        # location: a field the demo feed never has
         code, stdout, _ = run_crawl(
-            tmp_path,
-            "--base-url",
-            site.base_url,
-            "--tag",
-            busy_tags[0],
-            "--limit",
-            "6",
-            "--set",
-            "crawl.post_page_for=[location]",  # a field the demo feed never has
+            tmp_path, *feed, "--limit", "6", "--set", "crawl.post_page_for=[location]"
         )
         opened = site.counters["post_pages"]
     assert code == 0
