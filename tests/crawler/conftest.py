@@ -1,8 +1,12 @@
-"""The crawler's fixtures: run ``hashtag-crawl crawl`` in-process and read what it stored."""
+"""The crawler's fixtures: run ``hashtag-crawl crawl`` in-process, read what it stored, and
+serve a small loopback HTTP site whose answers a test writes as one function."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +39,48 @@ def read_posts() -> Callable[[Path], list[dict[str, Any]]]:
         return [record for _, record, _ in rows]
 
     return records
+
+
+# What a loopback site answers for a request path: status, Content-Type and body.
+Answer = tuple[int, str, bytes]
+
+
+@dataclass
+class LoopbackSite:
+    """A running loopback site: its root URL and the paths it was asked for, in order."""
+
+    base_url: str
+    requested: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def loopback_site() -> Iterator[Callable[[Callable[[str], Answer]], LoopbackSite]]:
+    """``loopback_site(answer)``: serve ``answer(path)`` on 127.0.0.1 until the test ends."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(answer: Callable[[str], Answer]) -> LoopbackSite:
+        site = LoopbackSite("")
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+                site.requested.append(self.path)
+                status, kind, body = answer(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        return site
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

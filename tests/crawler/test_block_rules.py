@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,45 +37,20 @@ def test_block_rules(url: str, blocked: bool) -> None:
     assert network._blocked(url) is blocked
 
 
-class _Site(http.server.BaseHTTPRequestHandler):
-    requested: list[str] = []
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        self.requested.append(self.path)
-        if self.path == "/":
-            body, kind = PAGE, "text/html; charset=utf-8"
-        elif self.path == MEDIA_INFO_PATH:
-            body, kind = MEDIA_INFO, "application/json; charset=utf-8"
-        else:
-            body, kind = "image bytes", "image/jpeg"
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def site() -> Iterator[str]:
-    _Site.requested = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def _answer(path: str) -> tuple[int, str, bytes]:
+    if path == "/":
+        return 200, "text/html; charset=utf-8", PAGE.encode()
+    if path == MEDIA_INFO_PATH:
+        return 200, "application/json; charset=utf-8", MEDIA_INFO.encode()
+    return 200, "image/jpeg", b"image bytes"
 
 
 @pytest.mark.browser
 def test_media_info_json_reaches_the_crawler_while_images_stay_blocked(
-    chromium_ready: None, site: str
+    chromium_ready: None, loopback_site
 ) -> None:
+    served = loopback_site(_answer)
+    site = served.base_url
     with open_browser(BrowserSettings()) as driver:
         tap = NetworkTap(driver, site)
         driver.get(site + "/")
@@ -92,5 +64,5 @@ def test_media_info_json_reaches_the_crawler_while_images_stay_blocked(
     (info,) = [r for r in responses if r.url.endswith(MEDIA_INFO_PATH)]
     (record,) = parsers.parse_text(info.body, "tag:alps", site).records
     assert record["shortcode"] == "WebInfo020"
-    assert MEDIA_INFO_PATH in _Site.requested
-    assert not set(_Site.requested) & {path for path in IMAGE_PATHS}
+    assert MEDIA_INFO_PATH in served.requested
+    assert not set(served.requested) & {path for path in IMAGE_PATHS}

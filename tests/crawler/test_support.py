@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import random
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -215,34 +212,22 @@ def _jpeg() -> bytes:
     return buffer.getvalue()
 
 
-class MediaHandler(BaseHTTPRequestHandler):
-    routes = {
-        "/ok.jpg": (200, _jpeg()),
-        "/expired.jpg": (403, b"URL signature expired"),
-        "/gone.jpg": (404, b"not found"),
-        "/html.jpg": (200, b"<html>error</html>"),
-        "/cut.jpg": (200, _jpeg()[:200]),
-    }
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        status, body = self.routes.get(self.path.split("?")[0], (500, b""))
-        self.send_response(status)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+MEDIA_ROUTES = {
+    "/ok.jpg": (200, _jpeg()),
+    "/expired.jpg": (403, b"URL signature expired"),
+    "/gone.jpg": (404, b"not found"),
+    "/html.jpg": (200, b"<html>error</html>"),
+    "/cut.jpg": (200, _jpeg()[:200]),
+}
 
 
 @pytest.fixture()
-def media_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), MediaHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def media_server(loopback_site) -> str:
+    def answer(path: str) -> tuple[int, str, bytes]:
+        status, body = MEDIA_ROUTES.get(path.split("?")[0], (500, b""))
+        return status, "image/jpeg", body
+
+    return loopback_site(answer).base_url
 
 
 def test_image_downloader_names_each_failure(tmp_path: Path, media_server: str) -> None:
