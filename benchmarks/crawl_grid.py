@@ -79,9 +79,9 @@ def report(rows: dict[str, dict[str, float]], tags: list[str], per_target: int) 
         "",
         "The Grid's own start-up (a few seconds for the hub and nodes) is not timed. "
         "Both shards share the machine's two cores with the hub, the nodes and the demo site, "
-        "so posts/s here shows the Grid's overhead rather than a speed-up; on a real Grid each "
-        "node is its own machine and each shard its own account, and the rate is set by "
-        "politeness, not CPU (docs/crawling.md, Scale-out). A post under tags of both shards "
+        "so any speed-up here is bounded by those two cores; on a real Grid each node is its "
+        "own machine and each shard its own account, and the rate is set by politeness, not "
+        "CPU (docs/crawling.md, Scale-out). A post under tags of both shards "
         "is stored by both and counted once here; the dataset build drops the second copy as "
         "`same_shortcode`.",
         "",
