@@ -83,7 +83,10 @@ def report(rows: dict[str, dict[str, float]], tags: list[str], per_target: int) 
         "own machine and each shard its own account, and the rate is set by politeness, not "
         "CPU (docs/crawling.md, Scale-out). A post under tags of both shards "
         "is stored by both and counted once here; the dataset build drops the second copy as "
-        "`same_shortcode`.",
+        "`same_shortcode`. That is also why the shards' union is smaller than the one crawl's "
+        "here: `--per-target` counts a shard's own new posts, so a post the other shard also "
+        "stored fills both caps, where one crawl would have gone on to a post it had not seen. "
+        "Over whole feeds (no cap) the union equals one crawl's (tests/crawler/test_grid.py).",
         "",
     ]
     return "\n".join(lines)
