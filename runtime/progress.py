@@ -21,12 +21,13 @@ STEP_PERCENT = 10
 
 def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> tqdm:
     """``tqdm(iterable, **kwargs)``, as plain periodic lines when stderr is not a terminal."""
-    if kwargs.get("disable") or _stderr_is_terminal():
+    if kwargs.get("disable") or stderr_is_terminal():
         return tqdm(iterable, **kwargs)
     return LineProgress(iterable, **kwargs)
 
 
-def _stderr_is_terminal() -> bool:
+def stderr_is_terminal() -> bool:
+    """Whether progress may redraw in place; libraries' own bars are turned off when not."""
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # replaced or closed stderr

@@ -27,7 +27,7 @@ from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
 
 from runtime.files import repair_torn_tail
-from runtime.progress import progress_bar
+from runtime.progress import progress_bar, stderr_is_terminal
 from train import checkpoint
 from train.config_check import check_train_config
 from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
@@ -158,7 +158,7 @@ def prepare_run(
     if not resume:
         refuse_existing_run(out_dir)
     sources = {} if resume else weights_plan(config)  # a resumed run reads its own weights
-    if not progress:  # --quiet also hides transformers' own "Loading weights" bar
+    if not (progress and stderr_is_terminal()):  # transformers' own bars are tqdm frames
         hf_logging.disable_progress_bar()
     world = start_distributed()
     device = pick_device(config["device"], world)
