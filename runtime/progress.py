@@ -38,8 +38,10 @@ class LineProgress(tqdm):
     """A tqdm bar that writes whole lines, throttled by time and by 10% steps."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._last_line_at = float("-inf")
-        self._last_step = -1
+        # No line at the start: the first comes after LINE_EVERY_S or at the first 10% step, so
+        # a quick bar (a small file read before an error) adds no noise to a one-line error.
+        self._last_line_at = time.monotonic()
+        self._last_step = 0
         self._last_n: float = -1
         kwargs.update(leave=False, mininterval=1.0, dynamic_ncols=False, ncols=80, ascii=True)
         super().__init__(*args, **kwargs)
@@ -50,10 +52,11 @@ class LineProgress(tqdm):
         unless it was just written, and returns False so tqdm adds no carriage return."""
         closing = msg == ""
         now, step = time.monotonic(), self._step()
-        if closing:
-            due = self.n != self._last_n
+        if closing:  # a bar of unknown length that never printed stays silent
+            due = self.n != self._last_n and bool(self.total or self._last_n >= 0)
         else:
-            due = now - self._last_line_at >= LINE_EVERY_S or step != self._last_step
+            stepped = bool(self.total) and step != self._last_step
+            due = now - self._last_line_at >= LINE_EVERY_S or stepped
         if due:
             self._last_line_at, self._last_step, self._last_n = now, step, self.n
             self.fp.write(self.__str__() + "\n")
