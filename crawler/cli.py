@@ -158,15 +158,15 @@ def crawl_command(args: argparse.Namespace) -> int:
     chosen, cookies = _checked_inputs(args, config)
     politeness, browser_settings = _checked_settings(config, args.no_delay)
     out_dir = Path(config["out"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log_to_file(out_dir / "crawl.log")
     with ExitStack() as stack:
-        if args.demo:
+        if args.demo:  # before OUT exists: a bad demo value must leave nothing behind
             config["base_url"], demo_tags = stack.enter_context(_demo_site(config["demo"]))
             if not chosen:
                 chosen = _demo_targets(demo_tags, config["limit"])
                 if config["per_target"] is None and config["limit"]:
                     config["per_target"] = -(-config["limit"] // len(chosen))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log_to_file(out_dir / "crawl.log")
         if args.shard:
             chosen = targets.shard(chosen, *targets.parse_shard(args.shard))
         write_resolved(config, out_dir / "config.yaml")

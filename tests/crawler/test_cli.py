@@ -93,3 +93,16 @@ def test_unreachable_selenium_grid_is_one_line_and_exit_1(
     assert err.splitlines()[-1].startswith(
         f"hashtag-crawl: error: cannot reach the Selenium Grid at {hub}: "
     )
+
+
+def test_bad_demo_value_leaves_no_output_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value only the demo site can judge (n_topics 1..40) is refused before OUT exists."""
+    out = tmp_path / "out"
+
+    code, err = _crawl(capsys, "--demo", "--set", "demo.n_topics=99", "--out", str(out))
+
+    assert code == 2
+    assert err.count("\n") == 1 and "bad demo config: n_topics must be 1..40" in err
+    assert not out.exists()
