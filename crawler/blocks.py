@@ -18,7 +18,6 @@ is classified before it is parsed, the way instaloader and gallery-dl read them:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -30,7 +29,6 @@ _RATE_LIMIT_TEXT = "please wait a few minutes"
 # GraphQL's own throttling answer: {"data": null, "errors": [{"code": 1675004, ...}]} at HTTP 200.
 GRAPHQL_RATE_LIMIT_CODE = 1675004
 _GRAPHQL_RATE_LIMIT_TEXT = "rate limit"
-_JSON_GUARD = "for (;;);"
 # Keys Instagram puts into window._sharedData.entry_data on these pages (and nowhere else).
 _SCRIPT_MARKERS = {
     '"challengeType"': CHALLENGE,
@@ -201,16 +199,16 @@ def classify_redirect(url: str) -> str | None:
     return kind
 
 
-def classify_response(status: int, body: str, logged_in: bool) -> Refusal | None:
-    """The refusal an HTTP answer is, from its status and JSON body, if any.
+def classify_response(status: int, document: Any, logged_in: bool) -> Refusal | None:
+    """The refusal an HTTP answer is, from its status and its body decoded as JSON (None when
+    the body is not JSON: :func:`crawler.parsers.json_or_none`), if any.
 
     ``logged_in`` decides a bare ``require_login`` 401: a login wall for a logged-out browser,
     throttling for a logged-in session (Instagram's way of saying "slow down" to one).
     """
-    obj = _json_or_none(body)
-    kind = classify_json(obj)
+    kind = classify_json(document)
     if kind == RATE_LIMIT or status == 429:
-        return Refusal(RATE_LIMIT, _throttle_reason(status, obj))
+        return Refusal(RATE_LIMIT, _throttle_reason(status, document))
     if kind == LOGIN and status == 401 and logged_in:
         return Refusal(RATE_LIMIT, "HTTP 401 require_login on a logged-in session")
     if kind is not None:
@@ -224,13 +222,3 @@ def _throttle_reason(status: int, obj: Any) -> str:
     if isinstance(obj, dict) and _graphql_rate_limited(obj):
         return f"GraphQL rate limit errors at HTTP {status}"
     return f"HTTP {status} 'Please wait a few minutes'"
-
-
-def _json_or_none(body: str) -> Any:
-    text = body.lstrip("\ufeff \t\r\n").removeprefix(_JSON_GUARD)
-    if not text.startswith(("{", "[")):
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return None

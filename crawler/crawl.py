@@ -332,13 +332,17 @@ class Crawler:
         self._stop_if_blocked(classify_url(response.url), response)
         # Only a 401's require_login depends on the session; reading cookies costs a round trip.
         logged_in = response.status == 401 and self._logged_in()
-        refusal = blocks.classify_response(response.status, response.body, logged_in)
+        document = parsers.json_or_none(response.body)  # decoded once, for both readings
+        refusal = blocks.classify_response(response.status, document, logged_in)
         if refusal is not None:
             self._stop_if_blocked(refusal.kind, response, refusal.reason)
         if urlsplit(response.url).path.startswith("/p/"):
             return None  # post pages are fetched and parsed by _fill_from_post_page
         try:
-            page = parsers.parse_text(response.body, target.source, self.settings.base_url)
+            if document is not None:
+                page = parsers.parse_json(document, target.source, self.settings.base_url)
+            else:
+                page = parsers.parse_text(response.body, target.source, self.settings.base_url)
         except blocks.Blocked as exc:
             self._stop_if_blocked(exc.kind, response)
             return None

@@ -351,6 +351,16 @@ def decode_json(text: str) -> Any:
         raise UnknownShape(f"malformed JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+def json_or_none(text: str) -> Any:
+    """A response body as JSON, or None when it is not JSON (a page, an empty or torn body)."""
+    if not looks_like_json(text):
+        return None
+    try:
+        return decode_json(text)
+    except UnknownShape:
+        return None
+
+
 # --- HTML: embedded JSON ----------------------------------------------------------------------
 
 # The older pages assign their data in a script: only the *start* of each blob is located by

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from crawler import blocks
+from crawler import blocks, parsers
 from crawler.crawl import CrawlSummary
 from crawler.demo.server import RATE_LIMIT_MESSAGE, REFUSALS
 from crawler.politeness import Politeness, query_type
@@ -103,13 +103,13 @@ def test_refusals_are_classified_as_the_peers_do(
     status: int, payload: Any, logged_in: bool, kind: str | None, reason: str | None
 ) -> None:
     text = payload if isinstance(payload, str) else body(payload)
-    refusal = blocks.classify_response(status, text, logged_in)
+    refusal = blocks.classify_response(status, parsers.json_or_none(text), logged_in)
     assert (refusal.kind, refusal.reason) == (kind, reason) if refusal else kind is None
 
 
 def test_guarded_json_and_data_beside_errors() -> None:
     guarded = "for (;;);" + body(WAIT_401)
-    assert blocks.classify_response(401, guarded, False).kind == "rate_limit"
+    assert blocks.classify_response(401, parsers.json_or_none(guarded), False).kind == "rate_limit"
     # Errors that come with data are partial results, not a refusal: the posts are kept.
     partial = {**GRAPHQL_RATE_LIMIT, "data": {"user": {"edge_owner_to_timeline_media": {}}}}
     assert blocks.classify_json(partial) is None
