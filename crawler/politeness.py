@@ -1,15 +1,15 @@
 """Politeness: random pauses, sliding-window request budgets, long sleeps when throttled.
 
 Instagram answers impolite clients with 429s, "Please wait a few minutes" and finally a login
-wall; pacing ourselves is cheaper than any of those. The defaults are no looser than
-instaloader's ``RateController``: a random pause before every request (exponential, mean
-1/0.6 s, capped at 15 s), at most 200 requests of one query type per 11 minutes, at most 275
-GraphQL requests of all types per 10 minutes, and 75 per 11 minutes for the other JSON API
-(``/api/v1/``). Only Instagram's API requests and page loads count (see :func:`query_type`);
+wall; pacing ourselves is cheaper than any of those. The pacing is instaloader's
+``RateController``: a random pause (exponential draw, capped) before every request, a sliding
+window budget per query type, one for all GraphQL queries together and one for the other JSON
+API (``/api/v1/``). Only Instagram's API requests and page loads count (see :func:`query_type`);
 telemetry beacons do not. Throttled, it sleeps at least as long as the peers do: until the
-oldest request in the refused family's window has left it, plus 6 s (instaloader), and at least
-60 s (gallery-dl), doubling with each refusal in a row. Clock, sleep and RNG are injectable so
-tests run the real logic without waiting.
+oldest request in the refused family's window has left it plus a margin (instaloader), and at
+least a base sleep (gallery-dl) that doubles with each refusal in a row. The values, no looser
+than the peers', are the ``politeness`` section of configs/crawl.yaml. Clock, sleep and RNG are
+injectable so tests run the real logic without waiting.
 """
 
 from __future__ import annotations
