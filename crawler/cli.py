@@ -23,6 +23,7 @@ from crawler.demo import cli as demo_cli
 from crawler.demo.server import site_from_config
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
+from crawler.records import check_base_url
 from runtime.cli import ConfigFlags, command_parser, run, subcommand
 from runtime.config import check_types, default_config, write_resolved
 from runtime.errors import UsageError
@@ -216,7 +217,7 @@ def _checked_inputs(
         demo_defaults = default_config("demo")
         check_types({**demo_defaults, **(config["demo"] or {})}, demo_defaults, "demo config: ")
     else:
-        _require_site_url(config["base_url"])
+        check_base_url(config["base_url"])
     chosen = targets.resolve_targets(
         args.tag, args.profile, args.targets_file, args.search, args.reels
     )
@@ -253,20 +254,6 @@ def _browser_settings(section: dict[str, Any]) -> BrowserSettings:
         page_load_timeout_s=float(section["page_load_timeout_s"]),
         window_size=str(section["window_size"]),
     )
-
-
-def _require_site_url(base_url: object) -> None:
-    """The site root must be an http(s) URL with a host; anything else would start Chromium
-    only to fail on every page."""
-    try:
-        parts = urlsplit(base_url) if isinstance(base_url, str) else None
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"--base-url must be an http:// or https:// URL such as "
-            f"https://www.instagram.com, got {base_url!r}"
-        )
 
 
 def _require_loopback(base_url: str) -> None:

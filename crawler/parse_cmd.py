@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from crawler.blocks import Blocked
 from crawler.parsers import (
-    DEFAULT_BASE_URL,
     NO_MEDIA,
     Page,
     UnknownShape,
@@ -33,7 +32,7 @@ from crawler.parsers import (
     parse_json,
     parse_text,
 )
-from crawler.records import PostStore
+from crawler.records import DEFAULT_BASE_URL, PostStore, check_base_url
 from runtime.cli import required_group, subcommand
 from runtime.errors import EXIT_OK, EXIT_USAGE
 from runtime.logs import progress_disabled
@@ -107,6 +106,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_parse(args: argparse.Namespace) -> int:
+    check_base_url(args.base_url)
     check_output_file(args.out, what="posts.jsonl file")
     store: PostStore | None = None  # opened at the first parsed file: a failed run writes nothing
     summary = ParseSummary()

@@ -9,12 +9,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from runtime.errors import UsageError
 from runtime.files import append_jsonl, iter_jsonl, repair_torn_tail
 from runtime.hashtags import extract_hashtags
 from runtime.timestamps import utc_now_iso
 
 DEFAULT_BASE_URL = "https://www.instagram.com"
+
+
+def check_base_url(base_url: object) -> None:
+    """The site root must be an http(s) URL with a host: the crawler would start Chromium only
+    to fail on every page, and ``parse`` would write records whose ``url`` leads nowhere."""
+    try:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"--base-url must be an http:// or https:// URL such as {DEFAULT_BASE_URL}, "
+            f"got {base_url!r}"
+        )
 
 
 def post_url(shortcode: str, base_url: str = DEFAULT_BASE_URL) -> str:

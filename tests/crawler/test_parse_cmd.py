@@ -220,6 +220,16 @@ def test_out_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     ]
 
 
+def test_base_url_that_is_no_site_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "posts.jsonl"
+    assert run_cli("parse", OWN_FIXTURES / "tag_a1.json", "--out", out, "--base-url", "foo") == 2
+    assert error_lines(capsys) == [
+        "hashtag-crawl: error: --base-url must be an http:// or https:// URL such as "
+        "https://www.instagram.com, got 'foo'"
+    ]
+    assert not out.exists()
+
+
 def test_documents_without_posts_are_zero_posts_exit_0(
     instagram_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
