@@ -1,8 +1,9 @@
-"""The crawler's fixtures: run ``hashtag-crawl crawl`` in-process, read what it stored, and
-serve a small loopback HTTP site whose answers a test writes as one function."""
+"""The crawler's fixtures: run ``hashtag-crawl crawl`` in-process, read what it stored, serve a
+small loopback HTTP site whose answers a test writes as one function, and pace on a fake clock."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from crawler.cli import main
+from crawler.politeness import Politeness
 from runtime.files import iter_jsonl
 
 
@@ -27,6 +29,40 @@ def run_crawl(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, st
         return code, captured.out, captured.err
 
     return crawl
+
+
+class FakeTime:
+    """A clock that only moves when something sleeps on it; ``sleeps`` lists every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def paced(fake_time: FakeTime) -> Callable[..., Politeness]:
+    """``paced(**politeness)``: a Politeness on ``fake_time`` with a seeded RNG and, unless
+    ``delay_mean_s`` is given, no random pauses (budgets and sleeps alone)."""
+
+    def politeness(**config: Any) -> Politeness:
+        config = {"delay_mean_s": 0, **config}
+        return Politeness(
+            config, sleep=fake_time.sleep, clock=fake_time.clock, rng=random.Random(0)
+        )
+
+    return politeness
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import random
 from pathlib import Path
 
 import pytest
@@ -16,53 +15,32 @@ from crawler.politeness import Politeness
 from runtime.errors import PipelineError, RemoteStop, UsageError
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def make_politeness(fake: FakeTime, **config: float) -> Politeness:
-    return Politeness(config, sleep=fake.sleep, clock=fake.clock, rng=random.Random(0))
-
-
-def test_delays_are_random_capped_and_average_near_the_mean() -> None:
-    fake = FakeTime()
-    polite = make_politeness(fake, delay_mean_s=1.5, delay_max_s=6.0, budget_requests=10**9)
+def test_delays_are_random_capped_and_average_near_the_mean(paced) -> None:
+    polite = paced(delay_mean_s=1.5, delay_max_s=6.0, budget_requests=10**9)
     waits = [polite.wait_turn() for _ in range(2000)]
     assert max(waits) <= 6.0
     assert len(set(waits)) > 1000
     assert 1.2 < sum(waits) / len(waits) < 1.6
 
 
-def test_no_delay_skips_pauses() -> None:
-    fake = FakeTime()
-    polite = Politeness({}, no_delay=True, sleep=fake.sleep, clock=fake.clock)
-    assert polite.wait_turn() == 0 and not fake.sleeps
+def test_no_delay_skips_pauses(fake_time) -> None:
+    polite = Politeness({}, no_delay=True, sleep=fake_time.sleep, clock=fake_time.clock)
+    assert polite.wait_turn() == 0 and not fake_time.sleeps
 
 
-def test_sliding_window_budget_waits_for_the_oldest_request_to_expire() -> None:
-    fake = FakeTime()
-    polite = make_politeness(fake, budget_requests=10, budget_window_s=60, delay_mean_s=0)
+def test_sliding_window_budget_waits_for_the_oldest_request_to_expire(fake_time, paced) -> None:
+    polite = paced(budget_requests=10, budget_window_s=60, delay_mean_s=0)
     polite.note_requests({"page": 6})
-    fake.now = 10
+    fake_time.now = 10
     polite.note_requests({"page": 4})
     waited = polite.wait_turn()
     assert waited == pytest.approx(50)  # until the first 6 fall out of the window at t=60
-    assert fake.now == pytest.approx(60)
+    assert fake_time.now == pytest.approx(60)
     assert polite.wait_turn() == 0
 
 
-def test_throttled_sleep_honours_retry_after_then_gives_up() -> None:
-    fake = FakeTime()
-    polite = make_politeness(fake, backoff_attempts=2, backoff_base_s=5)
+def test_throttled_sleep_honours_retry_after_then_gives_up(paced) -> None:
+    polite = paced(backoff_attempts=2, backoff_base_s=5)
     assert polite.throttled(1, "HTTP 429", None, retry_after=70) == 70
     assert 10 <= polite.throttled(2, "HTTP 429", None) <= 12.5
     with pytest.raises(RemoteStop, match=r"throttled \(HTTP 429\): still refused after 2"):
@@ -80,9 +58,8 @@ def test_consecutive_failures_stop_the_crawl_and_success_resets() -> None:
         polite.failure("timeout")
 
 
-def test_zero_mean_delay_means_no_pause() -> None:
-    fake = FakeTime()
-    assert make_politeness(fake, delay_mean_s=0).wait_turn() == 0.0
+def test_zero_mean_delay_means_no_pause(paced) -> None:
+    assert paced(delay_mean_s=0).wait_turn() == 0.0
 
 
 def test_driver_resolution_order_ends_in_a_clear_webdriver_manager_failure(

@@ -9,7 +9,6 @@ is checked on exactly what the demo sends. No browser is needed here
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
@@ -178,23 +177,6 @@ def test_a_posted_graphql_query_is_named_by_its_form() -> None:
     )
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def paced(fake: FakeTime, **config: float) -> Politeness:
-    """Budgets and sleeps without the random pauses, on a fake clock."""
-    config = {"delay_mean_s": 0, **config}
-    return Politeness(config, sleep=fake.sleep, clock=fake.clock, rng=random.Random(0))
-
-
 def test_defaults_are_no_looser_than_instaloaders_rate_controller() -> None:
     config = Politeness().config
     assert config["budget_requests"] <= 200 and config["budget_window_s"] >= 660
@@ -204,11 +186,10 @@ def test_defaults_are_no_looser_than_instaloaders_rate_controller() -> None:
     assert config["backoff_base_s"] >= 60 and config["backoff_margin_s"] >= 6
 
 
-def test_each_query_type_has_its_own_window_and_graphql_shares_one() -> None:
-    fake = FakeTime()
-    polite = paced(fake, budget_requests=3, budget_window_s=100, graphql_budget_requests=6)
+def test_each_query_type_has_its_own_window_and_graphql_shares_one(fake_time, paced) -> None:
+    polite = paced(budget_requests=3, budget_window_s=100, graphql_budget_requests=6)
     polite.note_requests({"graphql:A": 3, "graphql:B": 2, "page": 2})
-    fake.now = 10
+    fake_time.now = 10
     # graphql:A is at its own limit of 3: wait until its first request leaves the 100-s window.
     assert polite.wait_turn() == pytest.approx(90)
     polite.note_requests({"graphql:C": 1})
@@ -218,9 +199,8 @@ def test_each_query_type_has_its_own_window_and_graphql_shares_one() -> None:
     assert polite.sleep_counts["request budget"] == 2
 
 
-def test_api_v1_requests_share_instaloaders_other_budget() -> None:
-    fake = FakeTime()
-    polite = paced(fake, api_budget_requests=4, budget_window_s=60)
+def test_api_v1_requests_share_instaloaders_other_budget(paced) -> None:
+    polite = paced(api_budget_requests=4, budget_window_s=60)
     polite.note_requests({"api": 4, "page": 1})
     polite.no_delay = True  # a loopback demo site: no pauses, no budgets
     assert polite.wait_turn() == 0
@@ -228,14 +208,13 @@ def test_api_v1_requests_share_instaloaders_other_budget() -> None:
     assert polite.wait_turn() == pytest.approx(60)
 
 
-def test_throttled_sleeps_until_the_window_clears_plus_margin_and_doubles() -> None:
-    fake = FakeTime()
-    polite = paced(fake)  # the defaults: 60 s doubling, window 660 s + 6 s
+def test_throttled_sleeps_until_the_window_clears_plus_margin_and_doubles(fake_time, paced) -> None:
+    polite = paced()  # the defaults: 60 s doubling, window 660 s + 6 s
     polite.note_requests({"api": 10})
-    fake.now = 100
+    fake_time.now = 100
     # Refused 100 s after the first API request: its window clears 560 s later, plus 6 s.
     assert polite.throttled(1, "HTTP 429", "api") == pytest.approx(566)
-    fake.now = 2000  # long after the window: the doubling backoff rules, jittered upwards
+    fake_time.now = 2000  # long after the window: the doubling backoff rules, jittered upwards
     assert 60 <= polite.throttled(1, "HTTP 429", "api") <= 75
     assert 240 <= polite.throttled(3, "HTTP 429", "page") <= 300
     assert polite.throttled(2, "HTTP 401 'Please wait'", None, retry_after=900) == 900
@@ -243,12 +222,11 @@ def test_throttled_sleeps_until_the_window_clears_plus_margin_and_doubles() -> N
     assert polite.slept_s["HTTP 401 'Please wait'"] == 900
 
 
-def test_a_stalled_feed_is_not_reloaded_at_once() -> None:
-    fake = FakeTime()
-    polite = paced(fake, stall_pause_s=30, max_consecutive_failures=4)
+def test_a_stalled_feed_is_not_reloaded_at_once(fake_time, paced) -> None:
+    polite = paced(stall_pause_s=30, max_consecutive_failures=4)
     polite.failure("no feed response")
     polite.failure("no feed response")
-    assert fake.now == pytest.approx(30 + 60)
+    assert fake_time.now == pytest.approx(30 + 60)
     assert polite.sleep_counts["stalled feed or page load"] == 2
 
 
@@ -260,6 +238,6 @@ def test_summary_reports_every_sleep_by_reason() -> None:
     assert "  slept: 0.0 s (no waits)" in CrawlSummary().lines()
 
 
-def test_no_attempts_left_stops_at_the_first_refusal() -> None:
+def test_no_attempts_left_stops_at_the_first_refusal(paced) -> None:
     with pytest.raises(RemoteStop, match="still refused after 0 sleeps"):
-        paced(FakeTime(), backoff_attempts=0).throttled(1, "HTTP 429", None)
+        paced(backoff_attempts=0).throttled(1, "HTTP 429", None)
