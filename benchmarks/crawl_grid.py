@@ -61,7 +61,7 @@ def report(rows: dict[str, dict[str, float]], tags: list[str], per_target: int) 
         "",
         f"Machine: {os.cpu_count()} CPU cores, no GPU, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} (shared "
-        "machine). Selenium server 4.20.0 (hub + 2 nodes, one session each, on this machine), "
+        f"machine). {server_jar().name} (hub + 2 nodes, one session each, on this machine), "
         f"Debian Chromium headless. Demo corpus 50,000 posts; {len(tags)} topic tags, "
         f"{per_target} posts each, delays off. Run by `benchmarks/crawl_grid.py`.",
         "",
@@ -78,9 +78,9 @@ def report(rows: dict[str, dict[str, float]], tags: list[str], per_target: int) 
     lines += [
         "",
         "The Grid's own start-up (a few seconds for the hub and nodes) is not timed. "
-        "Both shards share the machine's two cores with the hub, the nodes and the demo site, "
-        "so any speed-up here is bounded by those two cores; on a real Grid each node is its "
-        "own machine and each shard its own account, and the rate is set by politeness, not "
+        f"Both shards share the machine's {os.cpu_count()} cores with the hub, the nodes and the "
+        "demo site, so any speed-up here is bounded by those cores; on a real Grid each node is "
+        "its own machine and each shard its own account, and the rate is set by politeness, not "
         "CPU (docs/crawling.md, Scale-out). A post under tags of both shards "
         "is stored by both and counted once here; the dataset build drops the second copy as "
         "`same_shortcode`. That is also why the shards' union is smaller than the one crawl's "
