@@ -57,6 +57,7 @@ _STOP_NAMES = {
     blocks.FEEDBACK: "feedback_required (Instagram's 'Try Again Later' block)",
 }
 _LOGGED_OUT_ADVICE = "pass --cookies FILE (cookies of a logged-in browser) or --login"
+_STALLED_ADVICE = "check that the site opens in a browser from this machine"
 _NEXT_STEP = {
     blocks.LOGIN: "the session has expired: export fresh cookies for --cookies",
     blocks.CHALLENGE: "clear the checkpoint in a browser logged in to this account",
@@ -234,7 +235,10 @@ class Crawler:
                 self._sleep_off(exc)
             except _Stalled as exc:
                 self._save()
-                self.politeness.failure(f"{target.source}: {exc}")
+                try:
+                    self.politeness.failure(f"{target.source}: {exc}")
+                except RemoteStop as stop:
+                    raise self._resumable(str(stop), _STALLED_ADVICE) from None
         log.info(
             "%s: %d posts stored%s", target.source, progress.posts, " (feed end)" * progress.done
         )
@@ -251,10 +255,14 @@ class Crawler:
         try:
             self.politeness.throttled(self._throttled, exc.reason, exc.family, exc.retry_after_s)
         except RemoteStop as stop:
-            raise RemoteStop(
-                f"{stop}; state saved in {self.state_path}: let the account rest an hour or more, "
-                "then run the same command to resume"
-            ) from None
+            raise self._resumable(str(stop), "let the account rest an hour or more") from None
+
+    def _resumable(self, what: str, advice: str) -> RemoteStop:
+        """The stop's one line: what happened, where the state is, what to do before resuming."""
+        return RemoteStop(
+            f"{what}; state saved in {self.state_path}: {advice}, then run the same command "
+            "to resume"
+        )
 
     def _open_feed(self, target: Target, progress: TargetState) -> None:
         url = self.settings.base_url + target.path
@@ -368,13 +376,10 @@ class Crawler:
         url = where.url if isinstance(where, Response) else where
         self._save()
         if kind == blocks.LOGIN and not self._logged_in():
-            advice = f"{_LOGGED_OUT_ADVICE}, then"
+            advice = _LOGGED_OUT_ADVICE
         else:
-            advice = f"{_NEXT_STEP.get(kind, 'fix the cause')}, then"
-        raise RemoteStop(
-            f"{_STOP_NAMES.get(kind, kind)} at {url}; state saved in {self.state_path}: "
-            f"{advice} run the same command to resume"
-        )
+            advice = _NEXT_STEP.get(kind, "fix the cause")
+        raise self._resumable(f"{_STOP_NAMES.get(kind, kind)} at {url}", advice)
 
     def _logged_in(self) -> bool:
         """Whether the browser holds a session cookie for the site (asked only about a refusal,

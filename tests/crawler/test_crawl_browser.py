@@ -218,6 +218,7 @@ def test_unreachable_site_counts_failures_and_stops_with_exit_3(
         "hashtag-crawl: error: 2 consecutive failures, last: tag:cats: page load failed: "
         f"{base_url}/explore/tags/cats/: "
     )
+    assert err.rstrip().endswith("then run the same command to resume")
     assert "stop reason: 2 consecutive failures" in stdout
     assert json.loads((tmp_path / "state.json").read_text("utf-8"))["targets"]["tag:cats"]
 
