@@ -21,6 +21,7 @@ from crawler.browser import BrowserSettings, open_browser, user_agent
 from crawler.crawl import Crawler, CrawlSettings, report_summary
 from crawler.demo import cli as demo_cli
 from crawler.demo.server import site_from_config
+from crawler.demo.topics import topical_tags
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
 from crawler.records import check_base_url
@@ -270,8 +271,6 @@ def _require_loopback(base_url: str) -> None:
 def _demo_targets(demo_tags: list[str], limit: int | None) -> list[targets.Target]:
     """The demo site's most used topic tags (engagement spam left out), about one per 100
     posts of ``--limit``, so a demo crawl covers many topics in a few feed pages each."""
-    from crawler.demo.topics import topical_tags
-
     topical = topical_tags(demo_tags)
     count = len(topical) if not limit else max(1, min(len(topical), limit // 100))
     return [targets.make_target("tag", tag) for tag in topical[:count]]
