@@ -54,7 +54,7 @@ def check_fault_config(config: dict[str, Any]) -> None:
         raise ValueError(
             f"rate_limit needs non-negative integers every, burst, retry_after; got {limits!r}"
         )
-    if limits.get("answer", "http_429") not in RATE_LIMIT_ANSWERS:
+    if limits.get("answer") not in RATE_LIMIT_ANSWERS:
         raise ValueError(
             f"rate_limit.answer must be one of {', '.join(RATE_LIMIT_ANSWERS)}; "
             f"got {limits.get('answer')!r}"
@@ -65,6 +65,7 @@ class Faults:
     """Failure-mode decisions for one running site (thread-safe)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
+        """``config``: every key of configs/demo.yaml, ``rate_limit`` whole (as DemoSite has it)."""
         check_fault_config(config)
         self.seed = config.get("seed", 0)
         self.challenge_after = int(config.get("challenge_after") or 0)
@@ -72,10 +73,10 @@ class Faults:
         self.logged_out_home_after = int(config.get("logged_out_home_after") or 0)
         self.feedback_after = int(config.get("feedback_after") or 0)
         self.feedback_lasts = int(config.get("feedback_lasts") or 0)
-        limits = config.get("rate_limit") or {}
-        self.every, self.burst = int(limits.get("every") or 0), int(limits.get("burst") or 0)
-        self.retry_after = int(limits.get("retry_after") or 5)
-        self.answer = str(limits.get("answer") or "http_429")
+        limits = config["rate_limit"]
+        self.every, self.burst = int(limits["every"] or 0), int(limits["burst"] or 0)
+        self.retry_after = int(limits["retry_after"] or 0)
+        self.answer = str(limits["answer"])
         self.rates = {
             key: float(config.get(key) or 0)
             for key in ("deleted_rate", "non_image_media_rate", "truncated_media_rate")

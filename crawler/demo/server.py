@@ -161,7 +161,11 @@ class DemoSite:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.corpus = corpus
-        self.config = {**default_config("demo"), **(config or {})}
+        defaults = default_config("demo")
+        self.config = {**defaults, **(config or {})}
+        limits = self.config.get("rate_limit") or {}
+        if isinstance(limits, dict):  # the one nested section: a partial one keeps the rest
+            self.config["rate_limit"] = {**defaults["rate_limit"], **limits}
         check_site_config(self.config)
         self.faults = Faults(self.config)
         secret = hashlib.sha256(f"demo-media:{self.config.get('seed', 0)}".encode()).digest()

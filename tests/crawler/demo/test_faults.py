@@ -50,6 +50,17 @@ def test_throttling_answers_have_instagrams_bodies(
     assert counters[counter] == 1 and counters["status_429"] == 0
 
 
+def test_a_partial_rate_limit_keeps_the_other_defaults_and_retry_after_0_is_sent(
+    corpus: DemoCorpus, tag: str
+) -> None:
+    """``--set demo.rate_limit.every=1`` overrides one key of the section, not the section."""
+    with DemoSite(corpus, {"rate_limit": {"every": 1, "burst": 1, "retry_after": 0}}) as site:
+        _feed(site, tag)
+        refused = _feed(site, tag)
+    assert refused.status_code == 429  # answer: http_429 from configs/demo.yaml
+    assert refused.headers["Retry-After"] == "0"
+
+
 def test_feedback_required_lifts_after_its_requests(corpus: DemoCorpus, tag: str) -> None:
     with DemoSite(corpus, {"feedback_after": 1, "feedback_lasts": 2}) as site:
         statuses = [_feed(site, tag) for _ in range(4)]
