@@ -137,6 +137,7 @@ def expand_folders(paths: list[Path], skip: Path) -> list[Path]:
     ``skip`` (the --out file, often kept beside the captures). An empty folder stays itself and
     is reported like any unreadable input."""
     files: list[Path] = []
+    out = skip.resolve()
     for path in paths:
         inside = (
             sorted(
@@ -144,7 +145,7 @@ def expand_folders(paths: list[Path], skip: Path) -> list[Path]:
                 for found in path.rglob("*")
                 if found.is_file()
                 and not any(part.startswith(".") for part in found.relative_to(path).parts)
-                and found.resolve() != skip.resolve()
+                and found.resolve() != out
             )
             if path.is_dir()
             else []
