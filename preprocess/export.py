@@ -28,6 +28,7 @@ from preprocess.writer import SCHEMA_VERSION
 from runtime.errors import UsageError
 from runtime.files import atomic_write_json, staged_directory
 from runtime.label_file import read_labels, write_labels
+from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
 
 FORMATS = ("webdataset", "hf")
@@ -83,15 +84,9 @@ def check_export(dataset_dir: Path, out: Path, fmt: str, shard_size: int) -> Non
 
 def _check_out(out: Path, dataset_dir: Path) -> None:
     """``out`` must be new, an empty folder or an earlier export: the final swap deletes it."""
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"--out {out}: {parent} is a file, not a folder")
-            break
+    check_output_dir(out)
     if out.resolve() == dataset_dir.resolve() or dataset_dir.resolve() in out.resolve().parents:
         raise UsageError(f"--out {out} lies inside the dataset directory {dataset_dir}")
-    if out.is_file():
-        raise UsageError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_MARKER).is_file():
         raise UsageError(f"refusing to replace {out}: not an earlier export (no {EXPORT_MARKER})")
 
