@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from preprocess.splits import SPLITS
-from preprocess.writer import SCHEMA_VERSION
+from preprocess.writer import FILE_MODE, SCHEMA_VERSION
 from runtime.errors import UsageError
 from runtime.files import atomic_write_json, staged_directory
 from runtime.label_file import read_labels, write_labels
@@ -51,7 +51,7 @@ def export_dataset(
         else:
             splits = _write_hf(dataset_dir, stage, progress)
         record = {"format": fmt, "source": dataset_dir.resolve().name, "splits": splits}
-        atomic_write_json(stage / EXPORT_MARKER, record, 0o644)
+        atomic_write_json(stage / EXPORT_MARKER, record, FILE_MODE)
     return {name: split["samples"] for name, split in splits.items()}
 
 
