@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
@@ -48,8 +47,6 @@ from runtime.progress import progress_bar
 
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
 PHASH_BITS = 64
-LANGUAGE_CODE = re.compile(r"[a-z]{2}")
-"""What every backend returns for a language it names: an ISO 639-1 code."""
 UNREACHABLE = frozenset({"connection", "timeout"})
 """Image failures that say the host is down or gone, not that one image is bad."""
 
@@ -281,7 +278,7 @@ def check_settings(config: dict[str, Any]) -> None:
             f"language.keep_mixed must be true or false, got {config['language']['keep_mixed']!r}"
         )
     for code in config["language"]["keep"]:
-        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+        if not isinstance(code, str) or not langid.LANGUAGE_CODE.fullmatch(code):
             raise UsageError(
                 f"--lang expects an ISO 639-1 code such as en (--keep-und for und), got {code!r}"
             )

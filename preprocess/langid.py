@@ -39,6 +39,8 @@ UNDETERMINED = "und"
 MIXED = "mixed"
 """A caption with strong words of a prior language and of another one ("ich bin so tired of
 this"). Its confidence is always 0.5: the rule counts words, it has no probability."""
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+"""What every backend returns for a language it names: an ISO 639-1 code."""
 MIN_LETTERS = 3
 """Fewer letters than this after cleaning is too little to judge ("ok", "x", "😍😍")."""
 
@@ -167,7 +169,7 @@ def check_prior(prior: object) -> dict[str, float]:
     if not isinstance(prior, Mapping):
         raise UsageError(f"language.prior must map language codes to shares, got {prior!r}")
     for code, share in prior.items():
-        if not isinstance(code, str) or not re.fullmatch(r"[a-z]{2}", code):
+        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
             raise UsageError(f"language.prior: {code!r} is not an ISO 639-1 code such as en")
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
             raise UsageError(
