@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import emoji
 
 from preprocess import word_evidence
+from runtime.config import default_config
 from runtime.errors import UsageError
 from runtime.hashtags import strip_for_model
 
@@ -46,9 +47,6 @@ MIN_LETTERS = 3
 
 BACKENDS = ("caption", "cascade", "fasttext", "lingua", "langdetect")
 DEFAULT_BACKEND = "caption"
-DEFAULT_PRIOR: Mapping[str, float] = {"en": 0.9}
-"""Expected share of captions per language in the crawl: English-heavy, as for an English
-dataset. ``language.prior`` in configs/dataset.yaml sets it for a build."""
 
 CAPTION_DETECTOR_WEIGHT = 0.3
 """Weight of fastText's log-odds for a language: it over-trusts itself on one or two words
@@ -151,17 +149,22 @@ class Detector:
 def get_detector(backend: str | None = None, prior: Mapping[str, float] | None = None) -> Detector:
     """A ready detector for ``backend`` (default :data:`DEFAULT_BACKEND`); models load once.
 
-    ``prior`` (default :data:`DEFAULT_PRIOR`) is used by the ``caption`` backend only."""
+    ``prior`` (default: ``language.prior`` of configs/dataset.yaml) is used by the ``caption``
+    backend only."""
     name = DEFAULT_BACKEND if backend is None else backend
     if name not in BACKENDS:
         choices = ", ".join(BACKENDS)
         raise UsageError(f"unknown language-id backend {name!r} (choose from {choices})")
-    shares = tuple(sorted(check_prior(DEFAULT_PRIOR if prior is None else prior).items()))
+    shares = tuple(sorted(check_prior(_default_prior() if prior is None else prior).items()))
     key = (name, shares if name == "caption" else ())
     if key not in _DETECTORS:
         judge = _caption_judge(shares) if name == "caption" else _plain(_SCORER_FACTORIES[name]())
         _DETECTORS[key] = Detector(name, judge)
     return _DETECTORS[key]
+
+
+def _default_prior() -> Mapping[str, float]:
+    return default_config("dataset")["language"]["prior"]
 
 
 def check_prior(prior: object) -> dict[str, float]:
