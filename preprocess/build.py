@@ -3,10 +3,9 @@
 The stages follow the funnel of docs/architecture.md: read -> parsed -> deduped -> language
 -> labelled -> image ok. Images are fetched once, before the image dedup that needs their
 pixels, and only for posts that can still end up in the dataset (a kept language, at least one
-hashtag); the
-cache makes re-runs fetch only what is missing. Everything is written into a temporary sibling
-of ``out`` that replaces it only when complete, so an interrupted build leaves the previous
-dataset intact.
+hashtag); the cache makes re-runs fetch only what is missing. Everything is written into a
+temporary sibling of ``out`` that replaces it only when complete, so an interrupted build
+leaves the previous dataset intact.
 """
 
 from __future__ import annotations
