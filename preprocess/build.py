@@ -38,6 +38,7 @@ from preprocess.writer import (
     write_split,
     write_stats,
 )
+from runtime.config import check_types, default_config
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
 from runtime.label_file import write_labels
@@ -52,6 +53,7 @@ UNREACHABLE = frozenset({"connection", "timeout"})
 
 def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     """Build the dataset ``config`` describes; return its funnel."""
+    check_settings(config)
     out = Path(config["out"])
     inputs = [Path(p) for p in config["inputs"]]
     cache_dir = Path(config["image_cache"] or f"{out}.image-cache")
@@ -59,8 +61,6 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
     check_output_dir(cache_dir, "--cache-dir")
-    check_fractions(config["splits"]["fractions"])
-    check_settings(config)
     stoplist = load_stoplist(config["labels"]["stoplist"])
     fresh_cache = not cache_dir.exists()
     try:
@@ -258,33 +258,28 @@ def dataset_stats(
 
 
 def check_settings(config: dict[str, Any]) -> None:
-    """Refuse, before anything is read or fetched, settings that could only end in an empty
-    or meaningless dataset (no label, a language no detector returns)."""
+    """Refuse, before anything is read or fetched, settings of the wrong type (each key's
+    shipped default says which) and settings that could only end in an empty or meaningless
+    dataset (no label, a language no detector returns)."""
+    langid.check_prior(config["language"]["prior"])  # says more than "must be a mapping"
+    check_types(config, default_config("dataset"), "")
     check_choices(config)
     for key in ("top_k", "min_count"):
         value = config["labels"][key]
-        if not _is_int(value) or value < 1:
+        if value < 1:
             raise UsageError(f"labels.{key} must be a positive integer, got {value!r}")
     near_dup = config["dedup"]["near_dup"]
-    if not _is_int(near_dup) or not -1 <= near_dup <= PHASH_BITS:
+    if not -1 <= near_dup <= PHASH_BITS:
         raise UsageError(
             f"dedup.near_dup must be -1 (off) or a Hamming distance 0-{PHASH_BITS}, "
             f"got {near_dup!r}"
         )
-    langid.check_prior(config["language"]["prior"])
-    if not isinstance(config["language"]["keep_mixed"], bool):
-        raise UsageError(
-            f"language.keep_mixed must be true or false, got {config['language']['keep_mixed']!r}"
-        )
+    check_fractions(config["splits"]["fractions"])
     for code in config["language"]["keep"]:
         if not isinstance(code, str) or not langid.LANGUAGE_CODE.fullmatch(code):
             raise UsageError(
                 f"--lang expects an ISO 639-1 code such as en (--keep-und for und), got {code!r}"
             )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_replaceable(out: Path) -> None:

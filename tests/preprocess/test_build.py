@@ -281,6 +281,9 @@ def test_funnel_is_printed_on_stdout(
         (["--input", "{inputs}", "--min-count", "-1"], "labels.min_count must be a positive"),
         (["--input", "{inputs}", "--near-dup", "65"], "dedup.near_dup must be -1 (off) or"),
         (["--input", "{inputs}", "--lang", "english"], "--lang expects an ISO 639-1 code"),
+        (["--input", "{inputs}", "--set", "language.keep=en"], "language.keep must be a list"),
+        (["--input", "{inputs}", "--set", "text.demojize=maybe"], "demojize must be true or"),
+        (["--input", "{inputs}", "--set", "labels.top_k=many"], "top_k must be an integer"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
