@@ -26,6 +26,7 @@ from preprocess import langid
 from preprocess.choices import check_choices
 from preprocess.dedup import DuplicatePair
 from preprocess.funnel import Funnel
+from preprocess.image_cache import check_index
 from preprocess.image_stage import ImageResult, link_into
 from preprocess.labels import load_stoplist, sqrt_balance_weights
 from preprocess.language_drops import language_drops
@@ -61,6 +62,7 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
     check_output_dir(cache_dir, "--cache-dir")
+    check_index(cache_dir)
     stoplist = load_stoplist(config["labels"]["stoplist"])
     fresh_cache = not cache_dir.exists()
     try:

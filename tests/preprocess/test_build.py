@@ -271,6 +271,20 @@ def test_funnel_is_printed_on_stdout(
             assert owners.setdefault(owner, name) == name
 
 
+def test_a_damaged_cache_index_is_one_line_before_any_input_is_read(
+    tmp_path: Path, inputs: list[Path], capsys: pytest.CaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "index.sqlite").write_text("not a database")
+    args = ["build", "--input", str(inputs[0]), "--out", str(tmp_path / "d"), "-q"]
+    assert main([*args, "--cache-dir", str(cache)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "index.sqlite is damaged" in err[0] and "delete it" in err[0]
+    assert sorted(p.name for p in cache.iterdir()) == ["index.sqlite"]
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
