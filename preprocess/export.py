@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from preprocess.splits import SPLITS
@@ -79,6 +80,13 @@ def check_export(dataset_dir: Path, out: Path, fmt: str, shard_size: int) -> Non
     if missing or not (dataset_dir / "labels.txt").is_file():
         absent = ", ".join(p.name for p in missing) or "labels.txt"
         raise UsageError(f"{dataset_dir} is incomplete: {absent} missing")
+    for path in _split_files(dataset_dir):
+        try:
+            pq.read_metadata(path)  # the footer only: cheap, and what every reader needs first
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(
+                f"{path} is damaged ({exc}); rebuild it with hashtag-build-dataset build"
+            ) from None
     _check_out(out, dataset_dir)
 
 

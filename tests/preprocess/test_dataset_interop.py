@@ -220,6 +220,20 @@ def test_bad_export_input_is_one_line_and_leaves_nothing(
     assert (tmp_path / "notes" / "keep.txt").read_text("utf-8") == "precious"
 
 
+def test_a_damaged_split_file_is_one_line_before_anything_is_written(
+    moved: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    damaged = tmp_path / "ds"
+    shutil.copytree(moved, damaged)
+    (damaged / "test.parquet").write_bytes(b"junk")
+    out = tmp_path / "out"
+    args = ["export", "--dataset", str(damaged), "--format", "webdataset", "--out", str(out)]
+    assert main([*args, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "test.parquet is damaged" in err[0] and "rebuild" in err[0]
+    assert not out.exists()
+
+
 def test_image_failures_are_left_out_when_there_are_none(moved: Path) -> None:
     stats = json.loads((moved / "stats.json").read_text("utf-8"))
     assert stats["image_failures"] == {"not_an_image": 1}
