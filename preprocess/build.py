@@ -39,7 +39,7 @@ from preprocess.writer import (
     write_split,
     write_stats,
 )
-from runtime.config import check_types, default_config
+from runtime.config import check_types, default_config, get_dotted
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
 from runtime.label_file import write_labels
@@ -48,6 +48,7 @@ from runtime.progress import progress_bar
 
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
 PHASH_BITS = 64
+PATH_KEYS = ("out", "image_cache", "labels.stoplist")
 UNREACHABLE = frozenset({"connection", "timeout"})
 """Image failures that say the host is down or gone, not that one image is bad."""
 
@@ -265,6 +266,7 @@ def check_settings(config: dict[str, Any]) -> None:
     dataset (no label, a language no detector returns)."""
     langid.check_prior(config["language"]["prior"])  # says more than "must be a mapping"
     check_types(config, default_config("dataset"), "")
+    _check_paths(config)
     check_choices(config)
     for key in ("top_k", "min_count"):
         value = config["labels"][key]
@@ -282,6 +284,16 @@ def check_settings(config: dict[str, Any]) -> None:
             raise UsageError(
                 f"--lang expects an ISO 639-1 code such as en (--keep-und for und), got {code!r}"
             )
+
+
+def _check_paths(config: dict[str, Any]) -> None:
+    """Path settings are strings: YAML reads ``out: 2024`` as a number (their defaults are
+    null, so :func:`check_types` cannot say)."""
+    paths = [("inputs", p) for p in config["inputs"]]
+    paths += [(key, get_dotted(config, key)) for key in PATH_KEYS]
+    for key, value in paths:
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{key} must be a path, got {value!r} (quote it in YAML)")
 
 
 def _check_replaceable(out: Path) -> None:

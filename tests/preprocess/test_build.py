@@ -298,6 +298,7 @@ def test_a_damaged_cache_index_is_one_line_before_any_input_is_read(
         (["--input", "{inputs}", "--set", "language.keep=en"], "language.keep must be a list"),
         (["--input", "{inputs}", "--set", "text.demojize=maybe"], "demojize must be true or"),
         (["--input", "{inputs}", "--set", "labels.top_k=many"], "top_k must be an integer"),
+        (["--input", "{inputs}", "--set", "image_cache=2024"], "image_cache must be a path"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
