@@ -63,6 +63,11 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
     check_output_dir(cache_dir, "--cache-dir")
+    if cache_dir.resolve().is_relative_to(out.resolve()):
+        raise UsageError(
+            f"--cache-dir {cache_dir} lies inside --out {out}, which each build replaces "
+            "whole: keep the image cache beside the dataset (the default is OUT.image-cache)"
+        )
     check_index(cache_dir)
     stoplist = load_stoplist(config["labels"]["stoplist"])
     fresh_cache = not cache_dir.exists()

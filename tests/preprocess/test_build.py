@@ -299,6 +299,7 @@ def test_a_damaged_cache_index_is_one_line_before_any_input_is_read(
         (["--input", "{inputs}", "--set", "text.demojize=maybe"], "demojize must be true or"),
         (["--input", "{inputs}", "--set", "labels.top_k=many"], "top_k must be an integer"),
         (["--input", "{inputs}", "--set", "image_cache=2024"], "image_cache must be a path"),
+        (["--input", "{inputs}", "--cache-dir", "{out}/cache"], "lies inside --out"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
@@ -308,7 +309,9 @@ def test_bad_usage_is_one_line_and_exit_2(
     extra: list[str],
     message: str,
 ) -> None:
-    args = [a.replace("{inputs}", str(inputs[0])) for a in extra]
+    args = [
+        a.replace("{inputs}", str(inputs[0])).replace("{out}", str(tmp_path / "d")) for a in extra
+    ]
     code = main(["build", "--out", str(tmp_path / "d"), "-q", *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
