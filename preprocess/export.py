@@ -93,7 +93,7 @@ def check_export(dataset_dir: Path, out: Path, fmt: str, shard_size: int) -> Non
 def _check_out(out: Path, dataset_dir: Path) -> None:
     """``out`` must be new, an empty folder or an earlier export: the final swap deletes it."""
     check_output_dir(out)
-    if out.resolve() == dataset_dir.resolve() or dataset_dir.resolve() in out.resolve().parents:
+    if out.resolve().is_relative_to(dataset_dir.resolve()):
         raise UsageError(f"--out {out} lies inside the dataset directory {dataset_dir}")
     if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_MARKER).is_file():
         raise UsageError(f"refusing to replace {out}: not an earlier export (no {EXPORT_MARKER})")

@@ -200,6 +200,7 @@ def test_hf_export_leaves_out_an_empty_split(moved: Path, tmp_path: Path) -> Non
         (["--dataset", "{moved}"], "--format is required"),
         (["--dataset", "{moved}", "--format", "webdataset", "--out", "{tmp}/file/x"], "is a file"),
         (["--dataset", "{moved}", "--format", "hf", "--out", "{tmp}/notes"], "refusing to"),
+        (["--dataset", "{moved}", "--format", "hf", "--out", "{moved}/hf"], "lies inside"),
     ],
 )
 def test_bad_export_input_is_one_line_and_leaves_nothing(
