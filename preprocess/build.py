@@ -92,12 +92,12 @@ def _build(
     funnel = Funnel()
     formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
     posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
-    detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
-    config = {**config, "language": {**config["language"], "backend": detector.backend}}
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
     if not posts:
         raise UsageError(_nothing_read(inputs, rejected))
+    detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
+    config = {**config, "language": {**config["language"], "backend": detector.backend}}
 
     repeats = steps.drop_repeats(posts)
     posts = steps.with_text(repeats.kept, config["text"]["demojize"])
