@@ -3,17 +3,15 @@
 The stages follow the funnel of docs/architecture.md: read -> parsed -> deduped -> language
 -> labelled -> image ok. Images are fetched once, before the image dedup that needs their
 pixels, and only for posts that can still end up in the dataset (a kept language, at least one
-hashtag); the
-cache makes re-runs fetch only what is missing. Everything is written into a temporary sibling
-of ``out`` that replaces it only when complete, so an interrupted build leaves the previous
-dataset intact.
+hashtag); the cache makes re-runs fetch only what is missing. Everything is written into a
+temporary sibling of ``out`` that replaces it only when complete, so an interrupted build
+leaves the previous dataset intact.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +26,7 @@ from preprocess import langid
 from preprocess.choices import check_choices
 from preprocess.dedup import DuplicatePair
 from preprocess.funnel import Funnel
+from preprocess.image_cache import check_index
 from preprocess.image_stage import ImageResult, link_into
 from preprocess.labels import load_stoplist, sqrt_balance_weights
 from preprocess.language_drops import language_drops
@@ -40,6 +39,7 @@ from preprocess.writer import (
     write_split,
     write_stats,
 )
+from runtime.config import check_types, default_config, get_dotted
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
 from runtime.label_file import write_labels
@@ -48,14 +48,14 @@ from runtime.progress import progress_bar
 
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
 PHASH_BITS = 64
-LANGUAGE_CODE = re.compile(r"[a-z]{2}")
-"""What every backend returns for a language it names: an ISO 639-1 code."""
+PATH_KEYS = ("out", "image_cache", "labels.stoplist")
 UNREACHABLE = frozenset({"connection", "timeout"})
 """Image failures that say the host is down or gone, not that one image is bad."""
 
 
 def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     """Build the dataset ``config`` describes; return its funnel."""
+    check_settings(config)
     out = Path(config["out"])
     inputs = [Path(p) for p in config["inputs"]]
     cache_dir = Path(config["image_cache"] or f"{out}.image-cache")
@@ -63,8 +63,12 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
     check_output_dir(cache_dir, "--cache-dir")
-    check_fractions(config["splits"]["fractions"])
-    check_settings(config)
+    if cache_dir.resolve().is_relative_to(out.resolve()):
+        raise UsageError(
+            f"--cache-dir {cache_dir} lies inside --out {out}, which each build replaces "
+            "whole: keep the image cache beside the dataset (the default is OUT.image-cache)"
+        )
+    check_index(cache_dir)
     stoplist = load_stoplist(config["labels"]["stoplist"])
     fresh_cache = not cache_dir.exists()
     try:
@@ -88,12 +92,12 @@ def _build(
     funnel = Funnel()
     formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
     posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
-    detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
-    config = {**config, "language": {**config["language"], "backend": detector.backend}}
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
     if not posts:
         raise UsageError(_nothing_read(inputs, rejected))
+    detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
+    config = {**config, "language": {**config["language"], "backend": detector.backend}}
 
     repeats = steps.drop_repeats(posts)
     posts = steps.with_text(repeats.kept, config["text"]["demojize"])
@@ -262,33 +266,39 @@ def dataset_stats(
 
 
 def check_settings(config: dict[str, Any]) -> None:
-    """Refuse, before anything is read or fetched, settings that could only end in an empty
-    or meaningless dataset (no label, a language no detector returns)."""
+    """Refuse, before anything is read or fetched, settings of the wrong type (each key's
+    shipped default says which) and settings that could only end in an empty or meaningless
+    dataset (no label, a language no detector returns)."""
+    langid.check_prior(config["language"]["prior"])  # says more than "must be a mapping"
+    check_types(config, default_config("dataset"), "")
+    _check_paths(config)
     check_choices(config)
     for key in ("top_k", "min_count"):
         value = config["labels"][key]
-        if not _is_int(value) or value < 1:
+        if value < 1:
             raise UsageError(f"labels.{key} must be a positive integer, got {value!r}")
     near_dup = config["dedup"]["near_dup"]
-    if not _is_int(near_dup) or not -1 <= near_dup <= PHASH_BITS:
+    if not -1 <= near_dup <= PHASH_BITS:
         raise UsageError(
             f"dedup.near_dup must be -1 (off) or a Hamming distance 0-{PHASH_BITS}, "
             f"got {near_dup!r}"
         )
-    langid.check_prior(config["language"]["prior"])
-    if not isinstance(config["language"]["keep_mixed"], bool):
-        raise UsageError(
-            f"language.keep_mixed must be true or false, got {config['language']['keep_mixed']!r}"
-        )
+    check_fractions(config["splits"]["fractions"])
     for code in config["language"]["keep"]:
-        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+        if not isinstance(code, str) or not langid.LANGUAGE_CODE.fullmatch(code):
             raise UsageError(
                 f"--lang expects an ISO 639-1 code such as en (--keep-und for und), got {code!r}"
             )
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _check_paths(config: dict[str, Any]) -> None:
+    """Path settings are strings: YAML reads ``out: 2024`` as a number (their defaults are
+    null, so :func:`check_types` cannot say)."""
+    paths = [("inputs", p) for p in config["inputs"]]
+    paths += [(key, get_dotted(config, key)) for key in PATH_KEYS]
+    for key, value in paths:
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{key} must be a path, got {value!r} (quote it in YAML)")
 
 
 def _check_replaceable(out: Path) -> None:

@@ -201,8 +201,8 @@ def _dedup_split_image_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_command(args: argparse.Namespace) -> int:
-    """Read posts, keep the English ones with top-K hashtags and a good image, write the
-    dataset directory (Contract 2), print the funnel."""
+    """Read posts, keep those in the kept languages with top-K hashtags and a good image, write
+    the dataset directory (Contract 2), print the funnel."""
     config = BUILD_FLAGS.resolve(args)
     if not config.get("out"):
         raise UsageError("--out DIR is required")

@@ -21,13 +21,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from preprocess.splits import SPLITS
-from preprocess.writer import SCHEMA_VERSION
+from preprocess.writer import FILE_MODE, SCHEMA_VERSION
 from runtime.errors import UsageError
 from runtime.files import atomic_write_json, staged_directory
 from runtime.label_file import read_labels, write_labels
+from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
 
 FORMATS = ("webdataset", "hf")
@@ -50,7 +52,7 @@ def export_dataset(
         else:
             splits = _write_hf(dataset_dir, stage, progress)
         record = {"format": fmt, "source": dataset_dir.resolve().name, "splits": splits}
-        atomic_write_json(stage / EXPORT_MARKER, record, 0o644)
+        atomic_write_json(stage / EXPORT_MARKER, record, FILE_MODE)
     return {name: split["samples"] for name, split in splits.items()}
 
 
@@ -78,20 +80,21 @@ def check_export(dataset_dir: Path, out: Path, fmt: str, shard_size: int) -> Non
     if missing or not (dataset_dir / "labels.txt").is_file():
         absent = ", ".join(p.name for p in missing) or "labels.txt"
         raise UsageError(f"{dataset_dir} is incomplete: {absent} missing")
+    for path in _split_files(dataset_dir):
+        try:
+            pq.read_metadata(path)  # the footer only: cheap, and what every reader needs first
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(
+                f"{path} is damaged ({exc}); rebuild it with hashtag-build-dataset build"
+            ) from None
     _check_out(out, dataset_dir)
 
 
 def _check_out(out: Path, dataset_dir: Path) -> None:
     """``out`` must be new, an empty folder or an earlier export: the final swap deletes it."""
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"--out {out}: {parent} is a file, not a folder")
-            break
-    if out.resolve() == dataset_dir.resolve() or dataset_dir.resolve() in out.resolve().parents:
+    check_output_dir(out)
+    if out.resolve().is_relative_to(dataset_dir.resolve()):
         raise UsageError(f"--out {out} lies inside the dataset directory {dataset_dir}")
-    if out.is_file():
-        raise UsageError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_MARKER).is_file():
         raise UsageError(f"refusing to replace {out}: not an earlier export (no {EXPORT_MARKER})")
 

@@ -21,6 +21,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from runtime.errors import UsageError
+
 INDEX_FILE = "index.sqlite"
 #: Rows written between commits: a killed build loses at most this much bookkeeping, and the
 #: images behind those rows are found again by content address on the next run.
@@ -45,16 +47,32 @@ def file_source(path: str, variant: str) -> str:
     return f"{variant} file {resolved} {stat.st_size} {stat.st_mtime_ns}"
 
 
+def check_index(cache_dir: Path) -> None:
+    """Open an existing index once, so a damaged one stops a build before its inputs are read."""
+    if (cache_dir / INDEX_FILE).exists():
+        with CacheIndex(cache_dir):
+            pass
+
+
 class CacheIndex:
     """Source key -> outcome record (a JSON object), used from the thread that opened it."""
 
     def __init__(self, cache_dir: Path) -> None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(cache_dir / INDEX_FILE, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS outcomes (source TEXT PRIMARY KEY, record TEXT NOT NULL)"
-        )
+        path = cache_dir / INDEX_FILE
+        self._db = sqlite3.connect(path, timeout=30)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS outcomes "
+                "(source TEXT PRIMARY KEY, record TEXT NOT NULL)"
+            )
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise UsageError(
+                f"the image cache's index {path} is damaged ({exc}): delete it, and the next "
+                "build makes a new one (fetching the images again)"
+            ) from None
         self._uncommitted = 0
 
     def __enter__(self) -> CacheIndex:

@@ -99,7 +99,7 @@ class HttpFetcher:
                 self._host_slot(host),
                 self._session.get(url, stream=True, timeout=self._timeout) as response,
             ):
-                self._unreachable[host] = -1
+                self._mark_answered(host)
                 if response.status_code != 200:
                     raise ImageRejected(_status_reason(response))
                 return self._read_capped(response)
@@ -108,6 +108,13 @@ class HttpFetcher:
             if reason == "connection":
                 self._count_unreachable(host)
             raise ImageRejected(reason) from exc
+
+    def _mark_answered(self, host: str) -> None:
+        """The host answered once, so it is never given up. Under the lock: an unlocked write
+        could land between another thread's read and write of the failure count, and be lost."""
+        if self._unreachable.get(host) != -1:
+            with self._slots_lock:
+                self._unreachable[host] = -1
 
     def _count_unreachable(self, host: str) -> None:
         """One more connection failure of a host that has never answered."""

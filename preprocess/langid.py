@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import emoji
 
 from preprocess import word_evidence
+from runtime.config import default_config
 from runtime.errors import UsageError
 from runtime.hashtags import strip_for_model
 
@@ -39,14 +40,13 @@ UNDETERMINED = "und"
 MIXED = "mixed"
 """A caption with strong words of a prior language and of another one ("ich bin so tired of
 this"). Its confidence is always 0.5: the rule counts words, it has no probability."""
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+"""What every backend returns for a language it names: an ISO 639-1 code."""
 MIN_LETTERS = 3
 """Fewer letters than this after cleaning is too little to judge ("ok", "x", "😍😍")."""
 
 BACKENDS = ("caption", "cascade", "fasttext", "lingua", "langdetect")
 DEFAULT_BACKEND = "caption"
-DEFAULT_PRIOR: Mapping[str, float] = {"en": 0.9}
-"""Expected share of captions per language in the crawl: English-heavy, as for an English
-dataset. ``language.prior`` in configs/dataset.yaml sets it for a build."""
 
 CAPTION_DETECTOR_WEIGHT = 0.3
 """Weight of fastText's log-odds for a language: it over-trusts itself on one or two words
@@ -149,12 +149,13 @@ class Detector:
 def get_detector(backend: str | None = None, prior: Mapping[str, float] | None = None) -> Detector:
     """A ready detector for ``backend`` (default :data:`DEFAULT_BACKEND`); models load once.
 
-    ``prior`` (default :data:`DEFAULT_PRIOR`) is used by the ``caption`` backend only."""
+    ``prior`` (default: ``language.prior`` of configs/dataset.yaml) is used by the ``caption``
+    backend only."""
     name = DEFAULT_BACKEND if backend is None else backend
     if name not in BACKENDS:
         choices = ", ".join(BACKENDS)
         raise UsageError(f"unknown language-id backend {name!r} (choose from {choices})")
-    shares = tuple(sorted(check_prior(DEFAULT_PRIOR if prior is None else prior).items()))
+    shares = tuple(sorted(check_prior(_default_prior() if prior is None else prior).items()))
     key = (name, shares if name == "caption" else ())
     if key not in _DETECTORS:
         judge = _caption_judge(shares) if name == "caption" else _plain(_SCORER_FACTORIES[name]())
@@ -162,12 +163,16 @@ def get_detector(backend: str | None = None, prior: Mapping[str, float] | None =
     return _DETECTORS[key]
 
 
+def _default_prior() -> Mapping[str, float]:
+    return default_config("dataset")["language"]["prior"]
+
+
 def check_prior(prior: object) -> dict[str, float]:
     """The prior as ``{code: share}``; a UsageError names what is wrong with it."""
     if not isinstance(prior, Mapping):
         raise UsageError(f"language.prior must map language codes to shares, got {prior!r}")
     for code, share in prior.items():
-        if not isinstance(code, str) or not re.fullmatch(r"[a-z]{2}", code):
+        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
             raise UsageError(f"language.prior: {code!r} is not an ISO 639-1 code such as en")
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
             raise UsageError(

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
-from preprocess.langid import BACKENDS, DEFAULT_BACKEND, DEFAULT_PRIOR, get_detector, parse_prior
+from preprocess.langid import BACKENDS, DEFAULT_BACKEND, get_detector, parse_prior
 from runtime.cli import subcommand
 from runtime.pipes import stop_quietly_on_closed_stdout
 
@@ -36,12 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help=f"detector: {', '.join(BACKENDS)}",
     )
-    default_prior = ",".join(f"{code}={share}" for code, share in DEFAULT_PRIOR.items())
     parser.add_argument(
         "--prior",
         metavar="CODE=SHARE,...",
-        help=f"expected share of each language in the crawl (caption backend; "
-        f"default {default_prior})",
+        help="expected share of each language in the crawl (caption backend; default: "
+        "language.prior of configs/dataset.yaml)",
     )
     parser.add_argument(
         "--explain",

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from runtime.errors import UsageError
 from runtime.files import decode_json_object, iter_jsonl
@@ -235,22 +235,54 @@ def parse_csv_columns(spec: str) -> dict[str, str]:
 
 def read_csv(path: Path, columns: dict[str, str]) -> Iterator[ReadItem]:
     """Rows with a caption column and an image column holding a URL or a path (relative to
-    the CSV's folder). Rows without a shortcode column get a stable one from their content."""
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    the CSV's folder). Rows without a shortcode column get a stable one from their content.
+
+    The header is checked now, when the input is opened, not when its rows are reached: a
+    build fails on a CSV without the named columns before it reads any other input."""
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    _check_csv_header(path, columns, dialect)
+    return _csv_rows(path, columns, dialect)
+
+
+def _open_csv(path: Path) -> TextIO:
+    """``utf-8-sig``: a spreadsheet's "CSV UTF-8" starts with a byte order mark, which would
+    otherwise become part of the first column's name."""
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _check_csv_header(path: Path, columns: dict[str, str], dialect: str) -> None:
+    try:
+        with _open_csv(path) as handle:
+            header = next(csv.reader(handle, dialect=dialect), [])
+    except OSError:
+        return  # the reader counts the file as unreadable_file
+    except csv.Error as exc:
+        raise UsageError(f"{path}: not a CSV file ({exc})") from None
+    if not header:
+        raise UsageError(f"{path}: empty CSV file (no header row)")
+    if header[0].lstrip().startswith(("{", "[")):
+        raise UsageError(f"{path} holds JSON, not CSV: read it with --format jsonl (or auto)")
+    for role in ("caption", "image"):
+        if columns.get(role) not in header:
+            raise UsageError(
+                f"{path}: no {role} column {columns.get(role)!r} (columns: "
+                f"{', '.join(header)}); set --csv-columns caption=...,image=..."
+            )
+
+
+def _csv_rows(path: Path, columns: dict[str, str], dialect: str) -> Iterator[ReadItem]:
+    """Each row as a post or a reason; a row the csv module cannot parse (a field over its
+    size limit) is ``bad_csv`` and the rows after it are still read."""
+    with _open_csv(path) as handle:
         rows = csv.DictReader(handle, dialect=dialect)
-        header = rows.fieldnames or []
-        if not header:
-            raise UsageError(f"{path}: empty CSV file (no header row)")
-        if header[0].lstrip().startswith(("{", "[")):
-            raise UsageError(f"{path} holds JSON, not CSV: read it with --format jsonl (or auto)")
-        for role in ("caption", "image"):
-            if columns.get(role) not in header:
-                raise UsageError(
-                    f"{path}: no {role} column {columns.get(role)!r} (columns: "
-                    f"{', '.join(header)}); set --csv-columns caption=...,image=..."
-                )
-        for row in rows:
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error:
+                yield None, "bad_csv"
+                continue
             yield _csv_post(row, columns, path)
 
 

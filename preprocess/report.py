@@ -24,7 +24,6 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 from PIL import Image
 
-from preprocess import language_drops
 from preprocess.dedup import DuplicatePair
 from preprocess.image_stage import ImageResult
 from preprocess.readers import Post
@@ -191,9 +190,11 @@ def caption_length_section(data: ReportData) -> Section:
 
 
 def language_drops_section(data: ReportData) -> Section:
-    """How many posts each language decision dropped, with a sample of each."""
-    body = Markup(language_drops.language_drops_html(data.stats))
-    return Section("language-drops", language_drops.TITLE, body)
+    """How many posts each language decision dropped, with a sample of each (``language_drops``
+    is absent from the stats of older builds: "None")."""
+    drops = data.stats.get("language_drops", {})
+    title = "Posts dropped by language decision"
+    return _section("language-drops", title, _LANGUAGE_DROPS, drops=drops)
 
 
 SECTIONS: tuple[Callable[[ReportData], Section | None], ...] = (
@@ -324,6 +325,14 @@ _FUNNEL = _ENV.from_string(
 {% for stage in funnel %}<tr><td>{{ stage.stage }}</td><td class="n">{{ stage.posts }}</td>
 <td>{% for reason, n in stage.dropped.items() %}{{ reason }}: {{ n }}<br>{% endfor %}</td></tr>
 {% endfor %}</table>
+"""
+)
+
+_LANGUAGE_DROPS = _ENV.from_string(
+    """{% if drops %}<table><tr><th>decision</th><th>posts</th><th>sample captions</th></tr>
+{% for lang, entry in drops.items() %}<tr><td>{{ lang }}</td><td class="n">{{ entry.posts }}</td>
+<td>{% for caption in entry.sample %}{{ caption }}<br>{% endfor %}</td></tr>
+{% endfor %}</table>{% else %}<p>None: every post was in a kept language.</p>{% endif %}
 """
 )
 

@@ -271,6 +271,20 @@ def test_funnel_is_printed_on_stdout(
             assert owners.setdefault(owner, name) == name
 
 
+def test_a_damaged_cache_index_is_one_line_before_any_input_is_read(
+    tmp_path: Path, inputs: list[Path], capsys: pytest.CaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "index.sqlite").write_text("not a database")
+    args = ["build", "--input", str(inputs[0]), "--out", str(tmp_path / "d"), "-q"]
+    assert main([*args, "--cache-dir", str(cache)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "index.sqlite is damaged" in err[0] and "delete it" in err[0]
+    assert sorted(p.name for p in cache.iterdir()) == ["index.sqlite"]
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -281,6 +295,11 @@ def test_funnel_is_printed_on_stdout(
         (["--input", "{inputs}", "--min-count", "-1"], "labels.min_count must be a positive"),
         (["--input", "{inputs}", "--near-dup", "65"], "dedup.near_dup must be -1 (off) or"),
         (["--input", "{inputs}", "--lang", "english"], "--lang expects an ISO 639-1 code"),
+        (["--input", "{inputs}", "--set", "language.keep=en"], "language.keep must be a list"),
+        (["--input", "{inputs}", "--set", "text.demojize=maybe"], "demojize must be true or"),
+        (["--input", "{inputs}", "--set", "labels.top_k=many"], "top_k must be an integer"),
+        (["--input", "{inputs}", "--set", "image_cache=2024"], "image_cache must be a path"),
+        (["--input", "{inputs}", "--cache-dir", "{out}/cache"], "lies inside --out"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
@@ -290,7 +309,9 @@ def test_bad_usage_is_one_line_and_exit_2(
     extra: list[str],
     message: str,
 ) -> None:
-    args = [a.replace("{inputs}", str(inputs[0])) for a in extra]
+    args = [
+        a.replace("{inputs}", str(inputs[0])).replace("{out}", str(tmp_path / "d")) for a in extra
+    ]
     code = main(["build", "--out", str(tmp_path / "d"), "-q", *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2

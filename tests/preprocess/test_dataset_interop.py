@@ -200,6 +200,7 @@ def test_hf_export_leaves_out_an_empty_split(moved: Path, tmp_path: Path) -> Non
         (["--dataset", "{moved}"], "--format is required"),
         (["--dataset", "{moved}", "--format", "webdataset", "--out", "{tmp}/file/x"], "is a file"),
         (["--dataset", "{moved}", "--format", "hf", "--out", "{tmp}/notes"], "refusing to"),
+        (["--dataset", "{moved}", "--format", "hf", "--out", "{moved}/hf"], "lies inside"),
     ],
 )
 def test_bad_export_input_is_one_line_and_leaves_nothing(
@@ -218,6 +219,20 @@ def test_bad_export_input_is_one_line_and_leaves_nothing(
     assert message in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert (tmp_path / "notes" / "keep.txt").read_text("utf-8") == "precious"
+
+
+def test_a_damaged_split_file_is_one_line_before_anything_is_written(
+    moved: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    damaged = tmp_path / "ds"
+    shutil.copytree(moved, damaged)
+    (damaged / "test.parquet").write_bytes(b"junk")
+    out = tmp_path / "out"
+    args = ["export", "--dataset", str(damaged), "--format", "webdataset", "--out", str(out)]
+    assert main([*args, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "test.parquet is damaged" in err[0] and "rebuild" in err[0]
+    assert not out.exists()
 
 
 def test_image_failures_are_left_out_when_there_are_none(moved: Path) -> None:

@@ -200,6 +200,29 @@ def test_csv_without_the_named_columns_is_a_usage_error(tmp_path: Path) -> None:
         read(path)
 
 
+def test_csv_header_is_checked_when_the_input_is_opened(tmp_path: Path) -> None:
+    """Before any row of any input is read, so a build fails at once, not after the others."""
+    path = tmp_path / "posts.csv"
+    path.write_text("body,url\nhello,http://x/a.jpg\n", "utf-8")
+    with pytest.raises(UsageError, match="no caption column"):
+        read_input(path, "csv", CSV_COLUMNS)  # not iterated
+
+
+def test_csv_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "posts.csv"
+    path.write_bytes("caption,image\nhi #sun,http://x/a.jpg\n".encode("utf-8-sig"))
+    posts, rejected = read(path)
+    assert [p.caption for p in posts] == ["hi #sun"] and not rejected
+
+
+def test_csv_row_over_the_field_limit_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "posts.csv"
+    huge = "x" * 200_000  # over the csv module's 131,072-character field limit
+    path.write_text(f'caption,image\na,http://x/1.jpg\n"{huge}",http://x/2.jpg\nb,http://x/3.jpg\n')
+    posts, rejected = read(path)
+    assert [p.caption for p in posts] == ["a", "b"] and rejected == Counter(bad_csv=1)
+
+
 @pytest.mark.parametrize("spec", ["caption", "colour=x", "caption="])
 def test_bad_csv_column_spec(spec: str) -> None:
     with pytest.raises(UsageError, match="--csv-columns"):
