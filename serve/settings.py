@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.config import default_config
+from runtime.config import check_types, default_config
 from runtime.errors import UsageError
 
 ENV_PREFIX = "HASHTAG_SERVE_"
@@ -57,6 +57,10 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise UsageError(f"unknown serve setting(s): {', '.join(unknown)}")
+    # YAML and flags give typed values: each must already be of its setting's type (a list
+    # for a port would otherwise reach int() and fail as a TypeError, a 5 become True).
+    given = {name: value for name, value in values.items() if not isinstance(value, str)}
+    check_types(given, _DEFAULTS, "serve setting ")
     typed = {
         name: _convert(name, value, type(getattr(ServeSettings, name)))
         for name, value in values.items()

@@ -59,6 +59,16 @@ def test_environment_booleans_are_parsed():
         ),
         (["--checkpoint", "x", "--set", "colour=red"], {}, "--set: unknown config key(s): colour"),
         (
+            ["--checkpoint", "x", "--set", "port=[1]"],
+            {},
+            "serve setting port must be an integer, got [1]",
+        ),
+        (
+            ["--checkpoint", "x", "--set", "quantize=5"],
+            {},
+            "serve setting quantize must be true or false, got 5",
+        ),
+        (
             ["--checkpoint", "x"],
             {"HASHTAG_SERVE_BACKEND": "tensorrt"},
             "backend must be auto, onnxruntime or torch, got 'tensorrt'",
