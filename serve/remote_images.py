@@ -169,7 +169,8 @@ async def _get_following_redirects(
             return _Fetched(url, response.headers.get("content-type", ""), body)
         finally:
             await response.aclose()
-    raise RequestFailed(400, "too_many_redirects", f"more than {policy.max_redirects} redirects")
+    message = f"more than {policy.max_redirects} redirects"
+    raise _unfetchable(drive_id, "too_many_redirects", message)
 
 
 async def _pinned_request(
