@@ -72,13 +72,11 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
 
 
 def _check_ranges(settings: ServeSettings) -> None:
-    if settings.backend not in BACKENDS:
-        raise UsageError(
-            f"backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
-            f"got {settings.backend!r}"
-        )
-    if settings.bf16_images not in BF16_IMAGES:
-        raise UsageError(f"bf16_images must be auto, on or off, got {settings.bf16_images!r}")
+    for name, choices in (("backend", BACKENDS), ("bf16_images", BF16_IMAGES)):
+        value = getattr(settings, name)
+        if value not in choices:
+            allowed = f"{', '.join(choices[:-1])} or {choices[-1]}"
+            raise UsageError(f"{name} must be {allowed}, got {value!r}")
     if not 0 <= settings.port <= 65535:
         raise UsageError(f"port must be between 0 and 65535, got {settings.port}")
     positive = ("max_batch_size", "max_upload_bytes", "max_image_pixels", "max_text_chars")
