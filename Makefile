@@ -41,6 +41,7 @@ test-fast: install
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: install
 	$(BIN)/python scripts/demo.py --out $(DEMO_DIR) $(DEMO_ARGS)
