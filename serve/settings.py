@@ -30,7 +30,7 @@ class ServeSettings:
     """Everything the app, the fetcher and the batcher can be tuned with (configs/serve.yaml
     says what each one does)."""
 
-    checkpoint: str = ""  # no default: --checkpoint or HASHTAG_SERVE_CHECKPOINT
+    checkpoint: str = ""  # no default (null in the YAML): required, checked by the CLI
     host: str = _DEFAULTS["host"]
     port: int = _DEFAULTS["port"]
     device: str = _DEFAULTS["device"]

@@ -33,6 +33,12 @@ def test_flags_override_environment_which_overrides_config(tmp_path):
     assert settings.channels_last is True  # untouched default
 
 
+def test_config_file_may_name_the_checkpoint(tmp_path):
+    config = tmp_path / "serve.yaml"
+    config.write_text("checkpoint: runs/x\n")
+    assert resolve_settings(parse("--config", str(config)), {}).checkpoint == "runs/x"
+
+
 def test_environment_booleans_are_parsed():
     settings = resolve_settings(parse(), {"HASHTAG_SERVE_ALLOW_PRIVATE_URLS": "yes"})
     assert settings.allow_private_urls is True
