@@ -57,6 +57,9 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise UsageError(f"unknown serve setting(s): {', '.join(unknown)}")
+    values = dict(values)
+    if isinstance(values.get("bf16_images"), bool):  # YAML 1.1 reads a bare on/off as a boolean
+        values["bf16_images"] = "on" if values["bf16_images"] else "off"
     # YAML and flags give typed values: each must already be of its setting's type (a list
     # for a port would otherwise reach int() and fail as a TypeError, a 5 become True).
     given = {name: value for name, value in values.items() if not isinstance(value, str)}

@@ -39,6 +39,12 @@ def test_config_file_may_name_the_checkpoint(tmp_path):
     assert resolve_settings(parse("--config", str(config)), {}).checkpoint == "runs/x"
 
 
+@pytest.mark.parametrize(("given", "expected"), [("on", "on"), ("off", "off"), ("auto", "auto")])
+def test_bf16_images_may_be_a_bare_yaml_on_or_off(given, expected):
+    settings = resolve_settings(parse("--set", f"bf16_images={given}"), {})
+    assert settings.bf16_images == expected
+
+
 def test_environment_booleans_are_parsed():
     settings = resolve_settings(parse(), {"HASHTAG_SERVE_ALLOW_PRIVATE_URLS": "yes"})
     assert settings.allow_private_urls is True
