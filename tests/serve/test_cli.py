@@ -159,8 +159,10 @@ def test_live_server_answers_logs_access_and_stops_gracefully(image_bytes, tiny_
     )
     try:
         wait_ready(base, process)
-        seed = httpx.get(f"{base}/predict", params={"text": "20 days till Christmas", "n_label": 3})
-        assert seed.status_code == 200 and "hashtag-line" in seed.text
+        original = httpx.get(
+            f"{base}/predict", params={"text": "20 days till Christmas", "n_label": 3}
+        )
+        assert original.status_code == 200 and "hashtag-line" in original.text
         upload = httpx.post(
             f"{base}/predict",
             files={"image": ("a.jpg", image_bytes(), "image/jpeg")},
