@@ -74,7 +74,11 @@ def command_parser(prog: str, description: str, stage: str | None = None) -> Com
 
 
 def subcommand(
-    subparsers: argparse._SubParsersAction, name: str, help: str, description: str, stage=None
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    description: str,
+    stage: str | None = None,
 ) -> CommandParser:
     """A sub-command (``hashtag-crawl crawl`` ...) with the same shared options as a command."""
     parser = subparsers.add_parser(name, help=help, description=description)
