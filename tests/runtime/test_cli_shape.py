@@ -20,7 +20,7 @@ import pytest
 from crawler import cli as crawl_cli
 from crawler.demo import cli as demo_cli
 from preprocess import cli as build_cli
-from runtime.cli import REQUIRED_TITLE, ConfigFlags, package_version
+from runtime.cli import REQUIRED_TITLE, ConfigFlags, command_parser, package_version
 from runtime.config import default_config
 from serve import cli as serve_cli
 from serve.settings import ServeSettings
@@ -185,3 +185,12 @@ def test_python_m_train_evaluate_prints_help() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: hashtag-evaluate ")
+
+
+def test_help_shows_a_default_of_zero() -> None:
+    parser = command_parser("prog", "a command")
+    parser.add_argument("--retries", type=int, default=0, help="how often to retry")
+    parser.add_argument("--verbose-ish", action="store_true", help="a switch")
+    text = parser.format_help()
+    assert "how often to retry (default: 0)" in text
+    assert "a switch (default" not in text
