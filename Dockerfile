@@ -1,4 +1,4 @@
-# hashtag-serve on CPU. The checkpoint directory (DESIGN.md Contract 3) is mounted, not baked in:
+# hashtag-serve on CPU. The checkpoint directory (docs/architecture.md Contract 3) is mounted, not baked in:
 #   docker build -t hashtag-serve .
 #   docker run -p 8000:8000 -v "$PWD/demo-output/run:/checkpoint:ro" hashtag-serve
 # Not built by the tests (no Docker engine on the development machine).

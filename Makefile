@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
+DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: install browser grid test test-fast lint demo serve clean
@@ -40,9 +41,10 @@ test-fast: install
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: install
-	$(BIN)/python scripts/demo.py --out $(DEMO_DIR)
+	$(BIN)/python scripts/demo.py --out $(DEMO_DIR) $(DEMO_ARGS)
 
 serve: install
 	$(BIN)/hashtag-serve --checkpoint $(DEMO_DIR)/run

@@ -54,9 +54,13 @@ class _HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if "(default" in text or not action.option_strings:
             return text
-        if action.default in (None, False, [], argparse.SUPPRESS) or action.required:
+        default = action.default
+        # By identity: ``0 in (False, ...)`` holds, and a default of 0 is worth showing.
+        if any(default is unset for unset in (None, False, argparse.SUPPRESS)) or default == []:
             return text
-        return f"{text} (default: {_shown(action.default)})"
+        if action.required:
+            return text
+        return f"{text} (default: {_shown(default)})"
 
 
 def package_version() -> str:
@@ -74,7 +78,11 @@ def command_parser(prog: str, description: str, stage: str | None = None) -> Com
 
 
 def subcommand(
-    subparsers: argparse._SubParsersAction, name: str, help: str, description: str, stage=None
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    description: str,
+    stage: str | None = None,
 ) -> CommandParser:
     """A sub-command (``hashtag-crawl crawl`` ...) with the same shared options as a command."""
     parser = subparsers.add_parser(name, help=help, description=description)

@@ -14,8 +14,9 @@ def add_logging_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
 
 
-def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) -> None:
-    """Log to stderr at the level the flags ask for (and everything at INFO+ to ``log_file``).
+def setup_logging(args: argparse.Namespace) -> None:
+    """Log to stderr at the level the flags ask for (a command that keeps a log file adds it
+    with :func:`log_to_file` once it knows its output folder).
 
     Called once per command, by :func:`runtime.cli.run`, before the command's body runs.
     """
@@ -36,8 +37,6 @@ def setup_logging(args: argparse.Namespace, log_file: str | Path | None = None) 
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     )
     root.addHandler(console)
-    if log_file:
-        log_to_file(log_file)
     # onnxscript and onnx_ir narrate every pass of the ONNX export at INFO.
     for noisy in ("selenium", "PIL", "matplotlib", "httpx", "WDM", "onnxscript", "onnx_ir"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

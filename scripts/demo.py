@@ -40,7 +40,9 @@ def banner(title: str) -> None:
 def run(*command: str) -> None:
     print("$ " + " ".join(command), flush=True)
     started = time.monotonic()
-    subprocess.run([str(BIN / command[0]), *command[1:]], check=True)
+    code = subprocess.run([str(BIN / command[0]), *command[1:]]).returncode
+    if code != 0:  # the command has said why on stderr; a traceback here would bury it
+        raise SystemExit(f"demo: {command[0]} failed (exit {code}); its message is above")
     print(f"    ({time.monotonic() - started:.0f} s)", flush=True)
 
 
@@ -74,7 +76,7 @@ def main() -> int:
     parser.add_argument("--out", default="demo-output", help="folder for every artifact")
     parser.add_argument("--posts", type=int, default=3000, help="posts to crawl")
     parser.add_argument("--tags", type=int, default=12, help="demo tags to crawl")
-    parser.add_argument("--fresh", action="store_true", help="delete --out first")
+    parser.add_argument("--fresh", action="store_true", help="delete --out (an earlier demo) first")
     parser.add_argument("--train-config", default=REPO / "configs" / "train_small.yaml")
     parser.add_argument(
         "--train-set",
@@ -85,10 +87,19 @@ def main() -> int:
     )
     args = parser.parse_args()
     out = Path(args.out).resolve()
+    crawl_dir, dataset_dir, run_dir = out / "crawl", out / "dataset", out / "run"
     if args.fresh and out.exists():
         shutil.rmtree(out)
+    # Checked before the site starts: minutes later, hashtag-train would refuse the run folder.
+    earlier = [path.name for path in (crawl_dir, dataset_dir, run_dir) if path.exists()]
+    if earlier:
+        print(
+            f"demo: {out} holds an earlier demo's {', '.join(earlier)}: pass --fresh to replace "
+            "it (make demo DEMO_ARGS=--fresh) or another --out",
+            file=sys.stderr,
+        )
+        return 2
     out.mkdir(parents=True, exist_ok=True)
-    crawl_dir, dataset_dir, run_dir = out / "crawl", out / "dataset", out / "run"
     started = time.monotonic()
 
     site_port = free_port()

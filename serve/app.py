@@ -35,8 +35,8 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     state = ServeState.create(settings, predictor)
     app = FastAPI(
         title="hashtag-serve",
-        description=f"Hashtag prediction for a caption and an image (ALBERT + VGG16): model "
-        f"{predictor.name}, {len(predictor.labels)} hashtags.",
+        description=f"Hashtag prediction for a caption and an image: model {predictor.name} "
+        f"({predictor.modality}), {len(predictor.labels)} hashtags.",
         lifespan=_lifespan,
         docs_url=None,  # install_docs serves both from packages: FastAPI's load from a CDN
         redoc_url=None,

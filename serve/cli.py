@@ -46,12 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
-    required_group(parser).add_argument(
-        "--checkpoint",
-        metavar="DIR",
-        help="checkpoint directory, runs/<name> (or HASHTAG_SERVE_CHECKPOINT)",
-    )
     add = FLAGS.add
+    add(
+        required_group(parser),
+        "--checkpoint",
+        key="checkpoint",
+        metavar="DIR",
+        help="checkpoint directory, runs/<name>: given here, in the config or as "
+        "HASHTAG_SERVE_CHECKPOINT",
+    )
     add(parser, "--host", key="host", help="interface to bind")
     add(parser, "--port", key="port", type=int, help="TCP port")
     add(parser, "--device", key="device", help="torch device for the model")
@@ -167,9 +170,12 @@ def resolve_settings(
     """Merge the config files, the environment and the flags (see the module docstring)."""
     values = resolve_config("serve", args, flag_keys={})  # flags come after the environment
     values.update(env_values(environ))
-    flags = {"checkpoint": "checkpoint", **FLAGS.keys}
     values.update(
-        {key: getattr(args, dest) for dest, key in flags.items() if getattr(args, dest) is not None}
+        {
+            key: getattr(args, dest)
+            for dest, key in FLAGS.keys.items()
+            if getattr(args, dest) is not None
+        }
     )
     return settings_from(values)
 

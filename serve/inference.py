@@ -45,8 +45,11 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 @dataclasses.dataclass(frozen=True)
 class Tuning:
-    quantize: bool = True
-    channels_last: bool = True
+    """What :func:`tuning_for` applies; each field off unless asked for (the settings' defaults
+    live in configs/serve.yaml)."""
+
+    quantize: bool = False
+    channels_last: bool = False
     bf16_images: bool = False
     onnxruntime: bool = False
 

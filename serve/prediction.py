@@ -30,6 +30,16 @@ SCHEMA_MAX_LABELS = 100_000
 MAX_URL_CHARS = 2048
 
 
+def default_seq_len(predictor: Predictor) -> int:
+    """The original's 20 caption tokens, capped by the model's maximum."""
+    return min(ORIGINAL_MAX_SEQ_LEN, predictor.max_seq_len)
+
+
+def default_n_label(predictor: Predictor) -> int:
+    """The original's 10 hashtags, capped by the K labels the model knows."""
+    return min(ORIGINAL_N_LABEL, len(predictor.labels))
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     caption: str
@@ -118,14 +128,14 @@ class PredictionService:
         Cheap checks come first, so a request that will be refused never triggers a download.
         """
         caption = text or ""
-        max_seq_len = max_seq_len or min(ORIGINAL_MAX_SEQ_LEN, self.predictor.max_seq_len)
+        max_seq_len = max_seq_len or default_seq_len(self.predictor)
         self._check_limits(caption, max_seq_len, n_label)
         image = await self.fetcher.load(source)
         # The predictor turns the caption into model text itself; this copy only tells whether
         # anything is left of it.
         model_text = self.predictor.model_text(caption) or None
         self._check_modality(model_text, caption, image)
-        top_k = n_label or min(ORIGINAL_N_LABEL, len(self.predictor.labels))
+        top_k = n_label or default_n_label(self.predictor)
         started = time.perf_counter()
         hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
         latency_ms = (time.perf_counter() - started) * 1000.0

@@ -36,12 +36,12 @@ PREVIEW_SIDE = 512
 
 @dataclasses.dataclass(frozen=True)
 class FetchPolicy:
-    """Limits applied to every outgoing fetch."""
+    """Limits applied to every outgoing fetch (values: configs/serve.yaml via ServeSettings)."""
 
-    allow_private: bool = False
-    timeout_s: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
+    allow_private: bool
+    timeout_s: float
+    max_bytes: int
+    max_redirects: int
 
 
 def decode_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -169,7 +169,8 @@ async def _get_following_redirects(
             return _Fetched(url, response.headers.get("content-type", ""), body)
         finally:
             await response.aclose()
-    raise RequestFailed(400, "too_many_redirects", f"more than {policy.max_redirects} redirects")
+    message = f"more than {policy.max_redirects} redirects"
+    raise _unfetchable(drive_id, "too_many_redirects", message)
 
 
 async def _pinned_request(

@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 
 from serve.errors import RequestFailed
 from serve.metrics import ServeMetrics
-from serve.prediction import ORIGINAL_MAX_SEQ_LEN, Outcome
+from serve.prediction import Outcome, default_n_label, default_seq_len
 from serve.remote_images import preview_data_uri
 
 if TYPE_CHECKING:
@@ -97,7 +97,8 @@ def page_context(outcome: Outcome | None, predictor: Predictor) -> dict[str, Any
         "label_count": len(predictor.labels),
         "labels": predictor.labels,
         "max_seq_len": predictor.max_seq_len,
-        "default_seq_len": min(ORIGINAL_MAX_SEQ_LEN, predictor.max_seq_len),
+        "default_seq_len": default_seq_len(predictor),
+        "default_n_label": default_n_label(predictor),
         "example": {"text": EXAMPLE_CAPTION, "n_label": min(5, len(predictor.labels))},
         "outcome": outcome,
         "error": None,

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.config import default_config
+from runtime.config import check_types, default_config
 from runtime.errors import UsageError
 
 ENV_PREFIX = "HASHTAG_SERVE_"
@@ -30,7 +30,7 @@ class ServeSettings:
     """Everything the app, the fetcher and the batcher can be tuned with (configs/serve.yaml
     says what each one does)."""
 
-    checkpoint: str = ""  # no default: --checkpoint or HASHTAG_SERVE_CHECKPOINT
+    checkpoint: str = ""  # no default (null in the YAML): required, checked by the CLI
     host: str = _DEFAULTS["host"]
     port: int = _DEFAULTS["port"]
     device: str = _DEFAULTS["device"]
@@ -57,6 +57,13 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise UsageError(f"unknown serve setting(s): {', '.join(unknown)}")
+    values = dict(values)
+    if isinstance(values.get("bf16_images"), bool):  # YAML 1.1 reads a bare on/off as a boolean
+        values["bf16_images"] = "on" if values["bf16_images"] else "off"
+    # YAML and flags give typed values: each must already be of its setting's type (a list
+    # for a port would otherwise reach int() and fail as a TypeError, a 5 become True).
+    given = {name: value for name, value in values.items() if not isinstance(value, str)}
+    check_types(given, _DEFAULTS, "serve setting ")
     typed = {
         name: _convert(name, value, type(getattr(ServeSettings, name)))
         for name, value in values.items()
@@ -68,13 +75,11 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
 
 
 def _check_ranges(settings: ServeSettings) -> None:
-    if settings.backend not in BACKENDS:
-        raise UsageError(
-            f"backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
-            f"got {settings.backend!r}"
-        )
-    if settings.bf16_images not in BF16_IMAGES:
-        raise UsageError(f"bf16_images must be auto, on or off, got {settings.bf16_images!r}")
+    for name, choices in (("backend", BACKENDS), ("bf16_images", BF16_IMAGES)):
+        value = getattr(settings, name)
+        if value not in choices:
+            allowed = f"{', '.join(choices[:-1])} or {choices[-1]}"
+            raise UsageError(f"{name} must be {allowed}, got {value!r}")
     if not 0 <= settings.port <= 65535:
         raise UsageError(f"port must be between 0 and 65535, got {settings.port}")
     positive = ("max_batch_size", "max_upload_bytes", "max_image_pixels", "max_text_chars")

@@ -20,7 +20,7 @@ import pytest
 from crawler import cli as crawl_cli
 from crawler.demo import cli as demo_cli
 from preprocess import cli as build_cli
-from runtime.cli import REQUIRED_TITLE, ConfigFlags, package_version
+from runtime.cli import REQUIRED_TITLE, ConfigFlags, command_parser, package_version
 from runtime.config import default_config
 from serve import cli as serve_cli
 from serve.settings import ServeSettings
@@ -169,9 +169,10 @@ def test_argparse_errors_are_one_line_and_exit_2(capsys) -> None:
 
 
 def test_serve_settings_take_their_values_from_the_yaml() -> None:
-    fields = {field.name for field in dataclasses.fields(ServeSettings)} - {"checkpoint"}
+    fields = {field.name for field in dataclasses.fields(ServeSettings)}
     assert fields == set(default_config("serve"))
-    assert dataclasses.asdict(ServeSettings()) == {"checkpoint": "", **default_config("serve")}
+    # checkpoint has no default: null in the YAML, "" (unset) in the dataclass
+    assert dataclasses.asdict(ServeSettings()) == {**default_config("serve"), "checkpoint": ""}
 
 
 def test_python_m_train_evaluate_prints_help() -> None:
@@ -184,3 +185,12 @@ def test_python_m_train_evaluate_prints_help() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: hashtag-evaluate ")
+
+
+def test_help_shows_a_default_of_zero() -> None:
+    parser = command_parser("prog", "a command")
+    parser.add_argument("--retries", type=int, default=0, help="how often to retry")
+    parser.add_argument("--verbose-ish", action="store_true", help="a switch")
+    text = parser.format_help()
+    assert "how often to retry (default: 0)" in text
+    assert "a switch (default" not in text

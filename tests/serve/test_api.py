@@ -32,7 +32,7 @@ def tags_of(response) -> list[str]:
     return [item["tag"] for item in response.json()["hashtags"]]
 
 
-def test_seed_url_answers_html_page_with_image_caption_and_tags(served, predictor):
+def test_original_url_answers_html_page_with_image_caption_and_tags(served, predictor):
     client, _ = served
     response = client.get(
         "/predict",
@@ -52,7 +52,7 @@ def test_seed_url_answers_html_page_with_image_caption_and_tags(served, predicto
     assert all(tag.startswith("#") for tag in line.split())
 
 
-def test_seed_url_defaults_and_json_when_accept_asks(served, predictor):
+def test_original_url_defaults_and_json_when_accept_asks(served, predictor):
     client, _ = served
     response = client.get(
         "/predict", params={"image_id": "photo_1-A", "text": "xmas"}, headers=JSON

@@ -33,6 +33,18 @@ def test_flags_override_environment_which_overrides_config(tmp_path):
     assert settings.channels_last is True  # untouched default
 
 
+def test_config_file_may_name_the_checkpoint(tmp_path):
+    config = tmp_path / "serve.yaml"
+    config.write_text("checkpoint: runs/x\n")
+    assert resolve_settings(parse("--config", str(config)), {}).checkpoint == "runs/x"
+
+
+@pytest.mark.parametrize(("given", "expected"), [("on", "on"), ("off", "off"), ("auto", "auto")])
+def test_bf16_images_may_be_a_bare_yaml_on_or_off(given, expected):
+    settings = resolve_settings(parse("--set", f"bf16_images={given}"), {})
+    assert settings.bf16_images == expected
+
+
 def test_environment_booleans_are_parsed():
     settings = resolve_settings(parse(), {"HASHTAG_SERVE_ALLOW_PRIVATE_URLS": "yes"})
     assert settings.allow_private_urls is True
@@ -58,6 +70,16 @@ def test_environment_booleans_are_parsed():
             "max_batch_size must be at least 1, got 0",
         ),
         (["--checkpoint", "x", "--set", "colour=red"], {}, "--set: unknown config key(s): colour"),
+        (
+            ["--checkpoint", "x", "--set", "port=[1]"],
+            {},
+            "serve setting port must be an integer, got [1]",
+        ),
+        (
+            ["--checkpoint", "x", "--set", "quantize=5"],
+            {},
+            "serve setting quantize must be true or false, got 5",
+        ),
         (
             ["--checkpoint", "x"],
             {"HASHTAG_SERVE_BACKEND": "tensorrt"},
@@ -137,8 +159,10 @@ def test_live_server_answers_logs_access_and_stops_gracefully(image_bytes, tiny_
     )
     try:
         wait_ready(base, process)
-        seed = httpx.get(f"{base}/predict", params={"text": "20 days till Christmas", "n_label": 3})
-        assert seed.status_code == 200 and "hashtag-line" in seed.text
+        original = httpx.get(
+            f"{base}/predict", params={"text": "20 days till Christmas", "n_label": 3}
+        )
+        assert original.status_code == 200 and "hashtag-line" in original.text
         upload = httpx.post(
             f"{base}/predict",
             files={"image": ("a.jpg", image_bytes(), "image/jpeg")},

@@ -98,7 +98,7 @@ def test_refused_form_comes_back_with_the_caption_and_settings(client):
     assert 'id="max_seq_len" min="1" max="32" value="8"' in page
 
 
-def test_refused_seed_url_keeps_its_query_in_the_form(client):
+def test_refused_original_url_keeps_its_query_in_the_form(client):
     response = client.get("/predict", params={"text": "word1 today", "n_label": 500})
     assert response.status_code == 422
     assert ">word1 today</textarea>" in response.text

@@ -160,6 +160,14 @@ def test_redirect_loops_stop(lenient, mock):
     assert detail(response) == "more than 5 redirects"
 
 
+def test_drive_redirect_loop_is_an_upstream_failure(client_for, predictor, mock):
+    loop = f"{mock.base_url}/loop"
+    with client_for(predictor, mock, allow_private_urls=True, drive_base_url=loop) as client:
+        response = client.get("/predict", params={"image_id": "ok"}, headers=JSON)
+    assert response.status_code == 502
+    assert response.json() == {"detail": "more than 5 redirects", "reason": "too_many_redirects"}
+
+
 def test_unreachable_image_url_is_a_client_error(lenient):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
