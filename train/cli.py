@@ -256,7 +256,11 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
         )
     if not (args.out / RESUMABLE_STATE).is_file():
         raise UsageError(f"nothing to resume in {args.out}: {RESUMABLE_STATE} is missing")
-    saved = check_checkpoint(args.out, "--out")["train"]
+    record = check_checkpoint(args.out, "--out")
+    from train.hub import resolved_record  # the Hub client loads only for a checked run folder
+
+    # config.json names paths relative to the run folder, not to this working directory
+    saved = resolved_record(record, args.out)["train"]
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS.keys)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):

@@ -112,6 +112,22 @@ def test_cli_resume_continues_with_the_saved_settings(
     assert code == 2 and len(lines) == 1 and "--resume cannot change max_seq_len" in lines[0]
 
 
+def test_cli_resume_reads_the_saved_paths_from_the_run_folder(
+    make_tiny_checkpoint, dataset, tmp_path, capsys, monkeypatch
+):
+    """config.json stores the feature cache relative to the run: a resume started from another
+    working directory must still find it, not cache every image again somewhere else."""
+    run = make_tiny_checkpoint(dataset, tmp_path / "r", epochs=2, stop_after_epochs=1)
+    elsewhere = tmp_path / "elsewhere" / "deeper"  # "../feature-cache" names another folder here
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    code, lines = run_cli(capsys, "--dataset", str(dataset), "--out", str(run), "--resume")
+    assert code == 0 and lines == []
+    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    resumed_cache = [e for e in events if e["event"] == "feature_cache"][-1]
+    assert resumed_cache["misses"] == 0 and not (elsewhere.parent / "feature-cache").exists()
+
+
 def test_training_stops_early_when_val_map_stops_improving(make_tiny_checkpoint, dataset, tmp_path):
     """With a zero learning rate val mAP never rises after epoch 1: patience 1 ends at epoch 2."""
     run = make_tiny_checkpoint(
