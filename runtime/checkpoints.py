@@ -18,9 +18,14 @@ from typing import Any
 from runtime.errors import UsageError
 from runtime.label_file import LABELS_FILE, read_labels
 
+# Contract 3's names, here (torch-free) for every reader; train.checkpoint writes them.
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
+METRICS_FILE = "metrics.json"
+LOG_FILE = "train_log.jsonl"
+LAST_DIR = "last"  # resumable state: weights and STATE_FILE
+STATE_FILE = "state.pt"
 #: Any one of these makes a folder a loadable tokenizer for transformers' AutoTokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "vocab.json")
 MODALITIES = ("text", "image", "both")

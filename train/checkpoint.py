@@ -17,6 +17,14 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from runtime.checkpoints import (
+    CONFIG_FILE,
+    LAST_DIR,
+    METRICS_FILE,
+    STATE_FILE,
+    TOKENIZER_DIR,
+    WEIGHTS_FILE,
+)
 from runtime.errors import UsageError
 from runtime.files import atomic_path, atomic_write_json, staged_directory
 from runtime.label_file import LABELS_FILE as LABELS_FILE  # run files are listed by name
@@ -25,13 +33,6 @@ from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_f
 from train.hub import portable_record, resolved_record
 from train.model import HashtagModel
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_DIR = "tokenizer"
-METRICS_FILE = "metrics.json"
-LOG_FILE = "train_log.jsonl"
-LAST_DIR = "last"
-STATE_FILE = "state.pt"
 FILE_MODE = 0o644  # temporary files are private; a checkpoint is read by other users (serving)
 DIR_MODE = 0o755
 

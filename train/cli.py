@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from runtime.checkpoints import CONFIG_FILE, check_checkpoint
+from runtime.checkpoints import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import explicit_keys
 from runtime.errors import UsageError
@@ -18,7 +18,7 @@ from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
 from train.config_check import CHOICES, SPLITS, check_evaluate_config, check_train_config
 
-RESUMABLE_STATE = "last/state.pt"  # train.checkpoint's LAST_DIR/STATE_FILE, without torch
+RESUMABLE_STATE = f"{LAST_DIR}/{STATE_FILE}"
 # The flags that override configs/train.yaml and configs/evaluate.yaml, each with its key.
 TRAIN_FLAGS = ConfigFlags("train")
 EVALUATE_FLAGS = ConfigFlags("evaluate")
