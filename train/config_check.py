@@ -66,6 +66,9 @@ def check_train_config(config: dict[str, Any]) -> None:
             value is None or (_is_int(value) and value >= 1),
             "null or a positive integer",
         )
+    for key in ("feature_cache", "image_weights"):  # null: the standard cache
+        value = config[key]
+        _require(key, value, value is None or (isinstance(value, str) and value), "null or a path")
     encoder = config["image_encoder"]
     if not isinstance(encoder, str) or not encoder:
         raise UsageError(f"image_encoder must be a torchvision model name, got {encoder!r}")
@@ -73,6 +76,7 @@ def check_train_config(config: dict[str, Any]) -> None:
         raise UsageError(f"text_encoder must be a name or a folder, got {config['text_encoder']!r}")
     if not isinstance(config["random_text"], dict):
         raise UsageError(f"random_text must be a mapping, got {config['random_text']!r}")
+    check_types(config["random_text"], default_config("train")["random_text"], "random_text.")
 
 
 def check_evaluate_config(config: dict[str, Any]) -> None:

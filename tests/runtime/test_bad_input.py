@@ -312,6 +312,9 @@ def _host() -> str:
         (["--num-workers", "-2"], "num_workers must be an integer >= 0"),
         (["--init", "pretrained", "--text-encoder", "/nonexistent"], "neither an existing folder"),
         (["--image-weights", "/nonexistent.pth", "--modality", "image"], "no such file"),
+        (["--set", "feature_cache=5"], "feature_cache must be null or a path, got 5"),
+        (["--set", "image_weights=5"], "image_weights must be null or a path, got 5"),
+        (["--set", "random_text.hidden_size=abc"], "random_text.hidden_size must be an integer"),
     ],
 )
 def test_train_refuses_bad_settings_up_front(flags, needle, tmp_path, dataset, capsys):
