@@ -67,8 +67,7 @@ def check_train_config(config: dict[str, Any]) -> None:
             "null or a positive integer",
         )
     for key in ("feature_cache", "image_weights"):  # null: the standard cache
-        value = config[key]
-        _require(key, value, value is None or (isinstance(value, str) and value), "null or a path")
+        _require_optional_path(key, config[key])
     encoder = config["image_encoder"]
     if not isinstance(encoder, str) or not encoder:
         raise UsageError(f"image_encoder must be a torchvision model name, got {encoder!r}")
@@ -84,6 +83,9 @@ def check_evaluate_config(config: dict[str, Any]) -> None:
     check_types(config, default_config("evaluate"), "")
     if config["split"] not in SPLITS:
         raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {config['split']!r}")
+    _require_optional_path("dataset", config["dataset"])  # check_types skips null defaults
+    baselines = config["baselines"]
+    _require("baselines", baselines, all(isinstance(b, str) for b in baselines), "a list of names")
     size = config["batch_size"]
     if size < 1:  # an integer already (check_types)
         raise UsageError(f"--batch-size must be at least 1, got {size}")
@@ -92,6 +94,11 @@ def check_evaluate_config(config: dict[str, Any]) -> None:
 def _require(key: str, value: Any, ok: bool, what: str) -> None:
     if not ok:
         raise UsageError(f"{key} must be {what}, got {value!r}")
+
+
+def _require_optional_path(key: str, value: Any) -> None:
+    ok = value is None or (isinstance(value, str) and bool(value))
+    _require(key, value, ok, "null or a path")
 
 
 def _is_int(value: object) -> bool:

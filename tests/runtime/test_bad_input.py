@@ -450,6 +450,18 @@ def test_evaluate_refuses_a_batch_size_below_one(size, checkpoint, workdir, caps
     assert_refused(evaluate_main, argv, capsys, checkpoint, 2, "--batch-size must be at least 1")
 
 
+@pytest.mark.parametrize(
+    ("setting", "needle"),
+    [
+        ("dataset=5", "dataset must be null or a path, got 5"),
+        ("baselines=[5]", "baselines must be a list of names, got [5]"),
+    ],
+)
+def test_evaluate_refuses_settings_of_the_wrong_type(setting, needle, checkpoint, capsys):
+    argv = ["--checkpoint", str(checkpoint), "--set", setting]
+    assert_refused(evaluate_main, argv, capsys, checkpoint, 2, needle)
+
+
 def test_evaluate_checks_baseline_checkpoints_first(checkpoint, tmp_path, capsys):
     argv = ["--checkpoint", str(checkpoint), "--baselines", f"other={tmp_path / 'nope'}"]
     assert_refused(evaluate_main, argv, capsys, checkpoint, 2, "baseline other", "does not exist")
