@@ -40,7 +40,7 @@ def check_checkpoint(path: str | os.PathLike[str], flag: str = "--checkpoint") -
     if not root.is_dir():
         what = "is a file" if root.exists() else "does not exist"
         raise UsageError(f"{flag} {root} {what}: give a checkpoint directory (runs/<name>)")
-    config = _read_config(root)
+    config = read_config(root)
     model = config["model"]
     labels = read_labels(root, "checkpoint")
     if len(labels) != model["num_labels"]:
@@ -55,7 +55,8 @@ def check_checkpoint(path: str | os.PathLike[str], flag: str = "--checkpoint") -
     return config
 
 
-def _read_config(root: Path) -> dict[str, Any]:
+def read_config(root: Path) -> dict[str, Any]:
+    """config.json as written (paths relative to ``root``), with the model section it needs."""
     path = root / CONFIG_FILE
     if not path.is_file():
         raise UsageError(f"{root} is not a checkpoint directory: {CONFIG_FILE} is missing")

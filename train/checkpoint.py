@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from runtime import checkpoints
 from runtime.checkpoints import (
     CONFIG_FILE,
     LAST_DIR,
@@ -104,10 +105,9 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise UsageError(f"{run_dir} is not a checkpoint directory: {CONFIG_FILE} is missing")
-    return resolved_record(json.loads(path.read_text("utf-8")), run_dir)
+    """config.json with its paths resolved against ``run_dir``; a missing or damaged file is a
+    UsageError naming it."""
+    return resolved_record(checkpoints.read_config(run_dir), run_dir)
 
 
 def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:
