@@ -14,6 +14,7 @@ from runtime.checkpoints import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpo
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import explicit_keys
 from runtime.errors import UsageError
+from runtime.label_file import read_labels
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
 from train.config_check import CHOICES, SPLITS, check_evaluate_config, check_train_config
@@ -257,6 +258,11 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
     if not (args.out / RESUMABLE_STATE).is_file():
         raise UsageError(f"nothing to resume in {args.out}: {RESUMABLE_STATE} is missing")
     record = check_checkpoint(args.out, "--out")
+    if read_labels(args.dataset, "dataset") != read_labels(args.out, "checkpoint"):
+        raise UsageError(
+            f"--dataset {args.dataset} has other labels than the run in {args.out} was trained "
+            "on: resume with its dataset, or train into a new --out"
+        )
     from train.hub import resolved_record  # the Hub client loads only for a checked run folder
 
     # config.json names paths relative to the run folder, not to this working directory

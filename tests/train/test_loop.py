@@ -128,6 +128,15 @@ def test_cli_resume_reads_the_saved_paths_from_the_run_folder(
     assert resumed_cache["misses"] == 0 and not (elsewhere.parent / "feature-cache").exists()
 
 
+def test_cli_resume_refuses_a_dataset_with_other_labels(
+    make_tiny_checkpoint, make_tiny_dataset, dataset, tmp_path, capsys
+):
+    run = make_tiny_checkpoint(dataset, tmp_path / "r", modality="text", stop_after_epochs=1)
+    other = make_tiny_dataset(tmp_path / "other", n_posts=20, n_labels=3)
+    code, lines = run_cli(capsys, "--dataset", str(other), "--out", str(run), "--resume")
+    assert code == 2 and len(lines) == 1 and "has other labels than the run" in lines[0]
+
+
 def test_training_stops_early_when_val_map_stops_improving(make_tiny_checkpoint, dataset, tmp_path):
     """With a zero learning rate val mAP never rises after epoch 1: patience 1 ends at epoch 2."""
     run = make_tiny_checkpoint(
