@@ -7,6 +7,7 @@ then the dedicated flags below.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -263,19 +264,27 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
             f"--dataset {args.dataset} has other labels than the run in {args.out} was trained "
             "on: resume with its dataset, or train into a new --out"
         )
-    from train.hub import resolved_record  # the Hub client loads only for a checked run folder
+    from train.hub import PATH_KEYS, resolved_record  # the Hub client: only for a run folder
 
     # config.json names paths relative to the run folder, not to this working directory
     saved = resolved_record(record, args.out)["train"]
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS.keys)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
-        if resolved[key] != saved.get(key):
+        if not _same_setting(resolved[key], saved.get(key), is_path=key in PATH_KEYS):
             raise UsageError(
                 f"--resume cannot change {key} (the run in {args.out} has {saved.get(key)!r}): "
                 "train into a new --out instead"
             )
     return {**resolved, **saved, **{key: resolved[key] for key in given}}
+
+
+def _same_setting(given: Any, saved: Any, is_path: bool) -> bool:
+    """Paths compare as what they name: the first command's ``./albert`` is the run's record
+    of it, resolved from the run folder. A Hub id resolves alike on both sides."""
+    if is_path and isinstance(given, str) and isinstance(saved, str):
+        return os.path.realpath(given) == os.path.realpath(saved)
+    return given == saved
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -128,6 +128,26 @@ def test_cli_resume_reads_the_saved_paths_from_the_run_folder(
     assert resumed_cache["misses"] == 0 and not (elsewhere.parent / "feature-cache").exists()
 
 
+def test_cli_resume_accepts_the_first_commands_path_flags(
+    make_tiny_checkpoint, dataset, tmp_path, capsys, monkeypatch
+):
+    """Repeating the first command with --resume names the same folder, written another way."""
+    (tmp_path / "encoder").mkdir()
+    run = make_tiny_checkpoint(
+        dataset,
+        tmp_path / "r",
+        modality="text",
+        stop_after_epochs=1,
+        text_encoder=str(tmp_path / "encoder"),
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ("--dataset", str(dataset), "--out", "r", "--resume", "--text-encoder", "encoder")
+    code, lines = run_cli(capsys, *argv)
+    assert code == 0 and lines == []
+    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events if e["event"] == "val"] == [1, 2]
+
+
 def test_cli_resume_refuses_a_dataset_with_other_labels(
     make_tiny_checkpoint, make_tiny_dataset, dataset, tmp_path, capsys
 ):
