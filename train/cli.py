@@ -176,7 +176,7 @@ def _machinery_flags(parser: argparse.ArgumentParser) -> None:
         "--feature-cache",
         key="feature_cache",
         metavar="DIR",
-        help="cache of frozen image features (null: ~/.cache/hashtag-prediction/features)",
+        help="cache of frozen image features (null: the user cache, see configs/train.yaml)",
     )
 
 
