@@ -299,7 +299,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if path:
             check_checkpoint(path, f"baseline {name}:")
     report = args.report
-    if report == DEFAULT_REPORT:
+    if report is DEFAULT_REPORT:  # the flag without a value, not a file of that name
         report = args.checkpoint / f"report-{config['split']}.html"
     if report is not None:
         check_output_file(report, "--report")

@@ -87,3 +87,13 @@ def test_checkpoint_without_a_recorded_dataset_asks_for_one(trained, tmp_path, c
     (bare / "config.json").write_text(json.dumps({"model": config["model"]}))
     assert evaluate_main(["--checkpoint", str(bare), "--quiet"]) == 2
     assert "records no dataset: pass --dataset" in one_error_line(capsys)
+
+
+def test_report_named_like_the_default_is_written_where_asked(trained, tmp_path, monkeypatch):
+    """Only ``--report`` without a value goes into the checkpoint, not a file that happens to be
+    called report-SPLIT.html."""
+    _, run = trained
+    monkeypatch.chdir(tmp_path)
+    argv = ["--checkpoint", str(run), "--report", "report-SPLIT.html", "--quiet"]
+    assert evaluate_main(argv) == 0
+    assert (tmp_path / "report-SPLIT.html").is_file()
