@@ -18,9 +18,14 @@ from typing import Any
 from runtime.errors import UsageError
 from runtime.label_file import LABELS_FILE, read_labels
 
+# Contract 3's names, here (torch-free) for every reader; train.checkpoint writes them.
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
+METRICS_FILE = "metrics.json"
+LOG_FILE = "train_log.jsonl"
+LAST_DIR = "last"  # resumable state: weights and STATE_FILE
+STATE_FILE = "state.pt"
 #: Any one of these makes a folder a loadable tokenizer for transformers' AutoTokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "vocab.json")
 MODALITIES = ("text", "image", "both")
@@ -35,7 +40,7 @@ def check_checkpoint(path: str | os.PathLike[str], flag: str = "--checkpoint") -
     if not root.is_dir():
         what = "is a file" if root.exists() else "does not exist"
         raise UsageError(f"{flag} {root} {what}: give a checkpoint directory (runs/<name>)")
-    config = _read_config(root)
+    config = read_config(root)
     model = config["model"]
     labels = read_labels(root, "checkpoint")
     if len(labels) != model["num_labels"]:
@@ -50,7 +55,8 @@ def check_checkpoint(path: str | os.PathLike[str], flag: str = "--checkpoint") -
     return config
 
 
-def _read_config(root: Path) -> dict[str, Any]:
+def read_config(root: Path) -> dict[str, Any]:
+    """config.json as written (paths relative to ``root``), with the model section it needs."""
     path = root / CONFIG_FILE
     if not path.is_file():
         raise UsageError(f"{root} is not a checkpoint directory: {CONFIG_FILE} is missing")

@@ -17,6 +17,15 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from runtime import checkpoints
+from runtime.checkpoints import (
+    CONFIG_FILE,
+    LAST_DIR,
+    METRICS_FILE,
+    STATE_FILE,
+    TOKENIZER_DIR,
+    WEIGHTS_FILE,
+)
 from runtime.errors import UsageError
 from runtime.files import atomic_path, atomic_write_json, staged_directory
 from runtime.label_file import LABELS_FILE as LABELS_FILE  # run files are listed by name
@@ -25,13 +34,6 @@ from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_f
 from train.hub import portable_record, resolved_record
 from train.model import HashtagModel
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_DIR = "tokenizer"
-METRICS_FILE = "metrics.json"
-LOG_FILE = "train_log.jsonl"
-LAST_DIR = "last"
-STATE_FILE = "state.pt"
 FILE_MODE = 0o644  # temporary files are private; a checkpoint is read by other users (serving)
 DIR_MODE = 0o755
 
@@ -103,10 +105,9 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise UsageError(f"{run_dir} is not a checkpoint directory: {CONFIG_FILE} is missing")
-    return resolved_record(json.loads(path.read_text("utf-8")), run_dir)
+    """config.json with its paths resolved against ``run_dir``; a missing or damaged file is a
+    UsageError naming it."""
+    return resolved_record(checkpoints.read_config(run_dir), run_dir)
 
 
 def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:

@@ -7,18 +7,20 @@ then the dedicated flags below.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
-from runtime.checkpoints import CONFIG_FILE, check_checkpoint
+from runtime.checkpoints import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import explicit_keys
 from runtime.errors import UsageError
+from runtime.label_file import read_labels
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
 from train.config_check import CHOICES, SPLITS, check_evaluate_config, check_train_config
 
-RESUMABLE_STATE = "last/state.pt"  # train.checkpoint's LAST_DIR/STATE_FILE, without torch
+RESUMABLE_STATE = f"{LAST_DIR}/{STATE_FILE}"
 # The flags that override configs/train.yaml and configs/evaluate.yaml, each with its key.
 TRAIN_FLAGS = ConfigFlags("train")
 EVALUATE_FLAGS = ConfigFlags("evaluate")
@@ -174,7 +176,7 @@ def _machinery_flags(parser: argparse.ArgumentParser) -> None:
         "--feature-cache",
         key="feature_cache",
         metavar="DIR",
-        help="cache of frozen image features (null: ~/.cache/hashtag-prediction/features)",
+        help="cache of frozen image features (null: the user cache, see configs/train.yaml)",
     )
 
 
@@ -256,16 +258,33 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
         )
     if not (args.out / RESUMABLE_STATE).is_file():
         raise UsageError(f"nothing to resume in {args.out}: {RESUMABLE_STATE} is missing")
-    saved = check_checkpoint(args.out, "--out")["train"]
+    record = check_checkpoint(args.out, "--out")
+    if read_labels(args.dataset, "dataset") != read_labels(args.out, "checkpoint"):
+        raise UsageError(
+            f"--dataset {args.dataset} has other labels than the run in {args.out} was trained "
+            "on: resume with its dataset, or train into a new --out"
+        )
+    from train.hub import PATH_KEYS, resolved_record  # the Hub client: only for a run folder
+
+    # config.json names paths relative to the run folder, not to this working directory
+    saved = resolved_record(record, args.out)["train"]
     saved.pop("dataset", None)
     given = explicit_keys(args, TRAIN_FLAGS.keys)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
-        if resolved[key] != saved.get(key):
+        if not _same_setting(resolved[key], saved.get(key), is_path=key in PATH_KEYS):
             raise UsageError(
                 f"--resume cannot change {key} (the run in {args.out} has {saved.get(key)!r}): "
                 "train into a new --out instead"
             )
     return {**resolved, **saved, **{key: resolved[key] for key in given}}
+
+
+def _same_setting(given: Any, saved: Any, is_path: bool) -> bool:
+    """Paths compare as what they name: the first command's ``./albert`` is the run's record
+    of it, resolved from the run folder. A Hub id resolves alike on both sides."""
+    if is_path and isinstance(given, str) and isinstance(saved, str):
+        return os.path.realpath(given) == os.path.realpath(saved)
+    return given == saved
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -280,7 +299,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if path:
             check_checkpoint(path, f"baseline {name}:")
     report = args.report
-    if report == DEFAULT_REPORT:
+    if report is DEFAULT_REPORT:  # the flag without a value, not a file of that name
         report = args.checkpoint / f"report-{config['split']}.html"
     if report is not None:
         check_output_file(report, "--report")

@@ -66,6 +66,8 @@ def check_train_config(config: dict[str, Any]) -> None:
             value is None or (_is_int(value) and value >= 1),
             "null or a positive integer",
         )
+    for key in ("feature_cache", "image_weights"):  # null: the standard cache
+        _require_optional_path(key, config[key])
     encoder = config["image_encoder"]
     if not isinstance(encoder, str) or not encoder:
         raise UsageError(f"image_encoder must be a torchvision model name, got {encoder!r}")
@@ -73,6 +75,7 @@ def check_train_config(config: dict[str, Any]) -> None:
         raise UsageError(f"text_encoder must be a name or a folder, got {config['text_encoder']!r}")
     if not isinstance(config["random_text"], dict):
         raise UsageError(f"random_text must be a mapping, got {config['random_text']!r}")
+    check_types(config["random_text"], default_config("train")["random_text"], "random_text.")
 
 
 def check_evaluate_config(config: dict[str, Any]) -> None:
@@ -80,6 +83,9 @@ def check_evaluate_config(config: dict[str, Any]) -> None:
     check_types(config, default_config("evaluate"), "")
     if config["split"] not in SPLITS:
         raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {config['split']!r}")
+    _require_optional_path("dataset", config["dataset"])  # check_types skips null defaults
+    baselines = config["baselines"]
+    _require("baselines", baselines, all(isinstance(b, str) for b in baselines), "a list of names")
     size = config["batch_size"]
     if size < 1:  # an integer already (check_types)
         raise UsageError(f"--batch-size must be at least 1, got {size}")
@@ -88,6 +94,11 @@ def check_evaluate_config(config: dict[str, Any]) -> None:
 def _require(key: str, value: Any, ok: bool, what: str) -> None:
     if not ok:
         raise UsageError(f"{key} must be {what}, got {value!r}")
+
+
+def _require_optional_path(key: str, value: Any) -> None:
+    ok = value is None or (isinstance(value, str) and bool(value))
+    _require(key, value, ok, "null or a path")
 
 
 def _is_int(value: object) -> bool:

@@ -105,7 +105,10 @@ def evaluate(
 
 def _trained_on(checkpoint_dir: Path) -> Path:
     """The dataset the run recorded (relative to the run folder), which must still be there."""
-    dataset = Path(read_config(checkpoint_dir)["train"]["dataset"])
+    recorded = read_config(checkpoint_dir).get("train", {}).get("dataset")
+    if not recorded:
+        raise UsageError(f"{checkpoint_dir} records no dataset: pass --dataset")
+    dataset = Path(recorded)
     if not dataset.is_dir():
         raise UsageError(
             f"the dataset {checkpoint_dir} was trained on is not at {dataset}: pass --dataset"

@@ -60,7 +60,7 @@ def resolved_record(record: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         train = dict(record["train"])
         for key in PATH_KEYS:
             if key in train:
-                train[key] = _resolved(train[key], run_dir, must_exist=key != "dataset")
+                train[key] = _resolved(train[key], run_dir, must_exist=key == "text_encoder")
         resolved["train"] = train
     if record.get("model"):
         model = record["model"]

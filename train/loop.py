@@ -106,7 +106,6 @@ class Trainer:
     wrapped: torch.nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    frozen: bool
 
 
 @dataclass
@@ -187,7 +186,7 @@ def load_model(
             )
         model_config["demojize"] = demojized(setup.dataset_dir)  # serving repeats the dataset's
     model.to(setup.device)
-    if model.uses_image and setup.config["image_mode"] == "frozen":
+    if frozen_image(model, setup.config):
         model.image_backbone.requires_grad_(False)
     return model, tokenizer, model_config, saved_state
 
@@ -226,7 +225,7 @@ def make_data(
     config = setup.config
     image = ImageInput.from_record(model_config) if model.uses_image else None
     features = _cached_features(model, image, frames, setup, folder)
-    frozen = model.uses_image and config["image_mode"] == "frozen"
+    frozen = frozen_image(model, config)
     datasets = {
         split: PostDataset(
             frame,
@@ -267,8 +266,7 @@ def make_trainer(setup: Setup, model: HashtagModel, batches_per_epoch: int) -> T
     wrapped = DistributedDataParallel(model) if setup.world.active else model
     if config["compile"]:
         wrapped = torch.compile(wrapped)
-    frozen = model.uses_image and config["image_mode"] == "frozen"
-    return Trainer(model, wrapped, optimizer, scheduler, frozen)
+    return Trainer(model, wrapped, optimizer, scheduler)
 
 
 def restore_or_start(
@@ -297,7 +295,7 @@ def train_epoch(
     accumulate, batches = config["grad_accum_steps"], len(loader)
     data.sampler.set_epoch(state.epoch)
     trainer.model.train()
-    if trainer.frozen:
+    if frozen_image(trainer.model, config):
         trainer.model.image_backbone.eval()
     bar = progress_bar(
         total=batches,
@@ -553,16 +551,17 @@ def _cached_features(
 ) -> dict[str, Any]:
     """Frozen-image mode: make sure every split's images are cached (rank 0), then map them."""
     config, world = setup.config, setup.world
-    if not (model.uses_image and config["image_mode"] == "frozen"):
+    if not frozen_image(model, config):
         return {}
     root = Path(config["feature_cache"]) if config["feature_cache"] else default_cache_root()
     key = backbone_key(model.image_backbone, image)
     dim = model.image_backbone.feature_dim
+    keys = {split: image_keys(frame["image_sha256"]) for split, frame in frames.items()}
     if world.is_main:
         cache = FeatureCache(root, key, dim)
         images: dict[str, Path | None] = {}
-        for frame in frames.values():
-            for sha, path in zip(image_keys(frame["image_sha256"]), frame["image"], strict=True):
+        for split, frame in frames.items():
+            for sha, path in zip(keys[split], frame["image"], strict=True):
                 images.setdefault(sha, setup.dataset_dir / path if path else None)
         cache.ensure(
             images,
@@ -575,8 +574,14 @@ def _cached_features(
         log.info("feature cache %s: %d hits, %d misses", cache.folder, cache.hits, cache.misses)
         folder.log({"event": "feature_cache", "hits": cache.hits, "misses": cache.misses})
     world.barrier()
-    cache = FeatureCache(root, key, dim)
-    return {split: cache.view(image_keys(frame["image_sha256"])) for split, frame in frames.items()}
+    if not world.is_main:  # the index as rank 0 left it
+        cache = FeatureCache(root, key, dim)
+    return {split: cache.view(split_keys) for split, split_keys in keys.items()}
+
+
+def frozen_image(model: HashtagModel, config: dict[str, Any]) -> bool:
+    """Frozen-image mode: the backbone is not trained and the loop feeds its cached features."""
+    return model.uses_image and config["image_mode"] == "frozen"
 
 
 def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:

@@ -26,7 +26,6 @@ from torch import nn
 from train.config_check import CHOICES
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 
-MODALITIES = CHOICES["modality"]
 POOLINGS = CHOICES["text_pooling"]
 VGG16_FEATURE_DIM = 512 * 7 * 7
 

@@ -22,6 +22,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from preprocess.report import thumbnail_uri
+from runtime.checkpoints import LOG_FILE
 from runtime.files import atomic_write_text, iter_jsonl
 from train.metrics import average_precision
 
@@ -77,7 +78,7 @@ def render_report(
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
     """train_log.jsonl's records (none for a folder saved without its log)."""
-    path = run_dir / "train_log.jsonl"
+    path = run_dir / LOG_FILE
     if not path.is_file():
         return []
     return [record for _, record, _ in iter_jsonl(path) if record is not None]

@@ -23,6 +23,7 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
+from runtime.checkpoints import LOG_FILE
 from runtime.errors import UsageError
 from runtime.files import append_jsonl, new_stage, promote_stage
 from train import checkpoint
@@ -46,7 +47,7 @@ class RunFolder:
 
     @property
     def log_path(self) -> Path:
-        return self.path / checkpoint.LOG_FILE
+        return self.path / LOG_FILE
 
     def log(self, entry: dict[str, Any]) -> None:
         """One train_log.jsonl line; its figures also as TensorBoard scalars at the global step."""

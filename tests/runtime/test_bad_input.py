@@ -312,6 +312,9 @@ def _host() -> str:
         (["--num-workers", "-2"], "num_workers must be an integer >= 0"),
         (["--init", "pretrained", "--text-encoder", "/nonexistent"], "neither an existing folder"),
         (["--image-weights", "/nonexistent.pth", "--modality", "image"], "no such file"),
+        (["--set", "feature_cache=5"], "feature_cache must be null or a path, got 5"),
+        (["--set", "image_weights=5"], "image_weights must be null or a path, got 5"),
+        (["--set", "random_text.hidden_size=abc"], "random_text.hidden_size must be an integer"),
     ],
 )
 def test_train_refuses_bad_settings_up_front(flags, needle, tmp_path, dataset, capsys):
@@ -445,6 +448,18 @@ def test_serve_refuses_to_start_on_a_damaged_checkpoint(damaged, tmp_path, capsy
 def test_evaluate_refuses_a_batch_size_below_one(size, checkpoint, workdir, capsys):
     argv = ["--checkpoint", str(checkpoint), "--batch-size", size]
     assert_refused(evaluate_main, argv, capsys, checkpoint, 2, "--batch-size must be at least 1")
+
+
+@pytest.mark.parametrize(
+    ("setting", "needle"),
+    [
+        ("dataset=5", "dataset must be null or a path, got 5"),
+        ("baselines=[5]", "baselines must be a list of names, got [5]"),
+    ],
+)
+def test_evaluate_refuses_settings_of_the_wrong_type(setting, needle, checkpoint, capsys):
+    argv = ["--checkpoint", str(checkpoint), "--set", setting]
+    assert_refused(evaluate_main, argv, capsys, checkpoint, 2, needle)
 
 
 def test_evaluate_checks_baseline_checkpoints_first(checkpoint, tmp_path, capsys):

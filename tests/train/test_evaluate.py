@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -74,3 +75,25 @@ def test_dataset_with_other_labels_is_exit_2(make_tiny_dataset, trained, tmp_pat
     other = make_tiny_dataset(tmp_path / "other", n_posts=20, n_labels=3)
     assert evaluate_main(["--checkpoint", str(run), "--dataset", str(other), "--quiet"]) == 2
     assert "differs from the checkpoint's labels.txt" in one_error_line(capsys)
+
+
+def test_checkpoint_without_a_recorded_dataset_asks_for_one(trained, tmp_path, capsys):
+    """A folder saved without the training record (``save_pretrained`` of a bare model, a Hub
+    copy) gives no dataset to default to."""
+    _, run = trained
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare)
+    config = json.loads((bare / "config.json").read_text())
+    (bare / "config.json").write_text(json.dumps({"model": config["model"]}))
+    assert evaluate_main(["--checkpoint", str(bare), "--quiet"]) == 2
+    assert "records no dataset: pass --dataset" in one_error_line(capsys)
+
+
+def test_report_named_like_the_default_is_written_where_asked(trained, tmp_path, monkeypatch):
+    """Only ``--report`` without a value goes into the checkpoint, not a file that happens to be
+    called report-SPLIT.html."""
+    _, run = trained
+    monkeypatch.chdir(tmp_path)
+    argv = ["--checkpoint", str(run), "--report", "report-SPLIT.html", "--quiet"]
+    assert evaluate_main(argv) == 0
+    assert (tmp_path / "report-SPLIT.html").is_file()

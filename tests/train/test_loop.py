@@ -112,6 +112,51 @@ def test_cli_resume_continues_with_the_saved_settings(
     assert code == 2 and len(lines) == 1 and "--resume cannot change max_seq_len" in lines[0]
 
 
+def test_cli_resume_reads_the_saved_paths_from_the_run_folder(
+    make_tiny_checkpoint, dataset, tmp_path, capsys, monkeypatch
+):
+    """config.json stores the feature cache relative to the run: a resume started from another
+    working directory must still find it, not cache every image again somewhere else."""
+    run = make_tiny_checkpoint(dataset, tmp_path / "r", epochs=2, stop_after_epochs=1)
+    elsewhere = tmp_path / "elsewhere" / "deeper"  # "../feature-cache" names another folder here
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    code, lines = run_cli(capsys, "--dataset", str(dataset), "--out", str(run), "--resume")
+    assert code == 0 and lines == []
+    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    resumed_cache = [e for e in events if e["event"] == "feature_cache"][-1]
+    assert resumed_cache["misses"] == 0 and not (elsewhere.parent / "feature-cache").exists()
+
+
+def test_cli_resume_accepts_the_first_commands_path_flags(
+    make_tiny_checkpoint, dataset, tmp_path, capsys, monkeypatch
+):
+    """Repeating the first command with --resume names the same folder, written another way."""
+    (tmp_path / "encoder").mkdir()
+    run = make_tiny_checkpoint(
+        dataset,
+        tmp_path / "r",
+        modality="text",
+        stop_after_epochs=1,
+        text_encoder=str(tmp_path / "encoder"),
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ("--dataset", str(dataset), "--out", "r", "--resume", "--text-encoder", "encoder")
+    code, lines = run_cli(capsys, *argv)
+    assert code == 0 and lines == []
+    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events if e["event"] == "val"] == [1, 2]
+
+
+def test_cli_resume_refuses_a_dataset_with_other_labels(
+    make_tiny_checkpoint, make_tiny_dataset, dataset, tmp_path, capsys
+):
+    run = make_tiny_checkpoint(dataset, tmp_path / "r", modality="text", stop_after_epochs=1)
+    other = make_tiny_dataset(tmp_path / "other", n_posts=20, n_labels=3)
+    code, lines = run_cli(capsys, "--dataset", str(other), "--out", str(run), "--resume")
+    assert code == 2 and len(lines) == 1 and "has other labels than the run" in lines[0]
+
+
 def test_training_stops_early_when_val_map_stops_improving(make_tiny_checkpoint, dataset, tmp_path):
     """With a zero learning rate val mAP never rises after epoch 1: patience 1 ends at epoch 2."""
     run = make_tiny_checkpoint(
