@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
-import subprocess
 import sys
 from pathlib import Path
 
@@ -144,27 +143,14 @@ def test_cli_batches_long_input() -> None:
     assert out.count("en\t") == 1100
 
 
-def _run_module(backend: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    """``python -m preprocess langid --backend BACKEND`` in a child process, fed ``stdin``."""
-    return subprocess.run(
-        [sys.executable, "-m", "preprocess", "langid", "--backend", backend],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_cli_streams_stdin_as_a_module() -> None:
-    done = _run_module("fasttext", "Merci à tous pour vos messages\n😍\n")
+def test_cli_streams_stdin_as_a_module(run_langid) -> None:
+    done = run_langid("--backend", "fasttext", stdin="Merci à tous pour vos messages\n😍\n")
     assert done.returncode == 0, done.stderr
     assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["fr", "und"]
 
 
-def test_cli_unknown_backend_is_one_line_and_exit_2() -> None:
-    done = _run_module("nope", "hello\n")
+def test_cli_unknown_backend_is_one_line_and_exit_2(run_langid) -> None:
+    done = run_langid("--backend", "nope", stdin="hello\n")
     assert done.returncode == EXIT_USAGE
     assert done.stderr.splitlines() == [
         f"{PROG}: error: unknown language-id backend 'nope' "

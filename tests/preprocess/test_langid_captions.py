@@ -134,20 +134,10 @@ def test_a_bad_prior_is_a_usage_error(prior: object, message: str) -> None:
         langid.get_detector("caption", prior)  # type: ignore[arg-type]
 
 
-def _cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "preprocess", "langid", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=180,
-        check=False,
+def test_cli_explain_prints_the_evidence_per_line(run_langid) -> None:
+    done = run_langid(
+        "--explain", stdin="so tireddddd\nasante sana\n😍\nich bin so tired of this\n"
     )
-
-
-def test_cli_explain_prints_the_evidence_per_line() -> None:
-    done = _cli("--explain", stdin="so tireddddd\nasante sana\n😍\nich bin so tired of this\n")
     assert done.returncode == 0, done.stderr
     rows = [line.split("\t") for line in done.stdout.splitlines()]
     assert [row[0] for row in rows[:1] + rows[2:]] == ["en", "und", "mixed"]
@@ -157,8 +147,8 @@ def test_cli_explain_prints_the_evidence_per_line() -> None:
     assert "from the detectors" in rows[1][2]
 
 
-def test_cli_bad_prior_is_one_line_and_exit_2() -> None:
-    done = _cli("--prior", "en=high", stdin="hello\n")
+def test_cli_bad_prior_is_one_line_and_exit_2(run_langid) -> None:
+    done = run_langid("--prior", "en=high", stdin="hello\n")
     assert done.returncode == EXIT_USAGE
     assert done.stderr.splitlines() == [
         "hashtag-build-dataset: error: --prior expects CODE=SHARE pairs such as en=0.9, "
