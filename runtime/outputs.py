@@ -1,13 +1,14 @@
 """The one check of an output path, run by every command before it starts any work.
 
 A job that runs for minutes and then fails to create its output folder (its parent is a file,
-the place is read-only) wastes the run; the check here finds that in microseconds, without
-creating anything, so a refused command leaves no trace either.
+the place is read-only) wastes the run; the check here finds that in microseconds and leaves
+no trace: at most a probe file that is removed at once.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from runtime.errors import UsageError
@@ -16,7 +17,7 @@ from runtime.errors import UsageError
 def check_output_dir(path: str | os.PathLike[str], flag: str = "--out") -> Path:
     """``path`` as a folder this process can create or write into, else a UsageError.
 
-    Nothing is created: the nearest existing ancestor must be a writable folder.
+    The nearest existing ancestor must be a folder we can write into.
     """
     target = Path(path)
     if target.exists() and not target.is_dir():
@@ -50,3 +51,15 @@ def _check_creatable(target: Path, flag: str) -> None:
         raise UsageError(f"{flag} {target}: {existing} is a file, not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {target}: permission denied (cannot write into {existing})")
+    # Permission bits are not the whole story (root passes them; a read-only mount, a pseudo
+    # filesystem such as /proc or a full quota does not): a probe file says for sure.
+    before = existing.stat()
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".write-check-", dir=existing)
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {target}: cannot write into {existing} ({exc.strerror})"
+        ) from None
+    os.close(descriptor)
+    os.unlink(probe)
+    os.utime(existing, ns=(before.st_atime_ns, before.st_mtime_ns))  # no trace, not even a time

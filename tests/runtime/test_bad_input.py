@@ -28,6 +28,7 @@ from preprocess.image_fetch import GIVE_UP_AFTER, HttpFetcher, ImageRejected
 from preprocess.image_stage import DEFAULTS as IMAGE_DEFAULTS
 from runtime.checkpoints import check_checkpoint
 from runtime.errors import PipelineError, UsageError
+from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
 from serve.cli import main as serve_main
 from train.cli import evaluate_main, train_main
@@ -571,3 +572,14 @@ def test_check_checkpoint_refuses_a_file(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(UsageError, match="is a file"):
         check_checkpoint(tmp_path / "afile")
+
+
+def test_an_output_place_that_refuses_writes_despite_its_mode_is_refused_up_front(tmp_path, capsys):
+    """/proc passes a permission check for root, yet nothing can be created in it: the probe
+    file finds that before any work, where the mode bits alone let the job fail at the end."""
+    if not Path("/proc").is_dir():
+        pytest.skip("no /proc on this machine")
+    with pytest.raises(UsageError, match="cannot write into /proc"):
+        check_output_dir("/proc/hashtag-test-out")
+    argv = ["crawl", "--tag", "x", "--out", "/proc/hashtag-test-out"]
+    assert_refused(crawl_main, argv, capsys, tmp_path, 2, "cannot write into /proc")
