@@ -106,6 +106,9 @@ def make_payloads(count: int, seed: int = 0) -> list[dict]:
                 "text": caption,
                 "image_base64": base64.b64encode(buffer.getvalue()).decode("ascii"),
                 "n_label": 10,
+                # The original project's 20 tokens, which the baseline pads every caption to
+                # (the server's default is the checkpoint's own length), as in earlier runs.
+                "max_seq_len": 20,
             }
         )
     return payloads

@@ -56,12 +56,12 @@ from pathlib import Path
 from typing import Any
 
 import imagehash
-from PIL import Image, ImageOps
+from PIL import Image
 
 from preprocess.image_cache import CacheIndex, file_source, url_source, variant_of
 from preprocess.image_fetch import HttpFetcher, ImageRejected
 from preprocess.writer import FILE_MODE
-from runtime import image_policy
+from runtime import image_policy, image_prep
 from runtime.config import default_config
 from runtime.errors import UsageError
 from runtime.files import atomic_write_bytes
@@ -79,7 +79,7 @@ ZERO_ALLOWED = frozenset({"retries", "backoff_s", "processes"})
 #: Settings that change what a source turns into, hence part of the cache key.
 OUTPUT_SETTINGS = ("image_size", "jpeg_quality", "max_bytes", "max_pixels")
 #: Bump when decoding, resizing or encoding changes, so older cache entries are not reused.
-PROCESSING_VERSION = 2  # 2: runtime.image_policy decides (TIFF refused)
+PROCESSING_VERSION = 3  # 2: runtime.image_policy decides (TIFF refused); 3: runtime.image_prep
 #: Outcomes a retry cannot change, cached like successes.
 PERMANENT_FAILURES = frozenset(
     {
@@ -94,8 +94,6 @@ PERMANENT_FAILURES = frozenset(
         "corrupt",
     }
 )
-#: Transparent pixels are composited onto white, as a viewer would show them.
-BACKGROUND = (255, 255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -261,9 +259,10 @@ def resolve_settings(config: dict[str, Any] | None) -> dict[str, Any]:
 def decode_normalized(data: bytes, image_size: int, max_pixels: int) -> Image.Image:
     """Decode untrusted bytes fully into an upright RGB image, shorter side ``image_size``.
 
-    What is accepted is :mod:`runtime.image_policy`'s decision. JPEGs are decoded at the
-    smallest DCT scale (1/2, 1/4, 1/8) that still covers the target size, which skips most of
-    the decoding work for a photo bound to become a thumbnail.
+    What is accepted is :mod:`runtime.image_policy`'s decision, and orientation, transparency,
+    mode and resize filter are :mod:`runtime.image_prep`'s, as in training and serving. JPEGs
+    are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the target size,
+    which skips most of the decoding work for a photo bound to become a thumbnail.
     """
     try:
         image = image_policy.open_image(data, max_pixels=max_pixels)
@@ -273,40 +272,9 @@ def decode_normalized(data: bytes, image_size: int, max_pixels: int) -> Image.Im
             draft = (math.ceil(image.width * scale), math.ceil(image.height * scale))
             image.draft(image.mode, draft)
         image_policy.decode(image)
+        return image_prep.shrink(image_prep.prepare(image), image_size)
     except image_policy.ImageRefused as refused:
         raise ImageRejected(refused.reason) from refused
-    try:
-        ImageOps.exif_transpose(image, in_place=True)
-        return _shrink(_to_rgb(image), image_size)
-    except Exception as exc:  # noqa: BLE001 - malformed EXIF or an unconvertible mode
-        raise ImageRejected("corrupt") from exc
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, BACKGROUND), rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def _shrink(image: Image.Image, image_size: int) -> Image.Image:
-    """Downscale to the target shorter side with Pillow's antialiased bilinear filter.
-
-    Pillow widens the bilinear (triangle) kernel with the reduction, so it does not alias, and
-    it is the filter torchvision's ``Resize`` applies at training time; Lanczos costs about
-    twice as much here for no visible gain at 256 px. ``reducing_gap`` lets large non-JPEG
-    sources (no DCT shortcut) be box-reduced first.
-    """
-    width, height = image.size
-    if min(width, height) <= image_size:
-        return image
-    if width <= height:
-        size = (image_size, max(1, round(height * image_size / width)))
-    else:
-        size = (max(1, round(width * image_size / height)), image_size)
-    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _source_of(job: ImageJob, variant: str) -> str:

@@ -22,12 +22,12 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 from matplotlib.figure import Figure
-from PIL import Image
 
 from preprocess.dedup import DuplicatePair
 from preprocess.image_stage import ImageResult
 from preprocess.readers import Post
 from preprocess.writer import FILE_MODE
+from runtime import image_prep
 from runtime.files import atomic_write_text
 
 GALLERY_PER_SPLIT = 8
@@ -277,12 +277,7 @@ def _png(figure: Figure) -> str:
 
 def thumbnail_uri(path: Path) -> str:
     """A small JPEG of the image as a data URI: a few kB a post keeps the report light."""
-    with Image.open(path) as image:
-        thumbnail = image.convert("RGB")
-    thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-    buffer = io.BytesIO()
-    thumbnail.save(buffer, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return image_prep.thumbnail_data_uri(image_prep.load(path), THUMBNAIL_PX, quality=80)
 
 
 # templates -----------------------------------------------------------------------------------

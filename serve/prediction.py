@@ -22,17 +22,11 @@ from serve.settings import ServeSettings
 if TYPE_CHECKING:  # the app only calls it; importing it would load torch for type hints
     from train.predictor import Predictor
 
-ORIGINAL_MAX_SEQ_LEN = 20
 ORIGINAL_N_LABEL = 10
 # Generous static bounds for the request schemas; the model's own limits are checked per request.
 SCHEMA_MAX_SEQ_LEN = 4096
 SCHEMA_MAX_LABELS = 100_000
 MAX_URL_CHARS = 2048
-
-
-def default_seq_len(predictor: Predictor) -> int:
-    """The original's 20 caption tokens, capped by the model's maximum."""
-    return min(ORIGINAL_MAX_SEQ_LEN, predictor.max_seq_len)
 
 
 def default_n_label(predictor: Predictor) -> int:
@@ -47,10 +41,18 @@ class Outcome:
     hashtags: list[tuple[str, float]]
     model: str
     latency_ms: float
+    max_seq_len: int
+    notes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         tags = [{"tag": tag, "score": round(score, 6)} for tag, score in self.hashtags]
-        return {"hashtags": tags, "model": self.model, "latency_ms": round(self.latency_ms, 3)}
+        return {
+            "hashtags": tags,
+            "model": self.model,
+            "latency_ms": round(self.latency_ms, 3),
+            "max_seq_len": self.max_seq_len,
+            "notes": list(self.notes),
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,13 +125,15 @@ class PredictionService:
         max_seq_len: int | None,
         n_label: int | None,
     ) -> Outcome:
-        """Predict with the original's defaults (20 tokens, 10 tags), capped by what the model has.
+        """Predict reading as many caption tokens as the model was trained with (fewer when
+        asked; more is capped, and the answer's notes say so) and the original's 10 tags
+        (capped by the K the model knows).
 
         Cheap checks come first, so a request that will be refused never triggers a download.
         """
         caption = text or ""
-        max_seq_len = max_seq_len or default_seq_len(self.predictor)
-        self._check_limits(caption, max_seq_len, n_label)
+        self._check_limits(caption, n_label)
+        max_seq_len, notes = self._seq_len(max_seq_len)
         image = await self.fetcher.load(source)
         # The predictor turns the caption into model text itself; this copy only tells whether
         # anything is left of it.
@@ -139,18 +143,32 @@ class PredictionService:
         started = time.perf_counter()
         hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        return Outcome(caption, image, hashtags, self.predictor.name, latency_ms)
+        return Outcome(
+            caption, image, hashtags, self.predictor.name, latency_ms, max_seq_len, notes
+        )
 
-    def _check_limits(self, caption: str, max_seq_len: int, n_label: int | None) -> None:
+    def _seq_len(self, asked: int | None) -> tuple[int, tuple[str, ...]]:
+        """Caption tokens to read: the model's own length unless fewer are asked for.
+
+        Its own length is the default because a caption cut shorter than training saw is read
+        differently (a long caption's top 5 changed between 20 and 32 tokens). Asking for more
+        than it has is no error: the model cannot read more, so it reads what it can and the
+        note says so.
+        """
+        model_len = self.predictor.max_seq_len
+        if asked is None or asked <= model_len:
+            return asked or model_len, ()
+        note = (
+            f"max_seq_len {asked} is more than this model's {model_len} caption tokens; "
+            f"{model_len} were used"
+        )
+        return model_len, (note,)
+
+    def _check_limits(self, caption: str, n_label: int | None) -> None:
         limit = self.settings.max_text_chars
         if len(caption) > limit:
             raise RequestFailed(
                 422, "text_too_long", f"text is {len(caption)} characters; the limit is {limit}"
-            )
-        model_len = self.predictor.max_seq_len
-        if not 1 <= max_seq_len <= model_len:
-            raise RequestFailed(
-                422, "bad_max_seq_len", f"max_seq_len must be between 1 and {model_len}"
             )
         labels = len(self.predictor.labels)
         if n_label is not None and not 1 <= n_label <= labels:

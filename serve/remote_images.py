@@ -11,10 +11,8 @@ a private host. Whether the bytes are an image we take is :mod:`runtime.image_po
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import functools
-import io
 import ipaddress
 import re
 import socket
@@ -26,12 +24,13 @@ from urllib.parse import urljoin
 import httpx
 from PIL import Image
 
-from runtime import image_policy
+from runtime import image_policy, image_prep
 from serve.errors import RequestFailed
 
 DRIVE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 DRIVE_ID_PATTERN = DRIVE_ID.pattern
 PREVIEW_SIDE = 512
+PREVIEW_QUALITY = 85
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,34 +44,27 @@ class FetchPolicy:
 
 
 def decode_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Decode ``data`` to RGB if :mod:`runtime.image_policy` takes it, else a 400 saying why.
+    """Decode ``data`` if :mod:`runtime.image_policy` takes it, prepared by
+    :mod:`runtime.image_prep` (upright, transparency on white, RGB) as training saw its
+    pictures; else a 400 saying why.
 
     The pixel count is read from the header before any pixel is decoded, so a small file that
     expands to gigabytes (a decompression bomb) is refused without allocating it.
     """
     try:
-        return image_policy.accept(data, max_pixels=max_pixels).convert("RGB")
+        return image_prep.prepare(image_policy.accept(data, max_pixels=max_pixels))
     except image_policy.ImageRefused as refused:
         if refused.reason in ("truncated", "corrupt"):
             cause = refused.__cause__
             raise RequestFailed(400, "corrupt_image", f"corrupt image: {cause}") from None
         code = "image_too_large" if refused.reason == "too_large" else refused.reason
         raise RequestFailed(400, code, str(refused)) from None
-    except (OSError, ValueError) as exc:  # an image whose mode cannot become RGB
-        raise RequestFailed(400, "corrupt_image", f"corrupt image: {exc}") from None
 
 
 def preview_data_uri(image: Image.Image) -> str:
-    """A small re-encoded JPEG as a ``data:`` URI, so the page shows the image without storing it.
-
-    Re-encoding (instead of echoing the client's bytes) means the page only ever embeds a JPEG
-    we produced, whatever the upload was.
-    """
-    preview = image.copy()
-    preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    buffer = io.BytesIO()
-    preview.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    """The page's picture: a small JPEG re-encoded from the prepared image (so upright, as the
+    model saw it) as a ``data:`` URI, so nothing is stored."""
+    return image_prep.thumbnail_data_uri(image, PREVIEW_SIDE, PREVIEW_QUALITY)
 
 
 @dataclasses.dataclass(frozen=True)

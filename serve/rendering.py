@@ -1,7 +1,8 @@
 """How answers and refusals look: the HTML pages for people, JSON for API clients.
 
 The page routes negotiate: JSON when the Accept header ranks it above HTML (or under /api/),
-else the form page or the result page. A refused request gets the form again, filled in as sent.
+else the form page or the result page. The form comes back filled in as sent, after an answer
+and after a refusal.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from serve.errors import RequestFailed
 from serve.metrics import ServeMetrics
-from serve.prediction import Outcome, default_n_label, default_seq_len
+from serve.prediction import Outcome, default_n_label
 from serve.remote_images import preview_data_uri
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # The form page's worked example: a caption as people write it (the hashtag and the mention are
 # removed before the model reads it; the emoji is kept, or spelt out for a demojized dataset).
 EXAMPLE_CAPTION = "Golden hour on the beach with friends 🌅 #sunset @sam"
-# Request fields the form page fills in again after an error (files cannot be re-filled).
+# Request fields the form page fills in again, after an answer or an error (files cannot be).
 FORM_FIELDS = ("text", "image_url", "n_label", "max_seq_len")
 
 
@@ -57,6 +58,9 @@ class Pages:
             return JSONResponse(outcome.as_json())
         # The preview is a JPEG encode of the image: CPU work, kept off the event loop.
         context = await asyncio.to_thread(page_context, outcome, self.predictor)
+        # The form keeps the settings it was sent with, the caption tokens as they were read.
+        submitted = {**await _submitted(request), "max_seq_len": str(outcome.max_seq_len)}
+        context["submitted"] = submitted
         return self.templates.TemplateResponse(request, template, context)
 
     async def render_error(self, request: Request, error: RequestFailed) -> Response:
@@ -97,7 +101,6 @@ def page_context(outcome: Outcome | None, predictor: Predictor) -> dict[str, Any
         "label_count": len(predictor.labels),
         "labels": predictor.labels,
         "max_seq_len": predictor.max_seq_len,
-        "default_seq_len": default_seq_len(predictor),
         "default_n_label": default_n_label(predictor),
         "example": {"text": EXAMPLE_CAPTION, "n_label": min(5, len(predictor.labels))},
         "outcome": outcome,
@@ -111,7 +114,7 @@ def page_context(outcome: Outcome | None, predictor: Predictor) -> dict[str, Any
 
 
 async def _submitted(request: Request) -> dict[str, str]:
-    """The form fields (or query parameters) a refused request carried, to show them again.
+    """The form fields (or query parameters) a request carried, to show them again.
 
     The route has already parsed the form and Starlette keeps it on the request; a body that
     could not be parsed leaves only the query parameters.

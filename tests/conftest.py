@@ -243,6 +243,41 @@ def image_bytes(
     return buffer.getvalue()
 
 
+def image_twins() -> dict[str, tuple[bytes, bytes]]:
+    """Files a viewer turns or flattens, each with its twin: a PNG of what the viewer shows.
+
+    ``exif6``: a portrait picture (a red band on top) stored as phones store it, a landscape
+    JPEG frame with EXIF orientation 6; its twin is that decoded frame turned upright. ``rgba``:
+    a PNG whose transparent pixels hold black, half transparent in a band; its twin is the
+    picture on white. A twin has the very pixels its file shows, so a path that prepares
+    pictures as the dataset build does scores the two the same.
+    """
+    rng = np.random.default_rng(7)
+    upright = rng.integers(0, 80, size=(64, 48, 3), dtype=np.uint8)
+    upright[:, :, 2] += np.linspace(60, 170, 64, dtype=np.uint8)[:, None]
+    upright[:16] = (220, 40, 40)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the viewer turns the stored frame 90 degrees clockwise
+    stored = _encoded(Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90), "JPEG", exif)
+    shown = Image.open(io.BytesIO(stored)).transpose(Image.Transpose.ROTATE_270)
+    pixels = rng.integers(0, 256, size=(48, 64, 4), dtype=np.uint8)
+    pixels[:, :24, :] = 0  # transparent black, as editors save a cut-out
+    pixels[:, 24:40, 3] = 128
+    pixels[:, 40:, 3] = 255
+    clear = Image.fromarray(pixels, "RGBA")
+    on_white = Image.alpha_composite(Image.new("RGBA", clear.size, "white"), clear)
+    return {
+        "exif6": (stored, _encoded(shown, "PNG")),
+        "rgba": (_encoded(clear, "PNG"), _encoded(on_white.convert("RGB"), "PNG")),
+    }
+
+
+def _encoded(image: Image.Image, fmt: str, exif: Image.Exif | None = None) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **({"exif": exif} if exif is not None else {}))
+    return buffer.getvalue()
+
+
 # the helpers above, as factory fixtures under the names the tests call them by ------------------
 
 
@@ -280,6 +315,11 @@ def make_tiny_checkpoint_fixture() -> Callable[..., Path]:
 @pytest.fixture(scope="session", name="image_bytes")
 def image_bytes_fixture() -> Callable[..., bytes]:
     return image_bytes
+
+
+@pytest.fixture(scope="session", name="image_twins")
+def image_twins_fixture() -> dict[str, tuple[bytes, bytes]]:
+    return image_twins()
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 from torchvision import transforms
 from transformers import PreTrainedTokenizerBase
 
+from runtime import image_prep
 from runtime.errors import UsageError
 from runtime.label_file import read_labels
 from train.config_check import SPLITS
@@ -144,8 +144,7 @@ def neutral_pixels(image_size: int) -> torch.Tensor:
 def load_pixels(path: Path | None, transform: transforms.Compose, image_size: int) -> torch.Tensor:
     if path is None:
         return neutral_pixels(image_size)
-    with Image.open(path) as image:
-        return transform(image.convert("RGB"))
+    return transform(image_prep.load(path))
 
 
 def multi_hot(label_lists: Any, num_labels: int) -> torch.Tensor:

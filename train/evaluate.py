@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from runtime import image_prep
 from runtime.errors import UsageError
+from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
 from train.checkpoint import read_config, read_metrics, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
@@ -151,7 +153,8 @@ def _score_frame(
 
 
 def open_images(paths: list[Path | None]) -> list[Image.Image | None]:
-    """A split's images as RGB (``None`` for a post without one); unreadable is a usage error."""
+    """A split's images, prepared as training read them (``None`` for a post without one);
+    unreadable is a usage error."""
     return [_open_image(path) for path in paths]
 
 
@@ -159,9 +162,8 @@ def _open_image(path: Path | None) -> Image.Image | None:
     if path is None:
         return None
     try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except OSError as exc:
+        return image_prep.load(path)
+    except (OSError, ImageRefused) as exc:
         raise UsageError(f"cannot read image {path}: {exc}") from None
 
 

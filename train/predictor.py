@@ -5,7 +5,9 @@ Missing inputs have one documented neutral value: a ``None`` caption is the empt
 stand-ins training used. Captions are padded to the longest in the batch, as in training (padding
 to ``max_seq_len`` would cost a short caption up to twice the encoder time), and the padding is
 masked out, so with dropout off a post scores the same alone or in a batch, up to float32
-rounding (about 1e-6: the CPU kernels sum in an order that depends on the shapes).
+rounding (about 1e-6: the CPU kernels sum in an order that depends on the shapes). An image is
+prepared as the dataset build prepared the training pictures (``runtime.image_prep``: turned
+upright by its EXIF orientation, transparency on white, RGB), so any PIL image may be passed.
 
 :meth:`Predictor.predict` takes captions as people write them and turns each into model text the
 way the training data did (``preprocess.text.model_text`` with the dataset's ``demojize``);
@@ -26,6 +28,7 @@ from huggingface_hub import ModelHubMixin
 from PIL import Image
 
 from preprocess.text import model_text
+from runtime import image_prep
 from train.checkpoint import load_release, save_release
 from train.data import ImageInput, neutral_pixels, tokenize
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
@@ -135,4 +138,4 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
     def _pixels(self, image: Image.Image | None) -> torch.Tensor:
         if image is None:
             return neutral_pixels(self.image_size)
-        return self._transform(image.convert("RGB"))
+        return self._transform(image_prep.prepare(image))

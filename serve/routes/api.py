@@ -30,6 +30,8 @@ class PredictResponse(BaseModel):
     hashtags: list[Hashtag]
     model: str
     latency_ms: float
+    max_seq_len: int = Field(description="caption tokens the model read at most")
+    notes: list[str] = Field(description="how the request was adjusted, e.g. a capped max_seq_len")
 
 
 class ApiPredictRequest(BaseModel):
@@ -40,7 +42,10 @@ class ApiPredictRequest(BaseModel):
     image_url: str | None = Field(None, max_length=MAX_URL_CHARS, description="http(s) image URL")
     image_base64: str | None = Field(None, description="the image file, base64-encoded")
     max_seq_len: int | None = Field(
-        None, ge=1, le=SCHEMA_MAX_SEQ_LEN, description="default min(20, the model's maximum)"
+        None,
+        ge=1,
+        le=SCHEMA_MAX_SEQ_LEN,
+        description="caption tokens read; default and cap: the length the model was trained with",
     )
     n_label: int | None = Field(None, ge=1, le=SCHEMA_MAX_LABELS, description="default min(10, K)")
 

@@ -59,8 +59,9 @@ def test_original_url_defaults_and_json_when_accept_asks(served, predictor):
     )
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"hashtags", "model", "latency_ms"}
+    assert set(body) == {"hashtags", "model", "latency_ms", "max_seq_len", "notes"}
     assert body["model"] == predictor.name
+    assert (body["max_seq_len"], body["notes"]) == (predictor.max_seq_len, [])
     assert len(body["hashtags"]) == min(10, len(predictor.labels))
     scores = [item["score"] for item in body["hashtags"]]
     assert scores == sorted(scores, reverse=True)
