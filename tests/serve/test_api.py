@@ -92,6 +92,35 @@ def test_same_image_by_drive_upload_url_and_api_gives_same_tags(image_bytes, ser
     assert tags_of(by_url) == tags_of(by_api)
 
 
+LONG_CAPTION = " ".join(f"word{i % 12} sunset" for i in range(30))
+
+
+def test_max_seq_len_defaults_to_the_models_own_length(served, predictor):
+    client, _ = served
+    request = {"text": LONG_CAPTION, "n_label": len(predictor.labels)}
+    default = client.post("/api/predict", json=request).json()
+    own = client.post("/api/predict", json={**request, "max_seq_len": predictor.max_seq_len})
+    original = client.post("/api/predict", json={**request, "max_seq_len": 20})
+    assert default["max_seq_len"] == predictor.max_seq_len == 32
+    assert default["hashtags"] == own.json()["hashtags"]
+    assert default["hashtags"] != original.json()["hashtags"]  # the caption is cut at 20
+
+
+def test_max_seq_len_over_the_models_is_capped_and_said(served, predictor):
+    client, _ = served
+    request = {"text": LONG_CAPTION, "n_label": len(predictor.labels)}
+    default = client.post("/api/predict", json=request).json()
+    over = client.post("/api/predict", json={**request, "max_seq_len": 100})
+    assert over.status_code == 200
+    note = "max_seq_len 100 is more than this model's 32 caption tokens; 32 were used"
+    assert over.json()["notes"] == [note]
+    assert over.json()["max_seq_len"] == 32
+    assert over.json()["hashtags"] == default["hashtags"]
+    page = client.get("/predict", params={"text": LONG_CAPTION, "max_seq_len": 100})
+    assert page.status_code == 200
+    assert f'<p id="notes" class="note">{note.replace(chr(39), "&#39;")}</p>' in page.text
+
+
 @pytest.mark.parametrize("file_id", ["bigPhoto", "oldPage"])
 def test_drive_virus_scan_interstitial_is_passed(served, file_id):
     client, mock = served

@@ -1,5 +1,5 @@
 """/docs and /redoc render offline in Chromium; the form page names the model, its labels, an
-example and the docs, and keeps what the user typed when a request is refused."""
+example and the docs, and keeps what the user typed, after an answer and after a refusal."""
 
 from __future__ import annotations
 
@@ -96,6 +96,20 @@ def test_refused_form_comes_back_with_the_caption_and_settings(client):
     assert ">#sunset @sam</textarea>" in page
     assert 'id="n_label" min="1" max="12" value="3"' in page
     assert 'id="max_seq_len" min="1" max="32" value="8"' in page
+
+
+def test_answered_form_keeps_the_caption_and_settings(client):
+    data = {"text": "word1 today", "n_label": "3", "max_seq_len": "8", "image_url": ""}
+    response = client.post("/predict", data=data)
+    assert response.status_code == 200
+    page = response.text
+    assert 'id="hashtags"' in page and 'id="notes"' not in page
+    assert ">word1 today</textarea>" in page
+    assert 'id="n_label" min="1" max="12" value="3"' in page
+    assert 'id="max_seq_len" min="1" max="32" value="8"' in page
+    capped = client.post("/predict", data={**data, "max_seq_len": "500"}).text
+    assert 'id="max_seq_len" min="1" max="32" value="32"' in capped  # as it was read
+    assert 'id="notes"' in capped
 
 
 def test_refused_original_url_keeps_its_query_in_the_form(client):
