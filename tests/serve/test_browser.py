@@ -66,3 +66,18 @@ def test_url_form_fetches_a_loopback_image_when_allowed(site, browser):
         browser, base, lambda: browser.find_element(By.ID, "image_url").send_keys(url)
     )
     assert tags == api_tags(base, image_url=url)
+
+
+def test_phone_photo_is_shown_upright(image_twins, site, browser, tmp_path):
+    """A JPEG stored landscape with EXIF orientation 6 appears portrait, as on the phone."""
+    base, _ = site
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(image_twins["exif6"][0])
+    submit_and_read(
+        browser, base, lambda: browser.find_element(By.ID, "image").send_keys(str(photo))
+    )
+    preview = browser.find_element(By.ID, "preview")
+    width, height = browser.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", preview
+    )
+    assert (width, height) == (48, 64)
