@@ -69,6 +69,26 @@ def new_stage(target: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=_stage_prefix(target, "building"), dir=target.parent))
 
 
+def missing_parents(target: Path) -> list[Path]:
+    """The folders above ``target`` that do not exist yet, nearest first: what a writer that
+    fails should remove again (:func:`remove_empty_folders`), so it leaves no empty ``runs/``."""
+    missing = []
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    return missing
+
+
+def remove_empty_folders(folders: Iterable[Path]) -> None:
+    """Remove ``folders`` in order, stopping at the first that is not empty (or not there)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def promote_stage(stage: Path, target: Path, mode: int = 0o755) -> None:
     """Put ``stage`` in place of ``target``. A folder cannot be renamed over a non-empty one, so
     an existing ``target`` is first moved aside, then deleted."""
@@ -179,6 +199,7 @@ def append_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]
     if not lines:
         return 0
     data = "".join(lines).encode("utf-8")
+    existed = os.path.exists(path)
     with open(path, "ab", buffering=0) as handle:  # unbuffered: nothing left to flush later
         start = handle.seek(0, os.SEEK_END)
         try:
@@ -191,6 +212,8 @@ def append_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]
             # at its last whole line and the same command can append again later.
             with contextlib.suppress(OSError):
                 os.ftruncate(handle.fileno(), start)
+                if not existed:  # nor an empty file where there was none
+                    os.unlink(path)
             raise
     return len(lines)
 

@@ -51,8 +51,13 @@ def fault_errno(exc: BaseException) -> int | None:
             for words, code in _QUOTED.items():
                 if words in text:
                     return code
-        current = current.__cause__ or current.__context__
+        current = _reason(current)
     return None
+
+
+def _reason(exc: BaseException) -> BaseException | None:
+    """The exception ``exc`` was raised from or while handling (``from None`` hides it)."""
+    return exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
 
 
 def write_fault(
@@ -65,9 +70,10 @@ def write_fault(
     names, if any.
     """
     code = fault_errno(exc)
-    if code is None or (where is None and code in _DENIED):
-        return None
-    place = Path(where) if where is not None else _named_file(exc)
+    named = _named_file(exc)
+    if code is None or (code in _DENIED and not _inside(named, where)):
+        return None  # a permission error elsewhere is an input's, not the output's
+    place = Path(where) if where is not None else named
     shown = str(place) if place is not None else "the output place"
     if code in _FULL:
         return WriteFault(
@@ -86,7 +92,7 @@ def writing_into(where: str | os.PathLike[str]) -> Iterator[None]:
     ``where`` (the command's output folder or file)."""
     try:
         yield
-    except WriteFault:
+    except PipelineError:  # already one line that says what happened
         raise
     except Exception as exc:
         fault = write_fault(exc, where)
@@ -95,10 +101,23 @@ def writing_into(where: str | os.PathLike[str]) -> Iterator[None]:
         raise fault from exc
 
 
+def _inside(named: Path | None, where: str | os.PathLike[str] | None) -> bool:
+    """Whether a permission error on ``named`` (``None``: a library did not say) is one on the
+    output place ``where``: in it, or ``where`` itself."""
+    if where is None:
+        return False
+    if named is None:
+        return True
+    place = Path(os.path.abspath(where))
+    file = Path(os.path.abspath(named))
+    return file == place or place in file.parents or file in place.parents
+
+
 def _named_file(exc: BaseException) -> Path | None:
+    """The file the OSError behind ``exc`` names, if any."""
     current: BaseException | None = exc
     while current is not None:
         if isinstance(current, OSError) and current.filename:
             return Path(os.fsdecode(current.filename))
-        current = current.__cause__ or current.__context__
+        current = _reason(current)
     return None
