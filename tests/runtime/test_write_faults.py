@@ -149,7 +149,7 @@ def test_crawl_into_a_folder_made_unwritable_mid_run_says_so_and_resumes(
     code, _ = run_cli(crawl_main, argv, capsys)
     posts = assert_whole_lines(out / "posts.jsonl")
     assert code == 0 and posts[: len(kept)] == kept
-    assert len(posts) == 400 == len({post["shortcode"] for post in posts})
+    assert len(kept) < len(posts) == len({post["shortcode"] for post in posts})
     assert all((out / post["image_path"]).is_file() for post in posts)
 
 
