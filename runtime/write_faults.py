@@ -25,11 +25,13 @@ from runtime.errors import PipelineError
 # errno -> what happened. Only the first two kinds are certain to be a write's fault wherever
 # they arise; a permission error may just as well come from reading an input, so it counts only
 # inside writing_into().
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_FULL = {errno.ENOSPC, errno.EDQUOT}
 _READ_ONLY = {errno.EROFS}
 _DENIED = {errno.EACCES, errno.EPERM}
+_WRITE_ERRNOS = _FULL | _READ_ONLY | _DENIED
 # The system's wording, as libraries that do not raise OSError quote it (strerror of each errno).
-_QUOTED = {os.strerror(code): code for code in (*_FULL, *_READ_ONLY, *_DENIED)}
+# Not "Permission denied": in a library's message it may be about anything (a browser, a socket).
+_QUOTED = {os.strerror(code): code for code in (*_FULL, *_READ_ONLY)}
 
 
 class WriteFault(PipelineError):
@@ -44,7 +46,7 @@ def fault_errno(exc: BaseException) -> int | None:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno is not None:
-            if current.errno in _QUOTED.values():
+            if current.errno in _WRITE_ERRNOS:
                 return current.errno
         else:
             text = str(current)
