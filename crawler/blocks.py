@@ -18,12 +18,35 @@ is classified before it is parsed, the way instaloader and gallery-dl read them:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
 LOGIN, CHALLENGE, RATE_LIMIT, FEEDBACK = "login", "challenge", "rate_limit", "feedback"
+
+# Chromium's net:: errors that mean the site cannot be reached from here at all (no network, a
+# name that does not resolve, nothing listening): not throttling. On the crawl's first page they
+# end it at once (exit 1); later they may be a passing outage, and back off like any failure.
+UNREACHABLE_ERRORS = frozenset(
+    {
+        "ERR_NAME_NOT_RESOLVED",
+        "ERR_NAME_RESOLUTION_FAILED",
+        "ERR_CONNECTION_REFUSED",
+        "ERR_ADDRESS_UNREACHABLE",
+        "ERR_INTERNET_DISCONNECTED",
+        "ERR_NETWORK_ACCESS_DENIED",
+    }
+)
+_NET_ERROR = re.compile(r"\bnet::(ERR_[A-Z_]+)")
+
+
+def unreachable_error(message: str) -> str | None:
+    """The ``net::ERR_*`` code in a page-load failure if it says the site is unreachable."""
+    match = _NET_ERROR.search(message)
+    return match.group(1) if match and match.group(1) in UNREACHABLE_ERRORS else None
+
 
 _RATE_LIMIT_TEXT = "please wait a few minutes"
 # GraphQL's own throttling answer: {"data": null, "errors": [{"code": 1675004, ...}]} at HTTP 200.

@@ -30,6 +30,7 @@ from runtime.config import check_types, default_config, write_resolved
 from runtime.errors import UsageError
 from runtime.logs import log_to_file, progress_disabled
 from runtime.outputs import check_output_dir
+from runtime.write_faults import writing_into
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ def crawl_command(args: argparse.Namespace) -> int:
                 if config["per_target"] is None and config["limit"]:
                     config["per_target"] = -(-config["limit"] // len(chosen))
         out_dir.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(writing_into(out_dir))  # a full or read-only disk: one line
         log_to_file(out_dir / "crawl.log")
         if args.shard:
             chosen = targets.shard(chosen, *targets.parse_shard(args.shard))

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
 from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -29,7 +29,7 @@ from crawler.politeness import Politeness, query_type
 from crawler.records import PostStore
 from crawler.state import CrawlState, TargetState, load_state, save_state
 from crawler.targets import Target
-from runtime.errors import RemoteStop
+from runtime.errors import PipelineError, RemoteStop
 from runtime.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ class Crawler:
         self.summary = CrawlSummary()
         self._noted_requests = 0
         self._throttled = 0  # refusals in a row, across targets: the backoff attempt number
+        self._pages_opened = 0  # feed pages that loaded, this run
         self._progress: tqdm | None = None
 
     def run(self, targets: list[Target]) -> CrawlSummary:
@@ -194,7 +195,7 @@ class Crawler:
                     break
                 self._crawl_target(target)
             self.summary.stop_reason = "limit reached" if self._limit_reached() else "targets done"
-        except RemoteStop as exc:
+        except PipelineError as exc:  # a RemoteStop, or a site not reachable at all
             self.summary.stop_reason = str(exc)
             raise
         finally:
@@ -278,12 +279,27 @@ class Crawler:
         except TimeoutException:
             raise _Stalled(f"page load timed out: {url}") from None
         except WebDriverException as exc:  # e.g. net::ERR_NAME_NOT_RESOLVED when offline
-            raise _Stalled(f"page load failed: {url}: {first_line(exc)}") from None
+            self._load_failed(url, first_line(exc))
         net_error = self.driver.execute_script(_NET_ERROR_SCRIPT)
         if net_error:  # a failure now, not after every scroll has waited for a feed response
-            raise _Stalled(f"page load failed: {url}: net::{net_error}")
+            self._load_failed(url, f"net::{net_error}")
+        self._pages_opened += 1
         landed = self.driver.current_url  # one WebDriver round trip
         self._stop_if_blocked(blocks.classify_redirect(landed), landed)
+
+    def _load_failed(self, url: str, reason: str) -> NoReturn:
+        """A page load failed. Before any page has opened, a site that cannot be reached at all
+        (no network, a name that does not resolve, a refused connection) is no throttling to
+        wait out: the crawl ends now, in one line, with its state saved. Later, back off."""
+        code = blocks.unreachable_error(reason)
+        if code and not self._pages_opened:
+            raise PipelineError(
+                f"cannot reach {urlsplit(url).netloc}: net::{code} on the first page {url} "
+                f"(no network, a name that does not resolve, or nothing listening); state saved "
+                f"in {self.state_path}: check the network and --base-url, then run the same "
+                "command to resume"
+            )
+        raise _Stalled(f"page load failed: {url}: {reason}")
 
     def _follow_feed(self, target: Target, progress: TargetState) -> None:
         """Scroll until the feed ends or the quota is met; _Stalled when scrolls go unanswered,

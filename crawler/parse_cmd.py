@@ -37,6 +37,7 @@ from runtime.cli import required_group, subcommand
 from runtime.errors import EXIT_OK, EXIT_USAGE
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_file
+from runtime.write_faults import writing_into
 
 PROG = "hashtag-crawl parse"
 log = logging.getLogger(__name__)
@@ -122,9 +123,10 @@ def run_parse(args: argparse.Namespace) -> int:
             continue
         summary.files_parsed += 1
         records = [record for page in pages for record in page.records]
-        if store is None:
-            store = PostStore(args.out)
-        added = store.add(records)
+        with writing_into(args.out):  # a full or read-only disk: one line, no torn record
+            if store is None:
+                store = PostStore(args.out)
+            added = store.add(records)
         summary.posts_added += len(added)
         summary.duplicates += len(records) - len(added)
         tqdm.write(file_line(path, pages), file=sys.stdout)

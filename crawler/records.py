@@ -85,11 +85,10 @@ class PostStore:
 
     def add(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Append the records not stored yet (first one wins within a batch); return them."""
-        fresh: list[dict[str, Any]] = []
+        fresh: dict[str, dict[str, Any]] = {}
         for record in records:
-            code = record["shortcode"]
-            if code not in self.shortcodes:
-                self.shortcodes.add(code)
-                fresh.append(record)
-        append_jsonl(self.path, fresh)
-        return fresh
+            if record["shortcode"] not in self.shortcodes:
+                fresh.setdefault(record["shortcode"], record)
+        append_jsonl(self.path, fresh.values())
+        self.shortcodes.update(fresh)  # only once they are on disk
+        return list(fresh.values())

@@ -22,6 +22,7 @@ from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
 from runtime.logs import progress_disabled
 from runtime.pipes import stop_quietly_on_closed_stdout
+from runtime.write_faults import writing_into
 
 PROG = "hashtag-build-dataset"
 
@@ -206,7 +207,8 @@ def build_command(args: argparse.Namespace) -> int:
     config = BUILD_FLAGS.resolve(args)
     if not config.get("out"):
         raise UsageError("--out DIR is required")
-    funnel = build_dataset(config, progress=not progress_disabled(args))
+    with writing_into(config["out"]):  # a full or read-only disk mid-build: one line
+        funnel = build_dataset(config, progress=not progress_disabled(args))
     print(funnel.summary())
     return 0
 
@@ -242,9 +244,10 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write the dataset as webdataset tar shards per split, or as a saved HF dataset."""
-    counts = export.export_dataset(
-        args.dataset, args.out, args.format, args.shard_size, not progress_disabled(args)
-    )
+    with writing_into(args.out):  # a full or read-only disk mid-export: one line
+        counts = export.export_dataset(
+            args.dataset, args.out, args.format, args.shard_size, not progress_disabled(args)
+        )
     print(", ".join(f"{split} {n}" for split, n in counts.items()), "->", args.out)
     return 0
 

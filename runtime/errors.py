@@ -48,6 +48,12 @@ def run_main(body: Callable[[], int | None], prog: str) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        from runtime.write_faults import write_fault  # it imports PipelineError from here
+
+        fault = write_fault(exc)
+        if fault is not None:  # a full or read-only disk, wherever the write happened
+            _report(prog, str(fault), exc)
+            return fault.exit_code
         _report(prog, f"unexpected {type(exc).__name__}: {exc}", exc)
         return EXIT_FAILED
     return EXIT_OK if code is None else code

@@ -5,6 +5,7 @@ No stage may leave a half-written file behind, even after ``kill -9`` (docs/arch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -66,6 +67,26 @@ def new_stage(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned_stages(target)
     return Path(tempfile.mkdtemp(prefix=_stage_prefix(target, "building"), dir=target.parent))
+
+
+def missing_parents(target: Path) -> list[Path]:
+    """The folders above ``target`` that do not exist yet, nearest first: what a writer that
+    fails should remove again (:func:`remove_empty_folders`), so it leaves no empty ``runs/``."""
+    missing = []
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    return missing
+
+
+def remove_empty_folders(folders: Iterable[Path]) -> None:
+    """Remove ``folders`` in order, stopping at the first that is not empty (or not there)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def promote_stage(stage: Path, target: Path, mode: int = 0o755) -> None:
@@ -172,14 +193,28 @@ def _is_json(line: bytes) -> bool:
 
 
 def append_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:
-    """Append records as one write, then flush and fsync; return how many were written."""
+    """Append records as one write, then fsync; return how many were written. A write that
+    fails (a full disk) is cut back off, so the file never ends in a torn line of ours."""
     lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records]
     if not lines:
         return 0
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write("".join(lines))
-        handle.flush()
-        os.fsync(handle.fileno())
+    data = "".join(lines).encode("utf-8")
+    existed = os.path.exists(path)
+    with open(path, "ab", buffering=0) as handle:  # unbuffered: nothing left to flush later
+        start = handle.seek(0, os.SEEK_END)
+        try:
+            written = 0
+            while written < len(data):
+                written += handle.write(data[written:])
+            os.fsync(handle.fileno())
+        except BaseException:
+            # A full disk (or a signal) mid-write: cut what got out, so the file still ends
+            # at its last whole line and the same command can append again later.
+            with contextlib.suppress(OSError):
+                os.ftruncate(handle.fileno(), start)
+                if not existed:  # nor an empty file where there was none
+                    os.unlink(path)
+            raise
     return len(lines)
 
 

@@ -51,10 +51,18 @@ def log_to_file(log_file: str | Path) -> None:
     level = logging.DEBUG if root.level == logging.DEBUG else logging.INFO
     root.setLevel(min(root.level or logging.WARNING, logging.INFO))
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler = _LogFile(log_file, encoding="utf-8")
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
+
+
+class _LogFile(logging.FileHandler):
+    """A log file that drops a line it cannot write (a full disk) instead of printing a
+    traceback per line: the command's own writes then fail and say so in one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        return
 
 
 def progress_disabled(args: argparse.Namespace) -> bool:

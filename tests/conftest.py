@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -332,3 +333,42 @@ def build_app() -> Callable[..., Any]:
         return create_app(ServeSettings(**overrides), predictor)
 
     return build
+
+
+# small disks: full and read-only file systems ------------------------------------------------
+
+
+class SmallDisk:
+    """A tmpfs of a few KiB mounted on a folder of the test (root may mount one), so a command
+    meets a really full disk; ``resize`` gives it room again, as freeing space would."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def resize(self, size: str) -> None:
+        _mount("-o", f"remount,size={size}", self.folder)
+
+
+def _mount(*args: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mount", *map(str, args)], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[str], SmallDisk]]:
+    """``small_disk(size)``: a new tmpfs of ``size`` (``"16k"``) under ``tmp_path``; skips
+    where mounting is not permitted; every disk is unmounted after the test, whatever happened."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> SmallDisk:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", folder)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+        mounted.append(folder)
+        return SmallDisk(folder)
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["chattr", "-R", "-i", str(folder)], capture_output=True, check=False)
+        subprocess.run(["umount", "--lazy", str(folder)], capture_output=True, check=False)

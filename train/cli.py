@@ -18,6 +18,7 @@ from runtime.errors import UsageError
 from runtime.label_file import read_labels
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
+from runtime.write_faults import writing_into
 from train.config_check import CHOICES, SPLITS, check_evaluate_config, check_train_config
 
 RESUMABLE_STATE = f"{LAST_DIR}/{STATE_FILE}"
@@ -228,7 +229,8 @@ def run_train(args: argparse.Namespace) -> int:
     from train.loop import train  # torch and transformers load only once the flags are valid
 
     # A new run writes beside --out until its first checkpoint: a failure leaves nothing to clean.
-    train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
+    with writing_into(args.out):  # a full or read-only disk mid-run: one line that names it
+        train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
     return 0
 
 
@@ -305,15 +307,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_output_file(report, "--report")
     from train.evaluate import evaluate
 
-    evaluate(
-        args.checkpoint,
-        dataset,
-        config["split"],
-        baselines,
-        config["batch_size"],
-        progress=not progress_disabled(args),
-        report=report,
-    )
+    with writing_into(report or args.checkpoint):  # metrics beside the checkpoint, the report
+        evaluate(
+            args.checkpoint,
+            dataset,
+            config["split"],
+            baselines,
+            config["batch_size"],
+            progress=not progress_disabled(args),
+            report=report,
+        )
     return 0
 
 

@@ -3,9 +3,10 @@
 A new run fills ``.OUT.building-PID+HOST+...`` (runtime.files' staging names), which becomes
 ``--out`` in one rename once ``model.safetensors`` and ``last/`` are in it; from then on the run
 writes in place. So ``--out`` holds a run or nothing: a run that fails before its first
-checkpoint removes its staging folder, and one killed outright leaves a staging folder that the
-next run for the same ``--out`` recognises (its process is gone) and deletes. The retry is the
-same command, without ``--resume`` and without clean-up. A resumed run writes in place from the
+checkpoint (a full disk, say) removes its staging folder and the folders it created above it,
+and one killed outright leaves a staging folder that the next run for the same ``--out``
+recognises (its process is gone) and deletes. The retry is the same command, without
+``--resume`` and without clean-up. A resumed run writes in place from the
 start.
 
 Only rank 0 writes; the other ranks of a torchrun job get a folder that is never written.
@@ -25,7 +26,13 @@ from torch.utils.tensorboard import SummaryWriter
 
 from runtime.checkpoints import LOG_FILE
 from runtime.errors import UsageError
-from runtime.files import append_jsonl, new_stage, promote_stage
+from runtime.files import (
+    append_jsonl,
+    missing_parents,
+    new_stage,
+    promote_stage,
+    remove_empty_folders,
+)
 from train import checkpoint
 
 log = logging.getLogger(__name__)
@@ -87,6 +94,7 @@ def open_run_folder(out: Path, resume: bool, writes: bool) -> Iterator[RunFolder
     """The folder a run writes into (``writes``: this is rank 0), for an ``out`` that passed
     :func:`refuse_existing_run`. On any exit the TensorBoard writer is closed (its thread must be
     done before a folder is removed), and a staging folder that never became ``out`` is deleted."""
+    created = missing_parents(out)
     path = new_stage(out) if writes and not resume else out
     folder = RunFolder(out, path, writes)
     try:
@@ -95,6 +103,7 @@ def open_run_folder(out: Path, resume: bool, writes: bool) -> Iterator[RunFolder
         folder.close()
         if writes and folder.staged:
             shutil.rmtree(folder.path, ignore_errors=True)
+            remove_empty_folders(created)  # no empty runs/ either
 
 
 def refuse_existing_run(out: Path) -> None:

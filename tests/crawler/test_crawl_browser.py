@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from crawler.auth import load_cookies
+from crawler.cli import main as crawl_main
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
 from crawler.demo.topics import SPAM_TAGS
@@ -198,13 +199,39 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-# Chromium raises for a refused connection but shows its error page for a port it refuses to
-# use (9 is on its unsafe list); both are failures of the page load.
-@pytest.mark.parametrize("port", [_free_port(), 9], ids=["refused", "error-page"])
-def test_unreachable_site_counts_failures_and_stops_with_exit_3(
-    run_crawl, tmp_path: Path, port: int
+# Chromium raises for a refused connection and for a name that does not resolve (.invalid
+# never does, RFC 2606): no network, not throttling, so the crawl ends at once.
+@pytest.mark.parametrize(
+    ("base_url", "code"),
+    [
+        (f"http://127.0.0.1:{_free_port()}", "ERR_CONNECTION_REFUSED"),
+        ("http://nonexistent.invalid", "ERR_NAME_NOT_RESOLVED"),
+    ],
+    ids=["refused", "unresolvable"],
+)
+def test_unreachable_first_page_is_one_line_exit_1_with_state_saved(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, base_url: str, code: str
 ) -> None:
-    base_url = f"http://127.0.0.1:{port}"
+    # --no-delay is for loopback sites only; the first page's random pause is a second or two
+    exit_code = crawl_main(
+        ["crawl", "--quiet", "--out", str(tmp_path), *_tag_feed(base_url, "cats")]
+    )
+    err = capsys.readouterr().err
+    assert exit_code == 1
+    assert err.count("\n") == 1, err
+    assert err.startswith(
+        f"hashtag-crawl: error: cannot reach {urlsplit(base_url).netloc}: net::{code} on the "
+        f"first page {base_url}/explore/tags/cats/"
+    )
+    assert err.rstrip().endswith("then run the same command to resume")
+    assert "politeness" not in err and "consecutive" not in err  # no backoff was waited out
+    assert json.loads((tmp_path / "state.json").read_text("utf-8"))["targets"]["tag:cats"]
+
+
+# A port Chromium refuses to use (9 is on its unsafe list) shows its error page: a failure of
+# the page load, but not one that says the network is down, so it backs off.
+def test_refused_page_load_counts_failures_and_stops_with_exit_3(run_crawl, tmp_path: Path) -> None:
+    base_url = "http://127.0.0.1:9"
     code, stdout, err = run_crawl(
         tmp_path,
         *_tag_feed(base_url, "cats"),

@@ -256,17 +256,20 @@ def test_labels_txt_that_disagrees_with_the_parquet_labels(
 ):
     broken = make_tiny_dataset(tmp_path / "ds", n_posts=20, n_labels=4)
     (broken / "labels.txt").write_text("topic1\ntopic0\ntopic2\ntopic3\n")  # two lines swapped
-    code, lines = run_cli(capsys, "--dataset", str(broken), "--out", str(tmp_path / "r"))
+    # --init random: without network, missing pretrained weights would be refused first
+    argv = ["--dataset", str(broken), "--out", str(tmp_path / "r"), "--init", "random"]
+    code, lines = run_cli(capsys, *argv)
     assert code == 2 and len(lines) == 1 and "labels.txt does not match" in lines[0]
     (broken / "labels.txt").write_text("topic0\ntopic1\n")  # too few
-    code, lines = run_cli(capsys, "--dataset", str(broken), "--out", str(tmp_path / "r"))
+    code, lines = run_cli(capsys, *argv)
     assert code == 2 and len(lines) == 1 and "labels.txt has 2 labels" in lines[0]
 
 
 def test_empty_train_split(make_tiny_dataset, write_split, tmp_path, capsys):
     empty = make_tiny_dataset(tmp_path / "ds", n_posts=20)
     write_split(empty, "train", [])
-    code, lines = run_cli(capsys, "--dataset", str(empty), "--out", str(tmp_path / "r"))
+    argv = ["--dataset", str(empty), "--out", str(tmp_path / "r"), "--init", "random"]
+    code, lines = run_cli(capsys, *argv)
     assert code == 2 and len(lines) == 1 and "has no rows" in lines[0]
 
 

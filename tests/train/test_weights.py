@@ -44,6 +44,7 @@ from train.weights import (
     image_state_dict,
     text_source,
     torch_hub_file,
+    unreachable,
 )
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -198,16 +199,61 @@ def test_offline_without_cached_weights_is_one_line_exit_2_before_any_work(
     assert network_attempts == [] and not run.exists()
 
 
-def test_online_missing_weights_are_planned_as_downloads_into_the_caches(caches):
+def test_online_missing_weights_are_planned_as_downloads_into_the_caches(caches, monkeypatch):
+    # huggingface.co and download.pytorch.org cannot exist here: they count as answering
+    monkeypatch.setattr("train.weights.unreachable", lambda url: None)
     text = text_source("albert-base-v2", "pretrained", offline=False)
     assert (text.origin, text.location) == (DOWNLOAD, "https://huggingface.co/albert-base-v2")
     image = image_source("resnet50", "pretrained", None, offline=False)
     assert image.origin == DOWNLOAD and image.weights == "ResNet50_Weights.IMAGENET1K_V2"
     assert image.location == "https://download.pytorch.org/models/resnet50-11ad3fa6.pth"
     assert image.describe() == (
-        "image encoder resnet50 (ResNet50_Weights.IMAGENET1K_V2): weights downloaded now from "
-        "https://download.pytorch.org/models/resnet50-11ad3fa6.pth"
+        "image encoder resnet50 (ResNet50_Weights.IMAGENET1K_V2): not cached, will download the "
+        "weights from https://download.pytorch.org/models/resnet50-11ad3fa6.pth"
     )
+
+
+def _refused_url() -> str:
+    """A loopback URL nothing listens on: connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def _train_without_network(argv: list[str], tmp_path: Path, capsys) -> tuple[int, list[str]]:
+    """``hashtag-train`` with ARGV into ``tmp_path/runs/r``: exit code and stderr lines; the
+    run must leave nothing, not even ``runs/``."""
+    code = train_main(["--out", str(tmp_path / "runs" / "r"), *argv, "--quiet"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert not (tmp_path / "runs").exists()
+    return code, lines
+
+
+def test_default_text_encoder_with_the_hub_unreachable_fails_like_offline(
+    dataset, tmp_path, caches, monkeypatch, capsys
+):
+    """The default ALBERT, not cached, and the Hub's endpoint refuses connections: the one
+    line and exit 2 of --offline, with the same advice, before any retry or run folder."""
+    monkeypatch.setattr(hub_constants, "ENDPOINT", _refused_url())
+    code, lines = _train_without_network(["--dataset", str(dataset)], tmp_path, capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert "text encoder 'albert-base-v2' is not in the Hugging Face cache" in lines[0]
+    assert "cannot be reached (connection refused)" in lines[0]
+    assert "--text-encoder minilm" in lines[0] and "--init random" in lines[0]
+
+
+@pytest.mark.parametrize("modality", ["text", "image"])
+def test_real_default_weights_without_network_fail_like_offline(
+    modality, dataset, tmp_path, caches, capsys
+):
+    """The real huggingface.co and download.pytorch.org, from a machine without network."""
+    url = image_weights_enum("vgg16").url if modality == "image" else hub_constants.ENDPOINT
+    if unreachable(url) is None:
+        pytest.skip(f"{url} answers from this machine: the no-network case cannot happen here")
+    argv = ["--dataset", str(dataset), "--modality", modality]
+    code, lines = _train_without_network(argv, tmp_path, capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert "cannot be reached" in lines[0] and "--init random" in lines[0]
 
 
 DOWNLOAD_SCRIPT = """
@@ -307,7 +353,7 @@ def test_a_download_lands_in_the_torch_hub_cache_and_is_hash_checked(caches, wei
 
 def test_bad_encoder_names_are_one_line_exit_2(dataset, tmp_path, caches, capsys):
     base = ["--dataset", str(dataset), "--out", str(tmp_path / "r"), "--quiet"]
-    assert train_main([*base, "--image-encoder", "resnet5O"]) == 2
+    assert train_main([*base, "--modality", "image", "--image-encoder", "resnet5O"]) == 2
     assert "image encoder 'resnet5O' is not a torchvision classification model" in (
         capsys.readouterr().err
     )
