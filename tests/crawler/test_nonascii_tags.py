@@ -24,7 +24,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("ch
 PER_TARGET = 72  # the page's embedded first page and two scrolled feed pages
 # One tag per script: Korean, Japanese, Arabic, Cyrillic, accented Latin (typed capitalised:
 # the crawler casefolds tags, as Instagram does).
-SCRIPTS = {"운동": "운동", "赤ちゃん": "赤ちゃん", "رياضة": "رياضة", "спорт": "спорт", "Café": "café"}
+SCRIPTS = {
+    "운동": "운동",
+    "赤ちゃん": "赤ちゃん",
+    "رياضة": "رياضة",
+    "спорт": "спорт",
+    "Café": "café",
+}
 
 
 class AliasedSite(DemoSite):
