@@ -1,0 +1,145 @@
+"""SIGTERM (``kill``, ``docker stop``, systemd, Kubernetes) stops a crawl the way Ctrl-C does
+(issue 19, part 9): state saved, Chromium and chromedriver quit, the documented exit code.
+
+The crawl runs as a real subprocess against an in-test demo site; its descendants are read
+from /proc before the signal, so a browser it leaves behind (re-parented to init once its
+parent is gone) is still found.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.demo.generator import DemoCorpus
+from crawler.demo.server import DemoSite
+from crawler.demo.topics import SPAM_TAGS
+from runtime.errors import EXIT_TERMINATED
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+def _stat(pid: int) -> tuple[int, str, str] | None:
+    """(parent pid, state, start time) of a process, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # the name in (...) may hold spaces
+    return int(fields[1]), fields[0], fields[19]
+
+
+def descendants(root: int) -> dict[int, str]:
+    """Every process below ``root``: pid -> start time (so a reused pid is not mistaken)."""
+    children: dict[int, list[int]] = {}
+    started: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))):
+            children.setdefault(stat[0], []).append(int(entry.name))
+            started[int(entry.name)] = stat[2]
+    found: dict[int, str] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found[pid] = started[pid]
+        todo += children.get(pid, [])
+    return found
+
+
+def still_running(processes: dict[int, str]) -> list[str]:
+    """Those of ``processes`` that still run (zombies excluded), by command line."""
+    left = []
+    for pid, start in processes.items():
+        stat = _stat(pid)
+        if stat and stat[2] == start and stat[1] != "Z":
+            left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return left
+
+
+def _wait_for(condition, process: subprocess.Popen[str], what: str, timeout_s: float = 120):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"exited ({process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s} s")
+        time.sleep(0.2)
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "crawler", *args]
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[tuple[DemoSite, str]]:
+    corpus = DemoCorpus(seed=3, n_posts=20_000)
+    tag = next(t for t in corpus.tags() if t not in SPAM_TAGS and len(corpus.tag_posts(t)) > 400)
+    with DemoSite(corpus) as demo:
+        yield demo, tag
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.usefixtures("chromium_ready")
+def test_sigterm_saves_state_quits_the_browser_and_the_rerun_resumes(
+    site: tuple[DemoSite, str], read_posts, tmp_path: Path
+) -> None:
+    demo, tag = site
+    out = tmp_path / "out"
+    # Politeness delays on (no --no-delay): the crawl is still scrolling when the signal comes.
+    crawl = ["crawl", "--base-url", demo.base_url, "--tag", tag, "--out", str(out), "--quiet"]
+    process = subprocess.Popen(
+        _command(*crawl, "--per-target", "400"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    posts = out / "posts.jsonl"
+    _wait_for(lambda: posts.exists() and posts.stat().st_size > 0, process, "stored posts")
+    browser = descendants(process.pid)
+    assert any("chromedriver" in " ".join(still_running({p: s})) for p, s in browser.items())
+
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = (text.decode() for text in process.communicate(timeout=60))
+
+    assert process.returncode == EXIT_TERMINATED
+    assert stderr.strip().splitlines() == ["hashtag-crawl: terminated"]
+    assert "stop reason: interrupted" in stdout
+    assert still_running(browser) == []
+    state = json.loads((out / "state.json").read_text("utf-8"))
+    stored = len(read_posts(out))
+    assert 0 < stored < 400
+    assert state["stop_reason"] == "interrupted"
+    assert state["targets"][f"tag:{tag}"]["posts"] == stored
+
+    rerun = subprocess.run(
+        _command(*crawl, "--no-delay", "--per-target", str(stored + 30)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"tag:{tag}: 30 new posts" in rerun.stdout
+    records = read_posts(out)
+    assert len(records) == stored + 30 == len({r["shortcode"] for r in records})
+
+
+def test_sigterm_stops_serve_demo_with_exit_0() -> None:
+    """A server is meant to be stopped: SIGTERM ends serve-demo like Ctrl-C, exit 0."""
+    process = subprocess.Popen(
+        _command("serve-demo", "--port", "0", "--set", "n_posts=2000"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().startswith("demo site: http://127.0.0.1:")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
