@@ -4,7 +4,10 @@ small loopback HTTP site whose answers a test writes as one function, and pace o
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,32 @@ def run_crawl(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, st
         return code, captured.out, captured.err
 
     return crawl
+
+
+@pytest.fixture
+def crawl_until_stored() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``crawl_until_stored(out, *args)``: ``hashtag-crawl crawl --quiet --out OUT ARGS`` as a
+    subprocess (politeness delays on, so it is still scrolling), returned once its first posts
+    are in OUT/posts.jsonl; killed at the end of the test if it still runs."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(out: Path, *args: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "crawler", "crawl", "--quiet", "--out", str(out), *args]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(process)
+        posts = out / "posts.jsonl"
+        deadline = time.monotonic() + 180
+        while not (posts.exists() and posts.stat().st_size):
+            assert process.poll() is None, process.communicate()[1].decode()
+            assert time.monotonic() < deadline, "no post stored within 180 s"
+            time.sleep(0.2)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 class FakeTime:

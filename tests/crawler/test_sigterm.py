@@ -12,7 +12,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,16 +62,6 @@ def still_running(processes: dict[int, str]) -> list[str]:
     return left
 
 
-def _wait_for(condition, process: subprocess.Popen[str], what: str, timeout_s: float = 120):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if process.poll() is not None:
-            raise AssertionError(f"exited ({process.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout_s} s")
-        time.sleep(0.2)
-
-
 def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "crawler", *args]
 
@@ -89,19 +78,14 @@ def site() -> Iterator[tuple[DemoSite, str]]:
 @pytest.mark.slow
 @pytest.mark.usefixtures("chromium_ready")
 def test_sigterm_saves_state_quits_the_browser_and_the_rerun_resumes(
-    site: tuple[DemoSite, str], read_posts, tmp_path: Path
+    site: tuple[DemoSite, str], crawl_until_stored, read_posts, tmp_path: Path
 ) -> None:
     demo, tag = site
     out = tmp_path / "out"
-    # Politeness delays on (no --no-delay): the crawl is still scrolling when the signal comes.
-    crawl = ["crawl", "--base-url", demo.base_url, "--tag", tag, "--out", str(out), "--quiet"]
-    process = subprocess.Popen(
-        _command(*crawl, "--per-target", "400"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    posts = out / "posts.jsonl"
-    _wait_for(lambda: posts.exists() and posts.stat().st_size > 0, process, "stored posts")
+    crawl = ["--base-url", demo.base_url, "--tag", tag]
+    process = crawl_until_stored(out, *crawl, "--per-target", "400")
     browser = descendants(process.pid)
-    assert any("chromedriver" in " ".join(still_running({p: s})) for p, s in browser.items())
+    assert any("chromedriver" in command for command in still_running(browser))
 
     process.send_signal(signal.SIGTERM)
     stdout, stderr = (text.decode() for text in process.communicate(timeout=60))
@@ -117,7 +101,8 @@ def test_sigterm_saves_state_quits_the_browser_and_the_rerun_resumes(
     assert state["targets"][f"tag:{tag}"]["posts"] == stored
 
     rerun = subprocess.run(
-        _command(*crawl, "--no-delay", "--per-target", str(stored + 30)),
+        _command("crawl", "--quiet", "--out", str(out), *crawl, "--no-delay")
+        + ["--per-target", str(stored + 30)],
         capture_output=True,
         text=True,
         timeout=300,
