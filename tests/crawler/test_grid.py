@@ -9,6 +9,7 @@ must see the posts both shards stored (a post under two tags) as ``same_shortcod
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
 from crawler.grid import LocalGrid, local_grid, server_jar
 from crawler.targets import make_target, shard
-from runtime.errors import EXIT_TERMINATED
+from runtime.errors import EXIT_TERMINATED, Terminated
 from runtime.files import iter_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("chromium_ready")]
@@ -130,3 +131,20 @@ def test_sigterm_releases_the_grid_session_at_once(
     while _grid_sessions(grid) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _grid_sessions(grid) == 0
+
+
+def test_sigterm_stops_the_hub_and_nodes_of_a_local_grid(
+    grid: LocalGrid, process_tree, tmp_path: Path
+) -> None:
+    """The Grid benchmark (no run_main) or a test session told to stop leaves no Java behind
+    (``grid`` only skips the test where Java or the jar is missing)."""
+    before = process_tree.below(os.getpid())
+    with pytest.raises(Terminated), local_grid(server_jar(), tmp_path, nodes=1):
+        started = {
+            pid: start
+            for pid, start in process_tree.below(os.getpid()).items()
+            if pid not in before
+        }
+        assert len(started) == 2  # the hub and the node
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert process_tree.running(started) == []

@@ -2,8 +2,8 @@
 (issue 19, part 9): state saved, Chromium and chromedriver quit, the documented exit code.
 
 The crawl runs as a real subprocess against an in-test demo site; its descendants are read
-from /proc before the signal, so a browser it leaves behind (re-parented to init once its
-parent is gone) is still found.
+from /proc before the signal (``process_tree``), so a browser it leaves behind (re-parented to
+init once its parent is gone) is still found.
 """
 
 from __future__ import annotations
@@ -22,45 +22,6 @@ from crawler.demo.server import DemoSite
 from crawler.demo.topics import SPAM_TAGS
 from runtime.errors import EXIT_TERMINATED
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-
-
-def _stat(pid: int) -> tuple[int, str, str] | None:
-    """(parent pid, state, start time) of a process, or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()  # the name in (...) may hold spaces
-    return int(fields[1]), fields[0], fields[19]
-
-
-def descendants(root: int) -> dict[int, str]:
-    """Every process below ``root``: pid -> start time (so a reused pid is not mistaken)."""
-    children: dict[int, list[int]] = {}
-    started: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(int(entry.name))):
-            children.setdefault(stat[0], []).append(int(entry.name))
-            started[int(entry.name)] = stat[2]
-    found: dict[int, str] = {}
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found[pid] = started[pid]
-        todo += children.get(pid, [])
-    return found
-
-
-def still_running(processes: dict[int, str]) -> list[str]:
-    """Those of ``processes`` that still run (zombies excluded), by command line."""
-    left = []
-    for pid, start in processes.items():
-        stat = _stat(pid)
-        if stat and stat[2] == start and stat[1] != "Z":
-            left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
-    return left
-
 
 def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "crawler", *args]
@@ -78,14 +39,14 @@ def site() -> Iterator[tuple[DemoSite, str]]:
 @pytest.mark.slow
 @pytest.mark.usefixtures("chromium_ready")
 def test_sigterm_saves_state_quits_the_browser_and_the_rerun_resumes(
-    site: tuple[DemoSite, str], crawl_until_stored, read_posts, tmp_path: Path
+    site: tuple[DemoSite, str], crawl_until_stored, process_tree, read_posts, tmp_path: Path
 ) -> None:
     demo, tag = site
     out = tmp_path / "out"
     crawl = ["--base-url", demo.base_url, "--tag", tag]
     process = crawl_until_stored(out, *crawl, "--per-target", "400")
-    browser = descendants(process.pid)
-    assert any("chromedriver" in command for command in still_running(browser))
+    browser = process_tree.below(process.pid)
+    assert any("chromedriver" in command for command in process_tree.running(browser))
 
     process.send_signal(signal.SIGTERM)
     stdout, stderr = (text.decode() for text in process.communicate(timeout=60))
@@ -93,7 +54,7 @@ def test_sigterm_saves_state_quits_the_browser_and_the_rerun_resumes(
     assert process.returncode == EXIT_TERMINATED
     assert stderr.strip().splitlines() == ["hashtag-crawl: terminated"]
     assert "stop reason: interrupted" in stdout
-    assert still_running(browser) == []
+    assert process_tree.running(browser) == []
     state = json.loads((out / "state.json").read_text("utf-8"))
     stored = len(read_posts(out))
     assert 0 < stored < 400
