@@ -9,9 +9,11 @@ init once its parent is gone) is still found.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +74,40 @@ def test_sigterm_saves_state_quits_the_browser_and_the_rerun_resumes(
     assert f"tag:{tag}: 30 new posts" in rerun.stdout
     records = read_posts(out)
     assert len(records) == stored + 30 == len({r["shortcode"] for r in records})
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.usefixtures("chromium_ready")
+def test_sigterm_while_the_browser_starts_leaves_no_browser(
+    site: tuple[DemoSite, str], process_tree, tmp_path: Path
+) -> None:
+    """Selenium cleans up a half-started driver after an Exception only; a SIGTERM as soon as
+    chromedriver runs lands while Chromium starts. The crawl's TMPDIR holds its temporary
+    profile, which every Chromium process names in its command line: none may outlive it."""
+    demo, tag = site
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    process = subprocess.Popen(
+        _command("crawl", "--quiet", "--out", str(tmp_path / "out"), "--base-url", demo.base_url)
+        + ["--tag", tag],
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    browser: dict[int, str] = {}
+    while not any("chromedriver" in command for command in process_tree.running(browser)):
+        assert process.poll() is None, process.communicate()[1].decode()
+        browser = process_tree.below(process.pid)
+        time.sleep(0.02)
+
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == EXIT_TERMINATED, stderr.decode()
+    assert process_tree.running(browser) == []
+    everything = process_tree.running(process_tree.below(0))
+    assert [command for command in everything if str(temp) in command] == []
 
 
 def test_sigterm_stops_serve_demo_with_exit_0() -> None:
