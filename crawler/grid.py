@@ -20,6 +20,8 @@ from pathlib import Path
 
 import requests
 
+from runtime.errors import sigterm_as_interrupt
+
 REPO = Path(__file__).resolve().parents[1]
 NODE_CONFIG = REPO / "configs" / "selenium-node.toml"
 # Where scripts/ensure-selenium-grid.sh (run by `make test`) puts the server jar.
@@ -71,7 +73,8 @@ def local_grid(
     java_heap: str = "256m",
     timeout_s: float = 120.0,
 ) -> Iterator[LocalGrid]:
-    """Start a hub and ``nodes`` nodes (logs and node config in ``folder``); stop them on exit."""
+    """Start a hub and ``nodes`` nodes (logs and node config in ``folder``); stop them on exit,
+    a SIGTERM to this process included (else the Java processes would outlive it)."""
     config = NODE_CONFIG.read_text("utf-8")
     config = re.sub(r"max-sessions = \d+", f"max-sessions = {sessions_per_node}", config)
     (folder / "node.toml").write_text(config, "utf-8")
@@ -84,18 +87,22 @@ def local_grid(
         commands[f"node{n}"] = [*java, "node", "--host", "127.0.0.1", "--port", str(port), *bus]
         commands[f"node{n}"] += ["--config", str(folder / "node.toml")]
     processes: list[subprocess.Popen[bytes]] = []
-    try:
+    with ExitStack() as stack:
+        stack.enter_context(sigterm_as_interrupt())
+        stack.callback(_stop, processes)
         for name, command in commands.items():
             with (folder / f"{name}.log").open("wb") as log:
                 processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
         hub_url = f"http://127.0.0.1:{hub_port}"
         _wait_until_up(hub_url, nodes, timeout_s)
         yield LocalGrid(hub_url, [folder / f"node{n}.log" for n in range(1, nodes + 1)])
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 
 from runtime.errors import UsageError
 
-_TAG = re.compile(r"^[^\W][\w]{0,149}$")  # Unicode letters/digits/_ (tags are Unicode)
+TAG_MAX_CHARS = 150
 _USER = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_.]{1,30}$")
 SEARCH_MAX_CHARS = 100
 KINDS = ("tag", "profile", "reels", "search")
@@ -47,8 +47,8 @@ def make_target(kind: str, raw: str) -> Target:
     if kind == "search":
         return Target(kind, _search_query(raw))
     if kind == "tag":
-        name = name.lstrip("#＃").casefold()
-        if not _TAG.match(name):
+        name = unicodedata.normalize("NFC", name.lstrip("#＃").casefold())
+        if not _is_tag(name):
             raise UsageError(f"illegal tag name {raw!r}: use letters, digits and underscore")
     elif kind in ("profile", "reels"):
         name = name.lstrip("@")
@@ -59,6 +59,21 @@ def make_target(kind: str, raw: str) -> Target:
     else:
         raise UsageError(f"unknown target kind {kind!r} ({', '.join(KINDS)})")
     return Target(kind, name)
+
+
+def _is_tag(name: str) -> bool:
+    """Instagram's tag alphabet: Unicode letters, digits and ``_``, plus the combining marks
+    that many scripts write words with (Arabic harakat, Devanagari and Thai vowel signs), though
+    never first. A regular expression's word class alone would refuse #हिंदी or #ที่เที่ยว."""
+
+    def allowed(char: str) -> bool:
+        return char == "_" or char.isalnum() or unicodedata.category(char).startswith("M")
+
+    return (
+        0 < len(name) <= TAG_MAX_CHARS
+        and not unicodedata.category(name[0]).startswith("M")
+        and all(map(allowed, name))
+    )
 
 
 def _search_query(raw: str) -> str:

@@ -7,14 +7,19 @@ stderr and a documented exit code, never a traceback (unless ``-v`` asked for on
 from __future__ import annotations
 
 import logging
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_REMOTE_STOP = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, the shell's code for a SIGTERM death
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +42,47 @@ class RemoteStop(PipelineError):
     exit_code = EXIT_REMOTE_STOP
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, systemd, Kubernetes), raised in the main thread.
+
+    A KeyboardInterrupt, so that every ``finally`` and context manager that cleans up after
+    Ctrl-C (a crawl's state save, the browser's and chromedriver's quit, a Grid session's
+    release, a server's stop) does the same for SIGTERM; Python's default for SIGTERM is to die
+    at once and leave all of that undone.
+    """
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM while cleaning up must not cut the cleanup short; SIGKILL still can.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` (main thread only: elsewhere Python
+    cannot install a handler); the previous handler is back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_main(body: Callable[[], int | None], prog: str) -> int:
     """Run ``body`` and map its outcome to an exit code, printing one line on failure."""
     try:
-        code = body()
+        with sigterm_as_interrupt():
+            code = body()
     except PipelineError as exc:
         _report(prog, str(exc), exc)
         return exc.exit_code
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

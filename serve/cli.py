@@ -212,12 +212,18 @@ def serve(settings: ServeSettings) -> int:
             access_log=True,
             timeout_graceful_shutdown=settings.graceful_timeout_s,
         )
-        # uvicorn drains, then re-raises the SIGTERM it caught; with a handler in place that
-        # re-raise returns here, so a requested stop exits 0 instead of dying by the signal.
-        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        # uvicorn drains, then re-raises the SIGINT or SIGTERM it caught; with these handlers
+        # in place that re-raise returns here, so a requested stop exits 0 instead of 130/143
+        # (until here both signals stop the load like any command's, runtime.errors.run_main).
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {stop: signal.signal(stop, lambda signum, frame: None) for stop in stops}
         host, port = listener.getsockname()[:2]
         log.info("serving on http://%s:%d/", f"[{host}]" if ":" in host else host, port)
-        uvicorn.Server(config).run(sockets=[listener])
+        try:
+            uvicorn.Server(config).run(sockets=[listener])
+        finally:
+            for stop, handler in previous.items():
+                signal.signal(stop, handler)
     log.info("stopped")
     return 0
 

@@ -692,10 +692,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8", "replace")))
         url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith("/api/") or url.path in _GRAPHQL:
+        path = urllib.parse.unquote(url.path)  # a tag feed's path holds the tag %-encoded
+        if path.startswith("/api/") or path in _GRAPHQL:
             self.site.count("xhr")
-            return self._feed(url.path, dict(urllib.parse.parse_qsl(url.query)) | form)
-        if url.path != "/accounts/login/":
+            return self._feed(path, dict(urllib.parse.parse_qsl(url.query)) | form)
+        if path != "/accounts/login/":
             return self._not_found()
         self.site.count("pages")
         target = form.get("next", "/")

@@ -4,7 +4,10 @@ small loopback HTTP site whose answers a test writes as one function, and pace o
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,84 @@ def run_crawl(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, st
         return code, captured.out, captured.err
 
     return crawl
+
+
+@pytest.fixture
+def crawl_until_stored() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``crawl_until_stored(out, *args)``: ``hashtag-crawl crawl --quiet --out OUT ARGS`` as a
+    subprocess (politeness delays on, so it is still scrolling), returned once its first posts
+    are in OUT/posts.jsonl; killed at the end of the test if it still runs."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(out: Path, *args: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "crawler", "crawl", "--quiet", "--out", str(out), *args]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(process)
+        posts = out / "posts.jsonl"
+        deadline = time.monotonic() + 180
+        while not (posts.exists() and posts.stat().st_size):
+            assert process.poll() is None, process.communicate()[1].decode()
+            assert time.monotonic() < deadline, "no post stored within 180 s"
+            time.sleep(0.2)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+class ProcessTree:
+    """Processes read from /proc: who descends from whom, and who still runs."""
+
+    @staticmethod
+    def stat(pid: int) -> tuple[int, str, str] | None:
+        """(parent pid, state, start time) of a process, or None when it is gone."""
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = text[text.rindex(")") + 2 :].split()  # the name in (...) may hold spaces
+        return int(fields[1]), fields[0], fields[19]
+
+    @staticmethod
+    def below(root: int) -> dict[int, str]:
+        """Every process below ``root``: pid -> start time (so a reused pid is not mistaken)."""
+        children: dict[int, list[int]] = {}
+        started: dict[int, str] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (stat := ProcessTree.stat(int(entry.name))):
+                children.setdefault(stat[0], []).append(int(entry.name))
+                started[int(entry.name)] = stat[2]
+        found: dict[int, str] = {}
+        todo = list(children.get(root, []))
+        while todo:
+            pid = todo.pop()
+            found[pid] = started[pid]
+            todo += children.get(pid, [])
+        return found
+
+    @staticmethod
+    def running(processes: dict[int, str]) -> list[str]:
+        """Those of ``processes`` that still run (zombies excluded), by command line."""
+        left = []
+        for pid, start in processes.items():
+            stat = ProcessTree.stat(pid)
+            try:
+                if stat and stat[2] == start and stat[1] != "Z":
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    left.append(command.replace(b"\0", b" ").decode())
+            except OSError:  # it ended between the two reads
+                continue
+        return left
+
+
+@pytest.fixture
+def process_tree() -> type[ProcessTree]:
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    return ProcessTree
 
 
 class FakeTime:

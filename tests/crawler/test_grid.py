@@ -9,19 +9,24 @@ must see the posts both shards stored (a post under two tags) as ``same_shortcod
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from crawler.cli import main as crawl_main
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
 from crawler.grid import LocalGrid, local_grid, server_jar
 from crawler.targets import make_target, shard
+from runtime.errors import EXIT_TERMINATED, Terminated
 from runtime.files import iter_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("chromium_ready")]
@@ -100,3 +105,46 @@ def test_two_shards_on_a_grid_find_what_one_crawl_finds(
     funnel = json.loads((tmp_path / "ds" / "stats.json").read_text("utf-8"))["funnel"]
     deduped = next(stage for stage in funnel if stage["stage"] == "deduped")
     assert deduped["dropped"]["same_shortcode"] == copies
+
+
+def _grid_sessions(grid: LocalGrid) -> int:
+    nodes = requests.get(f"{grid.hub_url}/status", timeout=10).json()["value"]["nodes"]
+    return sum(slot.get("session") is not None for node in nodes for slot in node["slots"])
+
+
+def test_sigterm_releases_the_grid_session_at_once(
+    grid: LocalGrid, site: DemoSite, crawl_until_stored, tmp_path: Path
+) -> None:
+    """Not left for the Grid's session timeout (300 s) to reclaim: the node is free again
+    within the few seconds the hub takes to hear of the quit."""
+    tags = [arg for tag in TAGS for arg in ("--tag", tag)]
+    process = crawl_until_stored(
+        tmp_path, "--base-url", site.base_url, "--remote-url", grid.hub_url, *tags
+    )
+    assert _grid_sessions(grid) == 1
+
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+
+    assert process.returncode == EXIT_TERMINATED
+    deadline = time.monotonic() + 20
+    while _grid_sessions(grid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _grid_sessions(grid) == 0
+
+
+def test_sigterm_stops_the_hub_and_nodes_of_a_local_grid(
+    grid: LocalGrid, process_tree, tmp_path: Path
+) -> None:
+    """The Grid benchmark (no run_main) or a test session told to stop leaves no Java behind
+    (``grid`` only skips the test where Java or the jar is missing)."""
+    before = process_tree.below(os.getpid())
+    with pytest.raises(Terminated), local_grid(server_jar(), tmp_path, nodes=1):
+        started = {
+            pid: start
+            for pid, start in process_tree.below(os.getpid()).items()
+            if pid not in before
+        }
+        assert len(started) == 2  # the hub and the node
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert process_tree.running(started) == []

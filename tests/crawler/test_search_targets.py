@@ -75,3 +75,26 @@ def test_bad_search_flags_exit_2_before_a_browser_starts(
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("#운동", "운동"),
+        ("Café", "café"),
+        ("Cafe\u0301", "café"),  # a decomposed é is the same tag as the composed one
+        ("हिंदी", "हिंदी"),  # Devanagari vowel signs are combining marks
+        ("رياضة", "رياضة"),
+        ("СПОРТ", "спорт"),
+    ],
+)
+def test_unicode_tags_are_casefolded_and_nfc(typed: str, stored: str) -> None:
+    target = targets.make_target("tag", typed)
+    assert target.name == stored
+    assert target.path == f"/explore/tags/{stored}/"
+
+
+@pytest.mark.parametrize("typed", ["\u0301cafe", "a-b", "x" * 151, "#"])
+def test_tags_outside_the_alphabet_are_refused(typed: str) -> None:
+    with pytest.raises(UsageError, match="illegal tag name"):
+        targets.make_target("tag", typed)

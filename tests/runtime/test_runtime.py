@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -92,6 +93,28 @@ def test_exit_codes_and_one_line_errors(capsys: pytest.CaptureFixture[str]) -> N
         "p: interrupted",
         "p: error: unexpected RuntimeError: first",
     ]
+
+
+def test_sigterm_runs_the_cleanup_ctrl_c_runs_then_exits_143(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SIGTERM raises in the body, so its ``finally`` blocks (state save, browser quit) run;
+    a second SIGTERM during that cleanup is ignored; the previous handler is back after."""
+    cleaned: list[str] = []
+    before = signal.getsignal(signal.SIGTERM)
+
+    def body() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pause()  # never reached: the handler raises as soon as the signal lands
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+            cleaned.append("state saved")
+
+    assert run_main(body, "p") == 143
+    assert cleaned == ["state saved"]
+    assert capsys.readouterr().err == "p: terminated\n"
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_torn_last_line_is_cut_and_whole_lines_kept(tmp_path: Path) -> None:

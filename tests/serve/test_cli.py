@@ -175,3 +175,22 @@ def test_live_server_answers_logs_access_and_stops_gracefully(image_bytes, tiny_
     assert process.returncode == 0
     assert '"GET /predict?text=20+days+till+Christmas&n_label=3 HTTP/1.1" 200' in stderr
     assert "Shutting down" in stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_live_server_like_sigterm_with_exit_0(tiny_checkpoint):
+    """uvicorn re-raises the SIGINT it drained for; that must not turn into exit 130."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "serve", "--checkpoint", str(tiny_checkpoint("both"))]
+        + ["--port", str(port), "--threads", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "stopped" in stderr
