@@ -533,7 +533,7 @@ def test_serve_demo_checks_the_config_types(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("setting", "needle"),
     [
-        ("limit=abc", "limit must be an integer, got 'abc'"),
+        ("limit=abc", "limit must be null or an integer, got 'abc'"),
         ("politeness=abc", "politeness must be a mapping"),
         ("politeness.delay_mean_s=x", "politeness.delay_mean_s must be a number, got 'x'"),
     ],
