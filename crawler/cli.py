@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler import auth, parse_cmd, targets
-from crawler.browser import BrowserSettings, open_browser, user_agent
+from crawler.browser import open_browser, user_agent
 from crawler.crawl import Crawler, CrawlSettings, report_summary
 from crawler.demo import cli as demo_cli
 from crawler.demo.server import site_from_settings
@@ -176,7 +176,7 @@ def crawl_command(args: argparse.Namespace) -> int:
             chosen = targets.shard(chosen, *targets.parse_shard(args.shard))
         write_resolved(_resolved(settings, args.demo), out_dir / "config.yaml")
         log.info("crawling %d targets from %s into %s", len(chosen), settings.base_url, out_dir)
-        driver = stack.enter_context(open_browser(BrowserSettings(**dict(settings.browser))))
+        driver = stack.enter_context(open_browser(settings.browser))
         if cookies:
             auth.add_cookies(driver, settings.base_url, cookies)
         if args.login:

@@ -40,8 +40,11 @@ class PolitenessSettings(Settings):
     max_consecutive_failures: Count
 
 
-class BrowserSection(Section):
-    """How to start the browser (crawler.browser)."""
+class BrowserSettings(Settings):
+    """How to start the browser (crawler.browser): the ``browser`` section."""
+
+    stage = "crawl"
+    section = "browser"
 
     chromedriver: str | None
     remote_url: str | None
@@ -120,7 +123,7 @@ class CrawlerSettings(Settings):
     per_target: Positive | None
     download_images: bool
     politeness: PolitenessSettings
-    browser: BrowserSection
+    browser: BrowserSettings
     crawl: LoopSection
     media: MediaSection
     demo: DemoSettings  # crawl.yaml holds only overrides of configs/demo.yaml

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from crawler.settings import CrawlerSettings, DemoSettings, PolitenessSettings
+from crawler.settings import BrowserSettings, CrawlerSettings, DemoSettings, PolitenessSettings
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
@@ -22,6 +22,7 @@ MODELS: list[type[Settings]] = [
     EvaluateSettings,
     CrawlerSettings,
     PolitenessSettings,
+    BrowserSettings,
     DemoSettings,
 ]
 

@@ -25,10 +25,11 @@ import pytest
 import requests
 from PIL import Image
 
-from crawler.browser import BrowserSettings, open_browser
+from crawler.browser import open_browser
 from crawler.demo import cli as demo_cli
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
+from crawler.settings import BrowserSettings
 from runtime.errors import UsageError, run_main
 
 CLASSIC = {"shapes": "classic"}
