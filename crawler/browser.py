@@ -12,7 +12,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from crawler.settings import BrowserSettings
 from runtime.errors import PipelineError, UsageError
 
 log = logging.getLogger(__name__)
@@ -56,18 +56,6 @@ BLOCKED_URL_PATTERNS = (
     "*.fbcdn.net/*",
     "*/favicon.ico",
 )
-
-
-@dataclass(frozen=True)
-class BrowserSettings:
-    """How to start the browser; built from the crawl config and flags."""
-
-    chromedriver: str | None = None
-    remote_url: str | None = None
-    profile_dir: str | None = None
-    headless: bool = True
-    page_load_timeout_s: float = 30.0
-    window_size: str = "1280,1000"
 
 
 def resolve_chromedriver(explicit: str | None) -> str:

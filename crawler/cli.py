@@ -17,16 +17,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler import auth, parse_cmd, targets
-from crawler.browser import BrowserSettings, open_browser, user_agent
+from crawler.browser import open_browser, user_agent
 from crawler.crawl import Crawler, CrawlSettings, report_summary
 from crawler.demo import cli as demo_cli
-from crawler.demo.server import site_from_config
+from crawler.demo.server import site_from_settings
 from crawler.demo.topics import topical_tags
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
 from crawler.records import check_base_url
+from crawler.settings import CrawlerSettings, DemoSettings
 from runtime.cli import ConfigFlags, command_parser, run, subcommand
-from runtime.config import check_types, default_config, write_resolved
+from runtime.config import write_resolved
 from runtime.errors import UsageError
 from runtime.logs import log_to_file, progress_disabled
 from runtime.outputs import check_output_dir
@@ -157,40 +158,42 @@ def _output_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def crawl_command(args: argparse.Namespace) -> int:
-    config = FLAGS.resolve(args)
-    chosen, cookies = _checked_inputs(args, config)
-    politeness, browser_settings = _checked_settings(config, args.no_delay)
-    out_dir = Path(config["out"])
+    settings = FLAGS.settings(args, CrawlerSettings)
+    chosen, cookies = _checked_inputs(args, settings)
+    politeness = Politeness(settings.politeness, no_delay=args.no_delay)
+    out_dir = Path(settings.out)
     with ExitStack() as stack:
         if args.demo:  # before OUT exists: a bad demo value must leave nothing behind
-            config["base_url"], demo_tags = stack.enter_context(_demo_site(config["demo"]))
+            base_url, demo_tags = stack.enter_context(_demo_site(settings.demo))
+            settings = settings.model_copy(update={"base_url": base_url})
             if not chosen:
-                chosen = _demo_targets(demo_tags, config["limit"])
-                if config["per_target"] is None and config["limit"]:
-                    config["per_target"] = -(-config["limit"] // len(chosen))
+                chosen = _demo_targets(demo_tags, settings.limit)
+                if settings.per_target is None and settings.limit:
+                    per_target = -(-settings.limit // len(chosen))
+                    settings = settings.model_copy(update={"per_target": per_target})
         out_dir.mkdir(parents=True, exist_ok=True)
         stack.enter_context(writing_into(out_dir))  # a full or read-only disk: one line
         log_to_file(out_dir / "crawl.log")
         if args.shard:
             chosen = targets.shard(chosen, *targets.parse_shard(args.shard))
-        write_resolved(config, out_dir / "config.yaml")
-        log.info("crawling %d targets from %s into %s", len(chosen), config["base_url"], out_dir)
-        driver = stack.enter_context(open_browser(browser_settings))
+        write_resolved(_resolved(settings, args.demo), out_dir / "config.yaml")
+        log.info("crawling %d targets from %s into %s", len(chosen), settings.base_url, out_dir)
+        driver = stack.enter_context(open_browser(settings.browser))
         if cookies:
-            auth.add_cookies(driver, config["base_url"], cookies)
+            auth.add_cookies(driver, settings.base_url, cookies)
         if args.login:
-            auth.login_with_env(driver, config["base_url"])
+            auth.login_with_env(driver, settings.base_url)
             auth.save_session(driver, out_dir / SESSION_FILE)
             log.info("session saved; later runs can pass --cookies %s", out_dir / SESSION_FILE)
         downloader = None
-        if config["download_images"]:
+        if settings.download_images:
             downloader = ImageDownloader(
-                out_dir, driver.get_cookies(), user_agent(driver), config["media"]["timeout_s"]
+                out_dir, driver.get_cookies(), user_agent(driver), settings.media.timeout_s
             )
         crawler = Crawler(
             driver,
             out_dir,
-            CrawlSettings.from_config(config),
+            CrawlSettings.from_settings(settings),
             politeness,
             downloader,
             show_progress=not progress_disabled(args),
@@ -202,25 +205,20 @@ def crawl_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolved(settings: CrawlerSettings, demo: bool) -> dict[str, Any]:
+    """What OUT/config.yaml records: the ``demo`` section only when the demo site ran."""
+    return settings.model_dump() | ({} if demo else {"demo": {}})
+
+
 def _checked_inputs(
-    args: argparse.Namespace, config: dict[str, Any]
+    args: argparse.Namespace, settings: CrawlerSettings
 ) -> tuple[list[targets.Target], list[dict[str, Any]] | None]:
     """Every check that needs no browser: the targets and the cookies, or a UsageError."""
-    check_types(config, default_config("crawl"), "bad crawl config: ")
-    for key in ("limit", "per_target"):
-        value = config[key]
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise UsageError(f"{key} must be an integer or null, got {value!r}")
-    if any(config[key] is not None and config[key] < 1 for key in ("limit", "per_target")):
-        raise UsageError("--limit and --per-target must be at least 1")
     if args.shard:
         targets.parse_shard(args.shard)
-    check_output_dir(config["out"])
-    if args.demo:
-        demo_defaults = default_config("demo")
-        check_types({**demo_defaults, **(config["demo"] or {})}, demo_defaults, "demo config: ")
-    else:
-        check_base_url(config["base_url"])
+    check_output_dir(settings.out)
+    if not args.demo:
+        check_base_url(settings.base_url)
     chosen = targets.resolve_targets(
         args.tag, args.profile, args.targets_file, args.search, args.reels
     )
@@ -230,33 +228,10 @@ def _checked_inputs(
             "(or --demo)"
         )
     if args.no_delay and not args.demo:
-        _require_loopback(config["base_url"])
+        _require_loopback(settings.base_url)
     if args.login:
         auth.credentials_from_env()
     return chosen, auth.load_cookies(args.cookies) if args.cookies else None
-
-
-def _checked_settings(config: dict[str, Any], no_delay: bool) -> tuple[Politeness, BrowserSettings]:
-    """The politeness and browser settings, and a check of the crawl loop's, or a UsageError:
-    a mistyped ``--set`` value must not surface as a crash after the browser started."""
-    try:
-        CrawlSettings.from_config(config)  # built later, once --demo has fixed the base URL
-        return Politeness(config["politeness"], no_delay=no_delay), _browser_settings(
-            config["browser"]
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"bad crawl config: {type(exc).__name__}: {exc}") from None
-
-
-def _browser_settings(section: dict[str, Any]) -> BrowserSettings:
-    return BrowserSettings(
-        chromedriver=section.get("chromedriver"),
-        remote_url=section.get("remote_url"),
-        profile_dir=section.get("profile_dir"),
-        headless=bool(section.get("headless", True)),
-        page_load_timeout_s=float(section["page_load_timeout_s"]),
-        window_size=str(section["window_size"]),
-    )
 
 
 def _require_loopback(base_url: str) -> None:
@@ -279,15 +254,10 @@ def _demo_targets(demo_tags: list[str], limit: int | None) -> list[targets.Targe
 
 
 @contextmanager
-def _demo_site(overrides: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
+def _demo_site(demo: DemoSettings) -> Iterator[tuple[str, list[str]]]:
     """The demo site (configs/demo.yaml + the crawl config's ``demo`` section) on a free
     loopback port, for the duration of the crawl: its base URL and its tags."""
-    config = {**default_config("demo"), **(overrides or {}), "host": "127.0.0.1", "port": 0}
-    try:
-        site = site_from_config(config)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"bad demo config: {exc}") from None
-    with site:
+    with site_from_settings(demo.model_copy(update={"host": "127.0.0.1", "port": 0})) as site:
         yield site.base_url, site.corpus.tags()
 
 

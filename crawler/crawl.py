@@ -27,6 +27,7 @@ from crawler.media import ImageDownloader
 from crawler.network import NetworkTap, Response
 from crawler.politeness import Politeness, query_type
 from crawler.records import PostStore
+from crawler.settings import CrawlerSettings
 from crawler.state import CrawlState, TargetState, load_state, save_state
 from crawler.targets import Target
 from runtime.errors import PipelineError, RemoteStop
@@ -79,17 +80,17 @@ class CrawlSettings:
     post_page_for: tuple[str, ...]
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> CrawlSettings:
-        loop = config["crawl"]
+    def from_settings(cls, settings: CrawlerSettings) -> CrawlSettings:
+        loop = settings.crawl
         return cls(
-            base_url=str(config["base_url"]).rstrip("/"),
-            limit=config.get("limit"),
-            per_target=config.get("per_target"),
-            response_timeout_s=float(loop["response_timeout_s"]),
-            poll_interval_s=float(loop["poll_interval_s"]),
-            idle_scrolls=int(loop["idle_scrolls"]),
-            resume_param=loop.get("resume_param"),
-            post_page_for=tuple(loop.get("post_page_for") or ()),
+            base_url=settings.base_url.rstrip("/"),
+            limit=settings.limit,
+            per_target=settings.per_target,
+            response_timeout_s=loop.response_timeout_s,
+            poll_interval_s=loop.poll_interval_s,
+            idle_scrolls=loop.idle_scrolls,
+            resume_param=loop.resume_param,
+            post_page_for=tuple(loop.post_page_for),
         )
 
 

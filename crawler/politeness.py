@@ -22,14 +22,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from runtime.config import default_config
-from runtime.errors import RemoteStop, UsageError
+from crawler.settings import PolitenessSettings
+from runtime.errors import RemoteStop
+from runtime.settings import validate
 
 log = logging.getLogger(__name__)
 
-# The ``politeness`` section of configs/crawl.yaml (where each key is explained); a value's
-# type there is the type a setting is converted to.
-DEFAULTS: dict[str, Any] = default_config("crawl")["politeness"]
 PAGE, API, GRAPHQL = "page", "api", "graphql"
 BUDGET_WAIT, RANDOM_PAUSE, STALLED = "request budget", "random pauses", "stalled feed or page load"
 # Same-origin requests that are not queries for content: Instagram's telemetry and logging
@@ -68,38 +66,21 @@ def query_type(
     return None
 
 
-def checked_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``politeness`` section over the defaults, every value a non-negative number of the
-    default's type: checked before the browser starts, so a typo in ``--set`` is a usage error
-    instead of a crash in the middle of a crawl."""
-    unknown = sorted(set(config) - set(DEFAULTS))
-    if unknown:
-        raise UsageError(f"unknown politeness setting(s): {', '.join(unknown)}")
-    checked = {}
-    for key, default in DEFAULTS.items():
-        value = config.get(key, default)
-        try:
-            checked[key] = type(default)(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"politeness.{key} must be a number, got {value!r}") from None
-        if checked[key] < 0 or isinstance(value, bool):
-            raise UsageError(f"politeness.{key} must be a non-negative number, got {value!r}")
-    return checked
-
-
 class Politeness:
     """Paces one crawler process; every waiting decision goes through here and is tallied."""
 
     def __init__(
         self,
-        config: dict[str, Any] | None = None,
+        config: PolitenessSettings | Mapping[str, Any] | None = None,
         *,
         no_delay: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        self.config = checked_config(config or {})
+        if not isinstance(config, PolitenessSettings):
+            config = validate(PolitenessSettings, config or {}, "politeness: ")
+        self.config = config
         self.no_delay = no_delay
         self._sleep = sleep
         self._clock = clock
@@ -114,9 +95,9 @@ class Politeness:
         ``no_delay`` (loopback sites only, checked by the CLI) skips both."""
         if self.no_delay:
             return 0.0
-        mean = self.config["delay_mean_s"]
+        mean = self.config.delay_mean_s
         delay = self._rng.expovariate(1.0 / mean) if mean > 0 else 0.0
-        return self._pause(min(delay, self.config["delay_max_s"]), RANDOM_PAUSE) + (
+        return self._pause(min(delay, self.config.delay_max_s), RANDOM_PAUSE) + (
             self._wait_for_budget()
         )
 
@@ -135,13 +116,13 @@ class Politeness:
         The sleep is the longest of: the doubling backoff with jitter (from ``backoff_base_s``),
         ``Retry-After``, and the time until the family's window has room plus a margin.
         """
-        if attempt > self.config["backoff_attempts"]:
+        if attempt > self.config.backoff_attempts:
             raise RemoteStop(f"throttled ({reason}): still refused after {attempt - 1} sleeps")
-        doubling = self.config["backoff_base_s"] * 2 ** (attempt - 1) * self._rng.uniform(1, 1.25)
+        doubling = self.config.backoff_base_s * 2 ** (attempt - 1) * self._rng.uniform(1, 1.25)
         delay = max(
-            min(doubling, self.config["backoff_max_s"]),
+            min(doubling, self.config.backoff_max_s),
             retry_after or 0.0,
-            self._window_clears_in(family) + self.config["backoff_margin_s"] if family else 0.0,
+            self._window_clears_in(family) + self.config.backoff_margin_s if family else 0.0,
         )
         log.warning("throttled (%s); sleeping %.1f s (attempt %d)", reason, delay, attempt)
         return self._pause(delay, reason)
@@ -154,24 +135,24 @@ class Politeness:
         so it is never reloaded at once); too many in a row means a block we cannot see."""
         self.consecutive_failures += 1
         log.warning("failure %d in a row: %s", self.consecutive_failures, reason)
-        if self.consecutive_failures >= self.config["max_consecutive_failures"]:
+        if self.consecutive_failures >= self.config.max_consecutive_failures:
             raise RemoteStop(f"{self.consecutive_failures} consecutive failures, last: {reason}")
-        pause = self.config["stall_pause_s"] * 2 ** (self.consecutive_failures - 1)
-        self._pause(min(pause, self.config["backoff_max_s"]), STALLED)
+        pause = self.config.stall_pause_s * 2 ** (self.consecutive_failures - 1)
+        self._pause(min(pause, self.config.backoff_max_s), STALLED)
 
     def _budgets(self) -> list[tuple[list[str], int, float]]:
         """(query types sharing a budget, their limit, its window) for every budget in force."""
-        per_type, window = self.config["budget_requests"], self.config["budget_window_s"]
+        per_type, window = self.config.budget_requests, self.config.budget_window_s
         graphql = [kind for kind in self._sent if kind.split(":")[0] == GRAPHQL]
         budgets = [([kind], per_type, window) for kind in self._sent]
         budgets.append(
             (
                 graphql,
-                self.config["graphql_budget_requests"],
-                self.config["graphql_budget_window_s"],
+                self.config.graphql_budget_requests,
+                self.config.graphql_budget_window_s,
             )
         )
-        budgets.append(([API], self.config["api_budget_requests"], window))
+        budgets.append(([API], self.config.api_budget_requests, window))
         return budgets
 
     def _wait_for_budget(self) -> float:
@@ -179,7 +160,7 @@ class Politeness:
         while True:
             now = self._clock()
             self._forget_before(
-                now - max(self.config["budget_window_s"], self.config["graphql_budget_window_s"])
+                now - max(self.config.budget_window_s, self.config.graphql_budget_window_s)
             )
             until = 0.0
             for kinds, limit, window in self._budgets():
@@ -196,7 +177,8 @@ class Politeness:
     def _window_clears_in(self, family: str) -> float:
         """Seconds until the oldest request of ``family`` still in its window has left it: the
         window is taken to be full, since the site just said so (instaloader's reading)."""
-        window = self.config["graphql_budget_window_s" if family == GRAPHQL else "budget_window_s"]
+        config = self.config
+        window = config.graphql_budget_window_s if family == GRAPHQL else config.budget_window_s
         now = self._clock()
         recent = [
             t

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from runtime.config import (
     FlagKeys,
@@ -25,6 +25,9 @@ from runtime.config import (
 )
 from runtime.errors import UsageError, run_main
 from runtime.logs import add_logging_args, setup_logging
+from runtime.settings import Settings, validate
+
+S = TypeVar("S", bound=Settings)
 
 DISTRIBUTION = "hashtag-prediction"
 REQUIRED_TITLE = "required arguments"
@@ -140,6 +143,10 @@ class ConfigFlags:
 
     def resolve(self, args: argparse.Namespace) -> dict[str, Any]:
         return resolve_config(self.stage, args, self.keys)
+
+    def settings(self, args: argparse.Namespace, model: type[S]) -> S:
+        """The command's settings, validated once (the first bad key: one line, exit 2)."""
+        return validate(model, self.resolve(args))
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:

@@ -7,6 +7,7 @@ Precedence, lowest first: ``configs/<stage>.yaml`` shipped with the package, a `
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.resources
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,13 @@ def _check_known(defaults: dict[str, Any], given: dict[str, Any], where: str) ->
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise UsageError(f"{where}: unknown config key(s): {', '.join(map(str, unknown))}")
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with ``extra`` merged in, section by section."""
+    result = copy.deepcopy(base)
+    _merge(result, extra)
+    return result
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import signal
 import socket
 from collections.abc import Sequence
@@ -19,7 +20,8 @@ from runtime.checkpoints import check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import resolve_config
 from runtime.errors import PipelineError, UsageError
-from serve.settings import BACKENDS, BF16_IMAGES, ServeSettings, env_values, settings_from
+from runtime.settings import choices, env_values, validate
+from serve.settings import ENV_PREFIX, ServeSettings
 
 PROG = "hashtag-serve"
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ def _inference_flags(engine: argparse._ArgumentGroup) -> None:
         engine,
         "--backend",
         key="backend",
-        choices=BACKENDS,
+        choices=choices(ServeSettings, "backend"),
         help="inference engine (auto: ONNX Runtime on CPU, PyTorch otherwise)",
     )
     add(
@@ -159,7 +161,7 @@ def _inference_flags(engine: argparse._ArgumentGroup) -> None:
         engine,
         "--bf16-images",
         key="bf16_images",
-        choices=BF16_IMAGES,
+        choices=choices(ServeSettings, "bf16_images"),
         help="bfloat16 image convolutions (auto: where the CPU has bf16 instructions)",
     )
 
@@ -169,7 +171,7 @@ def resolve_settings(
 ) -> ServeSettings:
     """Merge the config files, the environment and the flags (see the module docstring)."""
     values = resolve_config("serve", args, flag_keys={})  # flags come after the environment
-    values.update(env_values(environ))
+    values.update(env_values(ServeSettings, ENV_PREFIX, os.environ if environ is None else environ))
     values.update(
         {
             key: getattr(args, dest)
@@ -177,7 +179,7 @@ def resolve_settings(
             if getattr(args, dest) is not None
         }
     )
-    return settings_from(values)
+    return validate(ServeSettings, values)
 
 
 def serve(settings: ServeSettings) -> int:

@@ -127,7 +127,7 @@ def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
         if settings.backend == "onnxruntime":
             raise PipelineError(f"backend onnxruntime: {exc}") from None
         log.warning("serving with PyTorch: %s", exc)
-    tuning = tuning_for(dataclasses.replace(settings, backend="torch"))
+    tuning = tuning_for(settings.model_copy(update={"backend": "torch"}))
     return tuned_predictor(predictor, tuning), tuning
 
 

@@ -19,7 +19,8 @@ from runtime.label_file import read_labels
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
 from runtime.write_faults import writing_into
-from train.config_check import CHOICES, SPLITS, check_evaluate_config, check_train_config
+from train.config_check import CHOICES, check_train_config
+from train.settings import SPLITS, EvaluateSettings
 
 RESUMABLE_STATE = f"{LAST_DIR}/{STATE_FILE}"
 # The flags that override configs/train.yaml and configs/evaluate.yaml, each with its key.
@@ -290,19 +291,18 @@ def _same_setting(given: Any, saved: Any, is_path: bool) -> bool:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    config = EVALUATE_FLAGS.resolve(args)
-    check_evaluate_config(config)
+    settings = EVALUATE_FLAGS.settings(args, EvaluateSettings)
     check_checkpoint(args.checkpoint)
-    dataset = None if config["dataset"] is None else Path(config["dataset"])
+    dataset = None if settings.dataset is None else Path(settings.dataset)
     if dataset is not None:
         check_dataset_dir(dataset)
-    baselines = [b.strip() for b in config["baselines"] if b.strip()]
+    baselines = [b.strip() for b in settings.baselines if b.strip()]
     for name, _, path in (spec.partition("=") for spec in baselines):
         if path:
             check_checkpoint(path, f"baseline {name}:")
     report = args.report
     if report is DEFAULT_REPORT:  # the flag without a value, not a file of that name
-        report = args.checkpoint / f"report-{config['split']}.html"
+        report = args.checkpoint / f"report-{settings.split}.html"
     if report is not None:
         check_output_file(report, "--report")
     from train.evaluate import evaluate
@@ -311,9 +311,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         evaluate(
             args.checkpoint,
             dataset,
-            config["split"],
+            settings.split,
             baselines,
-            config["batch_size"],
+            settings.batch_size,
             progress=not progress_disabled(args),
             report=report,
         )

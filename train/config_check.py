@@ -1,4 +1,4 @@
-"""Every setting of configs/train.yaml and configs/evaluate.yaml checked before a run starts: a
+"""Every setting of configs/train.yaml checked before a run starts: a
 bad value is one line, exit 2. The choice lists here are the only ones: the flags offer them too.
 
 ``--set epochs=abc``, ``--batch-size 0`` or ``--lr -5`` would otherwise surface minutes later as
@@ -13,7 +13,6 @@ from runtime.checkpoints import MODALITIES
 from runtime.config import check_types, default_config
 from runtime.errors import UsageError
 
-SPLITS = ("train", "val", "test")  # the splits of a dataset directory
 CHOICES: dict[str, tuple[str, ...]] = {
     "modality": MODALITIES,
     "text_init": ("pretrained", "random"),
@@ -76,19 +75,6 @@ def check_train_config(config: dict[str, Any]) -> None:
     if not isinstance(config["random_text"], dict):
         raise UsageError(f"random_text must be a mapping, got {config['random_text']!r}")
     check_types(config["random_text"], default_config("train")["random_text"], "random_text.")
-
-
-def check_evaluate_config(config: dict[str, Any]) -> None:
-    """The same for hashtag-evaluate's settings."""
-    check_types(config, default_config("evaluate"), "")
-    if config["split"] not in SPLITS:
-        raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {config['split']!r}")
-    _require_optional_path("dataset", config["dataset"])  # check_types skips null defaults
-    baselines = config["baselines"]
-    _require("baselines", baselines, all(isinstance(b, str) for b in baselines), "a list of names")
-    size = config["batch_size"]
-    if size < 1:  # an integer already (check_types)
-        raise UsageError(f"--batch-size must be at least 1, got {size}")
 
 
 def _require(key: str, value: Any, ok: bool, what: str) -> None:

@@ -26,7 +26,7 @@ from transformers import PreTrainedTokenizerBase
 from runtime import image_prep
 from runtime.errors import UsageError
 from runtime.label_file import read_labels
-from train.config_check import SPLITS
+from train.settings import SPLITS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

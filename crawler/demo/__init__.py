@@ -5,6 +5,6 @@ on loopback for the crawler and for ``hashtag-crawl serve-demo``.
 """
 
 from crawler.demo.generator import DemoCorpus, DemoPost
-from crawler.demo.server import DemoSite, site_from_config
+from crawler.demo.server import DemoSite, site_from_settings
 
-__all__ = ["DemoCorpus", "DemoPost", "DemoSite", "site_from_config"]
+__all__ = ["DemoCorpus", "DemoPost", "DemoSite", "site_from_settings"]

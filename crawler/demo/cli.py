@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from typing import Any
 
-from crawler.demo.server import DemoSite, site_from_config
+from crawler.demo.server import DemoSite, site_from_settings
+from crawler.settings import DemoSettings
 from runtime.cli import ConfigFlags, subcommand
-from runtime.config import check_types, default_config
-from runtime.errors import PipelineError, UsageError
+from runtime.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def serve_demo(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Serve until Ctrl-C (or until ``stop`` is set, which tests use)."""
-    config = FLAGS.resolve(args)
-    address = _address(config)
-    check_types(config, default_config("demo"), "demo config: ")
+    settings = FLAGS.settings(args, DemoSettings)  # the port checked before the corpus is built
+    site = site_from_settings(settings)
     try:
-        site = site_from_config(config)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"bad demo config: {exc}") from None
-    try:
-        _serve(site, address, stop or threading.Event())
+        _serve(site, (settings.host, settings.port), stop or threading.Event())
     except KeyboardInterrupt:
         pass  # Ctrl-C is how this command is meant to end
     finally:
         site.stop()
         log.info("served %s", site.counters)
     return 0
-
-
-def _address(config: dict[str, Any]) -> tuple[str, int]:
-    """Host and port, the port checked before the corpus is built, not by a crash in bind()."""
-    host, port = config.get("host") or "127.0.0.1", config.get("port") or 0
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise UsageError(f"port must be a number from 0 to 65535, got {port!r}")
-    return host, port
 
 
 def _serve(site: DemoSite, address: tuple[str, int], stop: threading.Event) -> None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Any
 
-# How a throttled request is answered (``rate_limit.answer``), as Instagram does in 2024-2026.
-RATE_LIMIT_ANSWERS = ("http_429", "wait_401", "graphql_errors")
+from crawler.settings import DemoSettings
 
 
 @dataclass(frozen=True)
@@ -26,60 +24,27 @@ class Block:
     kind: str  # "challenge", "login", "logged_out", "feedback" or "rate_limit"
     location: str | None = None
     retry_after: int = 0
-    answer: str = "http_429"  # for "rate_limit": one of RATE_LIMIT_ANSWERS
-
-
-def check_fault_config(config: dict[str, Any]) -> None:
-    """Raise ValueError naming the first failure-mode key whose value cannot work."""
-    for key in ("truncated_media_rate", "non_image_media_rate", "deleted_rate"):
-        value = config.get(key) or 0
-        if not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise ValueError(f"{key} must be a number between 0 and 1, got {value!r}")
-    for key in (
-        "login_wall_after",
-        "logged_out_home_after",
-        "challenge_after",
-        "feedback_after",
-        "feedback_lasts",
-        "media_ttl_seconds",
-    ):
-        value = config.get(key) or 0
-        if not isinstance(value, int) or value < 0:
-            raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
-    limits = config.get("rate_limit") or {}
-    if not isinstance(limits, dict) or any(
-        not isinstance(limits.get(k) or 0, int) or (limits.get(k) or 0) < 0
-        for k in ("every", "burst", "retry_after")
-    ):
-        raise ValueError(
-            f"rate_limit needs non-negative integers every, burst, retry_after; got {limits!r}"
-        )
-    if limits.get("answer") not in RATE_LIMIT_ANSWERS:
-        raise ValueError(
-            f"rate_limit.answer must be one of {', '.join(RATE_LIMIT_ANSWERS)}; "
-            f"got {limits.get('answer')!r}"
-        )
+    answer: str = "http_429"  # for "rate_limit": see crawler.settings.RateLimitSection
 
 
 class Faults:
     """Failure-mode decisions for one running site (thread-safe)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        """``config``: every key of configs/demo.yaml, ``rate_limit`` whole (as DemoSite has it)."""
-        check_fault_config(config)
-        self.seed = config.get("seed", 0)
-        self.challenge_after = int(config.get("challenge_after") or 0)
-        self.login_wall_after = int(config.get("login_wall_after") or 0)
-        self.logged_out_home_after = int(config.get("logged_out_home_after") or 0)
-        self.feedback_after = int(config.get("feedback_after") or 0)
-        self.feedback_lasts = int(config.get("feedback_lasts") or 0)
-        limits = config["rate_limit"]
-        self.every, self.burst = int(limits["every"] or 0), int(limits["burst"] or 0)
-        self.retry_after = int(limits["retry_after"] or 0)
-        self.answer = str(limits["answer"])
+    def __init__(self, settings: DemoSettings) -> None:
+        self.seed = settings.seed
+        self.challenge_after = settings.challenge_after
+        self.login_wall_after = settings.login_wall_after
+        self.logged_out_home_after = settings.logged_out_home_after
+        self.feedback_after = settings.feedback_after
+        self.feedback_lasts = settings.feedback_lasts
+        limits = settings.rate_limit
+        self.every, self.burst = limits.every, limits.burst
+        self.retry_after = limits.retry_after
+        self.answer = limits.answer
         self.rates = {
-            key: float(config.get(key) or 0)
-            for key in ("deleted_rate", "non_image_media_rate", "truncated_media_rate")
+            "deleted_rate": settings.deleted_rate,
+            "non_image_media_rate": settings.non_image_media_rate,
+            "truncated_media_rate": settings.truncated_media_rate,
         }
         self._lock = threading.Lock()
         self._requests = self._anonymous = 0

@@ -17,6 +17,7 @@ import numpy as np
 from crawler.demo import captions, pictures
 from crawler.demo.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
 from crawler.records import make_record
+from crawler.settings import DemoSettings
 from runtime.hashtags import extract_hashtags
 from runtime.timestamps import timestamp_to_iso
 
@@ -200,20 +201,19 @@ class DemoCorpus:
         self._build_indexes(n_tags)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> DemoCorpus:
+    def from_settings(cls, settings: DemoSettings) -> DemoCorpus:
         """The corpus that the corpus keys of ``configs/demo.yaml`` describe."""
-        keys = (
-            "seed",
-            "n_posts",
-            "n_topics",
-            "n_owners",
-            "n_tags",
-            "english_share",
-            "repost_rate",
-            "near_duplicate_rate",
-            "carousel_rate",
+        return cls(
+            seed=settings.seed,
+            n_posts=settings.n_posts,
+            n_topics=settings.n_topics,
+            n_owners=settings.n_owners,
+            n_tags=settings.n_tags,
+            english_share=settings.english_share,
+            repost_rate=settings.repost_rate,
+            near_duplicate_rate=settings.near_duplicate_rate,
+            carousel_rate=settings.carousel_rate,
         )
-        return cls(**{key: config[key] for key in keys if config.get(key) is not None})
 
     # --- construction ----------------------------------------------------------------------
 

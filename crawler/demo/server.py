@@ -27,7 +27,7 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
@@ -37,7 +37,8 @@ from crawler.demo.faults import Faults
 from crawler.demo.generator import OWNER_PK_BASE, DemoCorpus, DemoPost, media_path
 from crawler.demo.rendering import PageRenderer
 from crawler.demo.signing import MediaSigner
-from runtime.config import default_config
+from crawler.settings import DemoSettings
+from runtime.settings import validate
 
 log = logging.getLogger(__name__)
 
@@ -131,50 +132,35 @@ PROFILE_QUERY = "PolarisProfilePageContentQuery"
 TAG_QUERY = "PolarisTagPageQuery"
 POST_QUERY = "PolarisPostRootQuery"
 TIMELINE_DOC_ID = "7950326061742207"  # the doc_id the profile page posts with its variables
-SHAPES = ("2026", "classic")
 REELS_EVERY = 4  # every fourth post of a profile is also one of its reels
 _THUMBNAIL = re.compile(r"^s(\d+)x\d+$")
-
-
-def check_site_config(config: dict[str, Any]) -> None:
-    """Raise ValueError naming the first server key whose value cannot work."""
-    if not isinstance(config.get("page_size"), int) or config["page_size"] < 1:
-        raise ValueError(f"page_size must be a positive integer, got {config.get('page_size')!r}")
-    if str(config.get("shapes")) not in SHAPES:
-        raise ValueError(f"shapes must be one of {', '.join(SHAPES)}, got {config.get('shapes')!r}")
-    top = config.get("tag_top_posts")
-    if top is not None and (not isinstance(top, int) or top < 1):
-        raise ValueError(f"tag_top_posts must be a positive integer or null, got {top!r}")
 
 
 class DemoSite:
     """The demo site over a corpus; as a context manager it serves until the block exits.
 
-    ``config`` holds keys of ``configs/demo.yaml``; missing keys take those defaults.
+    ``config``: its settings, or some keys of ``configs/demo.yaml`` (the rest: its values).
     ``clock`` dates media URL expiry (tests move it instead of sleeping).
     """
 
     def __init__(
         self,
         corpus: DemoCorpus,
-        config: dict[str, Any] | None = None,
+        config: DemoSettings | Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.corpus = corpus
-        defaults = default_config("demo")
-        self.config = {**defaults, **(config or {})}
-        limits = self.config.get("rate_limit") or {}
-        if isinstance(limits, dict):  # the one nested section: a partial one keeps the rest
-            self.config["rate_limit"] = {**defaults["rate_limit"], **limits}
-        check_site_config(self.config)
-        self.faults = Faults(self.config)
-        secret = hashlib.sha256(f"demo-media:{self.config.get('seed', 0)}".encode()).digest()
-        self.signer = MediaSigner(secret, int(self.config.get("media_ttl_seconds") or 0), clock)
+        if not isinstance(config, DemoSettings):
+            config = validate(DemoSettings, config or {}, "bad demo config: ")
+        self.settings = config
+        self.faults = Faults(config)
+        secret = hashlib.sha256(f"demo-media:{config.seed}".encode()).digest()
+        self.signer = MediaSigner(secret, config.media_ttl_seconds, clock)
         self.renderer = PageRenderer()
         self.base_url = ""
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
-        self.shapes = str(self.config["shapes"])
+        self.shapes = config.shapes
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._searches: dict[str, list[int]] = {}
@@ -204,7 +190,7 @@ class DemoSite:
 
     def __enter__(self) -> DemoSite:
         if self._server is None:
-            self.start(self.config.get("host") or "127.0.0.1", int(self.config.get("port") or 0))
+            self.start(self.settings.host, self.settings.port)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -238,7 +224,7 @@ class DemoSite:
         """A tag page's posts: with ``tag_top_posts`` set, only that many (the web tag page
         of 2026 shows top posts only; keyword search goes deeper)."""
         posts = self.corpus.tag_posts(tag)
-        top = self.config.get("tag_top_posts")
+        top = self.settings.tag_top_posts
         return posts[:top] if top else posts
 
     def reels(self, user: str) -> list[int]:
@@ -260,7 +246,7 @@ class DemoSite:
             return cached
         terms = {term.lstrip("#＃") for term in key.split()}
         found = {i for term in terms for i in self.corpus.tag_posts(term)}
-        seed = self.config.get("seed", 0)
+        seed = self.settings.seed
         ranked = sorted(found, key=lambda i: hashlib.blake2b(f"{seed}:{key}:{i}".encode()).digest())
         with self._lock:
             self._searches[key] = ranked
@@ -268,7 +254,7 @@ class DemoSite:
 
     def rank_token(self, query: str) -> str:
         """The search session's token, which every next page must send back."""
-        digest = hashlib.blake2b(f"{self.config.get('seed', 0)}:{query}".encode(), digest_size=16)
+        digest = hashlib.blake2b(f"{self.settings.seed}:{query}".encode(), digest_size=16)
         return str(uuid.UUID(bytes=digest.digest()))
 
     def search_window(self, posts: list[int], max_id: str | None) -> tuple[list[int], str | None]:
@@ -282,7 +268,7 @@ class DemoSite:
             if offset is None or not 0 < offset < len(posts):
                 raise ValueError(f"invalid next_max_id {max_id!r}")
             start = offset
-        end = start + int(self.config["page_size"])
+        end = start + self.settings.page_size
         return posts[start:end], (_encode_offset(end) if end < len(posts) else None)
 
     def feed_window(self, posts: list[int], max_id: str | None) -> tuple[list[int], str | None]:
@@ -296,7 +282,7 @@ class DemoSite:
             if last is None:
                 raise ValueError(f"invalid max_id {max_id!r}")
             start = bisect.bisect_right(posts, -last, key=lambda i: -i)
-        size = int(self.config["page_size"])
+        size = self.settings.page_size
         window = posts[start : start + size]
         more = start + size < len(posts)
         return window, (str(self.corpus.pk(window[-1])) if more and window else None)
@@ -337,9 +323,9 @@ def _json_object(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def site_from_config(config: dict[str, Any]) -> DemoSite:
-    """A (not yet started) site over the corpus the same config describes."""
-    return DemoSite(DemoCorpus.from_config(config), config)
+def site_from_settings(settings: DemoSettings) -> DemoSite:
+    """A (not yet started) site over the corpus the same settings describe."""
+    return DemoSite(DemoCorpus.from_settings(settings), settings)
 
 
 class _Handler(BaseHTTPRequestHandler):

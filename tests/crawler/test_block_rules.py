@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from crawler import network, parsers
-from crawler.browser import BrowserSettings, open_browser
+from crawler.browser import open_browser
 from crawler.network import NetworkTap
+from crawler.settings import BrowserSettings
 
 MEDIA_INFO_PATH = "/api/v1/media/3300000000000000020/info/"
 MEDIA_INFO = (Path(__file__).parent / "fixtures" / "instagram" / "media_info.json").read_text()

@@ -28,7 +28,7 @@ def _crawl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
         (["--tag", "cats/../../etc"], "illegal tag name"),
         (["--profile", "no spaces"], "illegal profile name"),
         (["--tag", "cats", "--shard", "3/2"], "--shard expects i/n"),
-        (["--tag", "cats", "--limit", "0"], "--limit and --per-target must be at least 1"),
+        (["--tag", "cats", "--limit", "0"], "limit must be null or at least 1, got 0"),
         ([], "nothing to crawl"),
         (
             ["--tag", "cats", "--set", "politeness.delay_mean_s=slow"],
@@ -36,14 +36,19 @@ def _crawl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
         ),
         (
             ["--tag", "cats", "--set", "politeness.budget_requests=-1"],
-            "politeness.budget_requests must be a non-negative number",
+            "politeness.budget_requests must be at least 0, got -1",
         ),
-        (["--tag", "cats", "--set", "politeness.delay=1"], "unknown politeness setting(s): delay"),
+        (["--tag", "cats", "--set", "politeness.delay=1"], "unknown config key politeness.delay"),
         (
             ["--tag", "cats", "--set", "crawl.idle_scrolls=many"],
-            "bad crawl config: crawl.idle_scrolls must be an integer, got 'many'",
+            "crawl.idle_scrolls must be an integer, got 'many'",
         ),
-        (["--tag", "cats", "--set", "browser.page_load_timeout_s=x"], "bad crawl config"),
+        (
+            ["--tag", "cats", "--set", "browser.page_load_timeout_s=x"],
+            "browser.page_load_timeout_s must be a number, got 'x'",
+        ),
+        (["--tag", "cats", "--set", "crawl.post_page_for=[5]"], "crawl.post_page_for.0 must"),
+        (["--tag", "cats", "--demo", "--set", "demo.shapes=2019"], "demo.shapes must be '2026'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -104,5 +109,5 @@ def test_bad_demo_value_leaves_no_output_folder(
     code, err = _crawl(capsys, "--demo", "--set", "demo.n_topics=99", "--out", str(out))
 
     assert code == 2
-    assert err.count("\n") == 1 and "bad demo config: n_topics must be 1..40" in err
+    assert err.count("\n") == 1 and "demo.n_topics must be at most 40, got 99" in err
     assert not out.exists()

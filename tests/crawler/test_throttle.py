@@ -179,11 +179,11 @@ def test_a_posted_graphql_query_is_named_by_its_form() -> None:
 
 def test_defaults_are_no_looser_than_instaloaders_rate_controller() -> None:
     config = Politeness().config
-    assert config["budget_requests"] <= 200 and config["budget_window_s"] >= 660
-    assert config["graphql_budget_requests"] <= 275 and config["graphql_budget_window_s"] >= 600
-    assert config["api_budget_requests"] <= 75
-    assert config["delay_mean_s"] >= 1 / 0.6 - 0.01 and config["delay_max_s"] >= 15
-    assert config["backoff_base_s"] >= 60 and config["backoff_margin_s"] >= 6
+    assert config.budget_requests <= 200 and config.budget_window_s >= 660
+    assert config.graphql_budget_requests <= 275 and config.graphql_budget_window_s >= 600
+    assert config.api_budget_requests <= 75
+    assert config.delay_mean_s >= 1 / 0.6 - 0.01 and config.delay_max_s >= 15
+    assert config.backoff_base_s >= 60 and config.backoff_margin_s >= 6
 
 
 def test_each_query_type_has_its_own_window_and_graphql_shares_one(fake_time, paced) -> None:

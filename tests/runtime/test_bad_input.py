@@ -448,14 +448,17 @@ def test_serve_refuses_to_start_on_a_damaged_checkpoint(damaged, tmp_path, capsy
 @pytest.mark.parametrize("size", ["0", "-3"])
 def test_evaluate_refuses_a_batch_size_below_one(size, checkpoint, workdir, capsys):
     argv = ["--checkpoint", str(checkpoint), "--batch-size", size]
-    assert_refused(evaluate_main, argv, capsys, checkpoint, 2, "--batch-size must be at least 1")
+    assert_refused(evaluate_main, argv, capsys, checkpoint, 2, "batch_size must be at least 1")
 
 
 @pytest.mark.parametrize(
     ("setting", "needle"),
     [
-        ("dataset=5", "dataset must be null or a path, got 5"),
-        ("baselines=[5]", "baselines must be a list of names, got [5]"),
+        ("dataset=5", "dataset must be null or a string, got 5"),
+        ("dataset=''", "dataset must be null or a non-empty string, got ''"),
+        ("baselines=[5]", "baselines.0 must be a string, got 5"),
+        ("baselines=text", "baselines must be a list, got 'text'"),
+        ("split=dev", "split must be 'train', 'val' or 'test', got 'dev'"),
     ],
 )
 def test_evaluate_refuses_settings_of_the_wrong_type(setting, needle, checkpoint, capsys):
@@ -519,7 +522,7 @@ def test_crawl_checks_out_before_the_browser(tmp_path, capsys):
 
 def test_crawl_demo_checks_the_demo_config_types(tmp_path, capsys):
     argv = ["crawl", "--demo", "--set", "demo.n_posts=abc", "--out", str(tmp_path / "out")]
-    assert_refused(crawl_main, argv, capsys, tmp_path, 2, "n_posts must be an integer")
+    assert_refused(crawl_main, argv, capsys, tmp_path, 2, "demo.n_posts must be an integer")
 
 
 def test_serve_demo_checks_the_config_types(tmp_path, capsys):
@@ -530,7 +533,7 @@ def test_serve_demo_checks_the_config_types(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("setting", "needle"),
     [
-        ("limit=abc", "limit must be an integer, got 'abc'"),
+        ("limit=abc", "limit must be null or an integer, got 'abc'"),
         ("politeness=abc", "politeness must be a mapping"),
         ("politeness.delay_mean_s=x", "politeness.delay_mean_s must be a number, got 'x'"),
     ],

@@ -9,7 +9,6 @@ argparse does not wrap (and hyphenate) the help text being checked.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from preprocess import cli as build_cli
 from runtime.cli import REQUIRED_TITLE, ConfigFlags, command_parser, package_version
 from runtime.config import default_config
 from serve import cli as serve_cli
-from serve.settings import ServeSettings
 from train import cli as train_cli
 
 Main = Callable[[list[str]], int]
@@ -166,13 +164,6 @@ def test_argparse_errors_are_one_line_and_exit_2(capsys) -> None:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], (argv, err)
-
-
-def test_serve_settings_take_their_values_from_the_yaml() -> None:
-    fields = {field.name for field in dataclasses.fields(ServeSettings)}
-    assert fields == set(default_config("serve"))
-    # checkpoint has no default: null in the YAML, "" (unset) in the dataclass
-    assert dataclasses.asdict(ServeSettings()) == {**default_config("serve"), "checkpoint": ""}
 
 
 def test_python_m_train_evaluate_prints_help() -> None:

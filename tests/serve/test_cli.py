@@ -57,12 +57,12 @@ def test_environment_booleans_are_parsed():
         (
             ["--checkpoint", "x"],
             {"HASHTAG_SERVE_PORT": "eighty"},
-            "serve setting port: 'eighty' is not a valid int",
+            "HASHTAG_SERVE_PORT must be an integer, got 'eighty'",
         ),
         (
             ["--checkpoint", "x", "--port", "70000"],
             {},
-            "port must be between 0 and 65535, got 70000",
+            "port must be at most 65535, got 70000",
         ),
         (
             ["--checkpoint", "x", "--max-batch-size", "0"],
@@ -73,17 +73,17 @@ def test_environment_booleans_are_parsed():
         (
             ["--checkpoint", "x", "--set", "port=[1]"],
             {},
-            "serve setting port must be an integer, got [1]",
+            "port must be an integer, got [1]",
         ),
         (
             ["--checkpoint", "x", "--set", "quantize=5"],
             {},
-            "serve setting quantize must be true or false, got 5",
+            "quantize must be true or false, got 5",
         ),
         (
             ["--checkpoint", "x"],
             {"HASHTAG_SERVE_BACKEND": "tensorrt"},
-            "backend must be auto, onnxruntime or torch, got 'tensorrt'",
+            "HASHTAG_SERVE_BACKEND must be 'auto', 'onnxruntime' or 'torch', got 'tensorrt'",
         ),
         (
             ["--checkpoint", "x", "--backend", "onnxruntime", "--quantize"],

@@ -11,6 +11,7 @@ import requests
 
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
+from runtime.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -85,5 +86,5 @@ def test_logged_out_visitors_are_sent_home_and_sessions_are_not(
 
 
 def test_an_unknown_throttling_answer_is_refused(corpus: DemoCorpus) -> None:
-    with pytest.raises(ValueError, match="rate_limit.answer must be one of http_429, wait_401"):
+    with pytest.raises(UsageError, match="rate_limit.answer must be 'http_429', 'wait_401'"):
         DemoSite(corpus, {"rate_limit": {"every": 1, "burst": 1, "answer": "503"}})

@@ -25,11 +25,12 @@ import pytest
 import requests
 from PIL import Image
 
-from crawler.browser import BrowserSettings, open_browser
+from crawler.browser import open_browser
 from crawler.demo import cli as demo_cli
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
-from runtime.errors import run_main
+from crawler.settings import BrowserSettings
+from runtime.errors import UsageError, run_main
 
 CLASSIC = {"shapes": "classic"}
 
@@ -282,9 +283,9 @@ def test_counters_add_up_under_concurrent_requests(corpus: DemoCorpus) -> None:
 
 
 def test_bad_config_is_rejected(corpus: DemoCorpus) -> None:
-    with pytest.raises(ValueError, match="page_size"):
+    with pytest.raises(UsageError, match="bad demo config: page_size must be at least 1"):
         DemoSite(corpus, {"page_size": 0})
-    with pytest.raises(ValueError, match="deleted_rate"):
+    with pytest.raises(UsageError, match="deleted_rate must be at most 1"):
         DemoSite(corpus, {"deleted_rate": 2})
 
 
@@ -305,10 +306,10 @@ def test_serve_demo_cli_serves_until_stopped(capsys: pytest.CaptureFixture[str])
 @pytest.mark.parametrize(
     ("argv", "message", "code"),
     [
-        (["--set", "page_size=0"], "bad demo config: page_size must be a positive integer", 2),
-        (["--set", "n_topics=99"], "bad demo config: n_topics must be 1..40", 2),
-        (["--port", "70000"], "port must be a number from 0 to 65535, got 70000", 2),
-        (["--set", "port=http"], "port must be a number from 0 to 65535, got 'http'", 2),
+        (["--set", "page_size=0"], "page_size must be at least 1, got 0", 2),
+        (["--set", "n_topics=99"], "n_topics must be at most 40, got 99", 2),
+        (["--port", "70000"], "port must be at most 65535, got 70000", 2),
+        (["--set", "port=http"], "port must be an integer, got 'http'", 2),
     ],
 )
 def test_serve_demo_cli_bad_config(

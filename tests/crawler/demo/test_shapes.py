@@ -13,6 +13,7 @@ import requests
 
 from crawler.demo.generator import DemoCorpus
 from crawler.demo.server import DemoSite
+from runtime.errors import UsageError
 
 _SJS = re.compile(
     r'<script type="application/json" data-content-len="(\d+)" data-sjs>(.*?)</script>'
@@ -218,12 +219,15 @@ def test_tag_top_posts_caps_the_tag_page_but_not_search(corpus: DemoCorpus) -> N
 
 @pytest.mark.parametrize(
     "config, message",
-    [({"shapes": "2019"}, "shapes must be one of"), ({"tag_top_posts": 0}, "tag_top_posts")],
+    [
+        ({"shapes": "2019"}, "shapes must be '2026' or 'classic'"),
+        ({"tag_top_posts": 0}, "tag_top_posts"),
+    ],
 )
 def test_bad_shape_config_is_refused(
     corpus: DemoCorpus, config: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UsageError, match=message):
         DemoSite(corpus, config)
 
 

@@ -1,0 +1,152 @@
+"""Typed settings: one pydantic model per command declares each key's type and limits.
+
+The values stay in ``configs/<stage>.yaml`` (what users copy and edit, whose comments are the
+help): a model names its stage and takes every key it is not given from that file, so a default
+is written once, in the YAML, and a type or a limit once, in the model. Fields therefore carry
+no defaults of their own (tests/runtime/test_settings.py holds every model to that and to the
+YAML's exact set of keys).
+
+Validation is strict (a YAML ``"5"`` is not an integer, ``true`` not a number) and happens once,
+when a command starts: :func:`validate` turns the first error into one line naming the dotted
+key, which :func:`runtime.errors.run_main` prints with exit 2. Stages then read attributes.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from runtime.config import default_config, merged
+from runtime.errors import UsageError
+
+S = TypeVar("S", bound="Section")
+
+
+class Section(BaseModel):
+    """A group of settings (a nested mapping of the YAML, or a whole command's settings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class Settings(Section):
+    """A command's settings, or one section of them that a part of a stage is built from.
+
+    ``stage`` names the ``configs/<stage>.yaml`` (and ``section`` its top-level key, if any)
+    holding the value of every key not given: ``ServeSettings(port=1)`` is the shipped
+    settings with that port, ``PolitenessSettings()`` the shipped ``politeness`` section.
+    """
+
+    stage: ClassVar[str]
+    section: ClassVar[str | None] = None
+
+    @classmethod
+    def shipped(cls) -> dict[str, Any]:
+        """The YAML values this model's fields take when not given."""
+        values = default_config(cls.stage)
+        return values[cls.section] if cls.section else values
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shipped_defaults(cls, values: Any) -> Any:
+        if not isinstance(values, Mapping):
+            return values
+        return merged(cls.shipped(), dict(values))
+
+
+def validate(model: type[S], values: Mapping[str, Any], where: str = "") -> S:
+    """``model`` built from ``values``, or a UsageError naming the first bad key."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise UsageError(describe(model, exc.errors()[0], where)) from None
+
+
+def choices(model: type[Section], name: str) -> tuple[str, ...]:
+    """The values a ``Literal`` field allows (for a flag's ``choices=``)."""
+    annotation = model.model_fields[name].annotation
+    return tuple(arg for arg in typing.get_args(annotation) if arg is not None)
+
+
+def env_values(model: type[Section], prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``<prefix><FIELD>`` variables of ``environ``, each converted to its field's type the
+    way pydantic reads strings (``"8080"``, ``"yes"``), keyed by field name."""
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        variable = f"{prefix}{name.upper()}"
+        if variable not in environ:
+            continue
+        annotation = field.annotation
+        if field.metadata:
+            annotation = typing.Annotated[(annotation, *field.metadata)]
+        adapter = TypeAdapter(annotation)
+        try:
+            values[name] = adapter.validate_python(environ[variable].strip(), strict=False)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            got = error["input"]
+            raise UsageError(f"{variable} must be {_phrase(error)}, got {got!r}") from None
+    return values
+
+
+def describe(model: type[Section], error: ErrorDetails, where: str = "") -> str:
+    """One line for a pydantic error: ``where`` + dotted key + what the key must be."""
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{where}unknown config key {key}"
+    if error["type"] == "missing":
+        return f"{where}{key} is missing"
+    phrase = _phrase(error)
+    if error["type"] != "none_required" and _nullable(model, error["loc"]):
+        phrase = f"null or {phrase}"
+    return f"{where}{key} must be {phrase}, got {error['input']!r}"
+
+
+_PHRASES = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "string_too_short": "a non-empty string",
+    "greater_than": "greater than {gt}",
+    "greater_than_equal": "at least {ge}",
+    "less_than": "below {lt}",
+    "less_than_equal": "at most {le}",
+    "literal_error": "{expected}",
+}
+
+
+def _phrase(error: ErrorDetails) -> str:
+    template = _PHRASES.get(error["type"])
+    if template is None:
+        return error["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    ctx = {key: _number(value) for key, value in error.get("ctx", {}).items()}
+    return template.format(**ctx)
+
+
+def _number(value: Any) -> Any:
+    """``0`` rather than ``0.0`` for a float limit that is whole."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _nullable(model: type[Section], loc: tuple[int | str, ...]) -> bool:
+    """Whether the field at ``loc`` accepts null (so the message can say so)."""
+    annotation: Any = model
+    for part in loc:
+        fields = getattr(annotation, "model_fields", None)
+        if not isinstance(part, str) or not fields or part not in fields:
+            return False
+        annotation = fields[part].annotation
+    return type(None) in typing.get_args(annotation)

@@ -1,0 +1,73 @@
+"""The settings models against configs/*.yaml, and their one-line errors.
+
+A model declares types and limits only; the YAML holds the values. These tests prove the two
+agree: every YAML key has a field, every field a YAML key, no field a default of its own, and
+the shipped YAML passes its own model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crawler.settings import BrowserSettings, CrawlerSettings, DemoSettings, PolitenessSettings
+from runtime.errors import UsageError
+from runtime.settings import Section, Settings, env_values, validate
+from serve.settings import ENV_PREFIX, ServeSettings
+from train.settings import EvaluateSettings
+
+MODELS: list[type[Settings]] = [
+    ServeSettings,
+    EvaluateSettings,
+    CrawlerSettings,
+    PolitenessSettings,
+    BrowserSettings,
+    DemoSettings,
+]
+
+
+def fields_and_yaml(model: type[Section], yaml: dict[str, Any], where: str = "") -> None:
+    assert set(model.model_fields) == set(yaml), f"{model.__name__} vs the YAML at {where!r}"
+    for name, field in model.model_fields.items():
+        assert field.is_required(), f"{where}{name}: its default belongs in the YAML"
+        section = field.annotation
+        # A Settings section takes its values itself (its own entry in MODELS checks it).
+        own = isinstance(section, type) and issubclass(section, Settings)
+        if isinstance(section, type) and issubclass(section, Section) and not own:
+            fields_and_yaml(section, yaml[name], f"{where}{name}.")
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_the_yaml_and_the_model_name_the_same_keys(model: type[Settings]) -> None:
+    fields_and_yaml(model, model.shipped())
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_the_shipped_yaml_is_valid_and_is_the_default(model: type[Settings]) -> None:
+    shipped = validate(model, model.shipped())
+    assert shipped == model()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"port": "80"}, "port must be an integer, got '80'"),  # strict: YAML gives typed values
+        ({"port": True}, "port must be an integer, got True"),
+        ({"max_wait_ms": -1}, "max_wait_ms must be at least 0, got -1"),
+        ({"fetch_timeout_s": float("nan")}, "fetch_timeout_s must be a finite number, got nan"),
+        ({"checkpoint": 5}, "checkpoint must be null or a string, got 5"),
+        ({"colour": "red"}, "unknown config key colour"),
+    ],
+)
+def test_the_first_error_is_one_line_naming_the_key(values, message) -> None:
+    with pytest.raises(UsageError) as caught:
+        validate(ServeSettings, values, "where: ")
+    assert str(caught.value) == f"where: {message}"
+
+
+def test_environment_strings_are_read_as_their_field_types() -> None:
+    environ = {"HASHTAG_SERVE_PORT": "7100", "HASHTAG_SERVE_QUANTIZE": "yes", "OTHER": "x"}
+    assert env_values(ServeSettings, ENV_PREFIX, environ) == {"port": 7100, "quantize": True}
+    with pytest.raises(UsageError, match="HASHTAG_SERVE_PORT must be at most 65535, got '70000'"):
+        env_values(ServeSettings, ENV_PREFIX, {"HASHTAG_SERVE_PORT": "70000"})
