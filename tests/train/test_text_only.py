@@ -1,4 +1,4 @@
-"""A text-only dataset (``build --text-only``): train, evaluate and serve a ``--modality text`` model.
+"""A text-only dataset (``build --text-only``): train, evaluate, serve a ``--modality text`` model.
 
 The tiny dataset has ``image`` null in every row and ``text_only`` in its manifest, as a
 text-only build writes them.
