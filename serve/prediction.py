@@ -135,10 +135,12 @@ class PredictionService:
         caption = text or ""
         max_seq_len = max_seq_len or default_seq_len(self.predictor)
         self._check_limits(caption, max_seq_len, n_label)
-        # A text model (e.g. trained on a --text-only dataset) cannot use a picture: it is not
-        # fetched, and the answer says it was ignored rather than refusing a usable caption.
-        ignored = self.predictor.modality == "text" and source != ImageSource()
-        image = None if ignored else await self.fetcher.load(source)
+        image = await self.fetcher.load(source)
+        # A text model (e.g. trained on a --text-only dataset) cannot use a picture: the answer
+        # says it was ignored rather than refusing a usable caption. It is still fetched, so a
+        # broken image reference is the same error whatever model serves it.
+        ignored = self.predictor.modality == "text" and image is not None
+        image = None if ignored else image
         # The predictor turns the caption into model text itself; this copy only tells whether
         # anything is left of it.
         model_text = self.predictor.model_text(caption) or None

@@ -65,12 +65,13 @@ def test_served_text_model_answers_captions_and_ignores_images(text_run, build_a
     _, run = text_run
     app = build_app(Predictor.load(run))
     picture = base64.b64encode(image_bytes()).decode("ascii")
+    picture_file = ("red.jpg", image_bytes(), "image/jpeg")
     with TestClient(app) as client:
         plain = client.post("/api/predict", json={"text": "word0 word1 hello"})
         with_image = client.post(
             "/api/predict", json={"text": "word0 word1 hello", "image_base64": picture}
         )
-        page = client.get("/predict", params={"text": "word0 hello", "image_url": "http://x/"})
+        page = client.post("/predict", data={"text": "word0 hello"}, files={"image": picture_file})
     assert plain.status_code == 200 and plain.json()["hashtags"]
     assert plain.json().get("note") is None
     assert with_image.status_code == 200
