@@ -53,8 +53,8 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         "build",
         help="raw posts to a dataset directory",
         description="Read posts, keep those in the chosen languages with top-K hashtags and a "
-        "good image, write the dataset directory, print the funnel. Defaults come from "
-        "configs/dataset.yaml.",
+        "good image (--text-only: no image needed or fetched), write the dataset directory, "
+        "print the funnel. Defaults come from configs/dataset.yaml.",
         stage="dataset",
     )
     _required_build_flags(parser)
