@@ -94,3 +94,12 @@ def test_train_refuses_an_unknown_baseline(trained, tmp_path, capsys):
     argv = ["--dataset", str(dataset), "--out", str(tmp_path / "run"), "--modality", "text"]
     assert train_main([*argv, "--set", "baselines=[bm25]", "--quiet"]) == 2
     assert "baselines must be a list of tfidf" in capsys.readouterr().err
+
+
+def test_an_empty_baseline_list_shows_popularity_alone(trained, capsys):
+    from train.cli import evaluate_main
+
+    dataset, run = trained
+    argv = ["--checkpoint", str(run), "--dataset", str(dataset), "--baselines", ""]
+    assert evaluate_main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["test", "run", "popularity"]
