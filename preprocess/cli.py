@@ -54,8 +54,8 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         "build",
         help="raw posts to a dataset directory",
         description="Read posts, keep those in the chosen languages with top-K hashtags and a "
-        "good image, write the dataset directory, print the funnel. Defaults come from "
-        "configs/dataset.yaml.",
+        "good image (--text-only: no image needed or fetched), write the dataset directory, "
+        "print the funnel. Defaults come from configs/dataset.yaml.",
         stage="dataset",
     )
     _required_build_flags(parser)
@@ -169,6 +169,13 @@ def _label_flags(parser: argparse.ArgumentParser) -> None:
 
 def _dedup_split_image_flags(parser: argparse.ArgumentParser) -> None:
     add = BUILD_FLAGS.add
+    add(
+        parser,
+        "--text-only",
+        key="text_only",
+        action="store_true",
+        help="captions only: fetch no image, keep posts without one (image columns null)",
+    )
     add(
         parser,
         "--near-dup",
