@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,8 +66,12 @@ texts, so the prior alone would let too much through. Chosen on captions.tsv wit
 above (docs/benchmarks/langid.md); the held-out file was not used."""
 MIXED_WORD_EVIDENCE = 1.0
 """A word this clearly one language or the other (Zipf points) counts towards ``mixed``."""
+MIXED_MIN_SHARE = 0.25
+"""``mixed`` needs at least this share of the clear words' letters in each language."""
 MIXED_MIN_OTHER_WORDS = 2
-"""``mixed`` needs this many clearly foreign words beside at least one clearly own word."""
+"""... and at least this many clearly foreign words: one word is a name or a loan, not a phrase."""
+MIXED_MIN_LETTERS = 2
+"""Shorter words do not count towards ``mixed``: ``U.S.``, ``e-cig`` and ``a`` are not foreign."""
 FASTTEXT_TOP_K = 5
 
 CASCADE_SHORT_TEXT_WORDS = 2
@@ -111,8 +116,10 @@ _LAUGHTER = re.compile(r"\b([hj][aeiou])\1+h?\b", re.IGNORECASE)
 
 
 def clean_for_langid(text: str | None) -> str:
-    """The caption as detection sees it: no hashtags, mentions, URLs, emoji or laughter."""
-    without_markup = _LAUGHTER.sub(" ", strip_for_model(text))
+    """The caption as detection sees it: no hashtags, mentions, URLs, emoji or laughter, and
+    styled letters (``𝓨𝓮𝓮𝓽``, ``ⓢⓜⓘⓛⓔ``, full-width ``ｈｉ``) as the plain letters they are."""
+    plain = unicodedata.normalize("NFKC", text) if text else ""
+    without_markup = _LAUGHTER.sub(" ", strip_for_model(plain))
     return _SPACE.sub(" ", emoji.replace_emoji(without_markup, replace=" ")).strip()
 
 
@@ -365,9 +372,36 @@ def _weighted(vote: word_evidence.WordVote) -> float:
 
 
 def _is_mixed(votes: list[word_evidence.WordVote]) -> bool:
-    own = sum(v.evidence >= MIXED_WORD_EVIDENCE for v in votes)
-    other = sum(v.evidence <= -MIXED_WORD_EVIDENCE and v.rival_zipf > 0 for v in votes)
-    return own >= 1 and other >= MIXED_MIN_OTHER_WORDS
+    own, other, other_words = mixed_shares(votes)
+    return (
+        own > 0
+        and other_words >= MIXED_MIN_OTHER_WORDS
+        and MIXED_MIN_SHARE <= other <= 1 - MIXED_MIN_SHARE
+    )
+
+
+def mixed_shares(votes: list[word_evidence.WordVote]) -> tuple[float, float, int]:
+    """The shares of the judged words' letters that are clearly own and clearly foreign, and
+    the number of foreign words. Judged: a word some list knows, or a word of another script;
+    names and brands no list knows, and words shorter than :data:`MIXED_MIN_LETTERS`, are not."""
+    own = other = judged = 0
+    other_words = 0
+    for vote in votes:
+        letters = len(vote.word)
+        if letters < MIXED_MIN_LETTERS or not vote.script:
+            continue
+        if vote.script != "LATIN":
+            judged += letters
+            other += letters
+            other_words += 1
+        elif vote.zipf or vote.rival_zipf:
+            judged += letters
+            if vote.evidence >= MIXED_WORD_EVIDENCE:
+                own += letters
+            elif vote.evidence <= -MIXED_WORD_EVIDENCE and vote.rival_zipf and not vote.capitalised:
+                other += letters
+                other_words += 1
+    return (own / judged, other / judged, other_words) if judged else (0.0, 0.0, 0)
 
 
 def _best_other(
