@@ -13,8 +13,9 @@ Backends (``benchmarks/langid.py`` measures them; docs/benchmarks/langid.md has 
 - ``cascade``: fastText, and lingua only for the texts fastText is unsure about.
 - ``caption`` (default): weighs, for each language of the crawl's prior, the prior, fastText's
   probability and the caption's own words (:mod:`preprocess.word_evidence`) into one log-odds;
-  a caption none of them wins gets the cascade's non-prior language, and a caption with
-  strong words of two languages is ``mixed``. docs/langid.md explains the weights.
+  a caption none of them wins gets the cascade's non-prior language, and a caption with a
+  real share (a quarter or more of its judged letters) in each of two languages is ``mixed``.
+  docs/langid.md explains the weights.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ if TYPE_CHECKING:  # the backends import their libraries only when chosen
 
 UNDETERMINED = "und"
 MIXED = "mixed"
-"""A caption with strong words of a prior language and of another one ("ich bin so tired of
-this"). Its confidence is always 0.5: the rule counts words, it has no probability."""
+"""A caption with a real share of a prior language and of another one ("ich bin so tired of
+this"), weighed by letters (:func:`mixed_shares`). Its confidence is always 0.5: the rule
+weighs shares, it has no probability."""
 LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 """What every backend returns for a language it names: an ISO 639-1 code."""
 MIN_LETTERS = 3
@@ -324,9 +326,13 @@ def _caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
         notes = [f"text {normalised!r}", "fastText " + _listed(ranked)] if explain else []
         for lang, share in expected:
             votes = word_evidence.word_votes(normalised, lang)
-            if _is_mixed(votes):
+            own, other, other_words = mixed_shares(votes)
+            if _is_mixed(own, other, other_words):
                 if explain:
-                    notes.append(f"{lang} and other words: {_listed_votes(votes)} -> {MIXED}")
+                    notes.append(
+                        f"{lang} {own:.0%}, other {other:.0%} of the judged letters "
+                        f"({other_words} foreign words) [{_listed_votes(votes)}] -> {MIXED}"
+                    )
                 return Verdict(MIXED, 0.5, "; ".join(notes))
             terms = _log_odds_terms(share, dict(ranked).get(lang, 0.0), votes)
             log_odds = sum(terms)
@@ -371,8 +377,10 @@ def _weighted(vote: word_evidence.WordVote) -> float:
     return vote.evidence if vote.evidence > 0 else CAPTION_RIVAL_DISCOUNT * vote.evidence
 
 
-def _is_mixed(votes: list[word_evidence.WordVote]) -> bool:
-    own, other, other_words = mixed_shares(votes)
+def _is_mixed(own: float, other: float, other_words: int) -> bool:
+    """Both languages hold a real share: at least :data:`MIXED_MIN_SHARE` of the judged letters
+    are foreign, at most ``1 - MIXED_MIN_SHARE`` (more is simply the other language), and some
+    are clearly own."""
     return (
         own > 0
         and other_words >= MIXED_MIN_OTHER_WORDS
@@ -382,25 +390,32 @@ def _is_mixed(votes: list[word_evidence.WordVote]) -> bool:
 
 def mixed_shares(votes: list[word_evidence.WordVote]) -> tuple[float, float, int]:
     """The shares of the judged words' letters that are clearly own and clearly foreign, and
-    the number of foreign words. Judged: a word some list knows, or a word of another script;
-    names and brands no list knows, and words shorter than :data:`MIXED_MIN_LETTERS`, are not."""
+    the number of foreign words.
+
+    Judged: a word some list knows, or a word of another script. Not judged: words no list
+    knows (names, brands), words shorter than :data:`MIXED_MIN_LETTERS` (``U.S.``, ``e-cig``),
+    tokens with a digit (codes, prices: see :func:`word_evidence.words`), words of letters
+    from several scripts (decoration), and capitalised words that lean foreign (``Sanchez``,
+    ``Boulevard``: a name in an English caption more often than a foreign phrase)."""
     own = other = judged = 0
     other_words = 0
     for vote in votes:
         letters = len(vote.word)
         if letters < MIXED_MIN_LETTERS or not vote.script:
             continue
-        if vote.script != "LATIN":
-            judged += letters
+        foreign = vote.script != "LATIN" or (
+            vote.evidence <= -MIXED_WORD_EVIDENCE and vote.rival_zipf > 0
+        )
+        if foreign and vote.capitalised and vote.script == "LATIN":
+            continue
+        if foreign:
             other += letters
             other_words += 1
-        elif vote.zipf or vote.rival_zipf:
-            judged += letters
-            if vote.evidence >= MIXED_WORD_EVIDENCE:
-                own += letters
-            elif vote.evidence <= -MIXED_WORD_EVIDENCE and vote.rival_zipf and not vote.capitalised:
-                other += letters
-                other_words += 1
+        elif vote.evidence >= MIXED_WORD_EVIDENCE:
+            own += letters
+        elif not (vote.zipf or vote.rival_zipf):
+            continue
+        judged += letters
     return (own / judged, other / judged, other_words) if judged else (0.0, 0.0, 0)
 
 
