@@ -27,6 +27,7 @@ import argparse
 import csv
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
@@ -227,7 +228,9 @@ def load_real_labels(realdev: Path) -> list[dict[str, str]]:
 def real_rows(backend: str, items: list[dict[str, str]]) -> list[RealRow]:
     """Goal figures on the labelled captions: all, each half, each source."""
     predicted = [lang for lang, _ in get_detector(backend).detect_batch([i["text"] for i in items])]
-    parts: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    parts: dict[str, list[tuple[str, str]]] = {"all": [], "half A": [], "half B": []}
+    for source in sorted({item["source"] for item in items}):
+        parts[source.removeprefix("file:")] = []
     for item, guess in zip(items, predicted, strict=True):
         pair = (item["label"], guess)
         for part in ("all", f"half {item['half']}", item["source"].removeprefix("file:")):
@@ -272,10 +275,15 @@ def real_markdown(rows: list[RealRow]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r.backend} | {r.part} | {r.english} | {r.english_recall:.3f} | {r.other} | "
-            f"{r.false_english_rate:.2%} | {r.english_called_mixed} | {r.mixed_called_english} |"
+            f"| {r.backend} | {r.part} | {r.english} | {_figure(r.english_recall, '.3f')} | "
+            f"{r.other} | {_figure(r.false_english_rate, '.2%')} | {r.english_called_mixed} | "
+            f"{r.mixed_called_english} |"
         )
     return "\n".join(lines)
+
+
+def _figure(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
 
 
 def load_real_captions(realdev: Path) -> list[str]:

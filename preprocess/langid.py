@@ -75,6 +75,9 @@ MIXED_MIN_OTHER_WORDS = 2
 MIXED_MIN_LETTERS = 2
 """Shorter words do not count towards ``mixed``: ``U.S.``, ``e-cig`` and ``a`` are not foreign."""
 FASTTEXT_TOP_K = 5
+LINGUA_SAMPLE_CHARS = 300
+"""lingua's time grows with the text; once the prior languages are ruled out it only names
+which other language a caption is in, and the start of a long caption tells that as well."""
 
 CASCADE_SHORT_TEXT_WORDS = 2
 CASCADE_ACCEPT_ENGLISH_SHORT = 0.98
@@ -429,7 +432,8 @@ def _best_other(
     others = [(lang, p) for lang, p in ranked if lang not in ruled_out]
     if others and others[0][1] >= CASCADE_ACCEPT_OTHER:
         return others[0]
-    fallback = [(lang, p) for lang, p in lingua_rank(text) if lang not in ruled_out]
+    sample = text[:LINGUA_SAMPLE_CHARS]  # the prior is ruled out: only which other language
+    fallback = [(lang, p) for lang, p in lingua_rank(sample) if lang not in ruled_out]
     return next(iter(fallback or others), (UNDETERMINED, 0.0))
 
 

@@ -46,6 +46,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 """Letters and digits together, so a product code, price or size (``L45xW33``, ``170kr``,
 ``4Matic``) is one token and can be left out whole instead of leaving ``kr`` or ``xW``."""
 _DIGIT = re.compile(r"\d")
+LATIN_END = "\u024f"
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
@@ -112,7 +113,7 @@ def script(word: str) -> str:
     """``LATIN``, another script's name (``CYRILLIC``, ``ARABIC``, ``CJK``, ``HANGUL``...),
     or ``""`` for a word of letters from several scripts: decoration (``Bʅυʂԋ``), not a
     language."""
-    if word.isascii():
+    if max(word) <= LATIN_END:  # ASCII to Latin Extended-B: most words, decided at C speed
         return "LATIN"
     scripts = {unicodedata.name(c, "?").split()[0] for c in word if c.isalpha()}
     return scripts.pop() if len(scripts) == 1 else ""
