@@ -330,12 +330,15 @@ def _caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
         for lang, share in expected:
             votes = word_evidence.word_votes(normalised, lang)
             own, other, other_words = mixed_shares(votes)
-            if _is_mixed(own, other, other_words):
+            mixed = _is_mixed(own, other, other_words)
+            if explain:
+                notes.append(
+                    f"{lang} {own:.0%}, other {other:.0%} of the judged letters "
+                    f"({other_words} foreign) -> " + (MIXED if mixed else "not mixed")
+                )
+            if mixed:
                 if explain:
-                    notes.append(
-                        f"{lang} {own:.0%}, other {other:.0%} of the judged letters "
-                        f"({other_words} foreign words) [{_listed_votes(votes)}] -> {MIXED}"
-                    )
+                    notes.append(f"[{_listed_votes(votes)}]")
                 return Verdict(MIXED, 0.5, "; ".join(notes))
             terms = _log_odds_terms(share, dict(ranked).get(lang, 0.0), votes)
             log_odds = sum(terms)

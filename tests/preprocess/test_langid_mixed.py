@@ -91,3 +91,11 @@ def test_goals_hold_on_real_labelled_captions(detector: langid.Detector) -> None
     other = [lang for item, lang in zip(items, found, strict=True) if item["label"] == "other"]
     assert english.count("en") / len(english) >= 0.97
     assert other.count("en") / len(other) <= 0.02
+
+
+def test_explanation_shows_the_shares(detector: langid.Detector) -> None:
+    mixed = detector.explain_batch(["ich bin so tired of this"])[0]
+    assert mixed.lang == langid.MIXED
+    assert "other 32% of the judged letters (2 foreign) -> mixed" in mixed.evidence
+    english = detector.explain_batch(["The U.S. team sold more e-cig kits this year"])[0]
+    assert english.lang == "en" and "-> not mixed" in english.evidence
