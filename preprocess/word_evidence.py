@@ -47,6 +47,9 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 ``4Matic``) is one token and can be left out whole instead of leaving ``kr`` or ``xW``."""
 _DIGIT = re.compile(r"\d")
 LATIN_END = "\u024f"
+"""Letters up to here (ASCII to Latin Extended-B) are Latin without a Unicode name look-up."""
+ONE_WRITING_SYSTEM = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}
+"""Scripts written together in one word: Japanese mixes kanji (CJK) and kana in a word."""
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
@@ -115,7 +118,8 @@ def script(word: str) -> str:
     language."""
     if max(word) <= LATIN_END:  # ASCII to Latin Extended-B: most words, decided at C speed
         return "LATIN"
-    scripts = {unicodedata.name(c, "?").split()[0] for c in word if c.isalpha()}
+    names = (unicodedata.name(c, "?").split()[0] for c in word if c.isalpha())
+    scripts = {ONE_WRITING_SYSTEM.get(name, name) for name in names}
     return scripts.pop() if len(scripts) == 1 else ""
 
 

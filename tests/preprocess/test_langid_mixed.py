@@ -76,6 +76,7 @@ def test_decorative_mixed_script_words_are_not_a_language() -> None:
     assert word_evidence.script("Bʅυʂԋ") == ""
     assert word_evidence.script("감사합니다") == "HANGUL"
     assert word_evidence.script("hello") == "LATIN"
+    assert word_evidence.script("楽しかった") == "CJK"  # kanji and kana: one writing system
 
 
 def test_styled_letters_are_read_as_plain_letters(detector: langid.Detector) -> None:
