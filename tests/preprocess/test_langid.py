@@ -194,3 +194,25 @@ def test_caption_sets_cover_the_issue_forms_and_do_not_overlap() -> None:
         texts = [text for _, _, text in rows]
         assert len(texts) == len(set(texts))
     assert not {t for _, _, t in development} & {t for _, _, t in held_out}
+
+
+def test_benchmark_skips_real_captions_with_a_message_when_absent(tmp_path: Path, capsys) -> None:
+    benchmark = _benchmark_module()
+    assert benchmark.report_real_data(tmp_path, ["caption"], 10, 1) == []
+    assert f"real captions: skipped, {tmp_path} has no lang-labels.json" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(
+    not (_benchmark_module().REALDEV / "lang-labels.json").is_file(),
+    reason="no real labelled captions in ../shared/realdev",
+)
+def test_benchmark_halves_are_fixed_and_stratified_by_source_and_label() -> None:
+    benchmark = _benchmark_module()
+    items = benchmark.load_real_labels(benchmark.REALDEV)
+    again = benchmark.load_real_labels(benchmark.REALDEV)
+    assert [i["half"] for i in items] == [i["half"] for i in again]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in items:
+        groups.setdefault((item["source"], item["label"]), []).append(item["half"])
+    for halves in groups.values():
+        assert abs(halves.count("A") - halves.count("B")) <= 1
