@@ -90,7 +90,10 @@ def _build(
     """The steps of :func:`build_dataset`, once its settings are checked (the order of work is
     explained in :mod:`preprocess.build_steps`)."""
     funnel = Funnel()
-    formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
+    formats = [
+        detect_format(p) if config["input_format"] == "auto" else config["input_format"]
+        for p in inputs
+    ]
     posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)

@@ -59,7 +59,7 @@ def export_dataset(
 def check_export(dataset_dir: Path, out: Path, fmt: str, shard_size: int) -> None:
     """Refuse, before anything is written, what could only fail or destroy something."""
     if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise UsageError(f"--output-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if shard_size < 1:
         raise UsageError(f"--shard-size must be a positive number of samples, got {shard_size}")
     if not dataset_dir.is_dir():

@@ -19,7 +19,7 @@ from runtime.checkpoints import check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import resolve_config
 from runtime.errors import PipelineError, UsageError
-from serve.settings import BACKENDS, BF16_IMAGES, ServeSettings, env_values, settings_from
+from serve.settings import BF16_IMAGES, ENGINES, ServeSettings, env_values, settings_from
 
 PROG = "hashtag-serve"
 log = logging.getLogger(__name__)
@@ -57,7 +57,12 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     )
     add(parser, "--host", key="host", help="interface to bind")
     add(parser, "--port", key="port", type=int, help="TCP port")
-    add(parser, "--device", key="device", help="torch device for the model")
+    add(
+        parser,
+        "--device",
+        key="device",
+        help="torch device for the model (auto: cuda when visible)",
+    )
 
 
 def _fetching_flags(parser: argparse.ArgumentParser) -> None:
@@ -127,9 +132,10 @@ def _inference_flags(engine: argparse._ArgumentGroup) -> None:
     add = FLAGS.add
     add(
         engine,
-        "--backend",
-        key="backend",
-        choices=BACKENDS,
+        "--engine",
+        key="engine",
+        choices=ENGINES,
+        renamed_from=("--backend",),
         help="inference engine (auto: ONNX Runtime on CPU, PyTorch otherwise)",
     )
     add(

@@ -12,11 +12,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.config import check_types, default_config
+from runtime.config import check_types, default_config, renamed_keys
 from runtime.errors import UsageError
 
 ENV_PREFIX = "HASHTAG_SERVE_"
-BACKENDS = ("auto", "onnxruntime", "torch")  # the choice lists of the flags and the check
+ENGINES = ("auto", "onnxruntime", "torch")  # the choice lists of the flags and the check
 BF16_IMAGES = ("auto", "on", "off")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -43,12 +43,16 @@ class ServeSettings:
     max_text_chars: int = _DEFAULTS["max_text_chars"]
     max_batch_size: int = _DEFAULTS["max_batch_size"]
     max_wait_ms: float = _DEFAULTS["max_wait_ms"]
-    backend: str = _DEFAULTS["backend"]
+    engine: str = _DEFAULTS["engine"]
     num_threads: int = _DEFAULTS["num_threads"]
     quantize: bool = _DEFAULTS["quantize"]
     channels_last: bool = _DEFAULTS["channels_last"]
     bf16_images: str = _DEFAULTS["bf16_images"]
     graceful_timeout_s: float = _DEFAULTS["graceful_timeout_s"]
+
+    def __post_init__(self) -> None:
+        if self.device == "auto":  # resolved once, so every reader sees a real torch device
+            object.__setattr__(self, "device", _auto_device())
 
 
 def settings_from(values: Mapping[str, Any]) -> ServeSettings:
@@ -75,7 +79,7 @@ def settings_from(values: Mapping[str, Any]) -> ServeSettings:
 
 
 def _check_ranges(settings: ServeSettings) -> None:
-    for name, choices in (("backend", BACKENDS), ("bf16_images", BF16_IMAGES)):
+    for name, choices in (("engine", ENGINES), ("bf16_images", BF16_IMAGES)):
         value = getattr(settings, name)
         if value not in choices:
             allowed = f"{', '.join(choices[:-1])} or {choices[-1]}"
@@ -95,11 +99,19 @@ def env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``HASHTAG_SERVE_<FIELD>`` variables present, keyed by field name."""
     environ = os.environ if environ is None else environ
     names = {field.name for field in dataclasses.fields(ServeSettings)}
-    return {
+    given = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names
+        if key.startswith(ENV_PREFIX)
     }
+    return {key: value for key, value in renamed_keys("serve", given).items() if key in names}
+
+
+def _auto_device() -> str:
+    """``device: auto``, as in training: the GPU when one is visible, else the CPU."""
+    import torch  # here, not at the top: settings are checked before the model stack loads
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _convert(name: str, value: Any, kind: type) -> Any:

@@ -122,7 +122,7 @@ def _run_cli(argv: list[str], stdin: bytes) -> tuple[int, str]:
 
 def test_cli_writes_one_line_per_input_line_in_order() -> None:
     stdin = "Best day ever with my favorite people\n\n#love\nLos domingos son para el café\n"
-    code, out = _run_cli(["langid", "--backend", "fasttext"], stdin.encode())
+    code, out = _run_cli(["langid", "--langid-backend", "fasttext"], stdin.encode())
     assert code == 0
     rows = [line.split("\t") for line in out.splitlines()]
     assert [lang for lang, _ in rows] == ["en", "und", "und", "es"]
@@ -131,26 +131,26 @@ def test_cli_writes_one_line_per_input_line_in_order() -> None:
 
 def test_cli_replaces_bytes_that_are_not_utf8_and_keeps_going() -> None:
     stdin = b"\xff\xfe\n\xffhello there my friend\n"
-    code, out = _run_cli(["langid", "--backend", "fasttext"], stdin)
+    code, out = _run_cli(["langid", "--langid-backend", "fasttext"], stdin)
     assert code == 0
     assert [line.split("\t")[0] for line in out.splitlines()] == ["und", "en"]
 
 
 def test_cli_batches_long_input() -> None:
     lines = ["Good morning everyone and happy sunday"] * 1100
-    code, out = _run_cli(["langid", "--backend", "fasttext"], "\n".join(lines).encode())
+    code, out = _run_cli(["langid", "--langid-backend", "fasttext"], "\n".join(lines).encode())
     assert code == 0
     assert out.count("en\t") == 1100
 
 
 def test_cli_streams_stdin_as_a_module(run_langid) -> None:
-    done = run_langid("--backend", "fasttext", stdin="Merci à tous pour vos messages\n😍\n")
+    done = run_langid("--langid-backend", "fasttext", stdin="Merci à tous pour vos messages\n😍\n")
     assert done.returncode == 0, done.stderr
     assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["fr", "und"]
 
 
 def test_cli_unknown_backend_is_one_line_and_exit_2(run_langid) -> None:
-    done = run_langid("--backend", "nope", stdin="hello\n")
+    done = run_langid("--langid-backend", "nope", stdin="hello\n")
     assert done.returncode == EXIT_USAGE
     assert done.stderr.splitlines() == [
         f"{PROG}: error: unknown language-id backend 'nope' "
