@@ -79,10 +79,16 @@ def test_too_little_to_judge_is_undetermined(backend: str, text: str) -> None:
     assert langid.get_detector(backend).detect(text) == (langid.UNDETERMINED, 0.0)
 
 
-def test_langdetect_is_deterministic() -> None:
+def test_langdetect_is_deterministic(run_langid) -> None:
+    """langdetect draws from a random generator seeded per process: the same lines must get the
+    same answers in separate processes (each with its own hash seed) and in this one."""
     ambiguous = ["ok ok ok", "mi amor", "la la land", "hola hello", "ciao bella"] * 4
-    detector = langid.get_detector("langdetect")
-    assert detector.detect_batch(ambiguous) == detector.detect_batch(ambiguous)
+    stdin = "".join(f"{line}\n" for line in ambiguous)
+    runs = [run_langid("--langid-backend", "langdetect", stdin=stdin) for _ in range(2)]
+    assert all(done.returncode == 0 for done in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    here = langid.get_detector("langdetect").detect_batch(ambiguous)
+    assert runs[0].stdout == "".join(f"{lang}\t{confidence:.4f}\n" for lang, confidence in here)
 
 
 def test_default_backend_is_one_of_the_backends() -> None:
