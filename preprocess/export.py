@@ -172,7 +172,4 @@ def _write_hf(dataset_dir: Path, stage: Path, progress: bool) -> dict[str, dict[
     dataset = datasets.load_dataset("parquet", data_files=files, cache_dir=str(cache))
     dataset.save_to_disk(str(stage))
     shutil.rmtree(cache)
-    return {
-        name: {"samples": dataset[name].num_rows if name in dataset else 0}
-        for name in SPLITS
-    }
+    return {name: {"samples": dataset[name].num_rows if name in dataset else 0} for name in SPLITS}
