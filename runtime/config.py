@@ -60,7 +60,7 @@ def resolve_config(stage: str, args: argparse.Namespace, flag_keys: FlagKeys) ->
         _check_known(config, loaded, f"config {args.config}")
         _merge(config, loaded)
     for key, raw in _overrides(args):
-        key = ".".join(renamed_keys(stage, {key: None}))
+        (key,) = renamed_keys(stage, {key: None})
         _check_known(config, {key.split(".")[0]: None}, "--set")
         _set_dotted(config, key, yaml.safe_load(raw))
     for dest, keys in _given_flags(args, flag_keys):
