@@ -213,10 +213,11 @@ def test_challenge_page_is_reported_not_parsed(
     assert not out.exists() or out.read_text() == ""
 
 
-def test_out_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_append_to_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli("parse", OWN_FIXTURES / "tag_a1.json", "--append-to", tmp_path) == 2
     assert error_lines(capsys) == [
-        f"hashtag-crawl: error: --out {tmp_path} is a directory; give the posts.jsonl file to write"
+        f"hashtag-crawl: error: --append-to {tmp_path} is a directory; "
+        "give the posts.jsonl file to write"
     ]
 
 

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 
 import pytest
+import torch
 
 from crawler import cli as crawl_cli
 from crawler.demo import cli as demo_cli
@@ -172,7 +173,13 @@ def test_serve_settings_take_their_values_from_the_yaml() -> None:
     fields = {field.name for field in dataclasses.fields(ServeSettings)}
     assert fields == set(default_config("serve"))
     # checkpoint has no default: null in the YAML, "" (unset) in the dataclass
-    assert dataclasses.asdict(ServeSettings()) == {**default_config("serve"), "checkpoint": ""}
+    # device: auto is resolved on construction, to the device training's auto would pick
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert dataclasses.asdict(ServeSettings()) == {
+        **default_config("serve"),
+        "checkpoint": "",
+        "device": device,
+    }
 
 
 def test_python_m_train_evaluate_prints_help() -> None:
