@@ -98,7 +98,10 @@ def _build(
     explained in :mod:`preprocess.build_steps`)."""
     text_only = config["text_only"]
     funnel = Funnel(text_only=text_only)
-    formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
+    formats = [
+        detect_format(p) if config["input_format"] == "auto" else config["input_format"]
+        for p in inputs
+    ]
     columns = config["csv_columns"]
     posts, rejected = read_all(inputs, formats, columns, progress, need_image=not text_only)
     funnel.record("read", len(posts) + rejected.total())

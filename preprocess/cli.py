@@ -17,7 +17,14 @@ from preprocess import export, langid, langid_cli
 from preprocess.build import build_dataset
 from preprocess.choices import CHOICES, NULLABLE_CHOICES
 from preprocess.readers import parse_csv_columns
-from runtime.cli import ConfigFlags, command_parser, required_group, run, subcommand
+from runtime.cli import (
+    ConfigFlags,
+    add_flag,
+    command_parser,
+    required_group,
+    run,
+    subcommand,
+)
 from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
 from runtime.logs import progress_disabled
@@ -88,7 +95,14 @@ def _required_build_flags(parser: argparse.ArgumentParser) -> None:
 
 def _input_flags(parser: argparse.ArgumentParser) -> None:
     add = BUILD_FLAGS.add
-    add(parser, "--format", key="format", choices=CHOICES["format"], help="input format")
+    add(
+        parser,
+        "--input-format",
+        key="input_format",
+        choices=CHOICES["input_format"],
+        renamed_from=("--format",),
+        help="input format",
+    )
     add(
         parser,
         "--csv-columns",
@@ -236,8 +250,13 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
     required.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="the folder to (re)place"
     )
-    required.add_argument(
-        "--format", required=True, metavar="|".join(export.FORMATS), help="what to write"
+    add_flag(
+        required,
+        "--output-format",
+        renamed_from=("--format",),
+        required=True,
+        metavar="|".join(export.FORMATS),
+        help="what to write",
     )
     parser.add_argument(
         "--shard-size",
@@ -253,7 +272,7 @@ def export_command(args: argparse.Namespace) -> int:
     """Write the dataset as webdataset tar shards per split, or as a saved HF dataset."""
     with writing_into(args.out):  # a full or read-only disk mid-export: one line
         counts = export.export_dataset(
-            args.dataset, args.out, args.format, args.shard_size, not progress_disabled(args)
+            args.dataset, args.out, args.output_format, args.shard_size, not progress_disabled(args)
         )
     print(", ".join(f"{split} {n}" for split, n in counts.items()), "->", args.out)
     return 0

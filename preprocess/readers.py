@@ -274,7 +274,7 @@ def _check_csv_header(path: Path, columns: dict[str, str], dialect: str, need_im
     if not header:
         raise UsageError(f"{path}: empty CSV file (no header row)")
     if header[0].lstrip().startswith(("{", "[")):
-        raise UsageError(f"{path} holds JSON, not CSV: read it with --format jsonl (or auto)")
+        raise UsageError(f"{path} holds JSON, not CSV: read it with --input-format jsonl (or auto)")
     for role in ("caption", "image") if need_image else ("caption",):
         if columns.get(role) not in header:
             raise UsageError(
