@@ -120,7 +120,15 @@ def test_text_only_dataset_exports_without_jpg(posts: Path, tmp_path: Path) -> N
     out = tmp_path / "dataset"
     assert build(posts, out, "--text-only") == 0
     shards = tmp_path / "shards"
-    export = ["export", "--dataset", str(out), "--out", str(shards), "--output-format", "webdataset"]
+    export = [
+        "export",
+        "--dataset",
+        str(out),
+        "--out",
+        str(shards),
+        "--output-format",
+        "webdataset",
+    ]
     assert main([*export, "-q"]) == 0
     with tarfile.open(shards / "train-000000.tar") as tar:
         suffixes = {Path(name).suffix for name in tar.getnames()}
