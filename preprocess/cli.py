@@ -170,6 +170,13 @@ def _dedup_split_image_flags(parser: argparse.ArgumentParser) -> None:
     add = BUILD_FLAGS.add
     add(
         parser,
+        "--text-only",
+        key="text_only",
+        action="store_true",
+        help="captions only: fetch no image, keep posts without one (image columns null)",
+    )
+    add(
+        parser,
         "--near-dup",
         key="dedup.near_dup",
         type=int,

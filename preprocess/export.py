@@ -133,7 +133,8 @@ def _write_webdataset(
 
 
 def webdataset_sample(row: dict[str, Any], labels: Sequence[str]) -> dict[str, Any]:
-    """One Parquet row as a webdataset sample: jpg, txt and json under the shortcode."""
+    """One Parquet row as a webdataset sample: jpg (unless text-only), txt and json under the
+    shortcode."""
     taken_at = row["taken_at"]
     meta = {
         "key": row["shortcode"],
@@ -148,12 +149,14 @@ def webdataset_sample(row: dict[str, Any], labels: Sequence[str]) -> dict[str, A
         "weight": row["weight"],
         "image_sha256": row["image_sha256"],
     }
-    return {
+    sample = {
         "__key__": row["shortcode"],
-        "jpg": row["image"]["bytes"],
         "txt": row["text"],
         "json": json.dumps(meta, ensure_ascii=False).encode("utf-8"),
     }
+    if row["image"] is not None:  # a text-only dataset's samples are txt and json alone
+        sample["jpg"] = row["image"]["bytes"]
+    return sample
 
 
 def _write_hf(dataset_dir: Path, stage: Path, progress: bool) -> dict[str, dict[str, Any]]:

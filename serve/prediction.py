@@ -28,6 +28,7 @@ ORIGINAL_N_LABEL = 10
 SCHEMA_MAX_SEQ_LEN = 4096
 SCHEMA_MAX_LABELS = 100_000
 MAX_URL_CHARS = 2048
+IMAGE_IGNORED = "the image was ignored: this model predicts from captions only (modality text)"
 
 
 def default_seq_len(predictor: Predictor) -> int:
@@ -47,10 +48,14 @@ class Outcome:
     hashtags: list[tuple[str, float]]
     model: str
     latency_ms: float
+    note: str | None = None  # what of the request was not used, and why
 
     def as_json(self) -> dict[str, Any]:
         tags = [{"tag": tag, "score": round(score, 6)} for tag, score in self.hashtags]
-        return {"hashtags": tags, "model": self.model, "latency_ms": round(self.latency_ms, 3)}
+        answer = {"hashtags": tags, "model": self.model, "latency_ms": round(self.latency_ms, 3)}
+        if self.note:
+            answer["note"] = self.note
+        return answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +135,10 @@ class PredictionService:
         caption = text or ""
         max_seq_len = max_seq_len or default_seq_len(self.predictor)
         self._check_limits(caption, max_seq_len, n_label)
-        image = await self.fetcher.load(source)
+        # A text model (e.g. trained on a --text-only dataset) cannot use a picture: it is not
+        # fetched, and the answer says it was ignored rather than refusing a usable caption.
+        ignored = self.predictor.modality == "text" and source != ImageSource()
+        image = None if ignored else await self.fetcher.load(source)
         # The predictor turns the caption into model text itself; this copy only tells whether
         # anything is left of it.
         model_text = self.predictor.model_text(caption) or None
@@ -139,7 +147,8 @@ class PredictionService:
         started = time.perf_counter()
         hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        return Outcome(caption, image, hashtags, self.predictor.name, latency_ms)
+        note = IMAGE_IGNORED if ignored else None
+        return Outcome(caption, image, hashtags, self.predictor.name, latency_ms, note)
 
     def _check_limits(self, caption: str, max_seq_len: int, n_label: int | None) -> None:
         limit = self.settings.max_text_chars

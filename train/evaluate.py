@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from runtime.dataset_manifest import check_modality
 from runtime.errors import UsageError
 from runtime.progress import progress_bar
 from train.checkpoint import read_config, read_metrics, write_metrics
@@ -69,6 +70,8 @@ def evaluate(
     """Metrics of the model and its baselines on ``split``; merged into metrics.json, and drawn
     in a report.html at ``report`` when given."""
     dataset_dir = dataset_dir or _trained_on(checkpoint_dir)
+    modality = read_config(checkpoint_dir)["model"]["modality"]
+    check_modality(dataset_dir, modality, f"the checkpoint {checkpoint_dir}")
     splits = tuple(dict.fromkeys(("train", "val", split)))
     labels, frames = load_dataset(dataset_dir, splits)
     predictor = Predictor.load(checkpoint_dir)

@@ -30,6 +30,9 @@ class PredictResponse(BaseModel):
     hashtags: list[Hashtag]
     model: str
     latency_ms: float
+    note: str | None = Field(
+        None, description="set when part of the request was not used (an image to a text model)"
+    )
 
 
 class ApiPredictRequest(BaseModel):
