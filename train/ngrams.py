@@ -23,12 +23,11 @@ import torch
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from runtime.checkpoints import NGRAMS_DIR, NGRAMS_FILES
 from runtime.errors import UsageError
 from runtime.files import atomic_write_json, staged_directory
 
-NGRAMS_DIR = "ngrams"
-VOCABULARY_FILE = "vocabulary.json"
-IDF_FILE = "idf.safetensors"
+VOCABULARY_FILE, IDF_FILE = NGRAMS_FILES
 DIR_MODE = 0o755
 FILE_MODE = 0o644
 # Each analyser: the scikit-learn settings that, with the vocabulary and idf, fix its output.

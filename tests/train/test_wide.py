@@ -121,3 +121,13 @@ def test_mismatched_vocabulary_is_refused(run, tmp_path):
     NgramFeatures.fit(["one two", "three four"], max_features=5).save(tmp_path)
     with pytest.raises(UsageError, match="n-gram vocabulary has"):
         load_release(tmp_path)
+
+
+def test_checkpoint_without_its_ngrams_is_refused_up_front(run, tmp_path):
+    from runtime.checkpoints import check_checkpoint
+
+    model, config, labels, tokenizer = load_release(run)
+    save_release(tmp_path, model, config, labels, tokenizer)
+    (tmp_path / NGRAMS_DIR / IDF_FILE).unlink()
+    with pytest.raises(UsageError, match=r"ngrams/idf.safetensors is missing"):
+        check_checkpoint(tmp_path)
