@@ -154,7 +154,7 @@ def main() -> int:
             *train_overrides,
         )
 
-        banner("4/5 evaluate on the test split against the popularity baseline")
+        banner("4/5 evaluate on the test split against the popularity and tfidf baselines")
         run(
             "hashtag-evaluate",
             "--checkpoint",
@@ -163,6 +163,8 @@ def main() -> int:
             str(dataset_dir),
             "--split",
             "test",
+            "--baselines",
+            "tfidf",
         )
 
         banner("5/5 serve the checkpoint and ask it")
