@@ -26,6 +26,9 @@ METRICS_FILE = "metrics.json"
 LOG_FILE = "train_log.jsonl"
 LAST_DIR = "last"  # resumable state: weights and STATE_FILE
 STATE_FILE = "state.pt"
+#: A wide part's n-gram vectorisers (train.ngrams): the vocabulary and the idf weights.
+NGRAMS_DIR = "ngrams"
+NGRAMS_FILES = ("vocabulary.json", "idf.safetensors")
 #: Any one of these makes a folder a loadable tokenizer for transformers' AutoTokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "vocab.json")
 MODALITIES = ("text", "image", "both")
@@ -50,6 +53,13 @@ def check_checkpoint(path: str | os.PathLike[str], flag: str = "--checkpoint") -
         )
     if model["modality"] != "image":
         _check_tokenizer(root / TOKENIZER_DIR)
+    if model.get("wide_dim"):
+        missing = [name for name in NGRAMS_FILES if not (root / NGRAMS_DIR / name).is_file()]
+        if missing:
+            raise UsageError(
+                f"{root} is incomplete: {NGRAMS_DIR}/{missing[0]} is missing (the model's wide "
+                "part reads the n-grams it names)"
+            )
     tensors = safetensors_header(root / WEIGHTS_FILE)
     _check_weights_match(root / WEIGHTS_FILE, tensors, model)
     return config

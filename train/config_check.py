@@ -36,8 +36,14 @@ POSITIVE_INTS = (
     "eval_batch_size",
     "feature_batch_size",
 )
-NON_NEGATIVE_INTS = ("num_workers", "seed")
-NON_NEGATIVE_FLOATS = ("lr", "head_lr", "weight_decay", "max_grad_norm")  # lr 0: a frozen part
+NON_NEGATIVE_INTS = ("num_workers", "seed", "ngram_features")  # ngram_features 0: no wide part
+NON_NEGATIVE_FLOATS = (
+    "lr",
+    "head_lr",
+    "wide_lr",
+    "weight_decay",
+    "max_grad_norm",
+)  # lr 0: a frozen part
 FRACTIONS = ("dropout", "warmup_ratio")  # 0 <= value < 1
 BOOLEANS = ("weighted_sampling", "compile", "offline")
 

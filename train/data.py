@@ -26,6 +26,7 @@ from transformers import PreTrainedTokenizerBase
 from runtime import image_prep
 from runtime.errors import UsageError
 from runtime.label_file import read_labels
+from train.ngrams import NgramFeatures
 from train.settings import SPLITS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -204,11 +205,18 @@ class PostDataset(Dataset):
 
 
 class Collator:
-    """Stack a batch, tokenising the captions together (one padded call is faster than many)."""
+    """Stack a batch, tokenising the captions together (one padded call is faster than many),
+    and with ``ngrams`` (the wide part's vectorisers) add the captions' n-gram features."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase | None, max_seq_len: int) -> None:
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase | None,
+        max_seq_len: int,
+        ngrams: NgramFeatures | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         self.max_seq_len = max_seq_len
+        self.ngrams = ngrams
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = {
@@ -216,6 +224,8 @@ class Collator:
         }
         if self.tokenizer is not None:
             batch.update(tokenize(self.tokenizer, [i["text"] for i in items], self.max_seq_len))
+        if self.ngrams is not None:
+            batch["ngrams"] = self.ngrams.transform([i["text"] for i in items])
         return batch
 
 

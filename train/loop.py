@@ -53,6 +53,7 @@ from train.evaluate import metrics_report, text_baseline_probs
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import HashtagModel, hashtag_loss
+from train.ngrams import NgramFeatures
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
 from train.run_folder import RunFolder, open_run_folder, refuse_existing_run
 from train.weights import (
@@ -134,7 +135,7 @@ def train(
     with open_run_folder(out_dir, resume, writes=setup.world.is_main) as folder:
         model, tokenizer, model_config, saved = load_model(setup, labels, frames)
         if setup.world.is_main:
-            save_run_record(folder, setup, model_config, labels, tokenizer)
+            save_run_record(folder, setup, model, model_config, labels, tokenizer)
         data = make_data(setup, model, model_config, tokenizer, labels, frames, folder)
         trainer = make_trainer(setup, model, len(data.loader))
         state = restore_or_start(setup, trainer, saved, folder)
@@ -177,6 +178,7 @@ def load_model(
         saved = checkpoint.read_config(out_dir)
         model = checkpoint.model_from_config(saved["model"])
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
+        checkpoint.attach_ngrams(model, out_dir)
         saved_state = checkpoint.load_last(out_dir, model)
     else:
         downloads = any(source.origin == DOWNLOAD for source in setup.sources.values())
@@ -194,6 +196,7 @@ def load_model(
 def save_run_record(
     folder: RunFolder,
     setup: Setup,
+    model: HashtagModel,
     model_config: dict[str, Any],
     labels: list[str],
     tokenizer: Any,
@@ -208,7 +211,7 @@ def save_run_record(
     if setup.resume:  # labels and tokenizer were just read from the run: only the config changes
         checkpoint.save_config(folder.path, record)
     else:  # the staging folder is --out's sibling: the relative paths stay right after the move
-        checkpoint.save_run_files(folder.path, record, labels, tokenizer)
+        checkpoint.save_run_files(folder.path, record, labels, tokenizer, model.ngrams)
 
 
 def make_data(
@@ -236,7 +239,7 @@ def make_data(
         )
         for split, frame in frames.items()
     }
-    collate = Collator(tokenizer if model.uses_text else None, config["max_seq_len"])
+    collate = Collator(tokenizer if model.uses_text else None, config["max_seq_len"], model.ngrams)
     world = setup.world
     sampler = make_train_sampler(
         frames["train"], config["weighted_sampling"], config["seed"], world.rank, world.world_size
@@ -487,8 +490,9 @@ def build_model(
     sources: dict[str, WeightsSource],
     progress: bool,
 ) -> tuple[HashtagModel, Any, dict[str, Any]]:
-    """A new model from pretrained or random encoders, plus the ``model`` record of config.json
-    (with where each encoder's weights came from, under ``weights``)."""
+    """A new model from pretrained or random encoders (and a wide part over n-grams fitted on
+    the train captions when ``ngram_features`` > 0 and the model reads text), plus the ``model``
+    record of config.json (with where each encoder's weights came from, under ``weights``)."""
     text_encoder = tokenizer = backbone = None
     used = dict(sources)  # a download is recorded with the revision it fetched
     if "text" in sources and config["text_init"] == "random":
@@ -500,6 +504,11 @@ def build_model(
         )
     elif "text" in sources:
         text_encoder, tokenizer, used["text"] = load_text_encoder(sources["text"])
+    ngrams = None
+    if "text" in sources and config["ngram_features"]:
+        ngrams = NgramFeatures.fit(
+            train_frame["text"].fillna("").tolist(), config["ngram_features"]
+        )
     name = config["image_encoder"]
     if "image" in sources:
         backbone = image_backbone(name)
@@ -514,6 +523,7 @@ def build_model(
         "text_dim": config["text_dim"],
         "image_dim": config["image_dim"],
         "dropout": config["dropout"],
+        "wide_dim": ngrams.dim if ngrams is not None else 0,
         "max_seq_len": config["max_seq_len"],
         "image_backbone": name,
         **image_input(name, config["image_size"]).record(),
@@ -521,7 +531,9 @@ def build_model(
         "image_init": config["image_init"],
         "weights": {encoder: source.record() for encoder, source in used.items()},
     }
-    return HashtagModel.from_record(model_config, text_encoder, backbone), tokenizer, model_config
+    model = HashtagModel.from_record(model_config, text_encoder, backbone)
+    model.ngrams = ngrams
+    return model, tokenizer, model_config
 
 
 def predict_loader(
@@ -588,13 +600,18 @@ def frozen_image(model: HashtagModel, config: dict[str, Any]) -> bool:
 
 
 def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
-    """Pretrained encoders take the small ``lr``; new layers (and random encoders) ``head_lr``."""
+    """Pretrained encoders take the small ``lr``; new layers (and random encoders) ``head_lr``;
+    the wide part ``wide_lr`` (its many sparse weights want a larger step than a head)."""
     encoders = ((model.text_encoder, "text_init"), (model.image_backbone, "image_init"))
     pretrained = [m for m, init in encoders if m is not None and config[init] == "pretrained"]
     slow = [p for module in pretrained for p in module.parameters() if p.requires_grad]
     slow_ids = {id(p) for p in slow}
-    fast = [p for p in model.parameters() if p.requires_grad and id(p) not in slow_ids]
+    wide = list(model.wide.parameters()) if model.uses_ngrams else []
+    other_ids = slow_ids | {id(p) for p in wide}
+    fast = [p for p in model.parameters() if p.requires_grad and id(p) not in other_ids]
     groups = [{"params": fast, "lr": config["head_lr"]}]
+    if wide:
+        groups.append({"params": wide, "lr": config["wide_lr"], "weight_decay": 0.0})
     if slow:
         groups.append({"params": slow, "lr": config["lr"]})
     return groups

@@ -5,8 +5,12 @@ Image: the backbone's features (VGG16's 512x7x7 map, or what another torchvision
 classifier read), flattened -> Linear(image_dim) -> ReLU; the backbone says how many in its
 ``feature_dim`` attribute (train.encoders.image_backbone). Both: concat -> dropout ->
 Linear(K). (The ReLU keeps the two projections from collapsing into the classifier's linear map.)
-``modality`` drops a branch entirely, for ablations. In frozen-image mode the backbone still lives
-inside the model (so a checkpoint serves raw images) but the loop feeds cached features instead.
+``modality`` drops a branch entirely, for ablations. With ``wide_dim`` > 0 a wide part sits beside
+them: a linear map of the caption's TF-IDF n-gram features (train.ngrams, computed outside the
+graph and given as ``ngrams``) added to the logits, trained jointly (wide & deep), because on real
+captions n-grams carry evidence an encoder trained for minutes on CPU does not pick up.
+In frozen-image mode the backbone still lives inside the model (so a checkpoint serves raw
+images) but the loop feeds cached features instead.
 
 ``HashtagModel.from_pretrained(DIR_OR_REPO_ID)`` / ``save_pretrained`` / ``push_to_hub`` come from
 huggingface_hub's ``ModelHubMixin``: config.json holds the ``model`` record, the weights are
@@ -33,6 +37,9 @@ VGG16_FEATURE_DIM = 512 * 7 * 7
 class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
     # config.json's ``model`` record this model was built from (set by ``from_record``).
     record: dict[str, Any] | None = None
+    # The wide part's vectorisers (train.ngrams.NgramFeatures): they turn a caption into the
+    # ``ngrams`` input, so whoever holds the model can feed it; set by training and loading.
+    ngrams: Any = None
 
     def __init__(
         self,
@@ -43,10 +50,13 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         image_dim: int = 100,
         dropout: float = 0.3,
         text_pooling: str = "pooled",
+        wide_dim: int = 0,
     ) -> None:
         super().__init__()
         if text_encoder is None and image_backbone is None:
             raise ValueError("the model needs a text encoder, an image backbone, or both")
+        if wide_dim < 0:
+            raise ValueError(f"wide_dim must be >= 0, got {wide_dim}")
         if text_pooling not in POOLINGS:
             raise ValueError(f"text_pooling must be one of {POOLINGS}, got {text_pooling!r}")
         self.text_encoder = text_encoder
@@ -61,6 +71,9 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             fused += image_dim
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fused, num_labels)
+        self.wide = nn.Linear(wide_dim, num_labels, bias=False) if wide_dim else None
+        if self.wide is not None:  # starts as the deep model alone; the n-grams earn their weight
+            nn.init.zeros_(self.wide.weight)
 
     @classmethod
     def from_record(
@@ -79,6 +92,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             image_dim=record["image_dim"],
             dropout=record["dropout"],
             text_pooling=record["text_pooling"],
+            wide_dim=record.get("wide_dim", 0),  # checkpoints before the wide part have none
         )
         model.record = dict(record)
         return model
@@ -97,6 +111,8 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         if self.record is None:
             raise ValueError("save_pretrained needs a model built by from_record or loaded")
         save_config(save_directory, {"model": self.record})
+        if self.ngrams is not None:
+            self.ngrams.save(save_directory)
         save_weights(self, save_directory / WEIGHTS_FILE)
 
     @property
@@ -106,6 +122,10 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
     @property
     def uses_image(self) -> bool:
         return self.image_backbone is not None
+
+    @property
+    def uses_ngrams(self) -> bool:
+        return self.wide is not None
 
     def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """Backbone features of normalised pixels, flattened (what the feature cache stores)."""
@@ -127,8 +147,10 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         attention_mask: torch.Tensor | None = None,
         pixels: torch.Tensor | None = None,
         image_features: torch.Tensor | None = None,
+        ngrams: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Label logits; give ``pixels`` (end to end) or precomputed ``image_features``."""
+        """Label logits; give ``pixels`` (end to end) or precomputed ``image_features``, and
+        the caption's n-gram features as ``ngrams`` when the model has a wide part."""
         parts = []
         if self.uses_text:
             parts.append(F.relu(self.text_proj(self.encode_text(input_ids, attention_mask))))
@@ -136,7 +158,10 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             if image_features is None:
                 image_features = self.image_features(pixels)
             parts.append(F.relu(self.image_proj(image_features.to(self.image_proj.weight.dtype))))
-        return self.classifier(self.dropout(torch.cat(parts, dim=1)))
+        logits = self.classifier(self.dropout(torch.cat(parts, dim=1)))
+        if self.uses_ngrams:
+            logits = logits + self.wide(ngrams.to(self.wide.weight.dtype))
+        return logits
 
 
 def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:

@@ -63,6 +63,9 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
         # How captions became model text in the training data (preprocess.text.model_text).
         self.demojize: bool = model_config.get("demojize", False)
         self._transform = self.image_input.transform()
+        # The wide part's vectorisers (None without one): the caption's n-grams are computed
+        # here, outside the model, so an ONNX graph stands in for the torch model unchanged.
+        self.ngrams = model.ngrams
 
     @classmethod
     def load(cls, checkpoint_dir: str | Path, device: str = "cpu") -> Predictor:
@@ -105,6 +108,8 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
             encoded = self.encode_texts(texts, max_seq_len or self.max_seq_len)
             inputs["input_ids"] = encoded["input_ids"].to(self.device)
             inputs["attention_mask"] = encoded["attention_mask"].to(self.device)
+        if self.ngrams is not None:
+            inputs["ngrams"] = self.ngrams.transform([text or "" for text in texts]).to(self.device)
         if self.model.uses_image:
             pixels = torch.stack([self._pixels(image) for image in images])
             inputs["pixels"] = pixels.to(self.device)
