@@ -18,13 +18,13 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from preprocess import langid
 from preprocess.dedup import DuplicatePair, drop_duplicate_images, drop_repeated_posts
 from preprocess.image_stage import ImageJob, ImageResult, fetch_images
 from preprocess.labels import count_hashtags, label_indices, select_labels
 from preprocess.readers import Post
+from preprocess.settings import ImageSettings
 from preprocess.text import model_text
 from runtime.hashtags import extract_hashtags
 from runtime.progress import progress_bar
@@ -74,7 +74,7 @@ def fetch_candidate_images(
     posts: Sequence[Post],
     keep: Collection[str],
     cache_dir: Path,
-    settings: dict[str, Any],
+    settings: ImageSettings,
     progress: bool,
 ) -> dict[str, ImageResult]:
     """The image of every post that can still reach the dataset (a kept language, some

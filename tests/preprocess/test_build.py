@@ -290,15 +290,27 @@ def test_a_damaged_cache_index_is_one_line_before_any_input_is_read(
     [
         (["--input", "/nonexistent/posts.jsonl"], "input not found: /nonexistent/posts.jsonl"),
         ([], "no input given; pass --input PATH (repeatable)"),
-        (["--input", "{inputs}", "--set", "splits.fractions.train=0.5"], "must sum to 1"),
-        (["--input", "{inputs}", "--top-k", "0"], "labels.top_k must be a positive integer"),
-        (["--input", "{inputs}", "--min-count", "-1"], "labels.min_count must be a positive"),
-        (["--input", "{inputs}", "--near-dup", "65"], "dedup.near_dup must be -1 (off) or"),
-        (["--input", "{inputs}", "--lang", "english"], "--lang expects an ISO 639-1 code"),
+        (
+            ["--input", "{inputs}", "--set", "splits.fractions.train=0.5"],
+            "splits.fractions must be shares that sum to 1",
+        ),
+        (["--input", "{inputs}", "--top-k", "0"], "labels.top_k must be at least 1, got 0"),
+        (
+            ["--input", "{inputs}", "--min-count", "-1"],
+            "labels.min_count must be at least 1, got -1",
+        ),
+        (["--input", "{inputs}", "--near-dup", "65"], "dedup.near_dup must be at most 64, got 65"),
+        (
+            ["--input", "{inputs}", "--lang", "english"],
+            "language.keep.0 must be an ISO 639-1 code such as en",
+        ),
         (["--input", "{inputs}", "--set", "language.keep=en"], "language.keep must be a list"),
         (["--input", "{inputs}", "--set", "text.demojize=maybe"], "demojize must be true or"),
         (["--input", "{inputs}", "--set", "labels.top_k=many"], "top_k must be an integer"),
-        (["--input", "{inputs}", "--set", "image_cache=2024"], "image_cache must be a path"),
+        (
+            ["--input", "{inputs}", "--set", "image_cache=2024"],
+            "image_cache must be null or a string, got 2024",
+        ),
         (["--input", "{inputs}", "--cache-dir", "{out}/cache"], "lies inside --out"),
     ],
 )
