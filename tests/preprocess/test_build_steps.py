@@ -15,7 +15,7 @@ from preprocess import build_steps as steps
 from preprocess import langid
 from preprocess.image_stage import ImageResult
 from preprocess.readers import Post
-from preprocess.settings import DatasetSettings
+from preprocess.settings import DatasetSettings, ImageSettings
 
 
 def post(code: str, caption: str = "", owner: str | None = None, **learnt: object) -> Post:
@@ -106,7 +106,7 @@ def test_only_posts_that_can_be_kept_cost_an_image(tmp_path: Path) -> None:
         post("b", hashtags=[], lang="en", **local),  # no hashtag: no label can be had
         post("c", hashtags=["sea"], lang="fr", **local),  # leaves at the language step
     ]
-    settings = {"processes": 0}
+    settings = ImageSettings(processes=0)
     images = steps.fetch_candidate_images(posts, {"en"}, tmp_path / "cache", settings, False)
     assert list(images) == ["a"] and images["a"].ok
 

@@ -220,7 +220,7 @@ def test_every_label_appears_in_train() -> None:
     [
         ("day", FRACTIONS, "splits.by must be 'post' or 'owner', got 'day'"),
         ("post", {"train": 0.5, "val": 0.1, "test": 0.1}, "splits.fractions must be shares that"),
-        ("post", {"train": 1.1, "val": -0.1, "test": 0.0}, "splits.fractions.val must be at least"),
+        ("post", {"train": 1.0, "val": -0.1, "test": 0.1}, "splits.fractions.val must be at least"),
         ("post", {"holdout": 0.0}, "unknown config key splits.fractions.holdout"),
     ],
 )
