@@ -29,6 +29,7 @@ import numpy as np
 from preprocess import build_steps as steps
 from preprocess import langid
 from preprocess.dedup import DuplicatePair
+from preprocess.drop_log import DROP_LOG, Drop, at_step, unparsed, write_drop_log
 from preprocess.funnel import Funnel
 from preprocess.image_cache import check_index
 from preprocess.image_stage import ImageResult, link_into
@@ -120,16 +121,17 @@ def _build(
             raise PipelineError(_no_image(images, funnel))
         pictures, pairs = steps.drop_duplicate_pictures(posts, images, settings.dedup.near_dup)
     funnel.record("deduped", len(pictures.kept), repeats.dropped + pictures.dropped)
+    drops = unparsed(rejected) + at_step("deduped", repeats.drops + pictures.drops)
 
     language_mix = Counter(p.lang for p in pictures.kept)
     dropped_languages = language_drops(pictures.kept, keep)
-    language = _record(funnel, "language", steps.keep_languages(pictures.kept, keep))
+    language = _record(funnel, drops, "language", steps.keep_languages(pictures.kept, keep))
     top_k, min_count = settings.labels.top_k, settings.labels.min_count
     labels, counts = steps.choose_labels(language.kept, images, top_k, min_count, stoplist)
-    labelled = _record(funnel, "labelled", steps.keep_labelled(language.kept, labels))
+    labelled = _record(funnel, drops, "labelled", steps.keep_labelled(language.kept, labels))
     imaged = labelled if images is None else steps.keep_good_images(labelled.kept, images)
     if images is not None:
-        _record(funnel, "image ok", imaged)
+        _record(funnel, drops, "image ok", imaged)
     posts = imaged.kept
     if not posts:
         raise PipelineError(f"no post is left to write; funnel: {funnel.brief()}")
@@ -144,13 +146,17 @@ def _build(
     )
     stats["language_drops"] = dropped_languages
     stats["text_only"] = text_only
-    written = Written(labels, posts, splits, stats, images or {}, pairs)
+    written = Written(labels, posts, splits, stats, images or {}, pairs, drops)
     _write(out, written, settings, cache_dir, list(zip(inputs, formats, strict=True)), progress)
     return funnel
 
 
-def _record(funnel: Funnel, stage: str, result: steps.StepResult) -> steps.StepResult:
+def _record(
+    funnel: Funnel, drops: list[Drop], stage: str, result: steps.StepResult
+) -> steps.StepResult:
+    """Count the step's drops in the funnel and add them to the drop log."""
     funnel.record(stage, len(result.kept), result.dropped)
+    drops.extend(at_step(stage, result.drops))
     return result
 
 
@@ -164,6 +170,7 @@ class Written:
     stats: dict[str, Any]
     images: dict[str, ImageResult]
     pairs: list[DuplicatePair]
+    drops: list[Drop]
 
 
 def _write(
@@ -186,6 +193,7 @@ def _write(
             write_split(stage / f"{name}.parquet", split_posts, written.labels)
         write_labels(stage, written.labels)
         write_stats(stage / "stats.json", written.stats)
+        write_drop_log(stage / DROP_LOG, written.drops)
         fingerprints = [input_fingerprint(path, fmt) for path, fmt in inputs]
         write_manifest(
             stage / "manifest.json", settings.model_dump(), fingerprints, written.stats, created_at

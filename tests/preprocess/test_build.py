@@ -158,6 +158,7 @@ def test_dataset_directory_follows_contract_2(built: Path) -> None:
         "images",
         "stats.json",
         "report.html",
+        "drops.parquet",
     } <= names
     labels = built.joinpath("labels.txt").read_text("utf-8").splitlines()
     assert 0 < len(labels) <= 25
@@ -207,6 +208,27 @@ def test_manifest_stats_and_report(built: Path, inputs: list[Path]) -> None:
     html = built.joinpath("report.html").read_text("utf-8")
     assert html.count("data:image/png;base64,") == 6
     assert "http_404" in html and 'src="http' not in html
+
+
+def test_the_drop_log_names_every_dropped_post(built: Path) -> None:
+    drops = pq.read_table(built / "drops.parquet").to_pylist()
+    stats = json.loads(built.joinpath("stats.json").read_text("utf-8"))
+    logged = Counter((row["step"], row["reason"]) for row in drops)
+    counted = Counter(
+        {(s["stage"], reason): n for s in stats["funnel"] for reason, n in s["dropped"].items()}
+    )
+    assert logged == counted  # the funnel's drops, one row each
+    kept = {
+        code
+        for name in ("train", "val", "test")
+        for code in pq.read_table(built / f"{name}.parquet").column("shortcode").to_pylist()
+    }
+    for row in drops:
+        if row["step"] == "parsed":
+            assert row["shortcode"] is None  # a record that did not parse has no shortcode
+        elif row["reason"] != "same_shortcode":  # its other copy may be in the dataset
+            assert row["shortcode"] and row["shortcode"] not in kept
+    assert [row["step"] for row in drops if row["reason"] == "http_404"] == ["image ok"]
 
 
 def test_manifest_names_the_default_backend_it_used(

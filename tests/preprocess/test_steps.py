@@ -133,7 +133,7 @@ def test_repeated_posts_keep_first_copy_but_prefer_a_local_image() -> None:
     kept, dropped = drop_repeated_posts(posts)
     assert [p.shortcode for p in kept] == ["A", "B", "D", "E", "F"]
     assert kept[0].image_path == "/tmp/a.jpg"
-    assert dropped == Counter(same_shortcode=1, same_caption_and_owner=1)
+    assert dropped == [("A", "same_shortcode"), ("C", "same_caption_and_owner")]
 
 
 def _image(key: str, pixels: str, phash: int, ok: bool = True) -> ImageResult:
@@ -160,7 +160,7 @@ def test_duplicate_images_exact_and_near() -> None:
     }
     kept, dropped, pairs = drop_duplicate_images(posts, images, max_distance=6)
     assert [p.shortcode for p in kept] == ["A", "D", "E", "F"]
-    assert dropped == Counter(same_image=1, near_duplicate_image=1)
+    assert dropped == [("B", "same_image"), ("C", "near_duplicate_image")]
     assert pairs == [
         DuplicatePair("A", "B", "same_image", 0),
         DuplicatePair("A", "C", "near_duplicate_image", 6),
