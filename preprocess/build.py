@@ -29,7 +29,7 @@ import numpy as np
 from preprocess import build_steps as steps
 from preprocess import langid
 from preprocess.dedup import DuplicatePair
-from preprocess.drop_log import DROP_LOG, Drop, at_step, unparsed, write_drop_log
+from preprocess.drop_log import DROP_LOG, Drop, Unread, at_step, reasons, write_drop_log
 from preprocess.funnel import Funnel
 from preprocess.image_cache import check_index
 from preprocess.image_stage import ImageResult, link_into
@@ -100,7 +100,8 @@ def _build(
     chosen = settings.input_format
     formats = [detect_format(p) if chosen == "auto" else chosen for p in inputs]
     columns = settings.csv_columns
-    posts, rejected = read_all(inputs, formats, columns, progress, need_image=not text_only)
+    posts, unread = read_all(inputs, formats, columns, progress, need_image=not text_only)
+    rejected = reasons(unread)
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
     if not posts:
@@ -121,7 +122,7 @@ def _build(
             raise PipelineError(_no_image(images, funnel))
         pictures, pairs = steps.drop_duplicate_pictures(posts, images, settings.dedup.near_dup)
     funnel.record("deduped", len(pictures.kept), repeats.dropped + pictures.dropped)
-    drops = unparsed(rejected) + at_step("deduped", repeats.drops + pictures.drops)
+    drops = at_step("parsed", unread) + at_step("deduped", repeats.drops + pictures.drops)
 
     language_mix = Counter(p.lang for p in pictures.kept)
     dropped_languages = language_drops(pictures.kept, keep)
@@ -209,8 +210,8 @@ def read_all(
     csv_columns: dict[str, str],
     progress: bool,
     need_image: bool = True,
-) -> tuple[list[Post], Counter[str]]:
-    """The posts of every input, and the count of rejected records per reason.
+) -> tuple[list[Post], list[Unread]]:
+    """The posts of every input, and the rejected records: (shortcode or None, reason) each.
 
     Every input is opened before any is read, so a missing one fails the build at once.
     """
@@ -218,11 +219,13 @@ def read_all(
         read_input(p, fmt, csv_columns, need_image) for p, fmt in zip(inputs, formats, strict=True)
     ]
     posts: list[Post] = []
-    rejected: Counter[str] = Counter()
+    rejected: list[Unread] = []
     for path, items in zip(inputs, readers, strict=True):
-        for post, reason in progress_bar(items, desc=f"read {path.name}", disable=not progress):
+        for post, reason, shortcode in progress_bar(
+            items, desc=f"read {path.name}", disable=not progress
+        ):
             if post is None:
-                rejected[reason] += 1
+                rejected.append((shortcode, reason))
             else:
                 posts.append(post)
     return posts, rejected

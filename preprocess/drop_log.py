@@ -3,8 +3,8 @@
 The funnel (stats.json, the report) counts drops; this names them, one row per dropped record
 (as img2dataset keeps a status per sample), so "why is my post not in the dataset?" has an
 answer: ``pandas.read_parquet("DIR/drops.parquet").query("shortcode == 'C0ffee'")``. Its rows,
-counted by step and reason, are the funnel's drops exactly. Records that did not parse have no
-shortcode (null): their reason is still counted.
+counted by step and reason, are the funnel's drops exactly. A record rejected by its reader
+without a shortcode (bad JSON, undecodable bytes) has a null one: its reason is still there.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 DROP_LOG = "drops.parquet"
 SCHEMA = pa.schema(
     [
-        pa.field("shortcode", pa.string()),  # null for a record that did not parse
+        pa.field("shortcode", pa.string()),  # null for a record read without one
         pa.field("step", pa.string(), nullable=False),  # the funnel stage that dropped it
         pa.field("reason", pa.string(), nullable=False),
     ]
@@ -28,6 +28,8 @@ SCHEMA = pa.schema(
 
 Dropped = tuple[str, str]
 """One post a step dropped: (shortcode, reason)."""
+Unread = tuple[str | None, str]
+"""One record its reader rejected: (its shortcode, if it has one; reason)."""
 
 
 @dataclass(frozen=True)
@@ -37,17 +39,12 @@ class Drop:
     reason: str
 
 
-def at_step(step: str, dropped: Iterable[Dropped]) -> list[Drop]:
+def at_step(step: str, dropped: Iterable[Dropped | Unread]) -> list[Drop]:
     """A step's dropped posts as rows of the log."""
     return [Drop(shortcode, step, reason) for shortcode, reason in dropped]
 
 
-def unparsed(rejected: Counter[str]) -> list[Drop]:
-    """Rows for the records the readers rejected, which have no shortcode to name."""
-    return [Drop(None, "parsed", reason) for reason, n in rejected.items() for _ in range(n)]
-
-
-def reasons(dropped: Iterable[Dropped]) -> Counter[str]:
+def reasons(dropped: Iterable[Dropped | Unread]) -> Counter[str]:
     """Dropped posts counted by reason, as the funnel shows them."""
     return Counter(reason for _, reason in dropped)
 
