@@ -61,12 +61,11 @@ def detect_format(path: Path) -> str:
 def read_input(
     path: Path, fmt: str, csv_columns: dict[str, str], need_image: bool = True
 ) -> Iterator[ReadItem]:
-    """Yield every record of one input; ``fmt`` is ``auto`` or one of :data:`FORMATS`.
+    """Yield every record of one input; ``fmt`` is ``auto`` or one of :data:`FORMATS` (as
+    ``input_format`` of :class:`preprocess.settings.DatasetSettings` allows).
 
     ``need_image`` False (a text-only build) keeps a record with no image URL or local file,
     which is otherwise rejected as ``missing_image``, and a CSV needs no image column."""
-    if fmt != "auto" and fmt not in FORMATS:
-        raise UsageError(f"unknown input format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
     if not path.exists():
         raise UsageError(f"input not found: {path}")
     fmt = detect_format(path) if fmt == "auto" else fmt
