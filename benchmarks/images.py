@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from preprocess.image_stage import DEFAULTS, ImageJob, fetch_images
+from preprocess.image_stage import ImageJob, fetch_images
+from preprocess.settings import ImageSettings
 from runtime.errors import PipelineError, UsageError, run_main
 
 #: Shapes Instagram serves: portrait 4:5, square, landscape 1.91:1, and older/smaller uploads.
@@ -148,7 +149,7 @@ def measure_ours(args: argparse.Namespace, url_file: Path, fresh_cache: bool = T
     wall_s, cpu_s, rss_mb, output = timed(command, args.out / "ours.log")
     outcome = json.loads(output.splitlines()[-1])
     check_outputs(sorted((cache / "images").glob("*/*.jpg")), outcome["ok"])
-    processes = DEFAULTS["processes"]
+    processes = ImageSettings().converter_processes
     label = (
         "cached re-run"
         if not fresh_cache
@@ -214,7 +215,7 @@ def run_ours(args: argparse.Namespace) -> int:
     """The timed child: one cold (or warm) run of the stage; prints a JSON summary line."""
     urls = args.urls.read_text(encoding="utf-8").split()
     jobs = [ImageJob(key=str(number), url=url, local_path=None) for number, url in enumerate(urls)]
-    settings = {"workers": args.workers, "per_host": args.per_host}
+    settings = ImageSettings(workers=args.workers, per_host=args.per_host)
     results = fetch_images(jobs, args.cache, settings, progress=False)
     failures = Counter(result.reason for result in results.values() if not result.ok)
     print(json.dumps({"ok": len(results) - sum(failures.values()), "failures": failures}))

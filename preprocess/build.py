@@ -28,8 +28,8 @@ import numpy as np
 
 from preprocess import build_steps as steps
 from preprocess import langid
-from preprocess.choices import check_choices
 from preprocess.dedup import DuplicatePair
+from preprocess.drop_log import DROP_LOG, Drop, Unread, at_step, reasons, write_drop_log
 from preprocess.funnel import Funnel
 from preprocess.image_cache import check_index
 from preprocess.image_stage import ImageResult, link_into
@@ -37,14 +37,14 @@ from preprocess.labels import load_stoplist, sqrt_balance_weights
 from preprocess.language_drops import language_drops
 from preprocess.readers import Post, detect_format, read_input
 from preprocess.report import ReportData, gallery_of, shown_pairs, write_report
-from preprocess.splits import assign_splits, check_fractions
+from preprocess.settings import DatasetSettings
+from preprocess.splits import assign_splits
 from preprocess.writer import (
     input_fingerprint,
     write_manifest,
     write_split,
     write_stats,
 )
-from runtime.config import check_types, default_config, get_dotted
 from runtime.errors import PipelineError, UsageError
 from runtime.files import staged_directory
 from runtime.label_file import write_labels
@@ -52,24 +52,23 @@ from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
 
 CAPTION_LENGTH_EDGES = [0, 1, 25, 50, 100, 200, 400, 800, 1600, 2200]
-PHASH_BITS = 64
-PATH_KEYS = ("out", "image_cache", "labels.stoplist")
 UNREACHABLE = frozenset({"connection", "timeout"})
 """Image failures that say the host is down or gone, not that one image is bad."""
 
 
-def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
-    """Build the dataset ``config`` describes; return its funnel."""
-    check_settings(config)
-    out = Path(config["out"])
-    inputs = [Path(p) for p in config["inputs"]]
-    cache_dir = Path(config["image_cache"] or f"{out}.image-cache")
+def build_dataset(settings: DatasetSettings, progress: bool = True) -> Funnel:
+    """Build the dataset ``settings`` describes; return its funnel."""
+    if not settings.out:
+        raise UsageError("--out DIR is required")
+    out = Path(settings.out)
+    inputs = [Path(p) for p in settings.inputs]
+    cache_dir = Path(settings.image_cache or f"{out}.image-cache")
     if not inputs:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
-    stoplist = load_stoplist(config["labels"]["stoplist"])
-    if config["text_only"]:  # no image is fetched: no cache is checked, made or left behind
-        return _build(config, out, inputs, cache_dir, stoplist, progress)
+    stoplist = load_stoplist(settings.labels.stoplist)
+    if settings.text_only:  # no image is fetched: no cache is checked, made or left behind
+        return _build(settings, out, inputs, cache_dir, stoplist, progress)
     check_output_dir(cache_dir, "--cache-dir")
     if cache_dir.resolve().is_relative_to(out.resolve()):
         raise UsageError(
@@ -79,7 +78,7 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     check_index(cache_dir)
     fresh_cache = not cache_dir.exists()
     try:
-        return _build(config, out, inputs, cache_dir, stoplist, progress)
+        return _build(settings, out, inputs, cache_dir, stoplist, progress)
     except BaseException:
         if fresh_cache and not (cache_dir / "images").exists():
             shutil.rmtree(cache_dir, ignore_errors=True)  # a cache with nothing in it
@@ -87,7 +86,7 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
 
 
 def _build(
-    config: dict[str, Any],
+    settings: DatasetSettings,
     out: Path,
     inputs: list[Path],
     cache_dir: Path,
@@ -96,75 +95,69 @@ def _build(
 ) -> Funnel:
     """The steps of :func:`build_dataset`, once its settings are checked (the order of work is
     explained in :mod:`preprocess.build_steps`)."""
-    text_only = config["text_only"]
+    text_only = settings.text_only
     funnel = Funnel(text_only=text_only)
-    formats = [
-        detect_format(p) if config["input_format"] == "auto" else config["input_format"]
-        for p in inputs
-    ]
-    columns = config["csv_columns"]
-    posts, rejected = read_all(inputs, formats, columns, progress, need_image=not text_only)
+    chosen = settings.input_format
+    formats = [detect_format(p) if chosen == "auto" else chosen for p in inputs]
+    columns = settings.csv_columns
+    posts, unread = read_all(inputs, formats, columns, progress, need_image=not text_only)
+    rejected = reasons(unread)
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
     if not posts:
         raise UsageError(_nothing_read(inputs, rejected))
-    detector = langid.get_detector(config["language"]["backend"], config["language"]["prior"])
-    config = {**config, "language": {**config["language"], "backend": detector.backend}}
+    detector = langid.get_detector(settings.language.backend, settings.language.prior)
+    language_used = settings.language.model_copy(update={"backend": detector.backend})
+    settings = settings.model_copy(update={"language": language_used})  # for the manifest
 
     repeats = steps.drop_repeats(posts)
-    posts = steps.with_text(repeats.kept, config["text"]["demojize"])
+    posts = steps.with_text(repeats.kept, settings.text.demojize)
     posts = steps.with_languages(posts, detector, progress)
-    keep = kept_languages(config["language"])
+    keep = settings.kept_languages
     images: dict[str, ImageResult] | None = None
     pictures, pairs = steps.StepResult(posts), []
     if not text_only:
-        images = steps.fetch_candidate_images(posts, keep, cache_dir, config["images"], progress)
+        images = steps.fetch_candidate_images(posts, keep, cache_dir, settings.images, progress)
         if images and not any(result.ok for result in images.values()):
             raise PipelineError(_no_image(images, funnel))
-        pictures, pairs = steps.drop_duplicate_pictures(posts, images, config["dedup"]["near_dup"])
+        pictures, pairs = steps.drop_duplicate_pictures(posts, images, settings.dedup.near_dup)
     funnel.record("deduped", len(pictures.kept), repeats.dropped + pictures.dropped)
+    drops = at_step("parsed", unread) + at_step("deduped", repeats.drops + pictures.drops)
 
     language_mix = Counter(p.lang for p in pictures.kept)
     dropped_languages = language_drops(pictures.kept, keep)
-    language = _record(funnel, "language", steps.keep_languages(pictures.kept, keep))
-    labels, counts = steps.choose_labels(
-        language.kept, images, config["labels"]["top_k"], config["labels"]["min_count"], stoplist
-    )
-    labelled = _record(funnel, "labelled", steps.keep_labelled(language.kept, labels))
+    language = _record(funnel, drops, "language", steps.keep_languages(pictures.kept, keep))
+    top_k, min_count = settings.labels.top_k, settings.labels.min_count
+    labels, counts = steps.choose_labels(language.kept, images, top_k, min_count, stoplist)
+    labelled = _record(funnel, drops, "labelled", steps.keep_labelled(language.kept, labels))
     imaged = labelled if images is None else steps.keep_good_images(labelled.kept, images)
     if images is not None:
-        _record(funnel, "image ok", imaged)
+        _record(funnel, drops, "image ok", imaged)
     posts = imaged.kept
     if not posts:
         raise PipelineError(f"no post is left to write; funnel: {funnel.brief()}")
-    if config["labels"]["balance"] == "sqrt":
+    if settings.labels.balance == "sqrt":
         weights = sqrt_balance_weights([p.labels for p in posts], [counts[t] for t in labels])
         posts = steps.with_weights(posts, weights)
-    split = config["splits"]
-    splits = assign_splits(posts, split["by"], split["fractions"], split["salt"])
+    split = settings.splits
+    splits = assign_splits(posts, split.by, split.fractions.model_dump(), split.salt)
 
     stats = dataset_stats(
         funnel, labels, counts, posts, splits, language_mix, imaged.dropped, pairs
     )
     stats["language_drops"] = dropped_languages
     stats["text_only"] = text_only
-    written = Written(labels, posts, splits, stats, images or {}, pairs)
-    _write(out, written, config, cache_dir, list(zip(inputs, formats, strict=True)), progress)
+    written = Written(labels, posts, splits, stats, images or {}, pairs, drops)
+    _write(out, written, settings, cache_dir, list(zip(inputs, formats, strict=True)), progress)
     return funnel
 
 
-def kept_languages(language: dict[str, Any]) -> set[str]:
-    """The language codes a post may have to be kept (``language`` config section)."""
-    keep = set(language["keep"])
-    if language["keep_undetermined"]:
-        keep.add(langid.UNDETERMINED)
-    if language["keep_mixed"]:
-        keep.add(langid.MIXED)
-    return keep
-
-
-def _record(funnel: Funnel, stage: str, result: steps.StepResult) -> steps.StepResult:
+def _record(
+    funnel: Funnel, drops: list[Drop], stage: str, result: steps.StepResult
+) -> steps.StepResult:
+    """Count the step's drops in the funnel and add them to the drop log."""
     funnel.record(stage, len(result.kept), result.dropped)
+    drops.extend(at_step(stage, result.drops))
     return result
 
 
@@ -178,12 +171,13 @@ class Written:
     stats: dict[str, Any]
     images: dict[str, ImageResult]
     pairs: list[DuplicatePair]
+    drops: list[Drop]
 
 
 def _write(
     out: Path,
     written: Written,
-    config: dict[str, Any],
+    settings: DatasetSettings,
     cache_dir: Path,
     inputs: list[tuple[Path, str]],
     progress: bool,
@@ -200,8 +194,11 @@ def _write(
             write_split(stage / f"{name}.parquet", split_posts, written.labels)
         write_labels(stage, written.labels)
         write_stats(stage / "stats.json", written.stats)
+        write_drop_log(stage / DROP_LOG, written.drops)
         fingerprints = [input_fingerprint(path, fmt) for path, fmt in inputs]
-        write_manifest(stage / "manifest.json", config, fingerprints, written.stats, created_at)
+        write_manifest(
+            stage / "manifest.json", settings.model_dump(), fingerprints, written.stats, created_at
+        )
         gallery = gallery_of(written.splits, written.labels, stage)
         pairs = shown_pairs(written.pairs, images, cache_dir)
         write_report(stage / "report.html", ReportData(written.stats, created_at, gallery, pairs))
@@ -213,8 +210,8 @@ def read_all(
     csv_columns: dict[str, str],
     progress: bool,
     need_image: bool = True,
-) -> tuple[list[Post], Counter[str]]:
-    """The posts of every input, and the count of rejected records per reason.
+) -> tuple[list[Post], list[Unread]]:
+    """The posts of every input, and the rejected records: (shortcode or None, reason) each.
 
     Every input is opened before any is read, so a missing one fails the build at once.
     """
@@ -222,11 +219,13 @@ def read_all(
         read_input(p, fmt, csv_columns, need_image) for p, fmt in zip(inputs, formats, strict=True)
     ]
     posts: list[Post] = []
-    rejected: Counter[str] = Counter()
+    rejected: list[Unread] = []
     for path, items in zip(inputs, readers, strict=True):
-        for post, reason in progress_bar(items, desc=f"read {path.name}", disable=not progress):
+        for post, reason, shortcode in progress_bar(
+            items, desc=f"read {path.name}", disable=not progress
+        ):
             if post is None:
-                rejected[reason] += 1
+                rejected.append((shortcode, reason))
             else:
                 posts.append(post)
     return posts, rejected
@@ -288,42 +287,6 @@ def dataset_stats(
         "caption_length": {"edges": CAPTION_LENGTH_EDGES, "counts": length_counts.tolist()},
         "duplicates": [dataclasses.asdict(pair) for pair in duplicate_pairs],
     }
-
-
-def check_settings(config: dict[str, Any]) -> None:
-    """Refuse, before anything is read or fetched, settings of the wrong type (each key's
-    shipped default says which) and settings that could only end in an empty or meaningless
-    dataset (no label, a language no detector returns)."""
-    langid.check_prior(config["language"]["prior"])  # says more than "must be a mapping"
-    check_types(config, default_config("dataset"), "")
-    _check_paths(config)
-    check_choices(config)
-    for key in ("top_k", "min_count"):
-        value = config["labels"][key]
-        if value < 1:
-            raise UsageError(f"labels.{key} must be a positive integer, got {value!r}")
-    near_dup = config["dedup"]["near_dup"]
-    if not -1 <= near_dup <= PHASH_BITS:
-        raise UsageError(
-            f"dedup.near_dup must be -1 (off) or a Hamming distance 0-{PHASH_BITS}, "
-            f"got {near_dup!r}"
-        )
-    check_fractions(config["splits"]["fractions"])
-    for code in config["language"]["keep"]:
-        if not isinstance(code, str) or not langid.LANGUAGE_CODE.fullmatch(code):
-            raise UsageError(
-                f"--lang expects an ISO 639-1 code such as en (--keep-und for und), got {code!r}"
-            )
-
-
-def _check_paths(config: dict[str, Any]) -> None:
-    """Path settings are strings: YAML reads ``out: 2024`` as a number (their defaults are
-    null, so :func:`check_types` cannot say)."""
-    paths = [("inputs", p) for p in config["inputs"]]
-    paths += [(key, get_dotted(config, key)) for key in PATH_KEYS]
-    for key, value in paths:
-        if value is not None and not isinstance(value, str):
-            raise UsageError(f"{key} must be a path, got {value!r} (quote it in YAML)")
 
 
 def _check_replaceable(out: Path) -> None:

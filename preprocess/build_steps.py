@@ -1,7 +1,8 @@
 """The steps of ``hashtag-build-dataset build``, each a function of posts that can run alone.
 
-A filtering step returns a :class:`StepResult`: the posts it kept and how many it dropped
-under each reason (img2dataset's (key, value, error) idea, counted). A step that adds what it
+A filtering step returns a :class:`StepResult`: the posts it kept and the shortcode and reason of
+each one it dropped (img2dataset's (key, value, error) idea), which the build counts for the
+funnel and lists in the drop log (:mod:`preprocess.drop_log`). A step that adds what it
 learnt (hashtags, language, labels, image) returns new posts and never edits the ones it was
 given: :class:`~preprocess.readers.Post` is frozen, so no step depends on another having
 filled a field in place.
@@ -18,13 +19,14 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from preprocess import langid
 from preprocess.dedup import DuplicatePair, drop_duplicate_images, drop_repeated_posts
+from preprocess.drop_log import Dropped, reasons
 from preprocess.image_stage import ImageJob, ImageResult, fetch_images
 from preprocess.labels import count_hashtags, label_indices, select_labels
 from preprocess.readers import Post
+from preprocess.settings import ImageSettings
 from preprocess.text import model_text
 from runtime.hashtags import extract_hashtags
 from runtime.progress import progress_bar
@@ -38,10 +40,15 @@ Images = Mapping[str, ImageResult]
 
 @dataclass
 class StepResult:
-    """What one step kept, in input order, and what it dropped, counted by reason."""
+    """What one step kept, in input order, and what it dropped: (shortcode, reason) each."""
 
     kept: list[Post]
-    dropped: Counter[str] = field(default_factory=Counter)
+    drops: list[Dropped] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> Counter[str]:
+        """The drops counted by reason."""
+        return reasons(self.drops)
 
 
 def drop_repeats(posts: Sequence[Post]) -> StepResult:
@@ -74,7 +81,7 @@ def fetch_candidate_images(
     posts: Sequence[Post],
     keep: Collection[str],
     cache_dir: Path,
-    settings: dict[str, Any],
+    settings: ImageSettings,
     progress: bool,
 ) -> dict[str, ImageResult]:
     """The image of every post that can still reach the dataset (a kept language, some
@@ -97,9 +104,11 @@ def keep_languages(posts: Sequence[Post], keep: Collection[str]) -> StepResult:
     """Posts whose caption is in a kept language; the others as ``undetermined`` (too short
     or unclear to judge), ``mixed`` (a kept language and another) or ``other_language``."""
     kept = [p for p in posts if p.lang in keep]
-    dropped = Counter(
-        LANGUAGE_DROPS.get(p.lang, "other_language") for p in posts if p.lang not in keep
-    )
+    dropped = [
+        (p.shortcode, LANGUAGE_DROPS.get(p.lang, "other_language"))
+        for p in posts
+        if p.lang not in keep
+    ]
     return StepResult(kept, dropped)
 
 
@@ -123,7 +132,7 @@ def keep_labelled(posts: Sequence[Post], labels: Sequence[str]) -> StepResult:
     index_of = {tag: index for index, tag in enumerate(labels)}
     with_labels = [replace(p, labels=label_indices(p.hashtags, index_of)) for p in posts]
     kept = [p for p in with_labels if p.labels]
-    return StepResult(kept, Counter(no_label=len(with_labels) - len(kept)))
+    return StepResult(kept, [(p.shortcode, "no_label") for p in with_labels if not p.labels])
 
 
 def keep_good_images(posts: Sequence[Post], images: Images) -> StepResult:
@@ -133,7 +142,9 @@ def keep_good_images(posts: Sequence[Post], images: Images) -> StepResult:
         for p in posts
         if image_ok(images, p)
     ]
-    dropped = Counter(images[p.shortcode].reason for p in posts if not image_ok(images, p))
+    dropped = [
+        (p.shortcode, images[p.shortcode].reason or "") for p in posts if not image_ok(images, p)
+    ]
     return StepResult(kept, dropped)
 
 

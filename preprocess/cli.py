@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
 from preprocess import export, langid, langid_cli
 from preprocess.build import build_dataset
-from preprocess.choices import CHOICES, NULLABLE_CHOICES
 from preprocess.readers import parse_csv_columns
+from preprocess.settings import Backend, DatasetSettings, LabelsSection, SplitsSection
 from runtime.cli import (
     ConfigFlags,
     add_flag,
@@ -29,6 +30,7 @@ from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
 from runtime.logs import progress_disabled
 from runtime.pipes import stop_quietly_on_closed_stdout
+from runtime.settings import choices
 from runtime.write_faults import writing_into
 
 PROG = "hashtag-build-dataset"
@@ -99,7 +101,7 @@ def _input_flags(parser: argparse.ArgumentParser) -> None:
         parser,
         "--input-format",
         key="input_format",
-        choices=CHOICES["input_format"],
+        choices=choices(DatasetSettings, "input_format"),
         renamed_from=("--format",),
         help="input format",
     )
@@ -149,7 +151,7 @@ def _caption_text_flags(parser: argparse.ArgumentParser) -> None:
         parser,
         "--langid-backend",
         key="language.backend",
-        choices=NULLABLE_CHOICES["language.backend"],
+        choices=typing.get_args(Backend),
         help=f"language detector (null: {langid.DEFAULT_BACKEND})",
     )
 
@@ -176,7 +178,7 @@ def _label_flags(parser: argparse.ArgumentParser) -> None:
         parser,
         "--balance",
         key="labels.balance",
-        choices=CHOICES["labels.balance"],
+        choices=choices(LabelsSection, "balance"),
         help="sampling weights",
     )
 
@@ -202,7 +204,7 @@ def _dedup_split_image_flags(parser: argparse.ArgumentParser) -> None:
         parser,
         "--split-by",
         key="splits.by",
-        choices=CHOICES["splits.by"],
+        choices=choices(SplitsSection, "by"),
         help="unit kept in one split",
     )
     add(
@@ -225,11 +227,11 @@ def _dedup_split_image_flags(parser: argparse.ArgumentParser) -> None:
 def build_command(args: argparse.Namespace) -> int:
     """Read posts, keep those in the kept languages with top-K hashtags and a good image, write
     the dataset directory (Contract 2), print the funnel."""
-    config = BUILD_FLAGS.resolve(args)
-    if not config.get("out"):
+    settings = BUILD_FLAGS.settings(args, DatasetSettings)
+    if not settings.out:
         raise UsageError("--out DIR is required")
-    with writing_into(config["out"]):  # a full or read-only disk mid-build: one line
-        funnel = build_dataset(config, progress=not progress_disabled(args))
+    with writing_into(settings.out):  # a full or read-only disk mid-build: one line
+        funnel = build_dataset(settings, progress=not progress_disabled(args))
     print(funnel.summary())
     return 0
 

@@ -1,4 +1,4 @@
-"""Duplicate removal: one copy of each post survives, the others are counted by reason.
+"""Duplicate removal: one copy of each post survives, the others are dropped by reason.
 
 Duplicates are dropped rather than grouped, so no two copies can ever land in different
 splits (a test copy of a training image would inflate every metric). Two passes, because the
@@ -9,29 +9,30 @@ or perceptual hashes within a Hamming distance). The first copy in input order i
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
 
+from preprocess.drop_log import Dropped
 from preprocess.readers import Post
 
 if TYPE_CHECKING:
     from preprocess.image_stage import ImageResult
 
 
-def drop_repeated_posts(posts: Sequence[Post]) -> tuple[list[Post], Counter[str]]:
+def drop_repeated_posts(posts: Sequence[Post]) -> tuple[list[Post], list[Dropped]]:
     """Keep one post per shortcode (preferring a copy with a local image, since Instagram URLs
-    expire) and one per (owner, caption)."""
+    expire) and one per (owner, caption); also each dropped post's shortcode and reason."""
     by_shortcode: dict[str, Post] = {}
-    dropped: Counter[str] = Counter()
+    dropped: list[Dropped] = []
     for post in posts:
         first = by_shortcode.get(post.shortcode)
         if first is None:
             by_shortcode[post.shortcode] = post
             continue
-        dropped["same_shortcode"] += 1
+        dropped.append((post.shortcode, "same_shortcode"))
         if first.image_path is None and post.image_path is not None:
             by_shortcode[post.shortcode] = post  # dicts keep the first insertion's position
     kept: list[Post] = []
@@ -40,7 +41,7 @@ def drop_repeated_posts(posts: Sequence[Post]) -> tuple[list[Post], Counter[str]
         key = (post.owner or "", post.caption.strip())
         if post.owner and key[1]:
             if key in captions_seen:
-                dropped["same_caption_and_owner"] += 1
+                dropped.append((post.shortcode, "same_caption_and_owner"))
                 continue
             captions_seen.add(key)
         kept.append(post)
@@ -59,10 +60,11 @@ class DuplicatePair:
 
 def drop_duplicate_images(
     posts: Sequence[Post], images: Mapping[str, ImageResult], max_distance: int
-) -> tuple[list[Post], Counter[str], list[DuplicatePair]]:
+) -> tuple[list[Post], list[Dropped], list[DuplicatePair]]:
     """Drop posts whose image repeats an earlier kept one exactly (decoded pixels) or nearly
     (``phash`` Hamming distance <= ``max_distance``; a negative distance turns this off).
-    Returns the kept posts, the drop counts and each dropped post with the one it repeats.
+    Returns the kept posts, the dropped ones (shortcode, reason) and each dropped post with the
+    one it repeats.
 
     Posts without a good image pass through: the image stage drops and counts them.
     """
@@ -70,7 +72,7 @@ def drop_duplicate_images(
     owner_of_phash: dict[int, str] = {}
     near = NearDuplicateIndex(max_distance) if max_distance >= 0 else None
     kept: list[Post] = []
-    dropped: Counter[str] = Counter()
+    dropped: list[Dropped] = []
     pairs: list[DuplicatePair] = []
     for post in posts:
         image = images.get(post.shortcode)
@@ -79,14 +81,14 @@ def drop_duplicate_images(
             continue
         same = owner_of_pixels.get(image.pixel_sha256 or "")
         if same is not None:
-            dropped["same_image"] += 1
+            dropped.append((post.shortcode, "same_image"))
             pairs.append(DuplicatePair(same, post.shortcode, "same_image", 0))
             continue
         phash = int(image.phash, 16) if image.phash else None
         if near is not None and phash is not None:
             neighbour = near.neighbour(phash)
             if neighbour is not None:
-                dropped["near_duplicate_image"] += 1
+                dropped.append((post.shortcode, "near_duplicate_image"))
                 distance = (neighbour ^ phash).bit_count()
                 pairs.append(
                     DuplicatePair(

@@ -18,6 +18,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from preprocess.settings import ImageSettings
 from runtime import image_policy
 
 log = logging.getLogger(__name__)
@@ -61,27 +62,27 @@ class HttpFetcher:
     semaphores keep a large worker pool from hammering one CDN.
     """
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self._timeout = float(settings["timeout_s"])
-        self._max_bytes = image_policy.byte_limit(int(settings["max_bytes"]))
-        self._per_host = int(settings["per_host"])
+    def __init__(self, settings: ImageSettings) -> None:
+        self._timeout = settings.timeout_s
+        self._max_bytes = image_policy.byte_limit(settings.max_bytes)
+        self._per_host = settings.per_host
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()
         self._unreachable: dict[str, int] = {}  # host -> connection failures; -1 once it answered
         retry = _CappedRetry(
-            total=int(settings["retries"]),
-            backoff_factor=float(settings["backoff_s"]),
+            total=settings.retries,
+            backoff_factor=settings.backoff_s,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=frozenset({"GET"}),
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        workers = int(settings["workers"])
+        workers = settings.workers
         adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=retry)
         self._session = requests.Session()
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = str(settings["user_agent"])
+        self._session.headers["User-Agent"] = settings.user_agent
 
     def __enter__(self) -> HttpFetcher:
         return self

@@ -14,7 +14,7 @@ meaning are written. Why some of them are what they are:
     inflates the cache, and the training loader resizes anyway.
 ``workers``
     Threads that download and read files: they mostly wait on the network.
-``processes`` (default: the number of CPU cores)
+``processes`` (null, the default: the number of CPU cores)
     Processes that decode, verify, resize, encode and hash what the threads bring in. Pillow
     releases the GIL while decoding and resizing, but the Python around every image (HTTP
     parsing, Pillow's and imagehash's own code) does not: on 2 cores one process kept only
@@ -60,22 +60,14 @@ from PIL import Image
 
 from preprocess.image_cache import CacheIndex, file_source, url_source, variant_of
 from preprocess.image_fetch import HttpFetcher, ImageRejected
+from preprocess.settings import ImageSettings
 from preprocess.writer import FILE_MODE
 from runtime import image_policy, image_prep
-from runtime.config import default_config
-from runtime.errors import UsageError
 from runtime.files import atomic_write_bytes
 from runtime.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-# The ``images`` section of configs/dataset.yaml; ``processes`` depends on the machine.
-DEFAULTS: dict[str, Any] = {
-    "processes": os.cpu_count() or 1,
-    **default_config("dataset")["images"],
-}
-#: Settings that may be 0; every other number must be positive.
-ZERO_ALLOWED = frozenset({"retries", "backoff_s", "processes"})
 #: Settings that change what a source turns into, hence part of the cache key.
 OUTPUT_SETTINGS = ("image_size", "jpeg_quality", "max_bytes", "max_pixels")
 #: Bump when decoding, resizing or encoding changes, so older cache entries are not reused.
@@ -126,15 +118,13 @@ class ImageResult:
 
 
 def fetch_images(
-    jobs: list[ImageJob], cache_dir: Path, config: dict[str, Any], progress: bool = True
+    jobs: list[ImageJob], cache_dir: Path, settings: ImageSettings, progress: bool = True
 ) -> dict[str, ImageResult]:
     """Bring every job's image into the cache; return each job key's outcome, in job order.
 
-    ``config`` is the ``images`` settings section (see the module docstring; missing keys take
-    their defaults). Jobs sharing a source (the same URL, or the same unchanged file) are
-    processed once.
+    ``settings`` is the ``images`` section (see the module docstring). Jobs sharing a source
+    (the same URL, or the same unchanged file) are processed once.
     """
-    settings = resolve_settings(config)
     cache_dir = Path(cache_dir)
     with CacheIndex(cache_dir) as index:
         results, todo = _settle_from_cache(jobs, index, cache_dir, settings)
@@ -150,10 +140,10 @@ def fetch_images(
 
 
 def _settle_from_cache(
-    jobs: list[ImageJob], index: CacheIndex, cache_dir: Path, settings: dict[str, Any]
+    jobs: list[ImageJob], index: CacheIndex, cache_dir: Path, settings: ImageSettings
 ) -> tuple[dict[str, ImageResult], dict[str, list[ImageJob]]]:
     """Outcomes known without work (cached, or no usable source), and the jobs left by source."""
-    variant = variant_of(settings, OUTPUT_SETTINGS, PROCESSING_VERSION)
+    variant = variant_of(settings.model_dump(), OUTPUT_SETTINGS, PROCESSING_VERSION)
     settled: dict[str, ImageResult] = {}
     todo: dict[str, list[ImageJob]] = {}
     for job in jobs:
@@ -171,7 +161,7 @@ def _settle_from_cache(
 
 
 def _process_all(
-    todo: dict[str, list[ImageJob]], cache_dir: Path, settings: dict[str, Any], progress: bool
+    todo: dict[str, list[ImageJob]], cache_dir: Path, settings: ImageSettings, progress: bool
 ) -> Iterator[tuple[str, ImageResult]]:
     """Yield ``(source, outcome)`` as the worker threads finish, one job per source.
 
@@ -179,8 +169,8 @@ def _process_all(
     returns promptly with everything finished so far already in the index. The threads stop
     before the converter processes, so none of them is left waiting on a closed pool.
     """
-    converters = _start_converters(min(settings["processes"], len(todo)))
-    pool = ThreadPoolExecutor(settings["workers"], thread_name_prefix="image")
+    converters = _start_converters(min(settings.converter_processes, len(todo)))
+    pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="image")
     try:
         with HttpFetcher(settings) as fetcher:
             futures = {
@@ -239,23 +229,6 @@ def link_into(result: ImageResult, cache_dir: Path, dataset_dir: Path) -> None:
         atomic_write_bytes(target, source.read_bytes(), FILE_MODE)
 
 
-def resolve_settings(config: dict[str, Any] | None) -> dict[str, Any]:
-    """The defaults overlaid with ``config``; an unknown key or a bad value is a usage error."""
-    config = config or {}
-    unknown = sorted(set(config) - set(DEFAULTS))
-    if unknown:
-        raise UsageError(f"unknown images setting(s): {', '.join(unknown)}")
-    settings = {**DEFAULTS, **config}
-    for key, value in settings.items():
-        kind = type(DEFAULTS[key])
-        expected = (int, float) if kind is float else kind
-        if isinstance(value, bool) or not isinstance(value, expected):
-            raise UsageError(f"images.{key} must be of type {kind.__name__}, got {value!r}")
-        if not isinstance(value, str) and (value < 0 or (value == 0 and key not in ZERO_ALLOWED)):
-            raise UsageError(f"images.{key} must be positive, got {value!r}")
-    return settings
-
-
 def decode_normalized(data: bytes, image_size: int, max_pixels: int) -> Image.Image:
     """Decode untrusted bytes fully into an upright RGB image, shorter side ``image_size``.
 
@@ -304,12 +277,12 @@ def _process(
     fetcher: HttpFetcher,
     converters: Executor | None,
     cache_dir: Path,
-    settings: dict[str, Any],
+    settings: ImageSettings,
 ) -> ImageResult:
     """Runs on a worker thread: one source from bytes to a cached JPEG, or a named failure."""
     try:
         if job.local_path:
-            data = _read_local(Path(job.local_path), settings["max_bytes"])
+            data = _read_local(Path(job.local_path), settings.max_bytes)
         else:
             data = fetcher.fetch(job.url)
     except ImageRejected as exc:
@@ -319,13 +292,13 @@ def _process(
     return converters.submit(_convert, job.key, data, cache_dir, settings).result()
 
 
-def _convert(key: str, data: bytes, cache_dir: Path, settings: dict[str, Any]) -> ImageResult:
+def _convert(key: str, data: bytes, cache_dir: Path, settings: ImageSettings) -> ImageResult:
     """Runs in a converter process (or on the thread): image bytes to a cached JPEG."""
     try:
-        image = decode_normalized(data, settings["image_size"], settings["max_pixels"])
+        image = decode_normalized(data, settings.image_size, settings.max_pixels)
     except ImageRejected as exc:
         return ImageResult(key, ok=False, reason=exc.reason)
-    return _store(key, image, cache_dir, settings["jpeg_quality"])
+    return _store(key, image, cache_dir, settings.jpeg_quality)
 
 
 def _read_local(path: Path, max_bytes: int) -> bytes:

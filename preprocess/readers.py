@@ -1,8 +1,9 @@
 """Input readers: posts.jsonl (Contract 1), instaloader download folders and CSV files.
 
 Every reader yields one :data:`ReadItem` per raw record: a :class:`Post`, or the named reason
-the record was rejected. Nothing is dropped silently, so the build can count every input line
-in its funnel. A path that is not there at all is a usage error (exit 2), not a count.
+the record was rejected, with the record's shortcode when it has one (for the build's drop
+log). Nothing is dropped silently, so the build can count every input line in its funnel. A
+path that is not there at all is a usage error (exit 2), not a count.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class Post:
     weight: float = 1.0
 
 
-ReadItem = tuple[Post | None, str]  # (post, "") or (None, reason)
+ReadItem = tuple[Post | None, str, str | None]
+"""(post, "", its shortcode), or (None, reason, the record's shortcode where it has one)."""
 
 
 def detect_format(path: Path) -> str:
@@ -59,12 +61,11 @@ def detect_format(path: Path) -> str:
 def read_input(
     path: Path, fmt: str, csv_columns: dict[str, str], need_image: bool = True
 ) -> Iterator[ReadItem]:
-    """Yield every record of one input; ``fmt`` is ``auto`` or one of :data:`FORMATS`.
+    """Yield every record of one input; ``fmt`` is ``auto`` or one of :data:`FORMATS` (as
+    ``input_format`` of :class:`preprocess.settings.DatasetSettings` allows).
 
     ``need_image`` False (a text-only build) keeps a record with no image URL or local file,
     which is otherwise rejected as ``missing_image``, and a CSV needs no image column."""
-    if fmt != "auto" and fmt not in FORMATS:
-        raise UsageError(f"unknown input format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
     if not path.exists():
         raise UsageError(f"input not found: {path}")
     fmt = detect_format(path) if fmt == "auto" else fmt
@@ -86,7 +87,7 @@ def _counting_read_errors(records: Iterator[ReadItem]) -> Iterator[ReadItem]:
     try:
         yield from records
     except OSError:
-        yield None, "unreadable_file"
+        yield None, "unreadable_file", None
 
 
 # posts.jsonl ---------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def read_posts_jsonl(path: Path, need_image: bool = True) -> Iterator[ReadItem]:
     """Contract 1 records; ``image_path`` is relative to the file's folder."""
     for _, record, reason in iter_jsonl(path):
         if record is None:
-            yield None, reason
+            yield None, reason, None
             continue
         image_path = record.get("image_path")
         yield _checked_post(
@@ -121,23 +122,27 @@ def _checked_post(
 ) -> ReadItem:
     """A Post when the fields the build needs are there and well typed, else the reason."""
     if not isinstance(shortcode, str) or not shortcode:
-        return None, "missing_shortcode"
+        return None, "missing_shortcode", None
     if not isinstance(caption, str):
-        return None, "missing_caption"
+        return None, "missing_caption", shortcode
     if image_path and not Path(image_path).is_file():
         image_path = None
     if not isinstance(image_url, str) or not image_url:
         image_url = None
     if need_image and image_url is None and image_path is None:
-        return None, "missing_image"
-    return Post(
-        shortcode=shortcode,
-        caption=caption,
-        image_url=image_url,
-        image_path=image_path,
-        owner=owner if isinstance(owner, str) and owner else None,
-        taken_at=taken_at if isinstance(taken_at, str) and taken_at else None,
-    ), ""
+        return None, "missing_image", shortcode
+    return (
+        Post(
+            shortcode=shortcode,
+            caption=caption,
+            image_url=image_url,
+            image_path=image_path,
+            owner=owner if isinstance(owner, str) and owner else None,
+            taken_at=taken_at if isinstance(taken_at, str) and taken_at else None,
+        ),
+        "",
+        shortcode,
+    )
 
 
 # instaloader ---------------------------------------------------------------------------------
@@ -169,18 +174,22 @@ def _instaloader_post(
     try:
         raw = lzma.decompress(meta.read_bytes()) if meta.name.endswith(".xz") else meta.read_bytes()
     except lzma.LZMAError:
-        return None, "bad_lzma"
+        return None, "bad_lzma", None
     except OSError:
-        return None, "unreadable_file"
+        return None, "unreadable_file", None
     document, reason = decode_json_object(raw)
     node = document.get("node") if document is not None else None
     if not isinstance(node, dict):
-        return None, reason or "not_object"
+        return None, reason or "not_object", None
     caption = _node_caption(node)
     if caption is None:
         caption, reason = _read_caption_file(meta.with_name(f"{stem}.txt"))
         if reason:
-            return None, reason
+            return (
+                None,
+                reason,
+                node.get("shortcode") if isinstance(node.get("shortcode"), str) else None,
+            )
     owner = node.get("owner") if isinstance(node.get("owner"), dict) else {}
     return _checked_post(
         shortcode=node.get("shortcode"),
@@ -296,7 +305,7 @@ def _csv_rows(
             except StopIteration:
                 return
             except csv.Error:
-                yield None, "bad_csv"
+                yield None, "bad_csv", None
                 continue
             yield _csv_post(row, columns, path, need_image)
 
@@ -306,7 +315,7 @@ def _csv_post(
 ) -> ReadItem:
     values = {role: row.get(column) or "" for role, column in columns.items()}
     if any(_has_undecodable_bytes(value) for value in row.values() if isinstance(value, str)):
-        return None, "bad_utf8"
+        return None, "bad_utf8", None
     image = values.get("image", "").strip()
     is_url = image.startswith(URL_PREFIXES)
     digest = hashlib.sha1(f"{values['caption']}\0{image}".encode()).hexdigest()[:16]

@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from preprocess.readers import Post
-from runtime.errors import UsageError
 
 SPLITS = ("train", "val", "test")
 SPLIT_BY = ("post", "owner")
@@ -31,20 +30,11 @@ def hash_fraction(key: str, salt: str = "") -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def check_fractions(fractions: Mapping[str, float]) -> None:
-    if set(fractions) != set(SPLITS) or any(f < 0 for f in fractions.values()):
-        raise UsageError(f"splits.fractions needs non-negative train, val, test; got {fractions}")
-    if abs(sum(fractions.values()) - 1.0) > 1e-6:
-        raise UsageError(f"splits.fractions must sum to 1, got {sum(fractions.values())}")
-
-
 def assign_splits(
     posts: Sequence[Post], by: str, fractions: Mapping[str, float], salt: str = ""
 ) -> dict[str, list[Post]]:
-    """Posts per split, in input order, with every label present in train."""
-    if by not in SPLIT_BY:
-        raise UsageError(f"--split-by must be one of {', '.join(SPLIT_BY)}, got {by!r}")
-    check_fractions(fractions)
+    """Posts per split, in input order, with every label present in train; ``by`` and
+    ``fractions`` as :class:`preprocess.settings.SplitsSection` checked them."""
     groups: dict[str, list[Post]] = defaultdict(list)
     for post in posts:
         groups[split_key(post, by)].append(post)

@@ -158,6 +158,7 @@ def test_dataset_directory_follows_contract_2(built: Path) -> None:
         "images",
         "stats.json",
         "report.html",
+        "drops.parquet",
     } <= names
     labels = built.joinpath("labels.txt").read_text("utf-8").splitlines()
     assert 0 < len(labels) <= 25
@@ -207,6 +208,27 @@ def test_manifest_stats_and_report(built: Path, inputs: list[Path]) -> None:
     html = built.joinpath("report.html").read_text("utf-8")
     assert html.count("data:image/png;base64,") == 6
     assert "http_404" in html and 'src="http' not in html
+
+
+def test_the_drop_log_names_every_dropped_post(built: Path) -> None:
+    drops = pq.read_table(built / "drops.parquet").to_pylist()
+    stats = json.loads(built.joinpath("stats.json").read_text("utf-8"))
+    logged = Counter((row["step"], row["reason"]) for row in drops)
+    counted = Counter(
+        {(s["stage"], reason): n for s in stats["funnel"] for reason, n in s["dropped"].items()}
+    )
+    assert logged == counted  # the funnel's drops, one row each
+    kept = {
+        code
+        for name in ("train", "val", "test")
+        for code in pq.read_table(built / f"{name}.parquet").column("shortcode").to_pylist()
+    }
+    for row in drops:
+        if row["reason"] in ("bad_json", "bad_utf8"):
+            assert row["shortcode"] is None  # a record that did not parse has no shortcode
+        elif row["reason"] != "same_shortcode":  # its other copy may be in the dataset
+            assert row["shortcode"] and row["shortcode"] not in kept
+    assert [row["step"] for row in drops if row["reason"] == "http_404"] == ["image ok"]
 
 
 def test_manifest_names_the_default_backend_it_used(
@@ -290,15 +312,27 @@ def test_a_damaged_cache_index_is_one_line_before_any_input_is_read(
     [
         (["--input", "/nonexistent/posts.jsonl"], "input not found: /nonexistent/posts.jsonl"),
         ([], "no input given; pass --input PATH (repeatable)"),
-        (["--input", "{inputs}", "--set", "splits.fractions.train=0.5"], "must sum to 1"),
-        (["--input", "{inputs}", "--top-k", "0"], "labels.top_k must be a positive integer"),
-        (["--input", "{inputs}", "--min-count", "-1"], "labels.min_count must be a positive"),
-        (["--input", "{inputs}", "--near-dup", "65"], "dedup.near_dup must be -1 (off) or"),
-        (["--input", "{inputs}", "--lang", "english"], "--lang expects an ISO 639-1 code"),
+        (
+            ["--input", "{inputs}", "--set", "splits.fractions.train=0.5"],
+            "splits.fractions must be shares that sum to 1",
+        ),
+        (["--input", "{inputs}", "--top-k", "0"], "labels.top_k must be at least 1, got 0"),
+        (
+            ["--input", "{inputs}", "--min-count", "-1"],
+            "labels.min_count must be at least 1, got -1",
+        ),
+        (["--input", "{inputs}", "--near-dup", "65"], "dedup.near_dup must be at most 64, got 65"),
+        (
+            ["--input", "{inputs}", "--lang", "english"],
+            "language.keep.0 must be an ISO 639-1 code such as en",
+        ),
         (["--input", "{inputs}", "--set", "language.keep=en"], "language.keep must be a list"),
         (["--input", "{inputs}", "--set", "text.demojize=maybe"], "demojize must be true or"),
         (["--input", "{inputs}", "--set", "labels.top_k=many"], "top_k must be an integer"),
-        (["--input", "{inputs}", "--set", "image_cache=2024"], "image_cache must be a path"),
+        (
+            ["--input", "{inputs}", "--set", "image_cache=2024"],
+            "image_cache must be null or a string, got 2024",
+        ),
         (["--input", "{inputs}", "--cache-dir", "{out}/cache"], "lies inside --out"),
     ],
 )

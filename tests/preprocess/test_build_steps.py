@@ -13,9 +13,9 @@ from PIL import Image
 
 from preprocess import build_steps as steps
 from preprocess import langid
-from preprocess.build import kept_languages
 from preprocess.image_stage import ImageResult
 from preprocess.readers import Post
+from preprocess.settings import DatasetSettings, ImageSettings
 
 
 def post(code: str, caption: str = "", owner: str | None = None, **learnt: object) -> Post:
@@ -81,11 +81,12 @@ def test_with_languages_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_keep_languages_names_why() -> None:
     langs = ["en", "fr", langid.UNDETERMINED, langid.MIXED]
     posts = [post(str(i), lang=lang) for i, lang in enumerate(langs)]
-    keep = kept_languages({"keep": ["en"], "keep_undetermined": False, "keep_mixed": False})
+    keep = DatasetSettings(language={"keep": ["en"]}).kept_languages
     result = steps.keep_languages(posts, keep)
     assert [p.lang for p in result.kept] == ["en"]
     assert result.dropped == Counter(other_language=1, undetermined=1, mixed=1)
-    keep = kept_languages({"keep": ["en"], "keep_undetermined": True, "keep_mixed": True})
+    language = {"keep": ["en"], "keep_undetermined": True, "keep_mixed": True}
+    keep = DatasetSettings(language=language).kept_languages
     result = steps.keep_languages(posts, keep)
     assert [p.lang for p in result.kept] == ["en", langid.UNDETERMINED, langid.MIXED]
     assert result.dropped == Counter(other_language=1)
@@ -105,7 +106,7 @@ def test_only_posts_that_can_be_kept_cost_an_image(tmp_path: Path) -> None:
         post("b", hashtags=[], lang="en", **local),  # no hashtag: no label can be had
         post("c", hashtags=["sea"], lang="fr", **local),  # leaves at the language step
     ]
-    settings = {"processes": 0}
+    settings = ImageSettings(processes=0)
     images = steps.fetch_candidate_images(posts, {"en"}, tmp_path / "cache", settings, False)
     assert list(images) == ["a"] and images["a"].ok
 

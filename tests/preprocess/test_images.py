@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -20,9 +21,18 @@ from urllib3 import HTTPResponse
 
 from preprocess import image_fetch
 from preprocess.image_stage import ImageJob, ImageResult, fetch_images, link_into
+from preprocess.settings import DatasetSettings, ImageSettings
 from runtime.errors import run_main
+from runtime.settings import validate
 
-FAST = {"timeout_s": 0.5, "retries": 1, "backoff_s": 0.01, "workers": 4, "per_host": 4}
+FAST_VALUES = {"timeout_s": 0.5, "retries": 1, "backoff_s": 0.01, "workers": 4, "per_host": 4}
+FAST = ImageSettings(**FAST_VALUES)
+
+
+def fast(**changes: Any) -> ImageSettings:
+    """The fast test settings with ``changes``."""
+    return ImageSettings(**{**FAST_VALUES, **changes})
+
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -271,9 +281,9 @@ def test_bad_downloads_fail_with_a_named_reason(
 ):
     server.routes["/x"] = serving(bomb_png, content_type="image/png") if route == "bomb" else route
 
-    result = fetch_images(
-        [job("a", server.url("/x"))], tmp_path, {**FAST, **settings}, progress=False
-    )["a"]
+    result = fetch_images([job("a", server.url("/x"))], tmp_path, fast(**settings), progress=False)[
+        "a"
+    ]
 
     assert (result.ok, result.reason, result.path) == (False, reason, None)
 
@@ -310,7 +320,7 @@ def test_server_errors_are_retried_then_reported(server, tmp_path):
     server.routes["/down"] = serving(b"down", status=503, content_type="text/plain")
 
     result = fetch_images(
-        [job("a", server.url("/down"))], tmp_path, {**FAST, "retries": 2}, progress=False
+        [job("a", server.url("/down"))], tmp_path, fast(retries=2), progress=False
     )["a"]
 
     assert result.reason == "http_503"
@@ -343,7 +353,7 @@ def test_local_file_over_the_byte_cap_is_too_large(tmp_path):
     picture.write_bytes(encoded(photo((512, 300)), "PNG"))
 
     result = fetch_images(
-        [job("a", None, picture)], tmp_path / "cache", {**FAST, "max_bytes": 1000}, progress=False
+        [job("a", None, picture)], tmp_path / "cache", fast(max_bytes=1000), progress=False
     )["a"]
 
     assert (result.ok, result.reason) == (False, "too_large")
@@ -384,7 +394,7 @@ def test_cache_is_not_reused_across_image_sizes_or_after_pruning(server, tmp_pat
     jobs = [job("a", server.url("/a.jpg"))]
     first = fetch_images(jobs, tmp_path, FAST, progress=False)["a"]
 
-    smaller = fetch_images(jobs, tmp_path, {**FAST, "image_size": 128}, progress=False)["a"]
+    smaller = fetch_images(jobs, tmp_path, fast(image_size=128), progress=False)["a"]
     (tmp_path / first.path).unlink()
     again = fetch_images(jobs, tmp_path, FAST, progress=False)["a"]
 
@@ -413,8 +423,8 @@ def test_worker_processes_give_the_same_results_as_in_process_work(server, tmp_p
     jobs = [job(f"p{n}", server.url(f"/p{n}.jpg")) for n in range(6)]
     jobs.append(job("cut", server.url("/cut.jpg")))
 
-    inline = fetch_images(jobs, tmp_path / "a", {**FAST, "processes": 0}, progress=False)
-    pooled = fetch_images(jobs, tmp_path / "b", {**FAST, "processes": 2}, progress=False)
+    inline = fetch_images(jobs, tmp_path / "a", fast(processes=0), progress=False)
+    pooled = fetch_images(jobs, tmp_path / "b", fast(processes=2), progress=False)
 
     assert inline == pooled
     assert pooled["cut"].reason == "truncated" and pooled["p0"].ok
@@ -452,7 +462,7 @@ def test_downloads_from_one_host_respect_the_per_host_limit(server, tmp_path):
         server.routes[f"/{number}.jpg"] = slow(0.2, GOOD_JPEG, gauge)
     jobs = [job(str(number), server.url(f"/{number}.jpg")) for number in range(8)]
 
-    results = fetch_images(jobs, tmp_path, {**FAST, "workers": 8, "per_host": 2}, progress=False)
+    results = fetch_images(jobs, tmp_path, fast(workers=8, per_host=2), progress=False)
 
     assert all(result.ok for result in results.values())
     assert gauge.most <= 2
@@ -477,16 +487,16 @@ def test_link_into_hardlinks_the_cached_file_into_the_dataset(server, tmp_path):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"image_szie": 256}, "unknown images setting(s): image_szie"),
-        ({"workers": 0}, "images.workers must be positive, got 0"),
-        ({"timeout_s": -1}, "images.timeout_s must be positive, got -1"),
-        ({"workers": "many"}, "images.workers must be of type int, got 'many'"),
-        ({"retries": True}, "images.retries must be of type int, got True"),
-        ({"processes": -1}, "images.processes must be"),
+        ({"image_szie": 256}, "unknown config key images.image_szie"),
+        ({"workers": 0}, "images.workers must be at least 1, got 0"),
+        ({"timeout_s": -1}, "images.timeout_s must be greater than 0, got -1"),
+        ({"workers": "many"}, "images.workers must be an integer, got 'many'"),
+        ({"retries": True}, "images.retries must be an integer, got True"),
+        ({"processes": -1}, "images.processes must be null or at least 0, got -1"),
     ],
 )
-def test_bad_settings_are_one_line_usage_errors(tmp_path, capsys, settings, message):
-    code = run_main(lambda: fetch_images([], tmp_path, settings, progress=False), "prog")
+def test_bad_settings_are_one_line_usage_errors(capsys, settings, message):
+    code = run_main(lambda: validate(DatasetSettings, {"images": settings}), "prog")
 
     assert code == 2
     error = capsys.readouterr().err

@@ -97,8 +97,8 @@ def test_the_prior_is_a_config_key(posts_csv: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("language.prior={en: 1.5}", "language.prior: the share of en must be in [0, 1)"),
-        ("language.prior=[en]", "language.prior must map language codes to shares"),
+        ("language.prior={en: 1.5}", "language.prior.en must be below 1, got 1.5"),
+        ("language.prior=[en]", "language.prior must be a mapping, got ['en']"),
         ("language.keep_mixed=maybe", "language.keep_mixed must be true or false"),
     ],
 )

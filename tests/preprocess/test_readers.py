@@ -26,7 +26,7 @@ def read(
     path: Path, fmt: str = "auto", columns: dict[str, str] | None = None
 ) -> tuple[list[Post], Counter[str]]:
     posts, rejected = [], Counter()
-    for post, reason in read_input(path, fmt, columns or CSV_COLUMNS):
+    for post, reason, _ in read_input(path, fmt, columns or CSV_COLUMNS):
         if post is None:
             rejected[reason] += 1
         else:
@@ -154,7 +154,7 @@ def test_instaloader_folder(instaloader_root: Path) -> None:
     assert video.image_path is None and video.image_url == "http://x/v.jpg"
 
     kept, dropped = drop_repeated_posts(posts)
-    assert dropped == Counter(same_shortcode=1)
+    assert [reason for _, reason in dropped] == ["same_shortcode"]
     photo = next(p for p in kept if p.shortcode == "PHOTO1")
     assert photo.image_path.endswith("natgeo/2024-06-01_10-00-00_UTC.jpg")
 
@@ -244,3 +244,18 @@ def test_format_detection(tmp_path: Path) -> None:
     assert detect_format(tmp_path / "a.csv") == "csv"
     assert detect_format(tmp_path / "posts.jsonl") == "jsonl"
     assert detect_format(tmp_path) == "instaloader"
+
+
+def test_a_rejected_record_keeps_its_shortcode_when_it_has_one(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"shortcode": "NOIMG", "caption": "x #y"}),  # no image_url, no image_path
+        json.dumps({"shortcode": "NOCAP", "image_url": "http://h/a.jpg"}),
+        "{not json",
+    ]
+    (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    items = list(read_input(tmp_path / "posts.jsonl", "jsonl", CSV_COLUMNS))
+    assert [(reason, code) for _, reason, code in items] == [
+        ("missing_image", "NOIMG"),
+        ("missing_caption", "NOCAP"),
+        ("bad_json", None),
+    ]

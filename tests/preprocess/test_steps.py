@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -22,10 +23,12 @@ from preprocess.labels import (
     sqrt_balance_weights,
 )
 from preprocess.readers import Post
+from preprocess.settings import DatasetSettings
 from preprocess.splits import assign_splits, hash_fraction
 from preprocess.text import model_text
 from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
+from runtime.settings import validate
 
 
 def make_post(
@@ -130,7 +133,7 @@ def test_repeated_posts_keep_first_copy_but_prefer_a_local_image() -> None:
     kept, dropped = drop_repeated_posts(posts)
     assert [p.shortcode for p in kept] == ["A", "B", "D", "E", "F"]
     assert kept[0].image_path == "/tmp/a.jpg"
-    assert dropped == Counter(same_shortcode=1, same_caption_and_owner=1)
+    assert dropped == [("A", "same_shortcode"), ("C", "same_caption_and_owner")]
 
 
 def _image(key: str, pixels: str, phash: int, ok: bool = True) -> ImageResult:
@@ -157,7 +160,7 @@ def test_duplicate_images_exact_and_near() -> None:
     }
     kept, dropped, pairs = drop_duplicate_images(posts, images, max_distance=6)
     assert [p.shortcode for p in kept] == ["A", "D", "E", "F"]
-    assert dropped == Counter(same_image=1, near_duplicate_image=1)
+    assert dropped == [("B", "same_image"), ("C", "near_duplicate_image")]
     assert pairs == [
         DuplicatePair("A", "B", "same_image", 0),
         DuplicatePair("A", "C", "near_duplicate_image", 6),
@@ -215,11 +218,12 @@ def test_every_label_appears_in_train() -> None:
 @pytest.mark.parametrize(
     ("by", "fractions", "message"),
     [
-        ("day", FRACTIONS, "--split-by"),
-        ("post", {"train": 0.5, "val": 0.1, "test": 0.1}, "sum to 1"),
-        ("post", {"train": 1.0}, "needs non-negative train, val, test"),
+        ("day", FRACTIONS, "splits.by must be 'post' or 'owner', got 'day'"),
+        ("post", {"train": 0.5, "val": 0.1, "test": 0.1}, "splits.fractions must be shares that"),
+        ("post", {"train": 1.0, "val": -0.1, "test": 0.1}, "splits.fractions.val must be at least"),
+        ("post", {"holdout": 0.0}, "unknown config key splits.fractions.holdout"),
     ],
 )
 def test_bad_split_settings(by: str, fractions: dict[str, float], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
-        assign_splits([make_post("A", labels=[0])], by, fractions)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        validate(DatasetSettings, {"splits": {"by": by, "fractions": fractions}})

@@ -25,7 +25,7 @@ import yaml
 from crawler.cli import main as crawl_main
 from preprocess.cli import main as build_main
 from preprocess.image_fetch import GIVE_UP_AFTER, HttpFetcher, ImageRejected
-from preprocess.image_stage import DEFAULTS as IMAGE_DEFAULTS
+from preprocess.settings import ImageSettings
 from runtime.checkpoints import check_checkpoint
 from runtime.errors import PipelineError, UsageError
 from runtime.outputs import check_output_dir
@@ -212,7 +212,7 @@ def test_fetcher_gives_up_on_a_host_that_never_answers():
 
     threading.Thread(target=drop_connections, daemon=True).start()
     port = server.getsockname()[1]
-    settings = {**IMAGE_DEFAULTS, "retries": 0, "timeout_s": 2.0}
+    settings = ImageSettings(retries=0, timeout_s=2.0)
     reasons = []
     with HttpFetcher(settings) as fetcher:
         for i in range(GIVE_UP_AFTER + 5):

@@ -15,6 +15,7 @@ from PIL import Image
 
 from crawler.media import ImageDownloader
 from preprocess.image_stage import ImageJob, fetch_images
+from preprocess.settings import ImageSettings
 from runtime import image_policy
 from serve.errors import RequestFailed
 from serve.remote_images import decode_image
@@ -94,7 +95,7 @@ def test_dataset_build_follows_the_policy(tmp_path: Path) -> None:
     for name, data in [("ok", JPEG), *((n, d) for n, (d, _) in SAMPLES.items())]:
         (tmp_path / name).write_bytes(data)
         jobs.append(ImageJob(name, None, str(tmp_path / name)))
-    results = fetch_images(jobs, tmp_path / "cache", {"processes": 0}, progress=False)
+    results = fetch_images(jobs, tmp_path / "cache", ImageSettings(processes=0), progress=False)
     assert results["ok"].ok
     assert {n: results[n].reason for n in SAMPLES} == {n: r for n, (_, r) in SAMPLES.items()}
 

@@ -7,11 +7,14 @@ the shipped YAML passes its own model.
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import pytest
 
 from crawler.settings import BrowserSettings, CrawlerSettings, DemoSettings, PolitenessSettings
+from preprocess.settings import DatasetSettings, ImageSettings
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
@@ -24,6 +27,8 @@ MODELS: list[type[Settings]] = [
     PolitenessSettings,
     BrowserSettings,
     DemoSettings,
+    DatasetSettings,
+    ImageSettings,
 ]
 
 
@@ -71,3 +76,28 @@ def test_environment_strings_are_read_as_their_field_types() -> None:
     assert env_values(ServeSettings, ENV_PREFIX, environ) == {"port": 7100, "quantize": True}
     with pytest.raises(UsageError, match="HASHTAG_SERVE_PORT must be at most 65535, got '70000'"):
         env_values(ServeSettings, ENV_PREFIX, {"HASHTAG_SERVE_PORT": "70000"})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"labels": {"top_k": 0}}, "labels.top_k must be at least 1, got 0"),
+        ({"dedup": {"near_dup": -2}}, "dedup.near_dup must be at least -1, got -2"),
+        ({"input_format": "xml"}, "input_format must be 'auto', 'jsonl', 'instaloader' or"),
+        ({"language": {"backend": "x"}}, "language.backend must be null or 'caption'"),
+        ({"language": {"prior": {"en": 0.6, "es": 0.5}}}, "language.prior must be shares that"),
+        ({"language": {"prior": {"eng": 0.5}}}, "language.prior.eng.[key] must be an ISO"),
+        ({"splits": {"fractions": {"val": 0.5}}}, "splits.fractions must be shares that sum"),
+        ({"inputs": [""]}, "inputs.0 must be a non-empty string, got ''"),
+        ({"images": {"processes": 1.5}}, "images.processes must be null or an integer"),
+    ],
+)
+def test_dataset_settings_name_the_dotted_key(values, message) -> None:
+    with pytest.raises(UsageError, match="^" + re.escape(message)):
+        validate(DatasetSettings, values)
+
+
+def test_images_processes_null_means_one_per_core() -> None:
+    assert ImageSettings().processes is None
+    assert ImageSettings().converter_processes == (os.cpu_count() or 1)
+    assert ImageSettings(processes=0).converter_processes == 0
