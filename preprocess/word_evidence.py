@@ -53,6 +53,9 @@ ONE_WRITING_SYSTEM = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
+WORD_CACHE_SIZE = 1 << 16
+"""Words remembered per cache (their spelling and their vote per language): captions repeat
+their words, so a crawl's look-ups are mostly answered from memory, in a few MB at most."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +96,15 @@ def _cased_words(text: str) -> list[str]:
 
 def word_votes(text: str, lang: str) -> list[WordVote]:
     """Each word of ``text`` scored for ``lang`` against its most frequent rival language."""
-    own = _zipf_table(_wordfreq_code(lang))
-    rivals = _rival_table(_wordfreq_code(lang))
-    votes = []
-    for cased in _cased_words(text):
-        word = cased.lower()
-        votes.append(_vote(cased, own.get(word, 0.0), *rivals.get(word, _UNKNOWN)))
-    return votes
+    code = _wordfreq_code(lang)
+    return [_word_vote(cased, code) for cased in _cased_words(text)]
+
+
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)  # a WordVote is frozen: shared copies are safe
+def _word_vote(cased: str, lang: str) -> WordVote:
+    word = cased.lower()
+    zipf = _zipf_table(lang).get(word, 0.0)
+    return _vote(cased, zipf, *_rival_table(lang).get(word, _UNKNOWN))
 
 
 def _vote(cased: str, zipf: float, rival: str, rival_zipf: float) -> WordVote:
@@ -127,6 +132,7 @@ def _wordfreq_code(lang: str) -> str:
     return WORDFREQ_CODES.get(lang, lang)
 
 
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)
 def _plain_word(word: str, lang: str) -> str:
     if len(word) > 1 and word.isupper():
         word = word.lower()
