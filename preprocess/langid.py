@@ -151,12 +151,12 @@ def clean_for_langid(text: str | None) -> str:
     styled letters (``𝓨𝓮𝓮𝓽``, ``ⓢⓜⓘⓛⓔ``, full-width ``ｈｉ``) as the plain letters they are."""
     plain = unicodedata.normalize("NFKC", text) if text else ""
     without_markup = _LAUGHTER.sub(" ", strip_for_model(plain))
-    without_emoji = _EMOJI_RUN.sub(_replace_emoji, without_markup)
-    return _SPACE.sub(" ", without_emoji).strip()
+    return _SPACE.sub(" ", without_emoji(without_markup)).strip()
 
 
-def _replace_emoji(run: re.Match[str]) -> str:
-    return emoji.replace_emoji(run.group(), replace=" ")
+def without_emoji(text: str) -> str:
+    """``emoji.replace_emoji(text, replace=" ")``, given only the runs that can hold emoji."""
+    return _EMOJI_RUN.sub(lambda run: emoji.replace_emoji(run.group(), replace=" "), text)
 
 
 def count_letters(text: str) -> int:

@@ -81,6 +81,8 @@ def normalise(text: str, lang: str = "en") -> str:
     An elongated word becomes the spelling most frequent in ``lang`` when ``lang`` knows one
     (``missss`` -> ``miss``, not Spanish ``mis``), else the most frequent in any language."""
     text = _ELLIPSIS.sub(" ", text)
+    if not _RUN.search(text) and not any(map(str.isupper, text)):
+        return text  # no elongation and no capital: no word to change, none to look up
     code = _wordfreq_code(lang)
     return _WORD.sub(lambda match: _plain_word(match.group(), code), text)
 
@@ -91,7 +93,8 @@ def words(text: str) -> list[str]:
 
 
 def _cased_words(text: str) -> list[str]:
-    return [token for token in _TOKEN.findall(text) if not _DIGIT.search(token)]
+    # isalpha() first: a token of letters only has no digit, and most tokens are such
+    return [t for t in _TOKEN.findall(text) if t.isalpha() or not _DIGIT.search(t)]
 
 
 def word_votes(text: str, lang: str) -> list[WordVote]:
