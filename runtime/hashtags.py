@@ -57,7 +57,7 @@ def _blocks_tag(char: str) -> bool:
 
 def hashtag_spans(text: str) -> list[tuple[int, int, str]]:
     """Return ``(start, end, raw_body)`` for each hashtag in ``text``, in order."""
-    if "#" not in text and "＃" not in text:  # most words of most captions: nothing to walk
+    if "#" not in text and "＃" not in text:  # no sign, no tag: nothing to walk
         return []
     spans: list[tuple[int, int, str]] = []
     urls = _url_spans(text)

@@ -220,7 +220,7 @@ def test_benchmark_halves_are_fixed_and_stratified_by_source_and_label() -> None
         assert abs(halves.count("A") - halves.count("B")) <= 1
 
 
-def test_emoji_removal_matches_replace_emoji():
+def test_emoji_removal_matches_replace_emoji() -> None:
     """clean_for_langid hands emoji.replace_emoji only the runs of emoji characters, for speed:
     the text must be the one replace_emoji gives for the whole caption, for every emoji, beside
     letters, digits (keycaps), joiners, variation selectors and skin tones."""
