@@ -17,8 +17,20 @@ change chosen on one half can be checked on the other) and per source; the decis
 14,367 unlabelled posts (how many are called ``mixed``); and captions/s on real captions for
 every backend, measured alternately in the same run.
 
+Speed of the default filter on every real caption, this tree against another checkout (issue
+17's speed goal; ``--real-speed-only`` skips everything else): ``--baseline-tree PATH`` times
+one pass over all posts.jsonl captions in a fresh process per side, alternately, each pinned to
+the same CPU and warmed on the public sets first (models and lingua's lazily loaded languages,
+not the real captions' words). ``--save-decisions PATH`` writes the default filter's decision
+on every real caption (language, confidence and the ``--explain`` evidence: the mixed shares
+and log-odds of each prior language) to a file outside the repository, and
+``--check-decisions PATH`` fails (exit 1) unless this tree decides every caption identically,
+so a speed-up can be shown to change nothing.
+
 Usage: python benchmarks/langid.py [--data PATH] [--captions PATH] [--backend NAME ...]
        [--repeats N] [--json PATH] [--realdev PATH] [--real-speed-captions N]
+       [--real-speed-only] [--baseline-tree PATH] [--save-decisions PATH]
+       [--check-decisions PATH]
 """
 
 from __future__ import annotations
@@ -30,13 +42,14 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from preprocess.langid import BACKENDS, MIXED, UNDETERMINED, get_detector
+from preprocess.langid import BACKENDS, DEFAULT_BACKEND, MIXED, UNDETERMINED, get_detector
 
 DATA_DIR = Path(__file__).with_name("langid_data")
 DATA = DATA_DIR / "sentences.tsv"
@@ -324,6 +337,119 @@ def real_speed(backends: list[str], captions: list[str], repeats: int) -> str:
     return "\n".join(lines)
 
 
+CONFIDENCE_DIGITS = 9
+"""Decimals of a confidence compared: lingua sums its n-gram probabilities in an order that
+changes from call to call, so the same text gets confidences that differ in the last bits."""
+
+
+def decision_records(captions: list[str]) -> list[list[object]]:
+    """The default filter's decision per caption: ``[lang, confidence, evidence]``; the fast
+    path (``detect_batch``) and the explaining one must agree on language and confidence."""
+    detector = get_detector(DEFAULT_BACKEND)
+    fast = detector.detect_batch(captions)
+    explained = detector.explain_batch(captions)
+    records: list[list[object]] = []
+    for (lang, confidence), verdict in zip(fast, explained, strict=True):
+        record = [lang, round(confidence, CONFIDENCE_DIGITS), verdict.evidence]
+        if record[:2] != [verdict.lang, round(verdict.confidence, CONFIDENCE_DIGITS)]:
+            raise SystemExit(f"detect_batch and explain_batch disagree: {record} vs {verdict}")
+        records.append(record)
+    return records
+
+
+def check_decisions(path: Path, captions: list[str]) -> int:
+    """0 when this tree decides every caption as the saved file says; 1 and the first
+    differences otherwise."""
+    saved = json.loads(path.read_text("utf-8"))
+    now = decision_records(captions)
+    if len(saved) != len(now):
+        print(f"decisions: {path} has {len(saved)} captions, posts.jsonl {len(now)}")
+        return 1
+    differing = [i for i, (old, new) in enumerate(zip(saved, now, strict=True)) if old != new]
+    for index in differing[:5]:
+        print(f"caption {index}: saved {saved[index][:2]}, now {now[index][:2]}")
+    print(
+        f"decisions on {len(now):,} real captions (language, confidence, mixed shares, "
+        f"log-odds): {len(differing)} differ from {path}"
+    )
+    return 1 if differing else 0
+
+
+def time_real_pass(realdev: Path) -> dict[str, dict[str, float]]:
+    """CPU and wall seconds of one pass of the default filter over every real caption, then one
+    over the short held-out captions, after a warm-up on the development sets (loads fastText,
+    lingua's languages and the word lists; neither timed set is in it). The short set comes
+    second: its 190 lines are too few to time lingua's lazy loading of a language with them."""
+    detector = get_detector(DEFAULT_BACKEND)
+    warm_up = [" ".join(words) for _, words in load_sentences(DATA)]
+    detector.detect_batch(warm_up + [text for _, _, text in load_captions(CAPTIONS)])
+    sets = {
+        "real": load_real_captions(realdev),
+        "short": [text for _, _, text in load_captions(CAPTIONS_HELD_OUT)],
+    }
+    timings = {}
+    for name, texts in sets.items():
+        cpu, wall = time.process_time(), time.perf_counter()
+        detector.detect_batch(texts)
+        timings[name] = {
+            "texts": len(texts),
+            "cpu": time.process_time() - cpu,
+            "wall": time.perf_counter() - wall,
+        }
+    return timings
+
+
+def real_speed_side_by_side(realdev: Path, baseline: Path, repeats: int) -> str:
+    """Captions/s of the default filter on short and on real captions, ``baseline``'s code and
+    this tree's alternately, each pass in a fresh process (so no cache carries over)."""
+    trees = {"before": baseline.resolve(), "after": Path(__file__).resolve().parents[1]}
+    best: dict[tuple[str, str], tuple[int, float, float]] = {}
+    for _ in range(repeats):
+        for side, tree in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            command = [sys.executable, __file__, "--time-real-pass", "--realdev", str(realdev)]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            for name, timing in json.loads(done.stdout.splitlines()[-1]).items():
+                cpu, wall = best.get((side, name), (0, float("inf"), float("inf")))[1:]
+                best[(side, name)] = (
+                    timing["texts"],
+                    min(cpu, timing["cpu"]),
+                    min(wall, timing["wall"]),
+                )
+    lines = [
+        "| code | captions | captions/s (CPU) | captions/s (wall) |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for (side, name), (count, cpu, wall) in best.items():
+        what = f"{count:,} real (posts.jsonl)" if name == "real" else f"{count} short (held-out)"
+        lines.append(
+            f"| {side} ({trees[side]}) | {what} | {count / cpu:,.0f} | {count / wall:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def real_speed_only(args: argparse.Namespace) -> int:
+    """The speed goal and the no-change check on real captions, nothing else."""
+    if not (args.realdev / "posts.jsonl").is_file():
+        print(f"real captions: skipped, {args.realdev} has no posts.jsonl")
+        return 0
+    captions = load_real_captions(args.realdev)
+    if args.save_decisions:
+        records = decision_records(captions)
+        args.save_decisions.write_text(json.dumps(records, ensure_ascii=False), "utf-8")
+        print(f"decisions on {len(records):,} real captions written to {args.save_decisions}")
+    status = check_decisions(args.check_decisions, captions) if args.check_decisions else 0
+    if args.baseline_tree:
+        print(
+            f"{platform.machine()}, {os.cpu_count()} CPUs, {pin_to_one_core()}, "
+            f"load average {os.getloadavg()[0]:.1f} at the start"
+        )
+        print(f"\nDefault filter on every real caption, best of {args.repeats} passes each:\n")
+        print(real_speed_side_by_side(args.realdev, args.baseline_tree, args.repeats))
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    return status
+
+
 def report_real_data(
     realdev: Path, backends: list[str], speed_captions: int, repeats: int
 ) -> list[RealRow]:
@@ -375,7 +501,23 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="real captions timed per backend",
     )
+    parser.add_argument(
+        "--real-speed-only",
+        action="store_true",
+        help="only the default filter's speed and decision check on real captions",
+    )
+    parser.add_argument(
+        "--baseline-tree", type=Path, metavar="PATH", help="checkout to time side by side"
+    )
+    parser.add_argument("--save-decisions", type=Path, metavar="PATH")
+    parser.add_argument("--check-decisions", type=Path, metavar="PATH")
+    parser.add_argument("--time-real-pass", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.time_real_pass:  # one side of --baseline-tree, in its own process
+        print(json.dumps(time_real_pass(args.realdev)))
+        return 0
+    if args.real_speed_only or args.save_decisions or args.check_decisions:
+        return real_speed_only(args)
     backends = args.backend or list(BACKENDS)
 
     pinning = pin_to_one_core()

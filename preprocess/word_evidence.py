@@ -53,6 +53,9 @@ ONE_WRITING_SYSTEM = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
+WORD_CACHE_SIZE = 1 << 16
+"""Words remembered per cache (their spelling and their vote per language): captions repeat
+their words, so a crawl's look-ups are mostly answered from memory, in a few MB at most."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def normalise(text: str, lang: str = "en") -> str:
     An elongated word becomes the spelling most frequent in ``lang`` when ``lang`` knows one
     (``missss`` -> ``miss``, not Spanish ``mis``), else the most frequent in any language."""
     text = _ELLIPSIS.sub(" ", text)
+    if not _RUN.search(text) and not any(map(str.isupper, text)):
+        return text  # no elongation and no capital: no word to change, none to look up
     code = _wordfreq_code(lang)
     return _WORD.sub(lambda match: _plain_word(match.group(), code), text)
 
@@ -88,18 +93,21 @@ def words(text: str) -> list[str]:
 
 
 def _cased_words(text: str) -> list[str]:
-    return [token for token in _TOKEN.findall(text) if not _DIGIT.search(token)]
+    # isalpha() first: a token of letters only has no digit, and most tokens are such
+    return [t for t in _TOKEN.findall(text) if t.isalpha() or not _DIGIT.search(t)]
 
 
 def word_votes(text: str, lang: str) -> list[WordVote]:
     """Each word of ``text`` scored for ``lang`` against its most frequent rival language."""
-    own = _zipf_table(_wordfreq_code(lang))
-    rivals = _rival_table(_wordfreq_code(lang))
-    votes = []
-    for cased in _cased_words(text):
-        word = cased.lower()
-        votes.append(_vote(cased, own.get(word, 0.0), *rivals.get(word, _UNKNOWN)))
-    return votes
+    code = _wordfreq_code(lang)
+    return [_word_vote(cased, code) for cased in _cased_words(text)]
+
+
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)  # a WordVote is frozen: shared copies are safe
+def _word_vote(cased: str, lang: str) -> WordVote:
+    word = cased.lower()
+    zipf = _zipf_table(lang).get(word, 0.0)
+    return _vote(cased, zipf, *_rival_table(lang).get(word, _UNKNOWN))
 
 
 def _vote(cased: str, zipf: float, rival: str, rival_zipf: float) -> WordVote:
@@ -127,6 +135,7 @@ def _wordfreq_code(lang: str) -> str:
     return WORDFREQ_CODES.get(lang, lang)
 
 
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)
 def _plain_word(word: str, lang: str) -> str:
     if len(word) > 1 and word.isupper():
         word = word.lower()

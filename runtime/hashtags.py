@@ -12,6 +12,7 @@ NFKC then ``casefold()``. docs/dataset.md lists where and why this differs from 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -31,10 +32,17 @@ _URL = re.compile(
     r"[#＃]?(?:https?://|www\.|(?<![\w@.])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/)\S*",
     re.IGNORECASE,
 )
+_URL_HINT = re.compile(r"/|www\.", re.IGNORECASE)
+"""Every URL holds one of these: text without them has no URL and skips :data:`_URL`, whose
+bare-domain branch is tried at every word."""
+_SIGN_AND_ASCII_BODY = re.compile(f"[{HASH_SIGNS}][A-Za-z0-9_]*")
+"""A sign and the ASCII body characters after it (letters, digits, underscore): most of most
+tags, read at C speed; :func:`_body_end` goes on where a non-ASCII character follows."""
 _SCHEME_AFTER = "://"
 _SPACE = re.compile(r"\s+")
 
 
+@functools.cache  # a caption's characters repeat: each is classified once per process
 def _is_body_char(char: str) -> bool:
     if "\ufe00" <= char <= "\ufe0f":  # emoji variation selectors are marks, not word parts
         return False
@@ -49,29 +57,26 @@ def _blocks_tag(char: str) -> bool:
 
 def hashtag_spans(text: str) -> list[tuple[int, int, str]]:
     """Return ``(start, end, raw_body)`` for each hashtag in ``text``, in order."""
+    if "#" not in text and "＃" not in text:  # no sign, no tag: nothing to walk
+        return []
     spans: list[tuple[int, int, str]] = []
-    in_url = _url_mask(text)
-    index, length = 0, len(text)
+    urls = _url_spans(text)
     previous_end = -1
-    while index < length:
-        if text[index] not in HASH_SIGNS or in_url[index]:
-            index += 1
+    for sign in _SIGN_AND_ASCII_BODY.finditer(text):  # a body holds no sign: none is skipped
+        index, end = sign.span()
+        if urls and any(start <= index < stop for start, stop in urls):
             continue
         run_together = index == previous_end
         if index > 0 and not run_together and _blocks_tag(text[index - 1]):
-            index += 1
             continue
-        end = _body_end(text, index + 1)
-        body = text[index + 1 : end]
+        if end < len(text) and not text[end].isascii():  # no ASCII character continues a body
+            end = _body_end(text, end)
         if text.startswith(_SCHEME_AFTER, end):  # #https://... is a URL, not a tag
-            index = end
             continue
-        if any(unicodedata.category(c)[0] == "L" for c in body):
+        body = text[index + 1 : end]
+        if any(map(str.isalpha, body)):  # isalpha: the letter categories (L*)
             spans.append((index, end, body))
             previous_end = end
-            index = end
-        else:
-            index = max(end, index + 1)
     return spans
 
 
@@ -93,12 +98,11 @@ def _body_end(text: str, start: int) -> int:
     return end
 
 
-def _url_mask(text: str) -> list[bool]:
-    """True at every position inside a URL, where ``#`` is a fragment, not a hashtag."""
-    mask = [False] * len(text)
-    for match in _URL.finditer(text):
-        mask[match.start() : match.end()] = [True] * (match.end() - match.start())
-    return mask
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every URL, where ``#`` is a fragment, not a hashtag."""
+    if not _URL_HINT.search(text):
+        return []
+    return [match.span() for match in _URL.finditer(text)]
 
 
 def normalize_hashtag(tag: str) -> str:
@@ -126,7 +130,9 @@ def strip_for_model(text: str | None) -> str:
         pieces.append(" ")
         last = end
     pieces.append(text[last:])
-    without_tags = "".join(pieces)
-    without_urls = _URL.sub(" ", without_tags)
-    without_mentions = _MENTION.sub(" ", without_urls)
-    return _SPACE.sub(" ", without_mentions).strip()
+    text = "".join(pieces)
+    if _URL_HINT.search(text):
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _MENTION.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()

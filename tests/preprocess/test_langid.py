@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import random
 import sys
 from pathlib import Path
 
+import emoji
 import pytest
 
 from preprocess import langid
@@ -222,3 +224,16 @@ def test_benchmark_halves_are_fixed_and_stratified_by_source_and_label() -> None
         groups.setdefault((item["source"], item["label"]), []).append(item["half"])
     for halves in groups.values():
         assert abs(halves.count("A") - halves.count("B")) <= 1
+
+
+def test_emoji_removal_matches_replace_emoji() -> None:
+    """clean_for_langid hands emoji.replace_emoji only the runs of emoji characters, for speed:
+    the text must be the one replace_emoji gives for the whole caption, for every emoji, beside
+    letters, digits (keycaps), joiners, variation selectors and skin tones."""
+    keys = sorted(emoji.EMOJI_DATA)
+    texts = [f"a{key}b 1{key}2 {key}\u200d{key}\ufe0f#{key}" for key in keys]
+    pieces = keys + list("ab1#* \u200d\ufe0f\ufe0e\u20e3é«\U0001f3fb")
+    rng = random.Random(0)
+    texts += ["".join(rng.choices(pieces, k=8)) for _ in range(3000)]
+    for text in texts:
+        assert langid.without_emoji(text) == emoji.replace_emoji(text, replace=" "), text

@@ -28,6 +28,10 @@ from runtime.hashtags import extract_hashtags, strip_for_model
         ("Straße #STRASSE #straße", ["strasse"]),
         ("see https://x.com/page#frag #real", ["real"]),
         ("#서울 #ソウル_旅行", ["서울", "ソウル_旅行"]),
+        ("#cafe\u0301s #ok", ["cafés", "ok"]),  # a mark after ASCII letters continues the tag
+        ("#ab١٢ #a² #x·", ["ab١٢", "a", "x"]),  # Arabic-Indic digits are Nd, ² is not
+        ("WWW.X.COM/#frag #real", ["real"]),
+        ("mail@x.com#tag", []),
         ("", []),
     ],
 )
