@@ -1,6 +1,6 @@
 """Wall time and peak memory of a whole ``hashtag-build-dataset build`` from a loopback server.
 
-The demo corpus (``crawler.demo.generator``) gives N posts.jsonl records whose image URLs point
+The demo corpus (``demo_site.generator``) gives N posts.jsonl records whose image URLs point
 at a static file server on 127.0.0.1 (``python -m http.server`` in its own process), serving
 the corpus's JPEGs rendered beforehand, so the timed build pays for downloading, not drawing.
 The build runs as its own process, timed from launch to exit with an empty image cache, then
@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.demo.generator import DemoCorpus
+from demo_site.generator import DemoCorpus
 
 SEED = 0
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from crawl_demo import site_requests
 
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.demo.topics import topical_tags
 from crawler.grid import local_grid, server_jar
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
+from demo_site.topics import topical_tags
 from runtime.files import iter_jsonl
 
 REPORT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "crawl_grid.md"

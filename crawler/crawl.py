@@ -26,9 +26,9 @@ from crawler.browser import first_line
 from crawler.media import ImageDownloader
 from crawler.network import NetworkTap, Response
 from crawler.politeness import Politeness, query_type
-from crawler.records import PostStore
 from crawler.settings import CrawlerSettings
 from crawler.state import CrawlState, TargetState, load_state, save_state
+from crawler.store import PostStore
 from crawler.targets import Target
 from runtime.errors import PipelineError, RemoteStop
 from runtime.progress import progress_bar

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.blocks import Blocked, PageScan, classify_json, classify_scan, scan_html
-from crawler.records import DEFAULT_BASE_URL, make_record
+from runtime.records import DEFAULT_BASE_URL, PostRecord, make_record
 from runtime.timestamps import timestamp_to_iso
 
 Json = dict[str, Any]
@@ -47,7 +47,7 @@ class Page:
     so its cursor and ``more_available`` describe where that feed continues.
     """
 
-    records: list[Json]
+    records: list[PostRecord]
     found: str = NO_MEDIA
     next_cursor: str | None = None
     more_available: bool = False
@@ -104,7 +104,7 @@ def _graphql_image_url(node: Json) -> str | None:
 
 def graphql_node_record(
     node: Json, source: str, base_url: str = DEFAULT_BASE_URL, owner: str | None = None
-) -> Json:
+) -> PostRecord:
     """One GraphQL media node (``GraphImage``/``GraphSidecar``/``GraphVideo``) -> a record.
 
     ``owner`` fills in the username where the node only carries the owner's id (profile feeds
@@ -153,7 +153,7 @@ def _v1_post_id(media: Json) -> str | None:
     return str(media_id).split("_")[0] if media_id else None  # "<pk>_<owner pk>"
 
 
-def v1_media_record(media: Json, source: str, base_url: str = DEFAULT_BASE_URL) -> Json:
+def v1_media_record(media: Json, source: str, base_url: str = DEFAULT_BASE_URL) -> PostRecord:
     """One v1 media object (``pk``, ``code``, ``image_versions2``, ``carousel_media``) -> record."""
     images = [_largest_candidate(child) for child in media.get("carousel_media") or []]
     images = [image for image in images if image] or [_largest_candidate(media)]
@@ -290,7 +290,7 @@ def walk(document: Any) -> Found:
     return found
 
 
-def _record(kind: str, obj: Json, owner: str | None, source: str, base_url: str) -> Json:
+def _record(kind: str, obj: Json, owner: str | None, source: str, base_url: str) -> PostRecord:
     try:
         if kind == V1:
             return v1_media_record(obj, source, base_url)
@@ -304,10 +304,10 @@ def _record(kind: str, obj: Json, owner: str | None, source: str, base_url: str)
         ) from exc
 
 
-def _merge_unique(records: Iterable[Json]) -> list[Json]:
+def _merge_unique(records: Iterable[PostRecord]) -> list[PostRecord]:
     """One record per shortcode (a post in both "top" and "recent" is one post): the first
     sighting wins, later ones only add the fields it lacks."""
-    seen: dict[str, Json] = {}
+    seen: dict[str, PostRecord] = {}
     for record in records:
         first = seen.setdefault(record["shortcode"], record)
         for key, value in record.items():

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from crawler.demo import captions, pictures
-from crawler.demo.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
-from crawler.records import make_record
-from crawler.settings import DemoSettings
+from demo_site import captions, pictures
+from demo_site.settings import DemoSettings
+from demo_site.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
 from runtime.hashtags import extract_hashtags
+from runtime.records import make_record
 from runtime.timestamps import timestamp_to_iso
 
 SIZES = ((320, 320), (400, 400), (480, 480), (640, 480), (480, 600), (640, 640))

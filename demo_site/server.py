@@ -8,7 +8,7 @@ the v1 feeds, as the site did before. Keyword search and reels are served in bot
 
 It runs on loopback in a background thread (stdlib ``ThreadingHTTPServer``: the real browser
 loads a grid's images in parallel) and can misbehave the way Instagram does (see
-:mod:`crawler.demo.faults`), so the crawler's handling of every failure is tested against a
+:mod:`demo_site.faults`), so the crawler's handling of every failure is tested against a
 real HTTP server.
 """
 
@@ -32,12 +32,12 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from crawler.demo import payloads, rendering
-from crawler.demo.faults import Faults
-from crawler.demo.generator import OWNER_PK_BASE, DemoCorpus, DemoPost, media_path
-from crawler.demo.rendering import PageRenderer
-from crawler.demo.signing import MediaSigner
-from crawler.settings import DemoSettings
+from demo_site import payloads, rendering
+from demo_site.faults import Faults
+from demo_site.generator import OWNER_PK_BASE, DemoCorpus, DemoPost, media_path
+from demo_site.rendering import PageRenderer
+from demo_site.settings import DemoSettings
+from demo_site.signing import MediaSigner
 from runtime.settings import validate
 
 log = logging.getLogger(__name__)
@@ -382,7 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
         return bool(cookie.get("sessionid") and cookie["sessionid"].value)
 
     def _blocked(self, path: str) -> bool:
-        """Apply the blocks of :mod:`crawler.demo.faults`; True when the request was answered."""
+        """Apply the blocks of :mod:`demo_site.faults`; True when the request was answered."""
         block = self.site.faults.block(self._logged_in())
         if block is None or (block.kind == "logged_out" and path == "/"):
             return False  # the home page is where logged-out visitors are sent, not a block

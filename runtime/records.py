@@ -1,22 +1,45 @@
-"""The raw post record of docs/architecture.md Contract 1 and the append-only ``posts.jsonl`` store.
+"""The raw post record of docs/architecture.md Contract 1: :class:`PostRecord`.
 
-Parsers build records with :func:`make_record`; the crawler and ``hashtag-crawl parse`` both
-write through :class:`PostStore`, which dedupes by shortcode and survives ``kill -9``.
+One type for both sides of ``posts.jsonl``: the crawler's parsers build records with
+:func:`make_record` (and ``crawler.store.PostStore`` appends them), the demo site's ground truth
+is one, and ``preprocess.readers`` reads each line as one. It lives here because two stages
+must agree on it (the import rule).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 from urllib.parse import urlsplit
 
 from runtime.errors import UsageError
-from runtime.files import append_jsonl, iter_jsonl, repair_torn_tail
 from runtime.hashtags import extract_hashtags
 from runtime.timestamps import utc_now_iso
 
 DEFAULT_BASE_URL = "https://www.instagram.com"
+
+
+class PostRecord(TypedDict):
+    """One line of ``posts.jsonl``: the fields of Contract 1's table, required ones first in
+    the order they are written. A dict on purpose: the JSON on disk is the dict as built (key
+    order included), and readers keep keys they do not know."""
+
+    shortcode: str
+    url: str
+    caption: str  # "" if none
+    hashtags: list[str]  # runtime.hashtags.extract_hashtags of the caption
+    image_url: str | None
+    source: str  # tag:<tag>, profile:<user>, search:<query>, reels:<user>, file:<name>
+    crawled_at: str  # ISO 8601 UTC
+    post_id: NotRequired[str]
+    image_urls: NotRequired[list[str]]
+    is_video: NotRequired[bool]
+    owner: NotRequired[str]
+    taken_at: NotRequired[str]
+    likes: NotRequired[int]
+    comments: NotRequired[int]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    image_path: NotRequired[str]  # relative to the folder of posts.jsonl
 
 
 def check_base_url(base_url: object) -> None:
@@ -44,10 +67,10 @@ def make_record(
     source: str,
     base_url: str = DEFAULT_BASE_URL,
     **optional: Any,
-) -> dict[str, Any]:
+) -> PostRecord:
     """A Contract 1 record; optional fields given as ``None`` are left out."""
     text = caption or ""
-    record: dict[str, Any] = {
+    record: PostRecord = {
         "shortcode": shortcode,
         "url": post_url(shortcode, base_url),
         "caption": text,
@@ -56,39 +79,5 @@ def make_record(
         "source": source,
         "crawled_at": utc_now_iso(),
     }
-    record.update({key: value for key, value in optional.items() if value is not None})
+    record.update({key: value for key, value in optional.items() if value is not None})  # type: ignore[typeddict-item]
     return record
-
-
-class PostStore:
-    """``posts.jsonl``: append-only, one fsync per batch, deduplicated by shortcode.
-
-    Opening repairs a torn last line (an append cut by ``kill -9``) and loads the shortcodes
-    already stored, so a resumed crawl never writes a duplicate.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.repaired_bytes = repair_torn_tail(self.path)
-        self.shortcodes: set[str] = set()
-        if self.path.exists():
-            for _, record, _ in iter_jsonl(self.path):
-                if record and isinstance(record.get("shortcode"), str):
-                    self.shortcodes.add(record["shortcode"])
-
-    def __len__(self) -> int:
-        return len(self.shortcodes)
-
-    def __contains__(self, shortcode: object) -> bool:
-        return shortcode in self.shortcodes
-
-    def add(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Append the records not stored yet (first one wins within a batch); return them."""
-        fresh: dict[str, dict[str, Any]] = {}
-        for record in records:
-            if record["shortcode"] not in self.shortcodes:
-                fresh.setdefault(record["shortcode"], record)
-        append_jsonl(self.path, fresh.values())
-        self.shortcodes.update(fresh)  # only once they are on disk
-        return list(fresh.values())

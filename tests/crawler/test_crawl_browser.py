@@ -24,10 +24,10 @@ import requests
 
 from crawler.auth import load_cookies
 from crawler.cli import main as crawl_main
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.demo.topics import SPAM_TAGS
 from crawler.media import ImageDownloader
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
+from demo_site.topics import SPAM_TAGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium_ready")]
 

@@ -22,10 +22,10 @@ import pytest
 import requests
 
 from crawler.cli import main as crawl_main
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
 from crawler.grid import LocalGrid, local_grid, server_jar
 from crawler.targets import make_target, shard
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 from runtime.errors import EXIT_TERMINATED, Terminated
 from runtime.files import iter_jsonl
 

@@ -10,8 +10,8 @@ import pytest
 
 from crawler import blocks, parsers
 from crawler.blocks import Blocked
-from crawler.demo import payloads
-from crawler.demo.generator import DemoCorpus, DemoPost, media_path
+from demo_site import payloads
+from demo_site.generator import DemoCorpus, DemoPost, media_path
 
 OWN_FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
 CAPTURE_FILES = {  # every capture in the shared folder: media kinds, post count, cursor prefix

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crawler.demo.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
-from crawler.demo.pictures import SHAPES, TEXTURES
-from crawler.demo.topics import LANGUAGES, SPAM_TAGS, TOPICS
+from demo_site.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
+from demo_site.pictures import SHAPES, TEXTURES
+from demo_site.topics import LANGUAGES, SPAM_TAGS, TOPICS
 from runtime.hashtags import extract_hashtags
 
 EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")

@@ -26,10 +26,10 @@ import requests
 from PIL import Image
 
 from crawler.browser import open_browser
-from crawler.demo import cli as demo_cli
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
 from crawler.settings import BrowserSettings
+from demo_site import cli as demo_cli
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 from runtime.errors import UsageError, run_main
 
 CLASSIC = {"shapes": "classic"}

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 import pytest
 
-from crawler.demo.generator import DemoCorpus
+from demo_site.generator import DemoCorpus
 from preprocess import build, langid
 from preprocess.cli import main
 from preprocess.funnel import STAGES

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from crawler.settings import BrowserSettings, CrawlerSettings, DemoSettings, PolitenessSettings
+from crawler.settings import BrowserSettings, CrawlerSettings, PolitenessSettings
+from demo_site.settings import DemoSettings
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
