@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 
 from crawler import auth, parse_cmd, targets
 from crawler.browser import open_browser, user_agent
-from crawler.crawl import Crawler, CrawlSettings, report_summary
+from crawler.crawl import Crawler, CrawlSettings
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
 from crawler.settings import CrawlerSettings
+from crawler.summary import report_summary
 from demo_site import cli as demo_cli
 from demo_site.server import site_from_settings
 from demo_site.settings import DemoSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler import blocks, parsers
+from crawler import blocks, media_records, parsers
 from crawler.blocks import Blocked
 from demo_site import payloads
 from demo_site.generator import DemoCorpus, DemoPost, media_path
@@ -489,8 +489,8 @@ def test_same_post_same_record_across_shapes() -> None:
             "candidates": [{"url": "https://cdn.example/s.jpg", "width": 10, "height": 20}]
         },
     }
-    from_node = parsers.graphql_node_record(node, "file:a")
-    from_media = parsers.v1_media_record(media, "file:a")
+    from_node = media_records.graphql_node_record(node, "file:a")
+    from_media = media_records.v1_media_record(media, "file:a")
     for record in (from_node, from_media):
         record.pop("crawled_at")
     assert from_node == from_media

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.crawl import CrawlSummary
 from crawler.state import CrawlState, load_state, save_state
 from crawler.store import PostStore
+from crawler.summary import CrawlSummary
 from runtime.errors import UsageError
 from runtime.records import make_record
 

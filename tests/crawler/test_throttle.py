@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from crawler import blocks, parsers
-from crawler.crawl import CrawlSummary
 from crawler.politeness import Politeness, query_type
+from crawler.summary import CrawlSummary
 from demo_site.server import RATE_LIMIT_MESSAGE, REFUSALS
 from runtime.errors import RemoteStop
 
