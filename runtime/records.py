@@ -8,8 +8,15 @@ must agree on it (the import rule).
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import (
+    Annotated,
+    Any,
+    NotRequired,  # pydantic reads these on Python < 3.12
+)
 from urllib.parse import urlsplit
+
+from pydantic import Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
@@ -23,7 +30,7 @@ class PostRecord(TypedDict):
     the order they are written. A dict on purpose: the JSON on disk is the dict as built (key
     order included), and readers keep keys they do not know."""
 
-    shortcode: str
+    shortcode: Annotated[str, Field(min_length=1)]
     url: str
     caption: str  # "" if none
     hashtags: list[str]  # runtime.hashtags.extract_hashtags of the caption
@@ -40,6 +47,21 @@ class PostRecord(TypedDict):
     width: NotRequired[int]
     height: NotRequired[int]
     image_path: NotRequired[str]  # relative to the folder of posts.jsonl
+
+
+_CHECK = TypeAdapter(PostRecord)
+
+
+def wrong_fields(record: dict[str, Any]) -> set[str]:
+    """The fields of ``record`` that break :class:`PostRecord` (missing where required, or of
+    another type), by name; keys it does not know are kept and never wrong. Readers decide
+    what a wrong field costs: the builder drops a record without a shortcode or caption and
+    reads a wrong optional field as missing."""
+    try:
+        _CHECK.validate_python(record, strict=True)
+    except ValidationError as exc:
+        return {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    return set()
 
 
 def check_base_url(base_url: object) -> None:

@@ -13,7 +13,7 @@ from crawler import blocks, media_records, parsers
 from crawler.blocks import Blocked
 from demo_site import payloads
 from demo_site.generator import DemoCorpus, DemoPost, media_path
-from runtime.records import PostRecord
+from runtime.records import PostRecord, wrong_fields
 
 OWN_FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
 CAPTURE_FILES = {  # every capture in the shared folder: media kinds, post count, cursor prefix
@@ -246,6 +246,7 @@ def test_capture_shape_count_and_cursor(instagram_fixtures: Path, name: str) -> 
         assert record["source"] == f"file:{name}"
         assert record["url"] == f"https://www.instagram.com/p/{record['shortcode']}/"
         assert record["image_url"].startswith("https://")
+        assert wrong_fields(record) == set()  # a runtime.records.PostRecord, as the builder reads
 
 
 @pytest.mark.parametrize("expected", KNOWN_POSTS, ids=[f"{p[0]}:{p[1]}" for p in KNOWN_POSTS])
