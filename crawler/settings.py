@@ -1,5 +1,8 @@
-"""hashtag-crawl's settings: their types and limits (the values: configs/crawl.yaml for
-``crawl``, configs/demo.yaml for ``serve-demo`` and the ``demo`` section of ``crawl --demo``).
+"""``hashtag-crawl crawl``'s settings: their types and limits (the values: configs/crawl.yaml).
+
+Its ``demo`` section, for ``crawl --demo``, is the demo site's own model
+(demo_site.settings.DemoSettings, values from configs/demo.yaml), the one import of the demo
+site the settings make (docs/architecture.md, the import rule).
 
 Checked once, before a browser starts or a demo corpus is drawn (runtime.settings): a mistyped
 ``--set`` value is one line and exit 2, not a crash in the middle of a crawl.
