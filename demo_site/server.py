@@ -9,7 +9,8 @@ the v1 feeds, as the site did before. Keyword search and reels are served in bot
 It runs on loopback in a background thread (stdlib ``ThreadingHTTPServer``: the real browser
 loads a grid's images in parallel) and can misbehave the way Instagram does (see
 :mod:`demo_site.faults`), so the crawler's handling of every failure is tested against a
-real HTTP server.
+real HTTP server. This module holds the site's state (:class:`DemoSite`: the corpus, feed
+windows, counters, the server thread); :mod:`demo_site.routes` answers the requests.
 """
 
 from __future__ import annotations
