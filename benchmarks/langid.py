@@ -10,20 +10,29 @@ CPU and throughput is counted in CPU seconds (wall-clock too), so other work on 
 does not lower the figure. A text that occurs in two languages' samples ("pizza", "de la") has
 no single right answer and is left out.
 
+Then the same goals on real captions (issue 17), read from ../shared/realdev (skipped with a
+message when absent): English recall and false-English on the hand-labelled captions of
+lang-labels.json, overall, on two fixed halves (a stratified split by source and label, so a
+change chosen on one half can be checked on the other) and per source; the decisions over all
+14,367 unlabelled posts (how many are called ``mixed``); and captions/s on real captions for
+every backend, measured alternately in the same run.
+
 Usage: python benchmarks/langid.py [--data PATH] [--captions PATH] [--backend NAME ...]
-       [--repeats N] [--json PATH]
+       [--repeats N] [--json PATH] [--realdev PATH] [--real-speed-captions N]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
+import math
 import os
 import platform
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,6 +59,12 @@ TARGETS = {  # length: (minimum English recall, maximum false-English rate)
 }
 NOT_A_LANGUAGE = {MIXED, UNDETERMINED}
 MIN_TEXTS_PER_SECOND = 5000
+REALDEV = Path(__file__).resolve().parents[2] / "shared" / "realdev"
+"""Real posts and hand-labelled captions (its README.md); never copied into the repository."""
+REAL_TARGET = TARGETS["caption"]
+"""Recall and false-English goals on real labelled captions: the caption goals."""
+REAL_SPEED_CAPTIONS = 3000
+"""Real captions timed per backend (the first ones of posts.jsonl)."""
 
 
 @dataclass
@@ -185,6 +200,154 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class RealRow:
+    backend: str
+    part: str
+    english: int
+    english_recall: float
+    other: int
+    false_english_rate: float
+    english_called_mixed: int
+    mixed_called_english: str
+
+
+def load_real_labels(realdev: Path) -> list[dict[str, str]]:
+    """The hand-labelled captions, each with its ``half`` (``A`` or ``B``) added."""
+    items = json.loads((realdev / "lang-labels.json").read_text("utf-8"))["items"]
+    groups: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    for item in items:
+        groups[(item["source"], item["label"])].append(item)
+    for group in groups.values():  # stratified: alternate within each source and label
+        group.sort(key=lambda item: hashlib.sha256(item["shortcode"].encode()).hexdigest())
+        for index, item in enumerate(group):
+            item["half"] = "AB"[index % 2]
+    return items
+
+
+def real_rows(backend: str, items: list[dict[str, str]]) -> list[RealRow]:
+    """Goal figures on the labelled captions: all, each half, each source."""
+    predicted = [lang for lang, _ in get_detector(backend).detect_batch([i["text"] for i in items])]
+    parts: dict[str, list[tuple[str, str]]] = {"all": [], "half A": [], "half B": []}
+    for source in sorted({item["source"] for item in items}):
+        parts[source.removeprefix("file:")] = []
+    for item, guess in zip(items, predicted, strict=True):
+        pair = (item["label"], guess)
+        for part in ("all", f"half {item['half']}", item["source"].removeprefix("file:")):
+            parts[part].append(pair)
+    return [_real_row(backend, part, pairs) for part, pairs in parts.items()]
+
+
+def _real_row(backend: str, part: str, pairs: list[tuple[str, str]]) -> RealRow:
+    english = [guess for label, guess in pairs if label == "en"]
+    other = [guess for label, guess in pairs if label == "other"]
+    mixed = [guess for label, guess in pairs if label == MIXED]
+    return RealRow(
+        backend=backend,
+        part=part,
+        english=len(english),
+        english_recall=_share(english, "en"),
+        other=len(other),
+        false_english_rate=_share(other, "en"),
+        english_called_mixed=english.count(MIXED),
+        mixed_called_english=f"{mixed.count('en')} of {len(mixed)}",
+    )
+
+
+def _share(guesses: list[str], lang: str) -> float:
+    return guesses.count(lang) / len(guesses) if guesses else float("nan")
+
+
+def real_meets_targets(rows: list[RealRow]) -> bool:
+    min_recall, max_false = REAL_TARGET
+    return all(
+        r.english_recall >= min_recall and r.false_english_rate <= max_false
+        for r in rows
+        if r.part == "all"
+    )
+
+
+def real_markdown(rows: list[RealRow]) -> str:
+    lines = [
+        "| backend | captions | English | English recall | other language | false-English "
+        "| English called mixed | mixed called English |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.backend} | {r.part} | {r.english} | {_figure(r.english_recall, '.3f')} | "
+            f"{r.other} | {_figure(r.false_english_rate, '.2%')} | {r.english_called_mixed} | "
+            f"{r.mixed_called_english} |"
+        )
+    return "\n".join(lines)
+
+
+def _figure(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
+def load_real_captions(realdev: Path) -> list[str]:
+    with open(realdev / "posts.jsonl", encoding="utf-8") as handle:
+        return [json.loads(line)["caption"] or "" for line in handle]
+
+
+def real_decisions(backends: list[str], captions: list[str]) -> str:
+    """How each backend labels every real post: English, another language, mixed, und."""
+    kinds = ("en", "other language", MIXED, UNDETERMINED)
+    lines = ["| backend | " + " | ".join(kinds) + " |", "| --- |" + " ---: |" * len(kinds)]
+    for backend in backends:
+        found = Counter(
+            lang if lang in ("en", MIXED, UNDETERMINED) else "other language"
+            for lang, _ in get_detector(backend).detect_batch(captions)
+        )
+        lines.append(f"| {backend} | " + " | ".join(f"{found[k]:,}" for k in kinds) + " |")
+    return "\n".join(lines)
+
+
+def real_speed(backends: list[str], captions: list[str], repeats: int) -> str:
+    """Captions/s on real captions, the backends timed in turn within each pass."""
+    best = {backend: (float("inf"), float("inf")) for backend in backends}
+    for _ in range(repeats):
+        for backend in backends:
+            detector = get_detector(backend)
+            cpu, wall = time.process_time(), time.perf_counter()
+            detector.detect_batch(captions)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            best[backend] = (min(best[backend][0], cpu), min(best[backend][1], wall))
+    lines = [
+        "| backend | captions | captions/s (CPU) | captions/s (wall) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for backend, (cpu, wall) in best.items():
+        n = len(captions)
+        lines.append(f"| {backend} | {n:,} | {n / cpu:,.0f} | {n / wall:,.0f} |")
+    return "\n".join(lines)
+
+
+def report_real_data(
+    realdev: Path, backends: list[str], speed_captions: int, repeats: int
+) -> list[RealRow]:
+    """Print the goal figures on real captions; nothing (and a message) without realdev."""
+    if not (realdev / "lang-labels.json").is_file():
+        print(f"\nreal captions: skipped, {realdev} has no lang-labels.json")
+        return []
+    items = load_real_labels(realdev)
+    captions = load_real_captions(realdev)
+    rows = [row for backend in backends for row in real_rows(backend, items)]
+    for backend in backends:
+        met = real_meets_targets([r for r in rows if r.backend == backend])
+        print(
+            f"{backend} on real captions: {'meets' if met else 'misses'} the goals", file=sys.stderr
+        )
+    print(f"\nReal labelled captions ({realdev / 'lang-labels.json'}, {len(items)} captions):\n")
+    print(real_markdown(rows))
+    print(f"\nDecisions on every real post ({len(captions):,}):\n")
+    print(real_decisions(backends, captions))
+    print(f"\nSpeed on real captions (the first {speed_captions:,}, best of {repeats}):\n")
+    print(real_speed(backends, captions[:speed_captions], repeats))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -202,7 +365,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", action="append", choices=BACKENDS, help="default: all")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--realdev", type=Path, default=REALDEV, help=f"real posts (default {REALDEV})"
+    )
+    parser.add_argument(
+        "--real-speed-captions",
+        type=int,
+        default=REAL_SPEED_CAPTIONS,
+        metavar="N",
+        help="real captions timed per backend",
+    )
     args = parser.parse_args(argv)
+    backends = args.backend or list(BACKENDS)
 
     pinning = pin_to_one_core()
     samples = derive_samples(load_sentences(args.data))
@@ -219,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[Row] = []
     recalls: dict[str, dict[str, float]] = {}
-    for backend in args.backend or BACKENDS:
+    for backend in backends:
         backend_rows = [measure(backend, texts, n, args.repeats) for n, texts in samples.items()]
         verdict = "meets all targets" if meets_targets(backend_rows) else "misses a target"
         print(f"{backend}: {verdict}", file=sys.stderr)
@@ -228,8 +402,10 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(rows))
     print()
     print(form_markdown(recalls, captions))
+    real = report_real_data(args.realdev, backends, args.real_speed_captions, args.repeats)
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n", "utf-8")
+        records = [asdict(r) for r in rows] + [asdict(r) for r in real]
+        args.json.write_text(json.dumps(records, indent=2) + "\n", "utf-8")
     return 0
 
 

@@ -34,7 +34,7 @@ class OriginalPredictor(Predictor):
 
 def serve(checkpoint: str, port: int) -> int:
     settings = ServeSettings(
-        checkpoint=checkpoint, port=port, backend="torch", max_batch_size=1, max_wait_ms=0
+        checkpoint=checkpoint, port=port, engine="torch", max_batch_size=1, max_wait_ms=0
     )
     predictor = OriginalPredictor.load(checkpoint)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

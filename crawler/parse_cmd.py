@@ -33,7 +33,7 @@ from crawler.parsers import (
     parse_text,
 )
 from crawler.store import PostStore
-from runtime.cli import required_group, subcommand
+from runtime.cli import add_flag, required_group, subcommand
 from runtime.errors import EXIT_OK, EXIT_USAGE
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_file
@@ -81,7 +81,7 @@ def register(subparsers: Any) -> None:
         "parse",
         help="turn saved Instagram pages, JSON responses and .har files into posts.jsonl",
         description="Parse saved Instagram pages (HTML), API responses (JSON) and browser "
-        ".har exports with the crawler's parsers; append the posts to --out, "
+        ".har exports with the crawler's parsers; append the posts to --append-to FILE, "
         "deduplicated by shortcode, and say per file how many posts it held. "
         "Exit 2 when any file could not be read or is not JSON, HTML or HAR.",
     )
@@ -92,8 +92,14 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="files to parse; a folder stands for every file in it (and its sub-folders)",
     )
-    required_group(parser).add_argument(
-        "--out", required=True, type=Path, metavar="FILE", help="posts.jsonl to append to"
+    add_flag(
+        required_group(parser),
+        "--append-to",
+        renamed_from=("--out",),
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="posts.jsonl to append to",
     )
     parser.add_argument(
         "--source", help="the records' source field (default: file:<file name> per file)"
@@ -109,11 +115,11 @@ def register(subparsers: Any) -> None:
 
 def run_parse(args: argparse.Namespace) -> int:
     check_base_url(args.base_url)
-    check_output_file(args.out, what="posts.jsonl file")
+    check_output_file(args.append_to, "--append-to", what="posts.jsonl file")
     store: PostStore | None = None  # opened at the first parsed file: a failed run writes nothing
     summary = ParseSummary()
     # disable=None: the bar shows on a terminal only, so piped stderr holds just the errors.
-    files = expand_folders(args.files, skip=args.out)
+    files = expand_folders(args.files, skip=args.append_to)
     for path in tqdm(files, unit="file", disable=progress_disabled(args) or None):
         source = args.source or f"file:{path.name}"
         try:
@@ -124,14 +130,14 @@ def run_parse(args: argparse.Namespace) -> int:
             continue
         summary.files_parsed += 1
         records = [record for page in pages for record in page.records]
-        with writing_into(args.out):  # a full or read-only disk: one line, no torn record
+        with writing_into(args.append_to):  # a full or read-only disk: one line, no torn record
             if store is None:
-                store = PostStore(args.out)
+                store = PostStore(args.append_to)
             added = store.add(records)
         summary.posts_added += len(added)
         summary.duplicates += len(records) - len(added)
         tqdm.write(file_line(path, pages), file=sys.stdout)
-    print(summary.line(args.out))
+    print(summary.line(args.append_to))
     return EXIT_USAGE if summary.files_failed else EXIT_OK
 
 

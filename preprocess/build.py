@@ -6,6 +6,11 @@ pixels, and only for posts that can still end up in the dataset (a kept language
 hashtag); the cache makes re-runs fetch only what is missing. Everything is written into a
 temporary sibling of ``out`` that replaces it only when complete, so an interrupted build
 leaves the previous dataset intact.
+
+A text-only build (``text_only: true``, ``--text-only``) is for captions whose pictures are gone
+(CSV exports, old dumps with expired image links): no image is fetched, the image dedup cannot
+run (it needs pixels), every post is kept without an image (``image`` null in the splits), the
+funnel ends at ``labelled`` and says so, and the manifest records ``text_only``.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
     if not inputs:
         raise UsageError("no input given; pass --input PATH (repeatable)")
     _check_replaceable(out)
+    stoplist = load_stoplist(config["labels"]["stoplist"])
+    if config["text_only"]:  # no image is fetched: no cache is checked, made or left behind
+        return _build(config, out, inputs, cache_dir, stoplist, progress)
     check_output_dir(cache_dir, "--cache-dir")
     if cache_dir.resolve().is_relative_to(out.resolve()):
         raise UsageError(
@@ -69,7 +77,6 @@ def build_dataset(config: dict[str, Any], progress: bool = True) -> Funnel:
             "whole: keep the image cache beside the dataset (the default is OUT.image-cache)"
         )
     check_index(cache_dir)
-    stoplist = load_stoplist(config["labels"]["stoplist"])
     fresh_cache = not cache_dir.exists()
     try:
         return _build(config, out, inputs, cache_dir, stoplist, progress)
@@ -89,9 +96,14 @@ def _build(
 ) -> Funnel:
     """The steps of :func:`build_dataset`, once its settings are checked (the order of work is
     explained in :mod:`preprocess.build_steps`)."""
-    funnel = Funnel()
-    formats = [detect_format(p) if config["format"] == "auto" else config["format"] for p in inputs]
-    posts, rejected = read_all(inputs, formats, config["csv_columns"], progress)
+    text_only = config["text_only"]
+    funnel = Funnel(text_only=text_only)
+    formats = [
+        detect_format(p) if config["input_format"] == "auto" else config["input_format"]
+        for p in inputs
+    ]
+    columns = config["csv_columns"]
+    posts, rejected = read_all(inputs, formats, columns, progress, need_image=not text_only)
     funnel.record("read", len(posts) + rejected.total())
     funnel.record("parsed", len(posts), rejected)
     if not posts:
@@ -103,10 +115,13 @@ def _build(
     posts = steps.with_text(repeats.kept, config["text"]["demojize"])
     posts = steps.with_languages(posts, detector, progress)
     keep = kept_languages(config["language"])
-    images = steps.fetch_candidate_images(posts, keep, cache_dir, config["images"], progress)
-    if images and not any(result.ok for result in images.values()):
-        raise PipelineError(_no_image(images, funnel))
-    pictures, pairs = steps.drop_duplicate_pictures(posts, images, config["dedup"]["near_dup"])
+    images: dict[str, ImageResult] | None = None
+    pictures, pairs = steps.StepResult(posts), []
+    if not text_only:
+        images = steps.fetch_candidate_images(posts, keep, cache_dir, config["images"], progress)
+        if images and not any(result.ok for result in images.values()):
+            raise PipelineError(_no_image(images, funnel))
+        pictures, pairs = steps.drop_duplicate_pictures(posts, images, config["dedup"]["near_dup"])
     funnel.record("deduped", len(pictures.kept), repeats.dropped + pictures.dropped)
 
     language_mix = Counter(p.lang for p in pictures.kept)
@@ -116,7 +131,9 @@ def _build(
         language.kept, images, config["labels"]["top_k"], config["labels"]["min_count"], stoplist
     )
     labelled = _record(funnel, "labelled", steps.keep_labelled(language.kept, labels))
-    imaged = _record(funnel, "image ok", steps.keep_good_images(labelled.kept, images))
+    imaged = labelled if images is None else steps.keep_good_images(labelled.kept, images)
+    if images is not None:
+        _record(funnel, "image ok", imaged)
     posts = imaged.kept
     if not posts:
         raise PipelineError(f"no post is left to write; funnel: {funnel.brief()}")
@@ -130,7 +147,8 @@ def _build(
         funnel, labels, counts, posts, splits, language_mix, imaged.dropped, pairs
     )
     stats["language_drops"] = dropped_languages
-    written = Written(labels, posts, splits, stats, images, pairs)
+    stats["text_only"] = text_only
+    written = Written(labels, posts, splits, stats, images or {}, pairs)
     _write(out, written, config, cache_dir, list(zip(inputs, formats, strict=True)), progress)
     return funnel
 
@@ -174,9 +192,10 @@ def _write(
     created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     images = written.images
     with staged_directory(out) as stage:
-        posts = progress_bar(written.posts, desc="link images", unit="img", disable=not progress)
-        for post in posts:
-            link_into(images[post.shortcode], cache_dir, stage)
+        if images:  # a text-only build has none
+            posts = written.posts
+            for post in progress_bar(posts, desc="link images", unit="img", disable=not progress):
+                link_into(images[post.shortcode], cache_dir, stage)
         for name, split_posts in written.splits.items():
             write_split(stage / f"{name}.parquet", split_posts, written.labels)
         write_labels(stage, written.labels)
@@ -189,13 +208,19 @@ def _write(
 
 
 def read_all(
-    inputs: Sequence[Path], formats: Sequence[str], csv_columns: dict[str, str], progress: bool
+    inputs: Sequence[Path],
+    formats: Sequence[str],
+    csv_columns: dict[str, str],
+    progress: bool,
+    need_image: bool = True,
 ) -> tuple[list[Post], Counter[str]]:
     """The posts of every input, and the count of rejected records per reason.
 
     Every input is opened before any is read, so a missing one fails the build at once.
     """
-    readers = [read_input(p, fmt, csv_columns) for p, fmt in zip(inputs, formats, strict=True)]
+    readers = [
+        read_input(p, fmt, csv_columns, need_image) for p, fmt in zip(inputs, formats, strict=True)
+    ]
     posts: list[Post] = []
     rejected: Counter[str] = Counter()
     for path, items in zip(inputs, readers, strict=True):

@@ -105,14 +105,16 @@ def keep_languages(posts: Sequence[Post], keep: Collection[str]) -> StepResult:
 
 def choose_labels(
     posts: Sequence[Post],
-    images: Images,
+    images: Images | None,
     top_k: int,
     min_count: int,
     stoplist: frozenset[str],
 ) -> tuple[list[str], Counter[str]]:
     """The label vocabulary and every hashtag's count, over the posts that will be in the
-    dataset: those with a good image (a label only posts without one carry would be empty)."""
-    counts = count_hashtags((p.owner, p.hashtags) for p in posts if image_ok(images, p))
+    dataset: those with a good image (a label only posts without one carry would be empty), or
+    all of them in a text-only build (``images`` None)."""
+    kept = posts if images is None else [p for p in posts if image_ok(images, p)]
+    counts = count_hashtags((p.owner, p.hashtags) for p in kept)
     return select_labels(counts, top_k, min_count, stoplist), counts
 
 

@@ -13,7 +13,7 @@ from runtime.config import get_dotted
 from runtime.errors import UsageError
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "format": ("auto", *FORMATS),
+    "input_format": ("auto", *FORMATS),
     "labels.balance": ("none", "sqrt"),
     "splits.by": SPLIT_BY,
 }

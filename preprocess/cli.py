@@ -17,7 +17,14 @@ from preprocess import export, langid, langid_cli
 from preprocess.build import build_dataset
 from preprocess.choices import CHOICES, NULLABLE_CHOICES
 from preprocess.readers import parse_csv_columns
-from runtime.cli import ConfigFlags, command_parser, required_group, run, subcommand
+from runtime.cli import (
+    ConfigFlags,
+    add_flag,
+    command_parser,
+    required_group,
+    run,
+    subcommand,
+)
 from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
 from runtime.logs import progress_disabled
@@ -54,8 +61,8 @@ def register_build(subparsers: argparse._SubParsersAction) -> None:
         "build",
         help="raw posts to a dataset directory",
         description="Read posts, keep those in the chosen languages with top-K hashtags and a "
-        "good image, write the dataset directory, print the funnel. Defaults come from "
-        "configs/dataset.yaml.",
+        "good image (--text-only: no image needed or fetched), write the dataset directory, "
+        "print the funnel. Defaults come from configs/dataset.yaml.",
         stage="dataset",
     )
     _required_build_flags(parser)
@@ -88,7 +95,14 @@ def _required_build_flags(parser: argparse.ArgumentParser) -> None:
 
 def _input_flags(parser: argparse.ArgumentParser) -> None:
     add = BUILD_FLAGS.add
-    add(parser, "--format", key="format", choices=CHOICES["format"], help="input format")
+    add(
+        parser,
+        "--input-format",
+        key="input_format",
+        choices=CHOICES["input_format"],
+        renamed_from=("--format",),
+        help="input format",
+    )
     add(
         parser,
         "--csv-columns",
@@ -171,6 +185,13 @@ def _dedup_split_image_flags(parser: argparse.ArgumentParser) -> None:
     add = BUILD_FLAGS.add
     add(
         parser,
+        "--text-only",
+        key="text_only",
+        action="store_true",
+        help="captions only: fetch no image, keep posts without one (image columns null)",
+    )
+    add(
+        parser,
         "--near-dup",
         key="dedup.near_dup",
         type=int,
@@ -229,8 +250,13 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
     required.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="the folder to (re)place"
     )
-    required.add_argument(
-        "--format", required=True, metavar="|".join(export.FORMATS), help="what to write"
+    add_flag(
+        required,
+        "--output-format",
+        renamed_from=("--format",),
+        required=True,
+        metavar="|".join(export.FORMATS),
+        help="what to write",
     )
     parser.add_argument(
         "--shard-size",
@@ -246,7 +272,7 @@ def export_command(args: argparse.Namespace) -> int:
     """Write the dataset as webdataset tar shards per split, or as a saved HF dataset."""
     with writing_into(args.out):  # a full or read-only disk mid-export: one line
         counts = export.export_dataset(
-            args.dataset, args.out, args.format, args.shard_size, not progress_disabled(args)
+            args.dataset, args.out, args.output_format, args.shard_size, not progress_disabled(args)
         )
     print(", ".join(f"{split} {n}" for split, n in counts.items()), "->", args.out)
     return 0

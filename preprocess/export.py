@@ -6,8 +6,8 @@
   and the other columns), the key being the post's shortcode. ``labels.txt`` and
   ``export.json`` (shards and sample counts per split) lie beside the shards.
 - ``hf``: a ``datasets.DatasetDict`` written with ``save_to_disk``, read back with
-  ``datasets.load_from_disk``; its splits are named as ``load_dataset`` names the Parquet
-  files (``train``, ``validation``, ``test``).
+  ``datasets.load_from_disk``; its splits keep the dataset's names (``train``, ``val``,
+  ``test``: one name per split everywhere, docs/architecture.md "Names").
 
 Everything is written into a temporary sibling of ``out`` that replaces it only when complete.
 """
@@ -35,8 +35,6 @@ from runtime.progress import progress_bar
 FORMATS = ("webdataset", "hf")
 DEFAULT_SHARD_SIZE = 1000
 EXPORT_MARKER = "export.json"
-HF_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
-"""Our split names -> the names ``datasets.load_dataset`` gives the Parquet files."""
 READ_BATCH = 256
 
 
@@ -59,7 +57,7 @@ def export_dataset(
 def check_export(dataset_dir: Path, out: Path, fmt: str, shard_size: int) -> None:
     """Refuse, before anything is written, what could only fail or destroy something."""
     if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise UsageError(f"--output-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if shard_size < 1:
         raise UsageError(f"--shard-size must be a positive number of samples, got {shard_size}")
     if not dataset_dir.is_dir():
@@ -133,7 +131,8 @@ def _write_webdataset(
 
 
 def webdataset_sample(row: dict[str, Any], labels: Sequence[str]) -> dict[str, Any]:
-    """One Parquet row as a webdataset sample: jpg, txt and json under the shortcode."""
+    """One Parquet row as a webdataset sample: jpg (unless text-only), txt and json under the
+    shortcode."""
     taken_at = row["taken_at"]
     meta = {
         "key": row["shortcode"],
@@ -148,12 +147,14 @@ def webdataset_sample(row: dict[str, Any], labels: Sequence[str]) -> dict[str, A
         "weight": row["weight"],
         "image_sha256": row["image_sha256"],
     }
-    return {
+    sample = {
         "__key__": row["shortcode"],
-        "jpg": row["image"]["bytes"],
         "txt": row["text"],
         "json": json.dumps(meta, ensure_ascii=False).encode("utf-8"),
     }
+    if row["image"] is not None:  # a text-only dataset's samples are txt and json alone
+        sample["jpg"] = row["image"]["bytes"]
+    return sample
 
 
 def _write_hf(dataset_dir: Path, stage: Path, progress: bool) -> dict[str, dict[str, Any]]:
@@ -167,14 +168,11 @@ def _write_hf(dataset_dir: Path, stage: Path, progress: bool) -> dict[str, dict[
         datasets.disable_progress_bars()
     cache = stage / ".cache"
     files = {
-        HF_SPLIT_NAMES[split]: str(path)
+        split: str(path)
         for split, path in zip(SPLITS, _split_files(dataset_dir), strict=True)
         if pq.ParquetFile(path).metadata.num_rows
     }
     dataset = datasets.load_dataset("parquet", data_files=files, cache_dir=str(cache))
     dataset.save_to_disk(str(stage))
     shutil.rmtree(cache)
-    return {
-        name: {"samples": dataset[name].num_rows if name in dataset else 0}
-        for name in HF_SPLIT_NAMES.values()
-    }
+    return {name: {"samples": dataset[name].num_rows if name in dataset else 0} for name in SPLITS}

@@ -13,8 +13,9 @@ Backends (``benchmarks/langid.py`` measures them; docs/benchmarks/langid.md has 
 - ``cascade``: fastText, and lingua only for the texts fastText is unsure about.
 - ``caption`` (default): weighs, for each language of the crawl's prior, the prior, fastText's
   probability and the caption's own words (:mod:`preprocess.word_evidence`) into one log-odds;
-  a caption none of them wins gets the cascade's non-prior language, and a caption with
-  strong words of two languages is ``mixed``. docs/langid.md explains the weights.
+  a caption none of them wins gets the cascade's non-prior language, and a caption with a
+  real share (a quarter or more of its judged letters) in each of two languages is ``mixed``.
+  docs/langid.md explains the weights.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,8 +40,9 @@ if TYPE_CHECKING:  # the backends import their libraries only when chosen
 
 UNDETERMINED = "und"
 MIXED = "mixed"
-"""A caption with strong words of a prior language and of another one ("ich bin so tired of
-this"). Its confidence is always 0.5: the rule counts words, it has no probability."""
+"""A caption with a real share of a prior language and of another one ("ich bin so tired of
+this"), weighed by letters (:func:`mixed_shares`). Its confidence is always 0.5: the rule
+weighs shares, it has no probability."""
 LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 """What every backend returns for a language it names: an ISO 639-1 code."""
 MIN_LETTERS = 3
@@ -65,9 +68,16 @@ texts, so the prior alone would let too much through. Chosen on captions.tsv wit
 above (docs/benchmarks/langid.md); the held-out file was not used."""
 MIXED_WORD_EVIDENCE = 1.0
 """A word this clearly one language or the other (Zipf points) counts towards ``mixed``."""
+MIXED_MIN_SHARE = 0.25
+"""``mixed`` needs at least this share of the clear words' letters in each language."""
 MIXED_MIN_OTHER_WORDS = 2
-"""``mixed`` needs this many clearly foreign words beside at least one clearly own word."""
+"""... and at least this many clearly foreign words: one word is a name or a loan, not a phrase."""
+MIXED_MIN_LETTERS = 2
+"""Shorter words do not count towards ``mixed``: ``U.S.``, ``e-cig`` and ``a`` are not foreign."""
 FASTTEXT_TOP_K = 5
+LINGUA_SAMPLE_CHARS = 300
+"""lingua's time grows with the text; once the prior languages are ruled out it only names
+which other language a caption is in, and the start of a long caption tells that as well."""
 
 CASCADE_SHORT_TEXT_WORDS = 2
 CASCADE_ACCEPT_ENGLISH_SHORT = 0.98
@@ -111,8 +121,10 @@ _LAUGHTER = re.compile(r"\b([hj][aeiou])\1+h?\b", re.IGNORECASE)
 
 
 def clean_for_langid(text: str | None) -> str:
-    """The caption as detection sees it: no hashtags, mentions, URLs, emoji or laughter."""
-    without_markup = _LAUGHTER.sub(" ", strip_for_model(text))
+    """The caption as detection sees it: no hashtags, mentions, URLs, emoji or laughter, and
+    styled letters (``𝓨𝓮𝓮𝓽``, ``ⓢⓜⓘⓛⓔ``, full-width ``ｈｉ``) as the plain letters they are."""
+    plain = unicodedata.normalize("NFKC", text) if text else ""
+    without_markup = _LAUGHTER.sub(" ", strip_for_model(plain))
     return _SPACE.sub(" ", emoji.replace_emoji(without_markup, replace=" ")).strip()
 
 
@@ -317,9 +329,16 @@ def _caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
         notes = [f"text {normalised!r}", "fastText " + _listed(ranked)] if explain else []
         for lang, share in expected:
             votes = word_evidence.word_votes(normalised, lang)
-            if _is_mixed(votes):
+            own, other, other_words = mixed_shares(votes)
+            mixed = _is_mixed(own, other, other_words)
+            if explain:
+                notes.append(
+                    f"{lang} {own:.0%}, other {other:.0%} of the judged letters "
+                    f"({other_words} foreign) -> " + (MIXED if mixed else "not mixed")
+                )
+            if mixed:
                 if explain:
-                    notes.append(f"{lang} and other words: {_listed_votes(votes)} -> {MIXED}")
+                    notes.append(f"[{_listed_votes(votes)}]")
                 return Verdict(MIXED, 0.5, "; ".join(notes))
             terms = _log_odds_terms(share, dict(ranked).get(lang, 0.0), votes)
             log_odds = sum(terms)
@@ -364,10 +383,46 @@ def _weighted(vote: word_evidence.WordVote) -> float:
     return vote.evidence if vote.evidence > 0 else CAPTION_RIVAL_DISCOUNT * vote.evidence
 
 
-def _is_mixed(votes: list[word_evidence.WordVote]) -> bool:
-    own = sum(v.evidence >= MIXED_WORD_EVIDENCE for v in votes)
-    other = sum(v.evidence <= -MIXED_WORD_EVIDENCE and v.rival_zipf > 0 for v in votes)
-    return own >= 1 and other >= MIXED_MIN_OTHER_WORDS
+def _is_mixed(own: float, other: float, other_words: int) -> bool:
+    """Both languages hold a real share: at least :data:`MIXED_MIN_SHARE` of the judged letters
+    are foreign, at most ``1 - MIXED_MIN_SHARE`` (more is simply the other language), and some
+    are clearly own."""
+    return (
+        own > 0
+        and other_words >= MIXED_MIN_OTHER_WORDS
+        and MIXED_MIN_SHARE <= other <= 1 - MIXED_MIN_SHARE
+    )
+
+
+def mixed_shares(votes: list[word_evidence.WordVote]) -> tuple[float, float, int]:
+    """The shares of the judged words' letters that are clearly own and clearly foreign, and
+    the number of foreign words.
+
+    Judged: a word some list knows, or a word of another script. Not judged: words no list
+    knows (names, brands), words shorter than :data:`MIXED_MIN_LETTERS` (``U.S.``, ``e-cig``),
+    tokens with a digit (codes, prices: see :func:`word_evidence.words`), words of letters
+    from several scripts (decoration), and capitalised words that lean foreign (``Sanchez``,
+    ``Boulevard``: a name in an English caption more often than a foreign phrase)."""
+    own = other = judged = 0
+    other_words = 0
+    for vote in votes:
+        letters = len(vote.word)
+        if letters < MIXED_MIN_LETTERS or not vote.script:
+            continue
+        foreign = vote.script != "LATIN" or (
+            vote.evidence <= -MIXED_WORD_EVIDENCE and vote.rival_zipf > 0
+        )
+        if foreign and vote.capitalised and vote.script == "LATIN":
+            continue
+        if foreign:
+            other += letters
+            other_words += 1
+        elif vote.evidence >= MIXED_WORD_EVIDENCE:
+            own += letters
+        elif not (vote.zipf or vote.rival_zipf):
+            continue
+        judged += letters
+    return (own / judged, other / judged, other_words) if judged else (0.0, 0.0, 0)
 
 
 def _best_other(
@@ -380,7 +435,8 @@ def _best_other(
     others = [(lang, p) for lang, p in ranked if lang not in ruled_out]
     if others and others[0][1] >= CASCADE_ACCEPT_OTHER:
         return others[0]
-    fallback = [(lang, p) for lang, p in lingua_rank(text) if lang not in ruled_out]
+    sample = text[:LINGUA_SAMPLE_CHARS]  # the prior is ruled out: only which other language
+    fallback = [(lang, p) for lang, p in lingua_rank(sample) if lang not in ruled_out]
     return next(iter(fallback or others), (UNDETERMINED, 0.0))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from preprocess.langid import BACKENDS, DEFAULT_BACKEND, get_detector, parse_prior
-from runtime.cli import subcommand
+from runtime.cli import add_flag, subcommand
 from runtime.pipes import stop_quietly_on_closed_stdout
 
 BATCH_LINES = 512
@@ -30,8 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ISO 639-1 code, 'und' (too little text to judge) or 'mixed' (code-mixed), after "
         "hashtags, mentions, URLs and emoji are removed.",
     )
-    parser.add_argument(
-        "--backend",
+    add_flag(
+        parser,
+        "--langid-backend",
+        renamed_from=("--backend",),
         default=DEFAULT_BACKEND,
         metavar="NAME",
         help=f"detector: {', '.join(BACKENDS)}",
@@ -55,7 +57,9 @@ def run_langid(
 ) -> int:
     """Stream stdin to stdout in batches; undecodable bytes are replaced, never fatal."""
     prior = None if args.prior is None else parse_prior(args.prior)
-    detector = get_detector(args.backend, prior)  # a bad name is a UsageError: exit 2, one line
+    detector = get_detector(
+        args.langid_backend, prior
+    )  # a bad name is a UsageError: exit 2, one line
     source = sys.stdin.buffer if source is None else source
     sink = sys.stdout if sink is None else sink
     with stop_quietly_on_closed_stdout():

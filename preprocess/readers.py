@@ -57,8 +57,13 @@ def detect_format(path: Path) -> str:
     return "csv" if path.suffix.lower() in (".csv", ".tsv") else "jsonl"
 
 
-def read_input(path: Path, fmt: str, csv_columns: dict[str, str]) -> Iterator[ReadItem]:
-    """Yield every record of one input; ``fmt`` is ``auto`` or one of :data:`FORMATS`."""
+def read_input(
+    path: Path, fmt: str, csv_columns: dict[str, str], need_image: bool = True
+) -> Iterator[ReadItem]:
+    """Yield every record of one input; ``fmt`` is ``auto`` or one of :data:`FORMATS`.
+
+    ``need_image`` False (a text-only build) keeps a record with no image URL or local file,
+    which is otherwise rejected as ``missing_image``, and a CSV needs no image column."""
     if fmt != "auto" and fmt not in FORMATS:
         raise UsageError(f"unknown input format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
     if not path.exists():
@@ -67,10 +72,13 @@ def read_input(path: Path, fmt: str, csv_columns: dict[str, str]) -> Iterator[Re
     if fmt == "instaloader":
         if not path.is_dir():
             raise UsageError(f"instaloader input must be a folder: {path}")
-        return read_instaloader(path)
+        return read_instaloader(path, need_image)
     if path.is_dir():
         raise UsageError(f"{fmt} input must be a file, got a folder: {path}")
-    records = read_csv(path, csv_columns) if fmt == "csv" else read_posts_jsonl(path)
+    if fmt == "csv":
+        records = read_csv(path, csv_columns, need_image)
+    else:
+        records = read_posts_jsonl(path, need_image)
     return _counting_read_errors(records)
 
 
@@ -85,7 +93,7 @@ def _counting_read_errors(records: Iterator[ReadItem]) -> Iterator[ReadItem]:
 # posts.jsonl ---------------------------------------------------------------------------------
 
 
-def read_posts_jsonl(path: Path) -> Iterator[ReadItem]:
+def read_posts_jsonl(path: Path, need_image: bool = True) -> Iterator[ReadItem]:
     """Contract 1 records (:class:`runtime.records.PostRecord`); a field of the wrong type is
     read as missing, so a record without a shortcode or caption is dropped by its reason;
     ``image_path`` is relative to the file's folder."""
@@ -103,6 +111,7 @@ def read_posts_jsonl(path: Path) -> Iterator[ReadItem]:
             image_path=str(path.parent / image_path) if image_path else None,
             owner=record.get("owner"),
             taken_at=record.get("taken_at"),
+            need_image=need_image,
         )
 
 
@@ -113,6 +122,7 @@ def _checked_post(
     image_path: str | None,
     owner: Any,
     taken_at: Any,
+    need_image: bool,
 ) -> ReadItem:
     """A Post when the fields the build needs are there and well typed, else the reason."""
     if not isinstance(shortcode, str) or not shortcode:
@@ -123,7 +133,7 @@ def _checked_post(
         image_path = None
     if not isinstance(image_url, str) or not image_url:
         image_url = None
-    if image_url is None and image_path is None:
+    if need_image and image_url is None and image_path is None:
         return None, "missing_image"
     return Post(
         shortcode=shortcode,
@@ -140,7 +150,7 @@ def _checked_post(
 _LOCAL_IMAGE = re.compile(r"^(.*_UTC)(?:_(\d+))?\.jpg$")
 
 
-def read_instaloader(root: Path) -> Iterator[ReadItem]:
+def read_instaloader(root: Path, need_image: bool = True) -> Iterator[ReadItem]:
     """Posts of an instaloader download: one target folder or a folder of target folders.
 
     The metadata file ``<stamp>_UTC.json.xz`` (or ``.json``) names the post; the caption comes
@@ -154,10 +164,12 @@ def read_instaloader(root: Path) -> Iterator[ReadItem]:
         raise UsageError(f"no instaloader posts (*_UTC.json.xz or *_UTC.json) under {root}")
     images = _local_images(root)
     for meta in metadata:
-        yield _instaloader_post(meta, images)
+        yield _instaloader_post(meta, images, need_image)
 
 
-def _instaloader_post(meta: Path, images: dict[tuple[Path, str], Path]) -> ReadItem:
+def _instaloader_post(
+    meta: Path, images: dict[tuple[Path, str], Path], need_image: bool
+) -> ReadItem:
     stem = meta.name.removesuffix(".xz").removesuffix(".json")
     try:
         raw = lzma.decompress(meta.read_bytes()) if meta.name.endswith(".xz") else meta.read_bytes()
@@ -182,6 +194,7 @@ def _instaloader_post(meta: Path, images: dict[tuple[Path, str], Path]) -> ReadI
         image_path=str(images[meta.parent, stem]) if (meta.parent, stem) in images else None,
         owner=owner.get("username"),
         taken_at=timestamp_to_iso(node.get("taken_at_timestamp")),
+        need_image=need_image,
     )
 
 
@@ -238,15 +251,15 @@ def parse_csv_columns(spec: str) -> dict[str, str]:
     return columns
 
 
-def read_csv(path: Path, columns: dict[str, str]) -> Iterator[ReadItem]:
+def read_csv(path: Path, columns: dict[str, str], need_image: bool = True) -> Iterator[ReadItem]:
     """Rows with a caption column and an image column holding a URL or a path (relative to
     the CSV's folder). Rows without a shortcode column get a stable one from their content.
 
     The header is checked now, when the input is opened, not when its rows are reached: a
     build fails on a CSV without the named columns before it reads any other input."""
     dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
-    _check_csv_header(path, columns, dialect)
-    return _csv_rows(path, columns, dialect)
+    _check_csv_header(path, columns, dialect, need_image)
+    return _csv_rows(path, columns, dialect, need_image)
 
 
 def _open_csv(path: Path) -> TextIO:
@@ -255,7 +268,7 @@ def _open_csv(path: Path) -> TextIO:
     return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
-def _check_csv_header(path: Path, columns: dict[str, str], dialect: str) -> None:
+def _check_csv_header(path: Path, columns: dict[str, str], dialect: str, need_image: bool) -> None:
     try:
         with _open_csv(path) as handle:
             header = next(csv.reader(handle, dialect=dialect), [])
@@ -266,8 +279,8 @@ def _check_csv_header(path: Path, columns: dict[str, str], dialect: str) -> None
     if not header:
         raise UsageError(f"{path}: empty CSV file (no header row)")
     if header[0].lstrip().startswith(("{", "[")):
-        raise UsageError(f"{path} holds JSON, not CSV: read it with --format jsonl (or auto)")
-    for role in ("caption", "image"):
+        raise UsageError(f"{path} holds JSON, not CSV: read it with --input-format jsonl (or auto)")
+    for role in ("caption", "image") if need_image else ("caption",):
         if columns.get(role) not in header:
             raise UsageError(
                 f"{path}: no {role} column {columns.get(role)!r} (columns: "
@@ -275,7 +288,9 @@ def _check_csv_header(path: Path, columns: dict[str, str], dialect: str) -> None
             )
 
 
-def _csv_rows(path: Path, columns: dict[str, str], dialect: str) -> Iterator[ReadItem]:
+def _csv_rows(
+    path: Path, columns: dict[str, str], dialect: str, need_image: bool
+) -> Iterator[ReadItem]:
     """Each row as a post or a reason; a row the csv module cannot parse (a field over its
     size limit) is ``bad_csv`` and the rows after it are still read."""
     with _open_csv(path) as handle:
@@ -288,14 +303,16 @@ def _csv_rows(path: Path, columns: dict[str, str], dialect: str) -> Iterator[Rea
             except csv.Error:
                 yield None, "bad_csv"
                 continue
-            yield _csv_post(row, columns, path)
+            yield _csv_post(row, columns, path, need_image)
 
 
-def _csv_post(row: dict[str, str | None], columns: dict[str, str], path: Path) -> ReadItem:
+def _csv_post(
+    row: dict[str, str | None], columns: dict[str, str], path: Path, need_image: bool
+) -> ReadItem:
     values = {role: row.get(column) or "" for role, column in columns.items()}
     if any(_has_undecodable_bytes(value) for value in row.values() if isinstance(value, str)):
         return None, "bad_utf8"
-    image = values["image"].strip()
+    image = values.get("image", "").strip()
     is_url = image.startswith(URL_PREFIXES)
     digest = hashlib.sha1(f"{values['caption']}\0{image}".encode()).hexdigest()[:16]
     return _checked_post(
@@ -305,6 +322,7 @@ def _csv_post(row: dict[str, str | None], columns: dict[str, str], path: Path) -
         image_path=str(path.parent / image) if image and not is_url else None,
         owner=values.get("owner"),
         taken_at=values.get("taken_at"),
+        need_image=need_image,
     )
 
 

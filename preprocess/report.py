@@ -45,7 +45,7 @@ class Sample:
     shortcode: str
     text: str
     labels: list[str]
-    image: Path
+    image: Path | None  # None in a text-only dataset
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,12 @@ class Section:
 def write_report(path: Path, data: ReportData) -> None:
     sections = [section for build in SECTIONS if (section := build(data)) is not None]
     splits = ", ".join(f"{name} {n:,}" for name, n in data.stats["splits"].items())
-    html = _PAGE.render(created_at=data.created_at, splits=splits, sections=sections)
+    html = _PAGE.render(
+        created_at=data.created_at,
+        splits=splits,
+        sections=sections,
+        text_only=data.stats.get("text_only", False),
+    )
     atomic_write_text(path, html, FILE_MODE)
 
 
@@ -89,7 +94,12 @@ def gallery_of(
     for name, posts in splits.items():
         step = max(1, len(posts) // GALLERY_PER_SPLIT)
         gallery[name] = [
-            Sample(p.shortcode, p.text, [labels[i] for i in p.labels], dataset_dir / p.image)
+            Sample(
+                p.shortcode,
+                p.text,
+                [labels[i] for i in p.labels],
+                dataset_dir / p.image if p.image else None,
+            )
             for p in posts[::step][:GALLERY_PER_SPLIT]
         ]
     return gallery
@@ -121,7 +131,7 @@ def funnel_section(data: ReportData) -> Section:
 
 def gallery_section(data: ReportData) -> Section:
     gallery = {
-        split: [(sample, thumbnail_uri(sample.image)) for sample in samples]
+        split: [(sample, sample.image and thumbnail_uri(sample.image)) for sample in samples]
         for split, samples in data.gallery.items()
     }
     return _section(
@@ -303,6 +313,9 @@ _PAGE = _ENV.from_string(
 </style></head><body>
 <h1>Dataset report</h1>
 <p>Created {{ created_at }}; posts per split: {{ splits }}.</p>
+{% if text_only %}<p><strong>Text-only dataset</strong> (built with --text-only): no image was
+fetched, so there is no image stage, no image dedup and no "image ok" drop; the posts have no
+picture and train with --modality text.</p>{% endif %}
 <nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}</nav>
 {% for s in sections %}
 <section id="{{ s.anchor }}">
@@ -336,7 +349,8 @@ _GALLERY = _ENV.from_string(
 <h3>{{ split }} ({{ samples | length }} of {{ splits[split] }} posts)</h3>
 <div class="gallery">
 {% for sample, uri in samples %}
-<figure class="post"><img class="thumb" src="{{ uri }}" alt="image of post {{ sample.shortcode }}">
+<figure class="post">{% if uri %}
+<img class="thumb" src="{{ uri }}" alt="image of post {{ sample.shortcode }}">{% endif %}
 <figcaption><p>{{ sample.text | truncate(160) }}</p>
 <p>{% for label in sample.labels %}<span class="tag">#{{ label }}</span>{% endfor %}</p>
 <p class="code">{{ sample.shortcode }}</p></figcaption></figure>

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,6 +42,14 @@ WORDFREQ_CODES = {"tl": "fil", "no": "nb", "hr": "sh", "sr": "sh", "bs": "sh"}
 """Detector codes whose wordfreq list has another name."""
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+"""Letters and digits together, so a product code, price or size (``L45xW33``, ``170kr``,
+``4Matic``) is one token and can be left out whole instead of leaving ``kr`` or ``xW``."""
+_DIGIT = re.compile(r"\d")
+LATIN_END = "\u024f"
+"""Letters up to here (ASCII to Latin Extended-B) are Latin without a Unicode name look-up."""
+ONE_WRITING_SYSTEM = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}
+"""Scripts written together in one word: Japanese mixes kanji (CJK) and kana in a word."""
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
@@ -56,6 +65,10 @@ class WordVote:
     rival_zipf: float
     evidence: float
     """Positive: the word speaks for the scored language; negative: for ``rival``."""
+    capitalised: bool = False
+    """Written with a capital and then lower case (``Sanchez``, ``Boulevard``): maybe a name."""
+    script: str = "LATIN"
+    """The word's script (:func:`script`): the lists score Latin-script words only."""
 
 
 def normalise(text: str, lang: str = "en") -> str:
@@ -70,24 +83,44 @@ def normalise(text: str, lang: str = "en") -> str:
 
 
 def words(text: str) -> list[str]:
-    """The lower-case words of a normalised caption."""
-    return [word.lower() for word in _WORD.findall(text)]
+    """The lower-case words of a normalised caption, tokens with a digit left out."""
+    return [word.lower() for word in _cased_words(text)]
+
+
+def _cased_words(text: str) -> list[str]:
+    return [token for token in _TOKEN.findall(text) if not _DIGIT.search(token)]
 
 
 def word_votes(text: str, lang: str) -> list[WordVote]:
     """Each word of ``text`` scored for ``lang`` against its most frequent rival language."""
     own = _zipf_table(_wordfreq_code(lang))
     rivals = _rival_table(_wordfreq_code(lang))
-    return [_vote(word, own.get(word, 0.0), *rivals.get(word, _UNKNOWN)) for word in words(text)]
+    votes = []
+    for cased in _cased_words(text):
+        word = cased.lower()
+        votes.append(_vote(cased, own.get(word, 0.0), *rivals.get(word, _UNKNOWN)))
+    return votes
 
 
-def _vote(word: str, zipf: float, rival: str, rival_zipf: float) -> WordVote:
+def _vote(cased: str, zipf: float, rival: str, rival_zipf: float) -> WordVote:
     if not zipf and not rival_zipf:  # a name, a brand, a word of an unlisted language
         evidence = 0.0
     else:
         evidence = zipf - max(rival_zipf, LIST_FLOOR_ZIPF)
         evidence = max(-MAX_WORD_EVIDENCE, min(MAX_WORD_EVIDENCE, evidence))
-    return WordVote(word, zipf, rival, rival_zipf, evidence)
+    capitalised = cased[0].isupper() and not cased.isupper()
+    return WordVote(cased.lower(), zipf, rival, rival_zipf, evidence, capitalised, script(cased))
+
+
+def script(word: str) -> str:
+    """``LATIN``, another script's name (``CYRILLIC``, ``ARABIC``, ``CJK``, ``HANGUL``...),
+    or ``""`` for a word of letters from several scripts: decoration (``Bʅυʂԋ``), not a
+    language."""
+    if max(word) <= LATIN_END:  # ASCII to Latin Extended-B: most words, decided at C speed
+        return "LATIN"
+    names = (unicodedata.name(c, "?").split()[0] for c in word if c.isalpha())
+    scripts = {ONE_WRITING_SYSTEM.get(name, name) for name in names}
+    return scripts.pop() if len(scripts) == 1 else ""
 
 
 def _wordfreq_code(lang: str) -> str:

@@ -8,7 +8,9 @@ names (``Sequence(ClassLabel)``) and a decoded ``Image`` with no code of ours. T
 column is ``datasets``' Image struct with the JPEG bytes embedded, because ``datasets`` opens a
 path-only image relative to the working directory, not to the Parquet file: with the bytes
 inside, a split file works wherever it is copied. ``path`` stays the image's path relative to
-the dataset directory (``images/<sha[:2]>/<sha>.jpg``), which our own readers use.
+the dataset directory (``images/<sha[:2]>/<sha>.jpg``), which our own readers use. A text-only
+dataset has the same columns with ``image`` and ``image_sha256`` null (``datasets`` gives None),
+so every reader handles both kinds; ``manifest.json`` says which one it is (``text_only``).
 
 Nothing written here records an absolute path: a dataset folder can be moved or copied.
 """
@@ -111,14 +113,21 @@ def _columns(posts: Sequence[Post], root: Path) -> dict[str, list[Any]]:
         "text": [p.text for p in posts],
         "hashtags": [p.hashtags for p in posts],
         "labels": [p.labels for p in posts],
-        "image": [{"bytes": (root / p.image).read_bytes(), "path": p.image} for p in posts],
-        "image_sha256": [p.image_sha256 for p in posts],
+        "image": [_image(p.image, root) for p in posts],
+        "image_sha256": [p.image_sha256 or None for p in posts],
         "lang": [p.lang for p in posts],
         "lang_confidence": [p.lang_confidence for p in posts],
         "owner": [p.owner for p in posts],
         "taken_at": [parse_timestamp(p.taken_at) for p in posts],
         "weight": [p.weight for p in posts],
     }
+
+
+def _image(path: str, root: Path) -> dict[str, Any] | None:
+    """The Image struct of a post's JPEG; null for a post of a text-only dataset."""
+    if not path:
+        return None
+    return {"bytes": (root / path).read_bytes(), "path": path}
 
 
 def parse_timestamp(value: str | None) -> dt.datetime | None:
@@ -168,6 +177,7 @@ def write_manifest(
             "counts": {stage["stage"]: stage["posts"] for stage in stats["funnel"]},
             "splits": stats["splits"],
             "num_labels": len(stats["label_frequency"]),
+            "text_only": stats["text_only"],
         },
         FILE_MODE,
     )

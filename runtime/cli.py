@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -127,9 +128,17 @@ class ConfigFlags:
         self._defaults = default_config(stage)
 
     def add(
-        self, parser: Any, *names: str, key: str | tuple[str, ...], help: str, **kwargs: Any
+        self,
+        parser: Any,
+        *names: str,
+        key: str | tuple[str, ...],
+        help: str,
+        renamed_from: Sequence[str] = (),
+        **kwargs: Any,
     ) -> argparse.Action:
-        action = parser.add_argument(*names, default=None, help=help, **kwargs)
+        action = add_flag(
+            parser, *names, renamed_from=renamed_from, default=None, help=help, **kwargs
+        )
         self.keys[action.dest] = key
         keys = (key,) if isinstance(key, str) else key
         shown = _shown(self.default(keys[0])).replace("%", "%%")
@@ -147,6 +156,47 @@ class ConfigFlags:
     def settings(self, args: argparse.Namespace, model: type[S]) -> S:
         """The command's settings, validated once (the first bad key: one line, exit 2)."""
         return validate(model, self.resolve(args))
+
+
+def add_flag(
+    parser: Any, *names: str, renamed_from: Sequence[str] = (), **kwargs: Any
+) -> argparse.Action:
+    """``parser.add_argument(*names, **kwargs)``, also answering to the old spellings in
+    ``renamed_from`` for one release (docs/architecture.md, "Names").
+
+    An old spelling parses exactly as the new one (same action, so ``required`` and the value
+    checks hold whichever is used), prints a one-line note on stderr, and shows nowhere:
+    not in ``--help``, the usage line or error messages, which name only the new flag.
+    """
+    action = parser.add_argument(*names, *renamed_from, **kwargs)
+    if renamed_from:
+        for old in renamed_from:
+            action.option_strings.remove(old)  # still parsed: the parser maps it to `action`
+        action.__class__ = _noting_renamed(type(action))
+    return action
+
+
+def _noting_renamed(kind: type[argparse.Action]) -> type[argparse.Action]:
+    """``kind``, saying on stderr when it was reached through a hidden old spelling."""
+
+    class Renamed(kind):  # type: ignore[valid-type,misc]
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            namespace: argparse.Namespace,
+            values: Any,
+            option_string: str | None = None,
+        ) -> None:
+            if option_string is not None and option_string not in self.option_strings:
+                new = self.option_strings[-1]
+                print(
+                    f"{parser.prog}: note: {option_string} is renamed {new}; "
+                    f"the old name goes in the next release",
+                    file=sys.stderr,
+                )
+            super().__call__(parser, namespace, values, option_string)
+
+    return Renamed
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.resources
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,15 @@ import yaml
 
 from runtime.errors import UsageError
 from runtime.files import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+RENAMED_KEYS: dict[str, dict[str, str]] = {
+    "dataset": {"format": "input_format"},
+    "serve": {"backend": "engine"},
+}
+"""Per stage, old top-level key -> new key: still read, with a warning, for one release
+(docs/architecture.md, "Names")."""
 
 
 def default_config(stage: str) -> dict[str, Any]:
@@ -47,16 +57,35 @@ def resolve_config(stage: str, args: argparse.Namespace, flag_keys: FlagKeys) ->
     """
     config = default_config(stage)
     if getattr(args, "config", None):
-        loaded = _read_config_file(Path(args.config))
+        loaded = renamed_keys(stage, _read_config_file(Path(args.config)))
         _check_known(config, loaded, f"config {args.config}")
         _merge(config, loaded)
     for key, raw in _overrides(args):
+        (key,) = renamed_keys(stage, {key: None})
         _check_known(config, {key.split(".")[0]: None}, "--set")
         _set_dotted(config, key, yaml.safe_load(raw))
     for dest, keys in _given_flags(args, flag_keys):
         for key in keys:
             _set_dotted(config, key, getattr(args, dest))
     return config
+
+
+def renamed_keys(stage: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with the stage's old top-level key names (:data:`RENAMED_KEYS`) replaced by
+    the new ones, warning once for each."""
+    renames = RENAMED_KEYS.get(stage, {})
+    result = {}
+    for key, value in given.items():
+        top, dot, rest = str(key).partition(".")
+        if top in renames:
+            log.warning(
+                "config key %s is renamed %s; the old name goes in the next release",
+                top,
+                renames[top],
+            )
+            key = renames[top] + dot + rest
+        result[key] = value
+    return result
 
 
 def explicit_keys(args: argparse.Namespace, flag_keys: FlagKeys) -> set[str]:

@@ -72,12 +72,19 @@ def background(*command: str, ready_url: str, stop: int = signal.SIGTERM) -> Ite
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,  # --help shows the sizes' defaults
+    )
     parser.add_argument("--out", default="demo-output", help="folder for every artifact")
     parser.add_argument("--posts", type=int, default=3000, help="posts to crawl")
     parser.add_argument("--tags", type=int, default=12, help="demo tags to crawl")
     parser.add_argument("--fresh", action="store_true", help="delete --out (an earlier demo) first")
-    parser.add_argument("--train-config", default=REPO / "configs" / "train_small.yaml")
+    parser.add_argument(
+        "--train-config",
+        default=REPO / "configs" / "train_small.yaml",
+        help="hashtag-train --config file",
+    )
     parser.add_argument(
         "--train-set",
         action="append",
@@ -154,7 +161,7 @@ def main() -> int:
             *train_overrides,
         )
 
-        banner("4/5 evaluate on the test split against the popularity baseline")
+        banner("4/5 evaluate on the test split against the popularity and tfidf baselines")
         run(
             "hashtag-evaluate",
             "--checkpoint",
@@ -163,6 +170,8 @@ def main() -> int:
             str(dataset_dir),
             "--split",
             "test",
+            "--baselines",
+            "tfidf",
         )
 
         banner("5/5 serve the checkpoint and ask it")

@@ -12,13 +12,13 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import uvicorn
 
 from runtime.checkpoints import check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
-from runtime.config import resolve_config
+from runtime.config import renamed_keys, resolve_config
 from runtime.errors import PipelineError, UsageError
 from runtime.settings import choices, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
@@ -59,7 +59,12 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     )
     add(parser, "--host", key="host", help="interface to bind")
     add(parser, "--port", key="port", type=int, help="TCP port")
-    add(parser, "--device", key="device", help="torch device for the model")
+    add(
+        parser,
+        "--device",
+        key="device",
+        help="torch device for the model (auto: cuda when visible)",
+    )
 
 
 def _fetching_flags(parser: argparse.ArgumentParser) -> None:
@@ -129,9 +134,10 @@ def _inference_flags(engine: argparse._ArgumentGroup) -> None:
     add = FLAGS.add
     add(
         engine,
-        "--backend",
-        key="backend",
-        choices=choices(ServeSettings, "backend"),
+        "--engine",
+        key="engine",
+        choices=choices(ServeSettings, "engine"),
+        renamed_from=("--backend",),
         help="inference engine (auto: ONNX Runtime on CPU, PyTorch otherwise)",
     )
     add(
@@ -166,12 +172,26 @@ def _inference_flags(engine: argparse._ArgumentGroup) -> None:
     )
 
 
+def _current_names(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with the renamed ``HASHTAG_SERVE_<KEY>`` variables (``BACKEND``, now
+    ``ENGINE``: runtime.config.RENAMED_KEYS) under their new names, for one release."""
+    ours = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX)
+    }
+    return {
+        f"{ENV_PREFIX}{key.upper()}": value for key, value in renamed_keys("serve", ours).items()
+    }
+
+
 def resolve_settings(
     args: argparse.Namespace, environ: dict[str, str] | None = None
 ) -> ServeSettings:
     """Merge the config files, the environment and the flags (see the module docstring)."""
     values = resolve_config("serve", args, flag_keys={})  # flags come after the environment
-    values.update(env_values(ServeSettings, ENV_PREFIX, os.environ if environ is None else environ))
+    environ = _current_names(os.environ if environ is None else environ)
+    values.update(env_values(ServeSettings, ENV_PREFIX, environ))
     values.update(
         {
             key: getattr(args, dest)

@@ -3,7 +3,7 @@
 What is applied, and why (figures in docs/benchmarks/serve.md):
 - ONNX Runtime (the default on CPU, serve/onnx_backend.py): the model exported in memory at
   start; about twice as fast as eager PyTorch at batch 1, logits within about 1e-6. A model it
-  cannot export falls back to PyTorch with a warning (unless ``backend`` insists on it). The
+  cannot export falls back to PyTorch with a warning (unless ``engine`` insists on it). The
   remaining items tune that PyTorch path;
 - thread settings: one intra-op thread per core and a single inter-op thread, because the
   micro-batcher already runs exactly one model call at a time;
@@ -94,14 +94,14 @@ def tuning_for(settings: ServeSettings) -> Tuning:
     quantize = settings.quantize and settings.device == "cpu"
     bf16_images = resolve_bf16(settings.bf16_images, settings.device)
     torch_only = [name for name, on in (("quantize", quantize), ("bf16_images", bf16_images)) if on]
-    if settings.backend == "onnxruntime":
+    if settings.engine == "onnxruntime":
         if settings.device != "cpu":
-            raise UsageError("backend onnxruntime runs on the CPU only; use device cpu")
+            raise UsageError("engine onnxruntime runs on the CPU only; use device cpu")
         if torch_only:
             verb = "apply" if len(torch_only) > 1 else "applies"
-            raise UsageError(f"{' and '.join(torch_only)} {verb} to backend torch only")
-    onnxruntime = settings.backend == "onnxruntime" or (
-        settings.backend == "auto" and settings.device == "cpu" and not torch_only
+            raise UsageError(f"{' and '.join(torch_only)} {verb} to engine torch only")
+    onnxruntime = settings.engine == "onnxruntime" or (
+        settings.engine == "auto" and settings.device == "cpu" and not torch_only
     )
     return Tuning(
         quantize=quantize,
@@ -114,19 +114,19 @@ def tuning_for(settings: ServeSettings) -> Tuning:
 def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
     """Load the checkpoint and apply :func:`tuning_for`; return the predictor and the tuning used.
 
-    With backend ``auto``, a model ONNX Runtime cannot take is served by PyTorch instead, with a
+    With engine ``auto``, a model ONNX Runtime cannot take is served by PyTorch instead, with a
     warning saying why; with ``onnxruntime`` asked for explicitly, that is an error.
     """
     tuning = tuning_for(settings)  # settings errors first, before seconds of loading
     predictor = Predictor.load(settings.checkpoint, settings.device)
-    log.info("model loaded; tuning it (%s backend)", settings.backend)
+    log.info("model loaded; tuning it (%s engine)", settings.engine)
     try:
         return tuned_predictor(predictor, tuning), tuning
     except OnnxUnavailable as exc:
-        if settings.backend == "onnxruntime":
-            raise PipelineError(f"backend onnxruntime: {exc}") from None
+        if settings.engine == "onnxruntime":
+            raise PipelineError(f"engine onnxruntime: {exc}") from None
         log.warning("serving with PyTorch: %s", exc)
-    tuning = tuning_for(settings.model_copy(update={"backend": "torch"}))
+    tuning = tuning_for(settings.model_copy(update={"engine": "torch"}))
     return tuned_predictor(predictor, tuning), tuning
 
 

@@ -27,6 +27,7 @@ ORIGINAL_N_LABEL = 10
 SCHEMA_MAX_SEQ_LEN = 4096
 SCHEMA_MAX_LABELS = 100_000
 MAX_URL_CHARS = 2048
+IMAGE_IGNORED = "the image was ignored: this model predicts from captions only (modality text)"
 
 
 def default_n_label(predictor: Predictor) -> int:
@@ -135,6 +136,11 @@ class PredictionService:
         self._check_limits(caption, n_label)
         max_seq_len, notes = self._seq_len(max_seq_len)
         image = await self.fetcher.load(source)
+        # A text model (e.g. trained on a --text-only dataset) cannot use a picture: the answer
+        # says it was ignored rather than refusing a usable caption. It is still fetched, so a
+        # broken image reference is the same error whatever model serves it.
+        ignored = self.predictor.modality == "text" and image is not None
+        image = None if ignored else image
         # The predictor turns the caption into model text itself; this copy only tells whether
         # anything is left of it.
         model_text = self.predictor.model_text(caption) or None
@@ -143,6 +149,8 @@ class PredictionService:
         started = time.perf_counter()
         hashtags = await self.batcher.predict(caption, image, top_k, max_seq_len)
         latency_ms = (time.perf_counter() - started) * 1000.0
+        if ignored:
+            notes = (*notes, IMAGE_IGNORED)
         return Outcome(
             caption, image, hashtags, self.predictor.name, latency_ms, max_seq_len, notes
         )

@@ -36,7 +36,7 @@ class ServeSettings(Settings):
     max_text_chars: Count
     max_batch_size: Count
     max_wait_ms: float = Field(ge=0)
-    backend: Literal["auto", "onnxruntime", "torch"]
+    engine: Literal["auto", "onnxruntime", "torch"]
     num_threads: int = Field(ge=0)
     quantize: bool
     channels_last: bool
@@ -50,3 +50,14 @@ class ServeSettings(Settings):
         if isinstance(value, bool):
             return "on" if value else "off"
         return value
+
+    @field_validator("device")
+    @classmethod
+    def _resolve_auto(cls, value: str) -> str:
+        """``device: auto``, as in training: the GPU when one is visible, else the CPU. Resolved
+        once, so every reader sees a real torch device."""
+        if value != "auto":
+            return value
+        import torch  # here, not at the top: settings are checked before the model stack loads
+
+        return "cuda" if torch.cuda.is_available() else "cpu"

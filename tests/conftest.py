@@ -129,12 +129,14 @@ def make_tiny_dataset(
     n_labels: int = 4,
     image_size: int = 32,
     seed: int = 0,
+    text_only: bool = False,
 ) -> Path:
     """Write train/val/test parquet, labels.txt and images/ with label-dependent words and colours.
 
     Each post has one or two labels (label 0 most frequent, as labels.txt orders them); its caption
     holds the word ``wordJ`` of each label J among filler words, and its image is the mean colour
     of its labels plus noise. Hashtags include the label names and one non-label tag.
+    ``text_only``: no images, ``image`` null, and the manifest says so (``--text-only`` builds).
     """
     root = Path(dataset_dir)
     (root / "images").mkdir(parents=True, exist_ok=True)
@@ -147,7 +149,8 @@ def make_tiny_dataset(
         labels = sorted(rng.choice(n_labels, size=count, replace=False, p=popularity).tolist())
         words = [f"word{j}" for j in labels] + rng.choice(FILLER, size=3).tolist()
         rng.shuffle(words)
-        sha, relative = _write_image(root, _image_pixels(labels, image_size, rng))
+        pixels = _image_pixels(labels, image_size, rng)
+        sha, relative = (None, None) if text_only else _write_image(root, pixels)
         rows.append(
             {
                 "shortcode": f"P{seed}x{number:05d}",
@@ -169,7 +172,8 @@ def make_tiny_dataset(
         write_split(root, split, rows[start:end])
         start = end
     (root / "labels.txt").write_text("".join(f"{label_name(j)}\n" for j in range(n_labels)))
-    (root / "manifest.json").write_text(json.dumps({"schema_version": 1, "fixture": True}))
+    manifest = {"schema_version": 1, "fixture": True, "text_only": text_only}
+    (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from runtime.checkpoints import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import explicit_keys
+from runtime.dataset_manifest import check_modality
 from runtime.errors import UsageError
 from runtime.label_file import read_labels
 from runtime.logs import progress_disabled
@@ -225,6 +226,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume:
         config = _resumed_config(config, args)
     check_train_config(config)
+    check_modality(args.dataset, config["modality"], "this run")
     if config["feature_cache"]:
         check_output_dir(config["feature_cache"], "--feature-cache")
     from train.loop import train  # torch and transformers load only once the flags are valid

@@ -13,6 +13,7 @@ from runtime.checkpoints import MODALITIES
 from runtime.config import check_types, default_config
 from runtime.errors import UsageError
 
+TEXT_BASELINES = ("tfidf",)  # fit from the train split's text alone (train.baselines)
 CHOICES: dict[str, tuple[str, ...]] = {
     "modality": MODALITIES,
     "text_init": ("pretrained", "random"),
@@ -75,6 +76,9 @@ def check_train_config(config: dict[str, Any]) -> None:
     if not isinstance(config["random_text"], dict):
         raise UsageError(f"random_text must be a mapping, got {config['random_text']!r}")
     check_types(config["random_text"], default_config("train")["random_text"], "random_text.")
+    baselines = config["baselines"]
+    ok = isinstance(baselines, list) and all(b in TEXT_BASELINES for b in baselines)
+    _require("baselines", baselines, ok, f"a list of {', '.join(TEXT_BASELINES)} (or [])")
 
 
 def _require(key: str, value: Any, ok: bool, what: str) -> None:

@@ -46,6 +46,8 @@ def load_split(dataset_dir: Path, split: str, labels: list[str]) -> pd.DataFrame
     if missing:
         raise UsageError(f"{path} lacks columns {', '.join(missing)}")
     _check_labels_agree(frame, labels, path)
+    # A column with no value at all (a text-only dataset) comes back as NaN: make it None.
+    frame["image"] = frame["image"].astype(object).where(frame["image"].notna(), None)
     return frame.reset_index(drop=True)
 
 

@@ -3,13 +3,16 @@
 The model is scored through :class:`Predictor` on the raw images, exactly as serving sees posts.
 The decision threshold for micro/macro F1 is tuned on val and applied to the evaluated split, for
 the model and every baseline alike. Baselines: ``popularity`` (always: the train split's most
-frequent labels for every post), ``text`` / ``image`` (the same model with the other input set to
-its neutral value) or ``NAME=CHECKPOINT_DIR`` (another model, e.g. one trained with --modality).
+frequent labels for every post), ``tfidf`` (TF-IDF n-grams + one-vs-rest logistic regression fit
+on the train split's text, :mod:`train.baselines`; on by default), ``text`` / ``image`` (the same
+model with the other input set to its neutral value) or ``NAME=CHECKPOINT_DIR`` (another model,
+e.g. one trained with --modality).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,13 @@ import pandas as pd
 from PIL import Image
 
 from runtime import image_prep
+from runtime.dataset_manifest import check_modality
 from runtime.errors import UsageError
 from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
+from train.baselines import fit_tfidf
 from train.checkpoint import read_config, read_metrics, write_metrics
+from train.config_check import TEXT_BASELINES
 from train.data import load_dataset, multi_hot, post_inputs
 from train.metrics import KS, all_metrics, popularity_scores, tune_threshold
 from train.predictor import Predictor
@@ -37,12 +43,39 @@ TABLE_METRICS = (
 Scores = tuple[np.ndarray, np.ndarray]  # (probabilities, targets) of one split
 
 
-def metrics_report(probs: dict[str, Scores], train_targets: np.ndarray) -> dict[str, Any]:
-    """Model and popularity metrics on each split in ``probs``, thresholds tuned on ``val``."""
+def metrics_report(
+    probs: dict[str, Scores],
+    train_targets: np.ndarray,
+    baselines: dict[str, dict[str, Scores]] | None = None,
+) -> dict[str, Any]:
+    """Model, popularity and ``baselines`` (name -> split -> scores, e.g. from
+    :func:`text_baseline_probs`) metrics on each split in ``probs``, thresholds tuned on
+    ``val``."""
     report: dict[str, Any] = _scored_splits(probs)
     targets = {split: split_targets for split, (_, split_targets) in probs.items()}
     report["baselines"] = {"popularity": _popularity_metrics(train_targets, targets)}
+    for name, baseline_probs in (baselines or {}).items():
+        report["baselines"][name] = _scored_splits(baseline_probs)
     return report
+
+
+def text_baseline_probs(
+    names: Sequence[str],
+    frames: dict[str, pd.DataFrame],
+    num_labels: int,
+    splits: Sequence[str],
+) -> dict[str, dict[str, Scores]]:
+    """Each of ``names`` (:data:`~train.config_check.TEXT_BASELINES`) fit on the train frame's
+    model text and scored on ``splits``: what ``hashtag-train`` shows beside popularity."""
+    targets = {s: multi_hot(frames[s]["labels"].tolist(), num_labels).numpy() for s in frames}
+    texts = {s: frames[s]["text"].fillna("").tolist() for s in frames}
+    result = {}
+    for name in names:
+        if name not in TEXT_BASELINES:
+            raise UsageError(f"unknown baseline {name!r}: choose from {', '.join(TEXT_BASELINES)}")
+        model = fit_tfidf(texts["train"], targets["train"])
+        result[name] = {s: (model.scores(texts[s]), targets[s]) for s in splits}
+    return result
 
 
 def _popularity_metrics(
@@ -71,6 +104,8 @@ def evaluate(
     """Metrics of the model and its baselines on ``split``; merged into metrics.json, and drawn
     in a report.html at ``report`` when given."""
     dataset_dir = dataset_dir or _trained_on(checkpoint_dir)
+    modality = read_config(checkpoint_dir)["model"]["modality"]
+    check_modality(dataset_dir, modality, f"the checkpoint {checkpoint_dir}")
     splits = tuple(dict.fromkeys(("train", "val", split)))
     labels, frames = load_dataset(dataset_dir, splits)
     predictor = Predictor.load(checkpoint_dir)
@@ -88,7 +123,8 @@ def evaluate(
         }
 
     # a bad baseline spec fails before minutes of scoring, not after
-    extra_scorers = [_baseline_scorer(spec, predictor) for spec in baselines]
+    texts, labels_of = frames["train"]["text"].fillna("").tolist(), targets["train"]
+    extra_scorers = [_baseline_scorer(spec, predictor, texts, labels_of) for spec in baselines]
     model_probs = probs_of(predictor.scores, "model")
     columns = {predictor.name: _scored_splits(model_probs)[split]}
     popularity = _popularity_metrics(targets["train"], {s: targets[s] for s in ("val", split)})
@@ -100,7 +136,8 @@ def evaluate(
     if report is not None:
         scores = SplitScores(split, frames[split], dataset_dir, *model_probs[split], labels)
         history = read_history(checkpoint_dir)
-        write_report(report, predictor.name, scores, columns[predictor.name], history)
+        others = {name: values for name, values in columns.items() if name != predictor.name}
+        write_report(report, predictor.name, scores, columns[predictor.name], history, others)
         print(f"report: {report}")
     return columns
 
@@ -118,7 +155,9 @@ def _trained_on(checkpoint_dir: Path) -> Path:
     return dataset
 
 
-def _baseline_scorer(spec: str, predictor: Predictor) -> tuple[str, Callable]:
+def _baseline_scorer(
+    spec: str, predictor: Predictor, train_texts: list[str], train_targets: np.ndarray
+) -> tuple[str, Callable]:
     name, _, path = spec.partition("=")
     if path:
         other = Predictor.load(path)
@@ -131,9 +170,12 @@ def _baseline_scorer(spec: str, predictor: Predictor) -> tuple[str, Callable]:
         return name, lambda texts, images: predictor.scores(texts, [None] * len(texts))
     if name == "image":
         return name, lambda texts, images: predictor.scores([None] * len(images), images)
+    if name == "tfidf":  # fit once, when first scored (after every spec is checked)
+        fitted = functools.cache(lambda: fit_tfidf(train_texts, train_targets))
+        return name, lambda texts, images: fitted().scores(texts)
     if name == "popularity":
-        raise UsageError("popularity is always shown; list only text, image or NAME=DIR")
-    raise UsageError(f"unknown baseline {spec!r}: use text, image or NAME=CHECKPOINT_DIR")
+        raise UsageError("popularity is always shown; list only tfidf, text, image or NAME=DIR")
+    raise UsageError(f"unknown baseline {spec!r}: use tfidf, text, image or NAME=CHECKPOINT_DIR")
 
 
 def _score_frame(

@@ -49,7 +49,7 @@ from train.encoders import (
     random_text_encoder,
     train_tokenizer,
 )
-from train.evaluate import metrics_report
+from train.evaluate import metrics_report, text_baseline_probs
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
 from train.metrics import mean_average_precision, ranking_metrics
 from train.model import HashtagModel, hashtag_loss
@@ -441,19 +441,22 @@ def should_stop(config: dict[str, Any], state: RunState) -> bool:
 
 
 def final_metrics(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> dict:
-    """The best weights scored on val and test beside the popularity baseline (metrics.json),
-    and the run's report.html."""
+    """The best weights scored on val and test beside the popularity baseline and the
+    ``baselines`` setting's (tfidf by default) in metrics.json and the run's report.html."""
     run = folder.path
     checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
     probs = {
         split: predict_loader(model, data.datasets[split], data.collate, setup.config, setup.device)
         for split in ("val", "test")
     }
-    metrics = metrics_report(probs, data.datasets["train"].targets.numpy())
+    names, splits = setup.config["baselines"], ("val", "test")
+    baselines = text_baseline_probs(names, data.frames, len(data.labels), splits)
+    metrics = metrics_report(probs, data.datasets["train"].targets.numpy(), baselines)
     checkpoint.write_metrics(run, metrics)
     test = SplitScores("test", data.frames["test"], setup.dataset_dir, *probs["test"], data.labels)
+    shown = {name: values["test"] for name, values in metrics["baselines"].items()}
     report = write_report(
-        run / REPORT_FILE, run.resolve().name, test, metrics["test"], read_history(run)
+        run / REPORT_FILE, run.resolve().name, test, metrics["test"], read_history(run), shown
     )
     log.info("report: %s", report)
     return metrics

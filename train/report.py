@@ -51,14 +51,21 @@ def write_report(
     data: SplitScores,
     metrics: dict[str, float],
     history: list[dict[str, Any]],
+    baselines: dict[str, dict[str, float]] | None = None,
 ) -> Path:
-    """Render the report for ``data`` and write it atomically to ``path``."""
-    atomic_write_text(path, render_report(run_name, data, metrics, history), 0o644)
+    """Render the report for ``data`` and write it atomically to ``path``; ``baselines`` (name
+    -> metrics on the same split: popularity, tfidf ...) are tabled beside the model."""
+    html = render_report(run_name, data, metrics, history, baselines)
+    atomic_write_text(path, html, 0o644)
     return path
 
 
 def render_report(
-    run_name: str, data: SplitScores, metrics: dict[str, float], history: list[dict[str, Any]]
+    run_name: str,
+    data: SplitScores,
+    metrics: dict[str, float],
+    history: list[dict[str, Any]],
+    baselines: dict[str, dict[str, float]] | None = None,
 ) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     ap = per_label_ap(data.scores, data.targets, data.labels)
@@ -68,12 +75,29 @@ def render_report(
         posts=len(data.frame),
         label_count=len(data.labels),
         metrics=metrics,
+        comparison=_comparison(run_name, metrics, baselines or {}),
         curves=_png(_curves_figure(history)) if _epochs(history) else None,
         ap_chart=_png(_ap_figure(ap)) if ap else None,
         ap_rows=ap,
         calibration=_png(_calibration_figure(data.scores, data.targets)),
         gallery=list(_gallery(data)),
     )
+
+
+COMPARED = ("p@1", "p@5", "r@5", "acc@5", "map", "micro_f1", "macro_f1")
+
+
+def _comparison(
+    run_name: str, metrics: dict[str, float], baselines: dict[str, dict[str, float]]
+) -> dict[str, Any] | None:
+    """The model and its baselines as rows of :data:`COMPARED` metrics (``None``: no baseline)."""
+    if not baselines:
+        return None
+    rows = [(run_name, metrics)] + list(baselines.items())
+    return {
+        "metrics": COMPARED,
+        "rows": [(name, [values.get(m) for m in COMPARED]) for name, values in rows],
+    }
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:

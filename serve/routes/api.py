@@ -31,7 +31,9 @@ class PredictResponse(BaseModel):
     model: str
     latency_ms: float
     max_seq_len: int = Field(description="caption tokens the model read at most")
-    notes: list[str] = Field(description="how the request was adjusted, e.g. a capped max_seq_len")
+    notes: list[str] = Field(
+        description="how the request was adjusted: a capped max_seq_len, an ignored image"
+    )
 
 
 class ApiPredictRequest(BaseModel):

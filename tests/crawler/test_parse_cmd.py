@@ -46,7 +46,7 @@ def test_parses_every_capture_and_dedupes(
 ) -> None:
     out = tmp_path / "posts.jsonl"
     files = [instagram_fixtures / name for name, _, _ in CONTENT_CAPTURES]
-    assert run_cli("parse", *files, "--out", out) == 0
+    assert run_cli("parse", *files, "--append-to", out) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
     *file_lines, last = captured.out.splitlines()
@@ -65,7 +65,7 @@ def test_parses_every_capture_and_dedupes(
     assert by_code["CAnqPB-Jzcj"]["source"] == "file:media.json"
     assert by_code["CAnqPB-Jzcj"]["hashtags"] == ["letsgetloud", "memorialday"]
 
-    assert run_cli("parse", *files, "--out", out) == 0  # again: nothing new
+    assert run_cli("parse", *files, "--append-to", out) == 0  # again: nothing new
     assert "0 posts added" in capsys.readouterr().out
     assert len(read_posts(out)) == 129
 
@@ -76,7 +76,7 @@ def test_source_and_base_url_flags(tmp_path: Path) -> None:
     code = run_cli(
         "parse",
         fixture,
-        "--out",
+        "--append-to",
         out,
         "--source",
         "tag:kayak",
@@ -135,7 +135,7 @@ def test_har_file(instagram_fixtures: Path, tmp_path: Path, capsys) -> None:
     har = tmp_path / "session.har"
     har.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}), "utf-8")
     out = tmp_path / "posts.jsonl"
-    assert run_cli("parse", har, "--out", out) == 0
+    assert run_cli("parse", har, "--append-to", out) == 0
     captured = capsys.readouterr()
     assert "44 posts added" in captured.out
     assert f"{har}: 44 posts in 4 responses (graphql, v1), feed continues after QVFEYy" in (
@@ -150,7 +150,7 @@ def test_har_without_json_or_html_is_bad_input(tmp_path: Path, capsys) -> None:
     har = tmp_path / "images.har"
     entries = [har_entry("u", "image/jpeg", "x"), har_entry("v", "text/css", "a{}")]
     har.write_text(json.dumps({"log": {"entries": entries}}))
-    assert run_cli("parse", har, "--out", tmp_path / "posts.jsonl") == 2
+    assert run_cli("parse", har, "--append-to", tmp_path / "posts.jsonl") == 2
     (line,) = error_lines(capsys)
     assert line == (
         f"hashtag-crawl parse: error: {har}: HAR file with no Instagram JSON or HTML response "
@@ -194,7 +194,7 @@ def test_bad_file_is_one_line_exit_2_and_others_still_parsed(
     bad, reason = bad_file(tmp_path, kind)
     out = tmp_path / "out" / "posts.jsonl"
     good_before, good_after = OWN_FIXTURES / "tag_a1.json", OWN_FIXTURES / "xdt_web_info.json"
-    assert run_cli("parse", good_before, bad, good_after, "--out", out) == 2
+    assert run_cli("parse", good_before, bad, good_after, "--append-to", out) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [f"hashtag-crawl parse: error: {bad}: {reason}"]
     assert "parsed 2 of 3 files: 3 posts added" in captured.out
@@ -207,22 +207,25 @@ def test_challenge_page_is_reported_not_parsed(
 ) -> None:
     page = instagram_fixtures / "checkpoint-challenge-content.html"
     out = tmp_path / "posts.jsonl"
-    assert run_cli("parse", page, "--out", out) == 2
+    assert run_cli("parse", page, "--append-to", out) == 2
     expected = f"hashtag-crawl parse: error: {page}: a challenge page, not posts"
     assert error_lines(capsys) == [expected]
     assert not out.exists() or out.read_text() == ""
 
 
-def test_out_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli("parse", OWN_FIXTURES / "tag_a1.json", "--out", tmp_path) == 2
+def test_append_to_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("parse", OWN_FIXTURES / "tag_a1.json", "--append-to", tmp_path) == 2
     assert error_lines(capsys) == [
-        f"hashtag-crawl: error: --out {tmp_path} is a directory; give the posts.jsonl file to write"
+        f"hashtag-crawl: error: --append-to {tmp_path} is a directory; "
+        "give the posts.jsonl file to write"
     ]
 
 
 def test_base_url_that_is_no_site_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "posts.jsonl"
-    assert run_cli("parse", OWN_FIXTURES / "tag_a1.json", "--out", out, "--base-url", "foo") == 2
+    assert (
+        run_cli("parse", OWN_FIXTURES / "tag_a1.json", "--append-to", out, "--base-url", "foo") == 2
+    )
     assert error_lines(capsys) == [
         "hashtag-crawl: error: --base-url must be an http:// or https:// URL such as "
         "https://www.instagram.com, got 'foo'"
@@ -238,7 +241,7 @@ def test_documents_without_posts_are_zero_posts_exit_0(
     viewer.write_text('{"data": {"viewer": {"id": "1"}}, "status": "ok"}', "utf-8")
     shell = instagram_fixtures / "home.html"
     out = tmp_path / "posts.jsonl"
-    assert run_cli("parse", viewer, shell, "--out", out) == 0
+    assert run_cli("parse", viewer, shell, "--append-to", out) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
     assert captured.out.splitlines() == [
@@ -267,9 +270,9 @@ def test_folder_of_mixed_captures_reports_posts_per_file(
     (folder / "notes.txt").write_text("to do: crawl #sunset again", "utf-8")
     (folder / ".DS_Store").write_bytes(b"\x00\x01")
     out = folder / "posts.jsonl"
-    out.write_text("", "utf-8")  # --out inside the folder is not parsed itself
+    out.write_text("", "utf-8")  # --append-to inside the folder is not parsed itself
 
-    assert run_cli("parse", folder, "--out", out) == 2
+    assert run_cli("parse", folder, "--append-to", out) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
         f"hashtag-crawl parse: error: {folder / 'notes.txt'}: not JSON or HTML"

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -370,7 +371,11 @@ def test_headless_chromium_lands_on_the_login_wall(
         WebDriverWait(driver, 30).until(lambda d: _tiles(d) >= 24)
         driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")  # XHR 3
         WebDriverWait(driver, 30).until(lambda d: "/accounts/login/" in d.current_url)
-        assert driver.find_element("name", "username")
+        assert urlsplit(driver.current_url).path == "/accounts/login/"
+        # the wall is the login form itself, shown, not a feed page with a login link
+        assert driver.find_element("name", "username").is_displayed()
+        assert driver.find_element("name", "password").get_attribute("type") == "password"
+        assert _tiles(driver) == 0
 
 
 def test_serve_demo_command_stops_cleanly_on_ctrl_c() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,11 @@ def test_demo_script_runs_every_stage_end_to_end(chromium_ready: None, tmp_path:
     assert "image ok" in result.stdout  # the funnel
 
     metrics = json.loads((out / "run" / "metrics.json").read_text("utf-8"))
-    assert "test" in json.dumps(metrics)
-    assert "popularity" in result.stdout
+    for scores in (metrics["test"], metrics["baselines"]["popularity"]["test"]):
+        assert all(0.0 <= scores[name] <= 1.0 for name in ("p@1", "p@5", "r@5", "map"))
+    # the evaluate stage scored the test split and printed those figures beside the baseline's
+    model, popularity = metrics["test"]["p@1"], metrics["baselines"]["popularity"]["test"]["p@1"]
+    assert re.search(rf"^p@1\s+{model:.3f}\s+{popularity:.3f}", result.stdout, re.MULTILINE)
 
     assert "page shows:     #" in result.stdout  # the original project's GET /predict, HTML answer
     assert "POST /api/predict -> JSON" in result.stdout

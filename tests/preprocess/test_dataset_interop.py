@@ -24,6 +24,8 @@ from train.encoders import image_input
 
 N_POSTS = 40
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+"""Our split names -> the names ``datasets.load_dataset`` gives the Parquet files by its own
+file-name rules (the export keeps ours)."""
 
 
 def _near_copy(jpeg: bytes) -> bytes:
@@ -133,7 +135,7 @@ def test_webdataset_export_has_fixed_size_shards(moved: Path, tmp_path: Path) ->
     assert (
         main(
             ["export", "--dataset", str(moved), "--out", str(out)]
-            + ["--format", "webdataset", "--shard-size", "4", "-q"]
+            + ["--output-format", "webdataset", "--shard-size", "4", "-q"]
         )
         == 0
     )
@@ -164,9 +166,12 @@ def test_webdataset_export_has_fixed_size_shards(moved: Path, tmp_path: Path) ->
 
 def test_hf_export_loads_from_disk(moved: Path, tmp_path: Path) -> None:
     out = tmp_path / "hf"
-    assert main(["export", "--dataset", str(moved), "--out", str(out), "--format", "hf", "-q"]) == 0
+    assert (
+        main(["export", "--dataset", str(moved), "--out", str(out), "--output-format", "hf", "-q"])
+        == 0
+    )
     loaded = datasets.load_from_disk(str(out))
-    assert set(loaded) == set(SPLIT_NAMES.values())
+    assert set(loaded) == set(SPLIT_NAMES)
     assert (
         loaded["train"].features["labels"].feature.names
         == (moved / "labels.txt").read_text("utf-8").split()
@@ -184,23 +189,29 @@ def test_hf_export_leaves_out_an_empty_split(moved: Path, tmp_path: Path) -> Non
     assert (
         main(
             ["export", "--dataset", str(small), "--out", str(tmp_path / "hf")]
-            + ["--format", "hf", "-q"]
+            + ["--output-format", "hf", "-q"]
         )
         == 0
     )
-    assert set(datasets.load_from_disk(str(tmp_path / "hf"))) == {"train", "validation"}
+    assert set(datasets.load_from_disk(str(tmp_path / "hf"))) == {"train", "val"}
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "{tmp}/nowhere", "--format", "hf"], "does not exist"),
-        (["--dataset", "{moved}", "--format", "parquet"], "--format must be one of"),
-        (["--dataset", "{moved}", "--format", "hf", "--shard-size", "0"], "--shard-size must"),
-        (["--dataset", "{moved}"], "--format is required"),
-        (["--dataset", "{moved}", "--format", "webdataset", "--out", "{tmp}/file/x"], "is a file"),
-        (["--dataset", "{moved}", "--format", "hf", "--out", "{tmp}/notes"], "refusing to"),
-        (["--dataset", "{moved}", "--format", "hf", "--out", "{moved}/hf"], "lies inside"),
+        (["--dataset", "{tmp}/nowhere", "--output-format", "hf"], "does not exist"),
+        (["--dataset", "{moved}", "--output-format", "parquet"], "--output-format must be one of"),
+        (
+            ["--dataset", "{moved}", "--output-format", "hf", "--shard-size", "0"],
+            "--shard-size must",
+        ),
+        (["--dataset", "{moved}"], "--output-format is required"),
+        (
+            ["--dataset", "{moved}", "--output-format", "webdataset", "--out", "{tmp}/file/x"],
+            "is a file",
+        ),
+        (["--dataset", "{moved}", "--output-format", "hf", "--out", "{tmp}/notes"], "refusing to"),
+        (["--dataset", "{moved}", "--output-format", "hf", "--out", "{moved}/hf"], "lies inside"),
     ],
 )
 def test_bad_export_input_is_one_line_and_leaves_nothing(
@@ -228,7 +239,7 @@ def test_a_damaged_split_file_is_one_line_before_anything_is_written(
     shutil.copytree(moved, damaged)
     (damaged / "test.parquet").write_bytes(b"junk")
     out = tmp_path / "out"
-    args = ["export", "--dataset", str(damaged), "--format", "webdataset", "--out", str(out)]
+    args = ["export", "--dataset", str(damaged), "--output-format", "webdataset", "--out", str(out)]
     assert main([*args, "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "test.parquet is damaged" in err[0] and "rebuild" in err[0]

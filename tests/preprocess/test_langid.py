@@ -79,10 +79,16 @@ def test_too_little_to_judge_is_undetermined(backend: str, text: str) -> None:
     assert langid.get_detector(backend).detect(text) == (langid.UNDETERMINED, 0.0)
 
 
-def test_langdetect_is_deterministic() -> None:
+def test_langdetect_is_deterministic(run_langid) -> None:
+    """langdetect draws from a random generator seeded per process: the same lines must get the
+    same answers in separate processes (each with its own hash seed) and in this one."""
     ambiguous = ["ok ok ok", "mi amor", "la la land", "hola hello", "ciao bella"] * 4
-    detector = langid.get_detector("langdetect")
-    assert detector.detect_batch(ambiguous) == detector.detect_batch(ambiguous)
+    stdin = "".join(f"{line}\n" for line in ambiguous)
+    runs = [run_langid("--langid-backend", "langdetect", stdin=stdin) for _ in range(2)]
+    assert all(done.returncode == 0 for done in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    here = langid.get_detector("langdetect").detect_batch(ambiguous)
+    assert runs[0].stdout == "".join(f"{lang}\t{confidence:.4f}\n" for lang, confidence in here)
 
 
 def test_default_backend_is_one_of_the_backends() -> None:
@@ -122,7 +128,7 @@ def _run_cli(argv: list[str], stdin: bytes) -> tuple[int, str]:
 
 def test_cli_writes_one_line_per_input_line_in_order() -> None:
     stdin = "Best day ever with my favorite people\n\n#love\nLos domingos son para el café\n"
-    code, out = _run_cli(["langid", "--backend", "fasttext"], stdin.encode())
+    code, out = _run_cli(["langid", "--langid-backend", "fasttext"], stdin.encode())
     assert code == 0
     rows = [line.split("\t") for line in out.splitlines()]
     assert [lang for lang, _ in rows] == ["en", "und", "und", "es"]
@@ -131,26 +137,26 @@ def test_cli_writes_one_line_per_input_line_in_order() -> None:
 
 def test_cli_replaces_bytes_that_are_not_utf8_and_keeps_going() -> None:
     stdin = b"\xff\xfe\n\xffhello there my friend\n"
-    code, out = _run_cli(["langid", "--backend", "fasttext"], stdin)
+    code, out = _run_cli(["langid", "--langid-backend", "fasttext"], stdin)
     assert code == 0
     assert [line.split("\t")[0] for line in out.splitlines()] == ["und", "en"]
 
 
 def test_cli_batches_long_input() -> None:
     lines = ["Good morning everyone and happy sunday"] * 1100
-    code, out = _run_cli(["langid", "--backend", "fasttext"], "\n".join(lines).encode())
+    code, out = _run_cli(["langid", "--langid-backend", "fasttext"], "\n".join(lines).encode())
     assert code == 0
     assert out.count("en\t") == 1100
 
 
 def test_cli_streams_stdin_as_a_module(run_langid) -> None:
-    done = run_langid("--backend", "fasttext", stdin="Merci à tous pour vos messages\n😍\n")
+    done = run_langid("--langid-backend", "fasttext", stdin="Merci à tous pour vos messages\n😍\n")
     assert done.returncode == 0, done.stderr
     assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["fr", "und"]
 
 
 def test_cli_unknown_backend_is_one_line_and_exit_2(run_langid) -> None:
-    done = run_langid("--backend", "nope", stdin="hello\n")
+    done = run_langid("--langid-backend", "nope", stdin="hello\n")
     assert done.returncode == EXIT_USAGE
     assert done.stderr.splitlines() == [
         f"{PROG}: error: unknown language-id backend 'nope' "
@@ -194,3 +200,25 @@ def test_caption_sets_cover_the_issue_forms_and_do_not_overlap() -> None:
         texts = [text for _, _, text in rows]
         assert len(texts) == len(set(texts))
     assert not {t for _, _, t in development} & {t for _, _, t in held_out}
+
+
+def test_benchmark_skips_real_captions_with_a_message_when_absent(tmp_path: Path, capsys) -> None:
+    benchmark = _benchmark_module()
+    assert benchmark.report_real_data(tmp_path, ["caption"], 10, 1) == []
+    assert f"real captions: skipped, {tmp_path} has no lang-labels.json" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(
+    not (_benchmark_module().REALDEV / "lang-labels.json").is_file(),
+    reason="no real labelled captions in ../shared/realdev",
+)
+def test_benchmark_halves_are_fixed_and_stratified_by_source_and_label() -> None:
+    benchmark = _benchmark_module()
+    items = benchmark.load_real_labels(benchmark.REALDEV)
+    again = benchmark.load_real_labels(benchmark.REALDEV)
+    assert [i["half"] for i in items] == [i["half"] for i in again]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in items:
+        groups.setdefault((item["source"], item["label"]), []).append(item["half"])
+    for halves in groups.values():
+        assert abs(halves.count("A") - halves.count("B")) <= 1

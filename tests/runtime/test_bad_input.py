@@ -131,7 +131,7 @@ def posts_file(tmp_path) -> Path:
         (["--out", "{file}/ds"], "is a file, not a directory"),
         (["--out", "{file}"], "is a file, not a directory"),
         (["--out", "{tmp}/ds", "--cache-dir", "{file}/cache"], "--cache-dir"),
-        (["--out", "{tmp}/ds", "--format", "csv"], "--format jsonl"),
+        (["--out", "{tmp}/ds", "--input-format", "csv"], "--input-format jsonl"),
     ],
 )
 def test_build_checks_outputs_and_format_first(extra, needle, tmp_path, posts_file, capsys):
@@ -546,7 +546,7 @@ def test_crawl_checks_config_types_first(setting, needle, tmp_path, capsys):
 def test_parse_of_only_bad_files_writes_nothing(tmp_path, capsys):
     out = tmp_path / "new" / "posts.jsonl"
     before = snapshot(tmp_path)
-    assert crawl_main(["parse", str(tmp_path / "nope.html"), "--out", str(out), "-q"]) == 2
+    assert crawl_main(["parse", str(tmp_path / "nope.html"), "--append-to", str(out), "-q"]) == 2
     assert "no such file" in capsys.readouterr().err
     assert snapshot(tmp_path) == before
 
@@ -555,7 +555,7 @@ def test_parse_checks_out_first(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     page = tmp_path / "page.json"
     page.write_text("{}")
-    argv = ["parse", str(page), "--out", str(tmp_path / "afile" / "posts.jsonl")]
+    argv = ["parse", str(page), "--append-to", str(tmp_path / "afile" / "posts.jsonl")]
     assert_refused(crawl_main, argv, capsys, tmp_path, 2, "is a file, not a directory")
 
 

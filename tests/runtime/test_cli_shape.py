@@ -42,9 +42,9 @@ COMMANDS: list[tuple[str, Main, list[str]]] = [
 IDS = [name for name, _, _ in COMMANDS]
 # The options each command cannot run without (flag or, where noted in the help, config).
 REQUIRED = {
-    "hashtag-crawl parse": ["--out"],
+    "hashtag-crawl parse": ["--append-to"],
     "hashtag-build-dataset build": ["--input", "--out"],
-    "hashtag-build-dataset export": ["--dataset", "--out", "--format"],
+    "hashtag-build-dataset export": ["--dataset", "--out", "--output-format"],
     "hashtag-train": ["--dataset", "--out"],
     "hashtag-evaluate": ["--checkpoint"],
     "hashtag-serve": ["--checkpoint"],

@@ -156,7 +156,7 @@ def test_crawl_into_a_folder_made_unwritable_mid_run_says_so_and_resumes(
 def test_parse_on_a_full_disk_keeps_whole_lines_and_resumes(instagram_fixtures, small_disk, capsys):
     disk = small_disk("8k")
     out = disk.folder / "posts.jsonl"
-    argv = ["parse", str(instagram_fixtures), "--out", str(out)]
+    argv = ["parse", str(instagram_fixtures), "--append-to", str(out)]
     code, lines = run_cli(crawl_main, argv, capsys)
     assert code == 1 and lines[-1] == (
         f"hashtag-crawl: error: the disk at {out} {DISK_FULL}: nothing half-written was kept; "
@@ -215,7 +215,7 @@ def built_dataset(demo_posts, tmp_path_factory) -> Path:
 def test_export_on_a_full_disk_leaves_nothing(form, built_dataset, small_disk, capsys):
     disk = small_disk("32k")
     out = disk.folder / "export"
-    argv = ["export", "--dataset", str(built_dataset), "--out", str(out), "--format", form]
+    argv = ["export", "--dataset", str(built_dataset), "--out", str(out), "--output-format", form]
     code, lines = run_cli(build_main, argv, capsys)
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith(f"hashtag-build-dataset: error: the disk at {out} {DISK_FULL}")

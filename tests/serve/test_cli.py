@@ -82,18 +82,18 @@ def test_environment_booleans_are_parsed():
         ),
         (
             ["--checkpoint", "x"],
-            {"HASHTAG_SERVE_BACKEND": "tensorrt"},
-            "HASHTAG_SERVE_BACKEND must be 'auto', 'onnxruntime' or 'torch', got 'tensorrt'",
+            {"HASHTAG_SERVE_ENGINE": "tensorrt"},
+            "HASHTAG_SERVE_ENGINE must be 'auto', 'onnxruntime' or 'torch', got 'tensorrt'",
         ),
         (
-            ["--checkpoint", "x", "--backend", "onnxruntime", "--quantize"],
+            ["--checkpoint", "x", "--engine", "onnxruntime", "--quantize"],
             {},
-            "quantize applies to backend torch only",
+            "quantize applies to engine torch only",
         ),
         (
-            ["--checkpoint", "x", "--backend", "onnxruntime", "--device", "cuda"],
+            ["--checkpoint", "x", "--engine", "onnxruntime", "--device", "cuda"],
             {},
-            "backend onnxruntime runs on the CPU only; use device cpu",
+            "engine onnxruntime runs on the CPU only; use device cpu",
         ),
     ],
 )

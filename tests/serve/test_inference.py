@@ -116,19 +116,19 @@ def test_onnx_graph_takes_any_batch_size_and_caption_length(predictor, test_spli
     ("settings", "expected"),
     [
         (ServeSettings(), ONNX),
-        (ServeSettings(backend="torch"), Tuning(False, True, False, False)),
+        (ServeSettings(engine="torch"), Tuning(False, True, False, False)),
         (ServeSettings(quantize=True), Tuning(True, True, False, False)),
         (ServeSettings(bf16_images="on"), Tuning(False, True, True, False)),
         (ServeSettings(device="cuda"), Tuning(False, True, False, False)),
-        (ServeSettings(backend="onnxruntime", channels_last=True), ONNX),
+        (ServeSettings(engine="onnxruntime", channels_last=True), ONNX),
     ],
     ids=["default", "torch", "int8-means-torch", "bf16-means-torch", "gpu", "explicit"],
 )
-def test_backend_auto_picks_onnxruntime_on_cpu_only_without_torch_options(settings, expected):
+def test_engine_auto_picks_onnxruntime_on_cpu_only_without_torch_options(settings, expected):
     assert tuning_for(settings) == expected
 
 
-def test_auto_backend_falls_back_to_torch_when_the_export_fails(
+def test_auto_engine_falls_back_to_torch_when_the_export_fails(
     tiny_checkpoint, monkeypatch, caplog
 ):
     def broken_export(model, image_size):
@@ -140,8 +140,8 @@ def test_auto_backend_falls_back_to_torch_when_the_export_fails(
     assert not tuning.onnxruntime and tuning.channels_last
     assert isinstance(predictor.model, torch.nn.Module)
     assert "serving with PyTorch: export to ONNX failed: unsupported operator" in caplog.text
-    with pytest.raises(PipelineError, match="^backend onnxruntime: export to ONNX failed"):
-        load_tuned(ServeSettings(checkpoint=checkpoint, backend="onnxruntime"))
+    with pytest.raises(PipelineError, match="^engine onnxruntime: export to ONNX failed"):
+        load_tuned(ServeSettings(checkpoint=checkpoint, engine="onnxruntime"))
 
 
 def test_missing_onnxruntime_package_is_reported(monkeypatch, predictor):

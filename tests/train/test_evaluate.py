@@ -38,7 +38,8 @@ def test_table_lists_model_and_baselines_and_updates_metrics(make_tiny_checkpoin
     assert {"p@1", "r@5", "acc@5", "map", "micro_f1", "macro_f1"} <= set(rows)
     metrics = json.loads((run / "metrics.json").read_text())
     assert float(rows["p@1"][0]) == pytest.approx(metrics["test"]["p@1"], abs=5e-4)
-    assert set(metrics["baselines"]) == {"popularity", "text", "image", "trained-text"}
+    # tfidf: written by training, kept
+    assert set(metrics["baselines"]) == {"popularity", "tfidf", "text", "image", "trained-text"}
     assert "val" in metrics  # written by training, kept
 
 

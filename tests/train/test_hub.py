@@ -89,7 +89,7 @@ def test_save_pretrained_folder_loads_serves_and_is_push_ready(moved, tmp_path):
     assert again.name == "tiny-both"  # the run's name, not the folder's
     expected = predictor.scores(["word1 today"], [None])
     np.testing.assert_allclose(again.scores(["word1 today"], [None]), expected, atol=1e-6)
-    served, _ = load_tuned(ServeSettings(checkpoint=str(saved), backend="torch"))
+    served, _ = load_tuned(ServeSettings(checkpoint=str(saved), engine="torch"))
     assert served.predict(["word1 today"], [None], top_k=1)[0][0][0] in predictor.labels
     assert callable(again.push_to_hub)
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
 
+from train import loop as train_loop
 from train.checkpoint import load_release, model_from_config, save_run_files, save_weights
 from train.cli import train_main
 from train.encoders import vgg_backbone
 from train.loop import train
+from train.model import hashtag_loss
 from train.predictor import Predictor
 
 
@@ -166,8 +170,29 @@ def test_training_stops_early_when_val_map_stops_improving(make_tiny_checkpoint,
     assert [e["best"] for e in events if e["event"] == "val"] == [True, False]
 
 
-def test_softmax_loss_and_weighted_sampling_train(make_tiny_checkpoint, dataset, tmp_path):
-    run = make_tiny_checkpoint(
+def test_softmax_loss_and_weighted_sampling_train(
+    make_tiny_checkpoint, make_tiny_dataset, tmp_path, monkeypatch
+):
+    """Every training step computes the softmax loss, and draws only the posts the ``weight``
+    column lets through: here the posts holding the rarest label, all others weighted 0."""
+    dataset = make_tiny_dataset(tmp_path / "ds")
+    table = pq.read_table(dataset / "train.parquet")
+    rare = max(label for labels in table.column("labels").to_pylist() for label in labels)
+    weights = [float(rare in labels) for labels in table.column("labels").to_pylist()]
+    assert 0 < sum(weights) < len(weights)
+    column = table.schema.get_field_index("weight")
+    table = table.set_column(
+        column, table.schema.field(column), pa.array(weights, type=pa.float32())
+    )
+    pq.write_table(table, dataset / "train.parquet")
+    steps: list[tuple[str, torch.Tensor]] = []
+
+    def recording_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+        steps.append((kind, targets.detach().clone()))
+        return hashtag_loss(logits, targets, kind)
+
+    monkeypatch.setattr(train_loop, "hashtag_loss", recording_loss)
+    make_tiny_checkpoint(
         dataset,
         tmp_path / "softmax",
         epochs=1,
@@ -175,8 +200,9 @@ def test_softmax_loss_and_weighted_sampling_train(make_tiny_checkpoint, dataset,
         weighted_sampling=True,
         modality="text",
     )
-    assert json.loads((run / "config.json").read_text())["model"]["text_config"] is not None
-    assert "test" in json.loads((run / "metrics.json").read_text())
+    assert steps and {kind for kind, _ in steps} == {"softmax"}
+    drawn = torch.cat([targets for _, targets in steps])
+    assert bool((drawn[:, rare] == 1).all())  # no post of weight 0 was ever drawn
 
 
 def test_finetune_mode_with_gradient_accumulation(make_tiny_checkpoint, dataset, tmp_path):

@@ -1,0 +1,88 @@
+"""Text baselines that need no neural model: TF-IDF n-grams + one-vs-rest logistic regression.
+
+Beside ``popularity`` (every post gets the train split's label shares), ``tfidf`` is the strong
+simple baseline a hashtag model has to beat to be worth its cost: word 1-2-grams and character
+2-5-grams within word boundaries (``char_wb``: spelling variants, emoji words, glued words),
+sublinear term frequency, and one logistic regression per label (liblinear), fit on the train
+split's model text (the dataset's ``text`` column). Its scores are per-label probabilities, so
+the metrics and the val-tuned F1 threshold of :mod:`train.metrics` apply to it as to the model.
+
+Reusable on its own, e.g. to compare with or ensemble a model::
+
+    from train.baselines import fit_tfidf
+    baseline = fit_tfidf(train_texts, train_targets)   # targets: posts x labels, 0/1
+    scores = baseline.scores(test_texts)               # posts x labels, in [0, 1]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion
+
+WORD_NGRAMS = (1, 2)
+CHAR_NGRAMS = (2, 5)
+MAX_FEATURES = 200_000  # per vectorizer: bounds memory on large corpora
+C = 3.0
+"""Inverse regularisation, chosen by val mAP on the realdev text-only dataset among 1, 3 and 10
+(0.196, 0.205, 0.198; docs/training.md): the differences are small."""
+
+
+@dataclass(frozen=True)
+class TfidfBaseline:
+    """A fitted TF-IDF + one-vs-rest logistic regression; :meth:`scores` ranks labels."""
+
+    vectorizer: FeatureUnion
+    classifier: OneVsRestClassifier
+    num_labels: int
+
+    def scores(self, texts: Sequence[str | None]) -> np.ndarray:
+        """Probability of every label for every text (posts x labels); ``None`` reads as ""."""
+        if not len(texts):
+            return np.zeros((0, self.num_labels), dtype=np.float32)
+        features = self.vectorizer.transform([text or "" for text in texts])
+        return self.classifier.predict_proba(features).astype(np.float32)
+
+
+def fit_tfidf(texts: Sequence[str | None], targets: np.ndarray, seed: int = 0) -> TfidfBaseline:
+    """Fit on ``texts`` (model text) and ``targets`` (posts x labels, 0/1).
+
+    A label no train post carries gets a constant score of 0 (scikit-learn's constant
+    estimator) instead of failing the fit: a small train split can miss a rare label."""
+    targets = np.asarray(targets)
+    if targets.ndim != 2 or len(texts) != len(targets):
+        raise ValueError(f"got {len(texts)} texts but targets of shape {targets.shape}")
+    vectorizer = FeatureUnion(
+        [
+            ("word", _vectorizer("word", WORD_NGRAMS)),
+            ("char", _vectorizer("char_wb", CHAR_NGRAMS)),
+        ]
+    )
+    features = vectorizer.fit_transform([text or "" for text in texts])
+    classifier = OneVsRestClassifier(
+        LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=500, random_state=seed)
+    )
+    with warnings.catch_warnings():
+        # "Label not N is present in all training examples": the constant estimator, on purpose
+        warnings.filterwarnings("ignore", message="Label not", category=UserWarning)
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        classifier.fit(features, (targets > 0).astype(np.int8))
+    return TfidfBaseline(vectorizer, classifier, targets.shape[1])
+
+
+def _vectorizer(analyzer: str, ngrams: tuple[int, int]) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer=analyzer,
+        ngram_range=ngrams,
+        sublinear_tf=True,
+        lowercase=True,
+        max_features=MAX_FEATURES,
+        dtype=np.float32,
+    )
