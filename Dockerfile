@@ -19,6 +19,7 @@ COPY setup.cfg pyproject.toml README.md ./
 COPY runtime ./runtime
 COPY configs ./configs
 COPY crawler ./crawler
+COPY demo_site ./demo_site
 COPY preprocess ./preprocess
 COPY train ./train
 COPY serve ./serve

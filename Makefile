@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+# The Selenium server jar of the Grid test and benchmark (`make grid` installs it there).
+SELENIUM_SERVER_JAR ?= $(VENV)/selenium/selenium-server-4.20.0.jar
+export SELENIUM_SERVER_JAR
 
 .PHONY: install browser grid test test-fast lint demo serve clean
 

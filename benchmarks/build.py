@@ -1,6 +1,6 @@
 """Wall time and peak memory of a whole ``hashtag-build-dataset build`` from a loopback server.
 
-The demo corpus (``crawler.demo.generator``) gives N posts.jsonl records whose image URLs point
+The demo corpus (``demo_site.generator``) gives N posts.jsonl records whose image URLs point
 at a static file server on 127.0.0.1 (``python -m http.server`` in its own process), serving
 the corpus's JPEGs rendered beforehand, so the timed build pays for downloading, not drawing.
 The build runs as its own process, timed from launch to exit with an empty image cache, then
@@ -24,16 +24,33 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.demo.generator import DemoCorpus
+from demo_site.generator import DemoCorpus, media_path
+from runtime.records import PostRecord, make_record
+from runtime.timestamps import timestamp_to_iso
 
 SEED = 0
+
+
+def post_record(corpus: DemoCorpus, i: int, base_url: str) -> PostRecord:
+    """Post ``i`` as a crawl of the demo site at ``base_url`` stores it, with the fields the
+    build reads (caption, first image, owner, date)."""
+    post = corpus.post(i)
+    return make_record(
+        post.shortcode,
+        post.caption,
+        base_url + media_path(post.pk),
+        "tag:demo",
+        base_url,
+        owner=post.owner,
+        taken_at=timestamp_to_iso(post.taken_at),
+    )
 
 
 def render_range(work: str, posts: int, start: int, stop: int) -> None:
     """Worker: write the first image of posts ``start..stop`` under ``work/site``."""
     corpus = DemoCorpus(SEED, posts)
     for i in range(start, stop):
-        url = corpus.expected_record(i, "http://x", "tag:demo")["image_url"]
+        url = post_record(corpus, i, "http://x")["image_url"]
         target = Path(work) / "site" / urlsplit(url).path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(corpus.render_image(i))
@@ -46,7 +63,7 @@ def prepare(work: Path, posts: int, port: int) -> Path:
     path = work / "posts.jsonl"
     with open(path, "w", encoding="utf-8") as handle:
         for i in range(posts):
-            handle.write(json.dumps(corpus.expected_record(i, base, "tag:demo")) + "\n")
+            handle.write(json.dumps(post_record(corpus, i, base)) + "\n")
     if not (work / "site" / ".complete").exists():
         chunk = 1000
         with ProcessPoolExecutor(os.cpu_count()) as pool:

@@ -21,11 +21,11 @@ from pathlib import Path
 import requests
 
 from crawler.cli import main as crawl_main
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.demo.topics import topical_tags
 from crawler.parsers import parse_json
-from crawler.records import PostStore
+from crawler.store import PostStore
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
+from demo_site.topics import topical_tags
 
 REPORT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "crawl.md"
 

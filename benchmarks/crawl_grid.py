@@ -22,13 +22,16 @@ from pathlib import Path
 
 from crawl_demo import site_requests
 
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.demo.topics import topical_tags
-from crawler.grid import local_grid, server_jar
+from crawler.grid import local_grid
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
+from demo_site.topics import topical_tags
 from runtime.files import iter_jsonl
 
-REPORT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "crawl_grid.md"
+REPO = Path(__file__).resolve().parents[1]
+REPORT = REPO / "docs" / "benchmarks" / "crawl_grid.md"
+# Where `make grid` (scripts/ensure-selenium-grid.sh) installs the server jar.
+INSTALLED_JAR = REPO / ".venv" / "selenium" / "selenium-server-4.20.0.jar"
 
 
 def crawl_command(site: DemoSite, tags: list[str], per_target: int, out: Path) -> list[str]:
@@ -55,13 +58,13 @@ def run_crawls(site: DemoSite, commands: list[list[str]], outs: list[Path]) -> d
     return {"posts": len(shortcodes), "wall_s": wall, "requests": site_requests(site) - before}
 
 
-def report(rows: dict[str, dict[str, float]], tags: list[str], per_target: int) -> str:
+def report(rows: dict[str, dict[str, float]], tags: list[str], per_target: int, jar: Path) -> str:
     lines = [
         "# Crawl benchmark: 2 shards on a Selenium Grid beside one local crawl",
         "",
         f"Machine: {os.cpu_count()} CPU cores, no GPU, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} (shared "
-        f"machine). {server_jar().name} (hub + 2 nodes, one session each, on this machine), "
+        f"machine). {jar.name} (hub + 2 nodes, one session each, on this machine), "
         f"Debian Chromium headless. Demo corpus 50,000 posts; {len(tags)} topic tags, "
         f"{per_target} posts each, delays off. Run by `benchmarks/crawl_grid.py`.",
         "",
@@ -97,6 +100,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tags", type=int, default=12, help="number of tags")
     parser.add_argument("--per-target", type=int, default=250, help="posts per tag")
+    parser.add_argument(
+        "--jar",
+        type=Path,
+        default=Path(os.environ.get("SELENIUM_SERVER_JAR") or INSTALLED_JAR),
+        help="the Selenium server jar (default: $SELENIUM_SERVER_JAR, else the one `make grid` "
+        "installs)",
+    )
     args = parser.parse_args()
     corpus = DemoCorpus(n_posts=50_000)
     tags = [t for t in topical_tags(corpus.tags()) if len(corpus.tag_posts(t)) >= args.per_target]
@@ -109,7 +119,7 @@ def main() -> None:
                 site, [crawl_command(site, tags, args.per_target, local[0])], local
             )
         }
-        with local_grid(server_jar(), folder, nodes=2) as grid:
+        with local_grid(args.jar, folder, nodes=2) as grid:
             outs = [folder / f"shard{i}" for i in range(2)]
             commands = [
                 crawl_command(site, tags, args.per_target, out)
@@ -119,7 +129,7 @@ def main() -> None:
             rows["2 shards at once through the Grid (hub + 2 nodes)"] = run_crawls(
                 site, commands, outs
             )
-    text = report(rows, tags, args.per_target)
+    text = report(rows, tags, args.per_target, args.jar)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text, "utf-8")
     print(text)

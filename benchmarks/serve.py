@@ -205,8 +205,9 @@ def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int
     Run in this process on the dataset's test split (the issue's criterion for keeping a
     tuning), after the timed part, so it cannot disturb the measurements.
     """
+    from benchmarks.agreement import top_k_agreement
     from benchmarks.original_server import OriginalPredictor
-    from serve.inference import load_tuned, top_k_agreement
+    from serve.inference import load_tuned
     from serve.settings import ServeSettings
     from train.data import load_dataset, post_inputs
     from train.evaluate import open_images

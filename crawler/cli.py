@@ -18,19 +18,21 @@ from urllib.parse import urlsplit
 
 from crawler import auth, parse_cmd, targets
 from crawler.browser import open_browser, user_agent
-from crawler.crawl import Crawler, CrawlSettings, report_summary
-from crawler.demo import cli as demo_cli
-from crawler.demo.server import site_from_settings
-from crawler.demo.topics import topical_tags
+from crawler.crawl import Crawler, CrawlSettings
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
-from crawler.records import check_base_url
-from crawler.settings import CrawlerSettings, DemoSettings
+from crawler.settings import CrawlerSettings
+from crawler.summary import report_summary
+from demo_site import cli as demo_cli
+from demo_site.server import site_from_settings
+from demo_site.settings import DemoSettings
+from demo_site.topics import topical_tags
 from runtime.cli import ConfigFlags, command_parser, run, subcommand
 from runtime.config import write_resolved
 from runtime.errors import UsageError
 from runtime.logs import log_to_file, progress_disabled
 from runtime.outputs import check_output_dir
+from runtime.records import check_base_url
 from runtime.write_faults import writing_into
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ configured in ``configs/selenium-node.toml``.
 
 from __future__ import annotations
 
-import os
+import importlib.resources
 import re
 import socket
 import subprocess
@@ -22,10 +22,7 @@ import requests
 
 from runtime.errors import sigterm_as_interrupt
 
-REPO = Path(__file__).resolve().parents[1]
-NODE_CONFIG = REPO / "configs" / "selenium-node.toml"
-# Where scripts/ensure-selenium-grid.sh (run by `make test`) puts the server jar.
-DEFAULT_JAR = REPO / ".venv" / "selenium" / "selenium-server-4.20.0.jar"
+NODE_CONFIG = importlib.resources.files("configs").joinpath("selenium-node.toml")
 
 
 @dataclass(frozen=True)
@@ -34,11 +31,6 @@ class LocalGrid:
 
     hub_url: str
     node_logs: list[Path]
-
-
-def server_jar() -> Path:
-    """``$SELENIUM_SERVER_JAR``, else the jar ``make test`` installs."""
-    return Path(os.environ.get("SELENIUM_SERVER_JAR") or DEFAULT_JAR)
 
 
 def _free_ports(count: int) -> list[int]:
@@ -73,8 +65,10 @@ def local_grid(
     java_heap: str = "256m",
     timeout_s: float = 120.0,
 ) -> Iterator[LocalGrid]:
-    """Start a hub and ``nodes`` nodes (logs and node config in ``folder``); stop them on exit,
-    a SIGTERM to this process included (else the Java processes would outlive it)."""
+    """Start a hub and ``nodes`` nodes of the Selenium server ``jar`` (its caller says where:
+    ``make grid`` installs one, tests and the benchmark read ``$SELENIUM_SERVER_JAR``), with logs
+    and node config in ``folder``; stop them on exit, a SIGTERM to this process included (else
+    the Java processes would outlive it)."""
     config = NODE_CONFIG.read_text("utf-8")
     config = re.sub(r"max-sessions = \d+", f"max-sessions = {sessions_per_node}", config)
     (folder / "node.toml").write_text(config, "utf-8")

@@ -16,6 +16,7 @@ import requests
 
 from runtime import image_policy
 from runtime.files import atomic_write_bytes
+from runtime.records import PostRecord
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class ImageDownloader:
             )
         self.failures: dict[str, int] = {}
 
-    def fetch(self, record: dict[str, Any]) -> tuple[str | None, str | None]:
+    def fetch(self, record: PostRecord) -> tuple[str | None, str | None]:
         """Download ``record["image_url"]`` to ``images/<shortcode>.jpg`` (relative to the output
         folder); return ``(relative_path, None)`` or ``(None, reason)``."""
         url = record.get("image_url")
@@ -68,6 +69,19 @@ class ImageDownloader:
         name = f"{_safe_name(record['shortcode'])}.jpg"
         atomic_write_bytes(self.out_dir / "images" / name, body)
         return f"images/{name}", None
+
+    def save_all(self, records: list[PostRecord]) -> int:
+        """Download each record's image and set its ``image_path``; return how many were saved
+        (a failure is counted in :attr:`failures` and leaves the record without one)."""
+        saved = 0
+        for record in records:
+            path, reason = self.fetch(record)
+            if path:
+                record["image_path"] = path
+                saved += 1
+            else:
+                log.info("image of %s not saved: %s", record["shortcode"], reason)
+        return saved
 
     def _fail(self, reason: str) -> tuple[None, str]:
         self.failures[reason] = self.failures.get(reason, 0) + 1

@@ -1,7 +1,7 @@
 """``hashtag-crawl parse``: the crawler's parsers run offline over saved pages and responses.
 
 Pages saved from a browser, API responses saved as JSON and ``.har`` exports from devtools all
-become Contract 1 records appended to ``--out`` through :class:`crawler.records.PostStore`, so
+become Contract 1 records appended to ``--out`` through :class:`crawler.store.PostStore`, so
 re-parsing the same files never duplicates a post. Each file is read on its own and reported on
 one line with the posts found in it; a document without posts (a page shell, an empty profile)
 is 0 posts, not an error. A file that cannot be read, or is not JSON, HTML or a HAR file, is
@@ -32,11 +32,12 @@ from crawler.parsers import (
     parse_json,
     parse_text,
 )
-from crawler.records import DEFAULT_BASE_URL, PostStore, check_base_url
+from crawler.store import PostStore
 from runtime.cli import add_flag, required_group, subcommand
 from runtime.errors import EXIT_OK, EXIT_USAGE
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_file
+from runtime.records import DEFAULT_BASE_URL, check_base_url
 from runtime.write_faults import writing_into
 
 PROG = "hashtag-crawl parse"

@@ -5,7 +5,8 @@ Instagram wraps the same media objects in new envelopes every year (``graphql.ha
 envelope, :func:`walk` visits every object of a JSON document and recognises a *media object*
 by its own fields (:func:`media_kind`), wherever it sits; the envelope's keys never matter.
 Two converters turn the objects into records, so the same post gives the same record in every
-envelope: :func:`graphql_node_record` for GraphQL nodes and :func:`v1_media_record` for v1 media.
+envelope: :func:`~crawler.media_records.graphql_node_record` for GraphQL nodes and
+:func:`~crawler.media_records.v1_media_record` for v1 media.
 The feed's cursor is found the same way, by the fields of a pagination object (:func:`walk`).
 
 ``parse_json`` / ``parse_html`` / ``parse_text`` are the entry points: a document without media
@@ -25,10 +26,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.blocks import Blocked, PageScan, classify_json, classify_scan, scan_html
-from crawler.records import DEFAULT_BASE_URL, make_record
-from runtime.timestamps import timestamp_to_iso
-
-Json = dict[str, Any]
+from crawler.media_records import (
+    Json,
+    dig,
+    graphql_node_record,
+    text_or_none,
+    v1_media_record,
+)
+from runtime.records import DEFAULT_BASE_URL, PostRecord, make_record
 
 GRAPHQL, V1, OG_META, NO_MEDIA = "graphql", "v1", "og_meta", "none"
 
@@ -47,136 +52,12 @@ class Page:
     so its cursor and ``more_available`` describe where that feed continues.
     """
 
-    records: list[Json]
+    records: list[PostRecord]
     found: str = NO_MEDIA
     next_cursor: str | None = None
     more_available: bool = False
     is_feed: bool = False
 
-
-def _dig(obj: Any, *keys: str) -> Any:
-    """``obj[k1][k2]...`` or None when any step is missing or not an object."""
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def _count(*values: Any) -> int | None:
-    """The first of several GraphQL ``{"count": n}`` edges or plain numbers that holds an int."""
-    for value in values:
-        number = value.get("count") if isinstance(value, dict) else value
-        if isinstance(number, int) and not isinstance(number, bool):
-            return number
-    return None
-
-
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-# --- GraphQL media nodes ----------------------------------------------------------------------
-
-
-def _graphql_caption(node: Json) -> str:
-    """The caption's text; ``accessibility_caption`` (machine alt text) is never used."""
-    edges = _dig(node, "edge_media_to_caption", "edges") or []
-    texts = [_dig(edge, "node", "text") for edge in edges]
-    return next((text for text in texts if isinstance(text, str)), "")
-
-
-def _graphql_children(node: Json) -> list[Json]:
-    edges = _dig(node, "edge_sidecar_to_children", "edges") or []
-    return [edge["node"] for edge in edges if isinstance(_dig(edge, "node"), dict)]
-
-
-def _graphql_image_url(node: Json) -> str | None:
-    """``display_url``, else the largest of ``display_resources``, else ``thumbnail_src``."""
-    resources = [r for r in node.get("display_resources") or [] if r.get("src")]
-    largest = max(
-        resources,
-        key=lambda r: (r.get("config_width") or 0) * (r.get("config_height") or 0),
-        default={},
-    )
-    return node.get("display_url") or largest.get("src") or node.get("thumbnail_src")
-
-
-def graphql_node_record(
-    node: Json, source: str, base_url: str = DEFAULT_BASE_URL, owner: str | None = None
-) -> Json:
-    """One GraphQL media node (``GraphImage``/``GraphSidecar``/``GraphVideo``) -> a record.
-
-    ``owner`` fills in the username where the node only carries the owner's id (profile feeds
-    name the user once, above the nodes).
-    """
-    children = _graphql_children(node)
-    shown = children[0] if children else node  # a carousel's image_url is its first image
-    child_urls = [child["display_url"] for child in children if child.get("display_url")]
-    dimensions = shown.get("dimensions") or {}
-    is_video = node.get("is_video")
-    return make_record(
-        node["shortcode"],
-        _graphql_caption(node),
-        _graphql_image_url(shown),
-        source,
-        base_url,
-        post_id=_text_or_none(node.get("id")),
-        image_urls=child_urls or None,
-        is_video=is_video if isinstance(is_video, bool) else None,
-        owner=_dig(node, "owner", "username") or owner,
-        taken_at=timestamp_to_iso(node.get("taken_at_timestamp")),
-        likes=_count(node.get("edge_liked_by"), node.get("edge_media_preview_like")),
-        comments=_count(
-            node.get("edge_media_to_comment"), node.get("edge_media_to_parent_comment")
-        ),
-        width=dimensions.get("width"),
-        height=dimensions.get("height"),
-    )
-
-
-# --- v1 REST media ----------------------------------------------------------------------------
-
-
-def _largest_candidate(media: Json) -> Json:
-    """The biggest of ``image_versions2.candidates``: Instagram's order is not guaranteed."""
-    candidates = [c for c in _dig(media, "image_versions2", "candidates") or [] if c.get("url")]
-    if not candidates:
-        return {}
-    return max(candidates, key=lambda c: (c.get("width") or 0) * (c.get("height") or 0))
-
-
-def _v1_post_id(media: Json) -> str | None:
-    if media.get("pk") is not None:
-        return str(media["pk"])
-    media_id = media.get("id")
-    return str(media_id).split("_")[0] if media_id else None  # "<pk>_<owner pk>"
-
-
-def v1_media_record(media: Json, source: str, base_url: str = DEFAULT_BASE_URL) -> Json:
-    """One v1 media object (``pk``, ``code``, ``image_versions2``, ``carousel_media``) -> record."""
-    images = [_largest_candidate(child) for child in media.get("carousel_media") or []]
-    images = [image for image in images if image] or [_largest_candidate(media)]
-    shown = images[0]
-    return make_record(
-        media["code"],
-        _dig(media, "caption", "text"),
-        shown.get("url"),
-        source,
-        base_url,
-        post_id=_v1_post_id(media),
-        image_urls=[image["url"] for image in images] if media.get("carousel_media") else None,
-        is_video=media.get("media_type") == 2 if "media_type" in media else None,
-        owner=_dig(media, "user", "username"),
-        taken_at=timestamp_to_iso(media.get("taken_at")),
-        likes=_count(media.get("like_count")),
-        comments=_count(media.get("comment_count")),
-        width=shown.get("width"),
-        height=shown.get("height"),
-    )
-
-
-# --- the walker -------------------------------------------------------------------------------
 
 # The fields that make an object a post, whatever holds it. Both kinds need their code (the
 # post's /p/CODE/) and at least one picture or video field: that excludes the many objects that
@@ -247,11 +128,11 @@ def _pagination(obj: Json) -> Pagination | None:
     for key, (cursor_key, more_key) in _PAGINATION_OBJECTS.items():
         info = obj.get(key)
         if isinstance(info, dict):
-            cursor = _text_or_none(info.get(cursor_key))
+            cursor = text_or_none(info.get(cursor_key))
             return Pagination(cursor, bool(info.get(more_key, cursor)))
     flags = [obj[key] for key in _V1_MORE_FLAGS if key in obj]
     if _V1_CURSOR in obj or flags:
-        cursor = _text_or_none(obj.get(_V1_CURSOR))
+        cursor = text_or_none(obj.get(_V1_CURSOR))
         return Pagination(cursor, bool(flags[0] if flags else cursor))
     return None
 
@@ -290,7 +171,7 @@ def walk(document: Any) -> Found:
     return found
 
 
-def _record(kind: str, obj: Json, owner: str | None, source: str, base_url: str) -> Json:
+def _record(kind: str, obj: Json, owner: str | None, source: str, base_url: str) -> PostRecord:
     try:
         if kind == V1:
             return v1_media_record(obj, source, base_url)
@@ -304,10 +185,10 @@ def _record(kind: str, obj: Json, owner: str | None, source: str, base_url: str)
         ) from exc
 
 
-def _merge_unique(records: Iterable[Json]) -> list[Json]:
+def _merge_unique(records: Iterable[PostRecord]) -> list[PostRecord]:
     """One record per shortcode (a post in both "top" and "recent" is one post): the first
     sighting wins, later ones only add the fields it lacks."""
-    seen: dict[str, Json] = {}
+    seen: dict[str, PostRecord] = {}
     for record in records:
         first = seen.setdefault(record["shortcode"], record)
         for key, value in record.items():
@@ -330,7 +211,7 @@ def parse_json(obj: Any, source: str, base_url: str = DEFAULT_BASE_URL) -> Page:
     """The posts of any Instagram JSON response; Blocked when it is a refusal."""
     kind = classify_json(obj)
     if kind:
-        raise Blocked(kind, str(_dig(obj, "message") or "refused API response"))
+        raise Blocked(kind, str(dig(obj, "message") or "refused API response"))
     return page_of([obj], source, base_url)
 
 

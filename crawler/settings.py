@@ -1,5 +1,8 @@
-"""hashtag-crawl's settings: their types and limits (the values: configs/crawl.yaml for
-``crawl``, configs/demo.yaml for ``serve-demo`` and the ``demo`` section of ``crawl --demo``).
+"""``hashtag-crawl crawl``'s settings: their types and limits (the values: configs/crawl.yaml).
+
+Its ``demo`` section, for ``crawl --demo``, is the demo site's own model
+(demo_site.settings.DemoSettings, values from configs/demo.yaml), the one import of the demo
+site the settings make (docs/architecture.md, the import rule).
 
 Checked once, before a browser starts or a demo corpus is drawn (runtime.settings): a mistyped
 ``--set`` value is one line and exit 2, not a crash in the middle of a crawl.
@@ -7,16 +10,10 @@ Checked once, before a browser starts or a demo corpus is drawn (runtime.setting
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from pydantic import Field
 
-from pydantic import Field, field_validator
-
-from runtime.settings import Section, Settings
-
-Count = Annotated[int, Field(ge=0)]
-Seconds = Annotated[float, Field(ge=0)]
-Positive = Annotated[int, Field(ge=1)]
-Share = Annotated[float, Field(ge=0, le=1)]
+from demo_site.settings import DemoSettings
+from runtime.settings import Count, Positive, Seconds, Section, Settings
 
 
 class PolitenessSettings(Settings):
@@ -66,50 +63,6 @@ class LoopSection(Section):
 
 class MediaSection(Section):
     timeout_s: float = Field(gt=0)
-
-
-class RateLimitSection(Section):
-    every: Count
-    burst: Count
-    retry_after: Count
-    answer: Literal["http_429", "wait_401", "graphql_errors"]
-
-
-class DemoSettings(Settings):
-    """The embedded demo site (crawler.demo): its corpus, its server, its failure modes."""
-
-    stage = "demo"
-
-    seed: int
-    n_posts: Positive
-    n_topics: int = Field(ge=1, le=40)
-    n_owners: Positive
-    n_tags: Positive | None
-    english_share: Share
-    repost_rate: Share
-    near_duplicate_rate: Share
-    carousel_rate: Share
-    host: str
-    port: int = Field(ge=0, le=65535)
-    page_size: Positive
-    shapes: Literal["2026", "classic"]
-    tag_top_posts: Positive | None
-    rate_limit: RateLimitSection
-    login_wall_after: Count
-    logged_out_home_after: Count
-    challenge_after: Count
-    feedback_after: Count
-    feedback_lasts: Count
-    media_ttl_seconds: Count
-    truncated_media_rate: Share
-    non_image_media_rate: Share
-    deleted_rate: Share
-
-    @field_validator("shapes", mode="before")
-    @classmethod
-    def _unquoted_year(cls, value: Any) -> Any:
-        """``shapes: 2026`` unquoted is a YAML integer."""
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class CrawlerSettings(Settings):

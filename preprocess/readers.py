@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from runtime.errors import UsageError
 from runtime.files import decode_json_object, iter_jsonl
+from runtime.records import PostRecord, wrong_fields
 from runtime.timestamps import timestamp_to_iso
 
 FORMATS = ("jsonl", "instaloader", "csv")
@@ -94,17 +95,21 @@ def _counting_read_errors(records: Iterator[ReadItem]) -> Iterator[ReadItem]:
 
 
 def read_posts_jsonl(path: Path, need_image: bool = True) -> Iterator[ReadItem]:
-    """Contract 1 records; ``image_path`` is relative to the file's folder."""
-    for _, record, reason in iter_jsonl(path):
-        if record is None:
+    """Contract 1 records (:class:`runtime.records.PostRecord`); a field of the wrong type is
+    read as missing, so a record without a shortcode or caption is dropped by its reason;
+    ``image_path`` is relative to the file's folder."""
+    for _, line, reason in iter_jsonl(path):
+        if line is None:
             yield None, reason, None
             continue
+        wrong = wrong_fields(line)  # checked against runtime.records.PostRecord
+        record = cast(PostRecord, {k: v for k, v in line.items() if k not in wrong})
         image_path = record.get("image_path")
         yield _checked_post(
             shortcode=record.get("shortcode"),
             caption=record.get("caption"),
             image_url=record.get("image_url"),
-            image_path=str(path.parent / image_path) if isinstance(image_path, str) else None,
+            image_path=str(path.parent / image_path) if image_path else None,
             owner=record.get("owner"),
             taken_at=record.get("taken_at"),
             need_image=need_image,

@@ -210,7 +210,7 @@ def main() -> int:
 
 def demo_tags(site: str, count: int) -> list[str]:
     """The site's ``count`` most used topic tags, engagement spam left out."""
-    from crawler.demo.topics import topical_tags
+    from demo_site.topics import topical_tags
 
     with urllib.request.urlopen(f"{site}/api/demo/tags", timeout=10) as response:
         return topical_tags(json.load(response)["tags"])[:count]

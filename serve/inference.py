@@ -17,7 +17,8 @@ What is applied, and why (figures in docs/benchmarks/serve.md):
   the single one, and on a MiniLM checkpoint it changed most test posts' top-10.
 
 Each is kept only while it leaves the top-k ranking equal to fp32 on a test split
-(``top_k_agreement``; tests/serve/test_inference.py and benchmarks/serve.py check it).
+(``top_k_agreement`` in benchmarks/agreement.py; tests/serve/test_inference.py and
+benchmarks/serve.py check it).
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ import dataclasses
 import logging
 import os
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch import nn
 
 from runtime.errors import PipelineError, UsageError
@@ -174,25 +173,3 @@ def tuned_predictor(predictor: Predictor, tuning: Tuning) -> Predictor:
     else:
         tuned.model = optimize_model(predictor.model, tuning)
     return tuned
-
-
-def top_k_agreement(
-    reference: Predictor,
-    candidate: Predictor,
-    texts: Sequence[str | None],
-    images: Sequence[Image.Image | None],
-    k: int,
-    batch_size: int = 16,
-) -> float:
-    """Share of posts whose top-``k`` label list (in order) is the same for both predictors."""
-    same = 0
-    for start in range(0, len(texts), batch_size):
-        batch_texts = list(texts[start : start + batch_size])
-        batch_images = list(images[start : start + batch_size])
-        expected = reference.predict(batch_texts, batch_images, top_k=k)
-        got = candidate.predict(batch_texts, batch_images, top_k=k)
-        same += sum(
-            [tag for tag, _ in left] == [tag for tag, _ in right]
-            for left, right in zip(expected, got, strict=True)
-        )
-    return same / max(len(texts), 1)

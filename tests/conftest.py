@@ -28,7 +28,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from demo_site.generator import DemoCorpus, media_path
 from runtime.config import default_config
+from runtime.records import PostRecord, make_record
+from runtime.timestamps import timestamp_to_iso
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "instagram"
@@ -376,3 +379,39 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[str], SmallDisk]]:
     for folder in reversed(mounted):
         subprocess.run(["chattr", "-R", "-i", str(folder)], capture_output=True, check=False)
         subprocess.run(["umount", "--lazy", str(folder)], capture_output=True, check=False)
+
+
+# the demo site's ground truth ------------------------------------------------------------------
+
+
+def expected_record(corpus: DemoCorpus, i: int, base_url: str, source: str) -> PostRecord:
+    """The Contract 1 record a perfect crawl of the demo site yields for post ``i`` of
+    ``corpus`` (``crawled_at`` aside).
+
+    Image URLs carry no query string here; served ones are signed with an expiry, so compare
+    them by path.
+    """
+    post = corpus.post(i)
+    base = base_url.rstrip("/")
+    urls = [base + media_path(post.pk, n) for n in range(post.n_images)]
+    return make_record(
+        post.shortcode,
+        post.caption,
+        urls[0],
+        source,
+        base,
+        post_id=post.pk,
+        image_urls=urls if post.is_carousel else None,
+        is_video=False,
+        owner=post.owner,
+        taken_at=timestamp_to_iso(post.taken_at),
+        likes=post.likes,
+        comments=post.comments,
+        width=post.width,
+        height=post.height,
+    )
+
+
+@pytest.fixture(scope="session", name="expected_record")
+def expected_record_fixture() -> Callable[[DemoCorpus, int, str, str], PostRecord]:
+    return expected_record

@@ -3,6 +3,7 @@ small loopback HTTP site whose answers a test writes as one function, and pace o
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -19,6 +20,16 @@ import pytest
 from crawler.cli import main
 from crawler.politeness import Politeness
 from runtime.files import iter_jsonl
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def selenium_jar() -> Path:
+    """The Selenium server jar of the Grid tests: ``$SELENIUM_SERVER_JAR``, else where ``make
+    grid`` (scripts/ensure-selenium-grid.sh) installs it."""
+    default = REPO / ".venv" / "selenium" / "selenium-server-4.20.0.jar"
+    return Path(os.environ.get("SELENIUM_SERVER_JAR") or default)
 
 
 @pytest.fixture

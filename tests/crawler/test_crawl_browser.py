@@ -13,7 +13,7 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,11 @@ import requests
 
 from crawler.auth import load_cookies
 from crawler.cli import main as crawl_main
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.demo.topics import SPAM_TAGS
 from crawler.media import ImageDownloader
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
+from demo_site.topics import SPAM_TAGS
+from runtime.records import PostRecord
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium_ready")]
 
@@ -66,6 +67,7 @@ def _summary_number(stdout: str, label: str) -> float:
 
 
 def test_crawl_matches_the_generator_within_the_request_budget(
+    expected_record: Callable[..., PostRecord],
     run_crawl,
     read_posts,
     site: DemoSite,
@@ -93,7 +95,7 @@ def test_crawl_matches_the_generator_within_the_request_budget(
         post = corpus.by_shortcode(record["shortcode"])
         tag = record["source"].removeprefix("tag:")
         assert tag in busy_tags and post.index in corpus.tag_posts(tag)
-        expected = corpus.expected_record(post.index, site.base_url, record["source"])
+        expected = expected_record(corpus, post.index, site.base_url, record["source"])
         for key in ("caption", "hashtags", "owner", "taken_at", "url", "post_id"):
             assert record[key] == expected[key], (record["shortcode"], key)
         assert urlsplit(record["image_url"]).path == urlsplit(expected["image_url"]).path
@@ -442,7 +444,12 @@ def test_remote_webdriver_without_cdp_falls_back_to_in_page_reads(
 
 
 def test_post_pages_are_opened_only_for_missing_fields_and_404_keeps_the_feed_record(
-    run_crawl, read_posts, corpus: DemoCorpus, busy_tags: list[str], tmp_path: Path
+    expected_record: Callable[..., PostRecord],
+    run_crawl,
+    read_posts,
+    corpus: DemoCorpus,
+    busy_tags: list[str],
+    tmp_path: Path,
 ) -> None:
     with DemoSite(corpus, {"deleted_rate": 0.5}) as site:
         feed = _tag_feed(site.base_url, busy_tags[0])
@@ -454,8 +461,8 @@ def test_post_pages_are_opened_only_for_missing_fields_and_404_keeps_the_feed_re
     assert code == 0
     assert opened == 6 and "post pages opened: 6" in stdout
     for record in read_posts(tmp_path):  # deleted (404) or not, the feed's fields stay
-        expected = corpus.expected_record(
-            corpus.by_shortcode(record["shortcode"]).index, site.base_url, record["source"]
+        expected = expected_record(
+            corpus, corpus.by_shortcode(record["shortcode"]).index, site.base_url, record["source"]
         )
         assert record["caption"] == expected["caption"]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from crawler.cli import main
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 from runtime.files import iter_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("chromium_ready")]

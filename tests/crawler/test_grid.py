@@ -22,10 +22,10 @@ import pytest
 import requests
 
 from crawler.cli import main as crawl_main
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.grid import LocalGrid, local_grid, server_jar
+from crawler.grid import LocalGrid, local_grid
 from crawler.targets import make_target, shard
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 from runtime.errors import EXIT_TERMINATED, Terminated
 from runtime.files import iter_jsonl
 
@@ -35,12 +35,11 @@ TAGS = ["travel", "foodie", "fitness", "beach", "stars", "city", "adventure", "s
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGrid]:
+def grid(tmp_path_factory: pytest.TempPathFactory, selenium_jar: Path) -> Iterator[LocalGrid]:
     """A hub and two single-session nodes, so that two shards at once must use both nodes."""
-    jar = server_jar()
-    if not shutil.which("java") or not jar.is_file():
-        pytest.skip(f"Java or {jar} missing: run 'make grid'")
-    with local_grid(jar, tmp_path_factory.mktemp("grid"), nodes=2) as running:
+    if not shutil.which("java") or not selenium_jar.is_file():
+        pytest.skip(f"Java or {selenium_jar} missing: run 'make grid'")
+    with local_grid(selenium_jar, tmp_path_factory.mktemp("grid"), nodes=2) as running:
         yield running
 
 
@@ -134,12 +133,12 @@ def test_sigterm_releases_the_grid_session_at_once(
 
 
 def test_sigterm_stops_the_hub_and_nodes_of_a_local_grid(
-    grid: LocalGrid, process_tree, tmp_path: Path
+    grid: LocalGrid, process_tree, tmp_path: Path, selenium_jar: Path
 ) -> None:
     """The Grid benchmark (no run_main) or a test session told to stop leaves no Java behind
     (``grid`` only skips the test where Java or the jar is missing)."""
     before = process_tree.below(os.getpid())
-    with pytest.raises(Terminated), local_grid(server_jar(), tmp_path, nodes=1):
+    with pytest.raises(Terminated), local_grid(selenium_jar, tmp_path, nodes=1):
         started = {
             pid: start
             for pid, start in process_tree.below(os.getpid()).items()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.demo.topics import SPAM_TAGS
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
+from demo_site.topics import SPAM_TAGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium_ready")]
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from crawler import blocks, parsers
+from crawler import blocks, media_records, parsers
 from crawler.blocks import Blocked
-from crawler.demo import payloads
-from crawler.demo.generator import DemoCorpus, DemoPost, media_path
+from demo_site import payloads
+from demo_site.generator import DemoCorpus, DemoPost, media_path
+from runtime.records import PostRecord, wrong_fields
 
 OWN_FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
 CAPTURE_FILES = {  # every capture in the shared folder: media kinds, post count, cursor prefix
@@ -244,6 +246,7 @@ def test_capture_shape_count_and_cursor(instagram_fixtures: Path, name: str) -> 
         assert record["source"] == f"file:{name}"
         assert record["url"] == f"https://www.instagram.com/p/{record['shortcode']}/"
         assert record["image_url"].startswith("https://")
+        assert wrong_fields(record) == set()  # a runtime.records.PostRecord, as the builder reads
 
 
 @pytest.mark.parametrize("expected", KNOWN_POSTS, ids=[f"{p[0]}:{p[1]}" for p in KNOWN_POSTS])
@@ -432,7 +435,9 @@ def without_volatile_fields(record: dict) -> dict:
     return kept
 
 
-def test_demo_site_payloads_give_the_generators_records() -> None:
+def test_demo_site_payloads_give_the_generators_records(
+    expected_record: Callable[..., PostRecord],
+) -> None:
     """Every shape the demo site serves for a post parses to the generator's ground truth."""
     base = "http://127.0.0.1:8000"
     corpus = DemoCorpus(seed=3, n_posts=120)
@@ -442,7 +447,7 @@ def test_demo_site_payloads_give_the_generators_records() -> None:
 
     for index in range(120):
         post = corpus.post(index)
-        expected = without_volatile_fields(corpus.expected_record(index, base, "tag:demo"))
+        expected = without_volatile_fields(expected_record(corpus, index, base, "tag:demo"))
         feed = payloads.sections_feed([payloads.v1_media(post, signed_url)], None)
         post_json = payloads.shortcode_media(post, signed_url)
         for payload in (feed, post_json):
@@ -489,8 +494,8 @@ def test_same_post_same_record_across_shapes() -> None:
             "candidates": [{"url": "https://cdn.example/s.jpg", "width": 10, "height": 20}]
         },
     }
-    from_node = parsers.graphql_node_record(node, "file:a")
-    from_media = parsers.v1_media_record(media, "file:a")
+    from_node = media_records.graphql_node_record(node, "file:a")
+    from_media = media_records.v1_media_record(media, "file:a")
     for record in (from_node, from_media):
         record.pop("crawled_at")
     assert from_node == from_media

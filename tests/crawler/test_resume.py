@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("chromium_ready")]
 

@@ -5,14 +5,15 @@ keyword search's media grid (resumed mid-search), a reels feed, and the classic 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
-from crawler.demo.topics import SPAM_TAGS
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
+from demo_site.topics import SPAM_TAGS
+from runtime.records import PostRecord
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium_ready")]
 
@@ -44,7 +45,12 @@ def _stored(records: list[dict], source: str) -> list[str]:
 
 
 def test_tag_page_alone_yields_its_top_posts_from_the_embedded_relay_json(
-    run_crawl, read_posts, corpus: DemoCorpus, tag: str, tmp_path: Path
+    expected_record: Callable[..., PostRecord],
+    run_crawl,
+    read_posts,
+    corpus: DemoCorpus,
+    tag: str,
+    tmp_path: Path,
 ) -> None:
     # The tag page shows 24 top posts and nothing more: no XHR can have brought them.
     with DemoSite(corpus, SHAPES_2026 | {"tag_top_posts": 24}) as top_only:
@@ -57,7 +63,7 @@ def test_tag_page_alone_yields_its_top_posts_from_the_embedded_relay_json(
     state = json.loads((tmp_path / "state.json").read_text("utf-8"))
     assert state["targets"][f"tag:{tag}"]["done"] is True
     record = read_posts(tmp_path)[0]
-    expected = corpus.expected_record(corpus.tag_posts(tag)[0], top_only.base_url, f"tag:{tag}")
+    expected = expected_record(corpus, corpus.tag_posts(tag)[0], top_only.base_url, f"tag:{tag}")
     for key in ("caption", "hashtags", "owner", "taken_at", "url", "post_id", "likes"):
         assert record[key] == expected[key], key
 

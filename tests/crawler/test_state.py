@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.crawl import CrawlSummary
-from crawler.records import PostStore, make_record
 from crawler.state import CrawlState, load_state, save_state
+from crawler.store import PostStore
+from crawler.summary import CrawlSummary
 from runtime.errors import UsageError
+from runtime.records import make_record
 
 
 def _store_posts(path: Path, source: str, codes: list[str]) -> None:

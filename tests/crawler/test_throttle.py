@@ -1,7 +1,7 @@
 """Throttling and blocks read as the peers read them, and the budgets that keep us under them.
 
 The bodies are the ones Instagram sends in 2024-2026 as instaloader's and gallery-dl's issue
-trackers quote them; those the demo site serves come from crawler.demo.server, so the classifier
+trackers quote them; those the demo site serves come from demo_site.refusals, so the classifier
 is checked on exactly what the demo sends. No browser is needed here
 (tests/crawler/test_crawl_throttle.py drives the demo site's fault modes in Chromium).
 """
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from crawler import blocks, parsers
-from crawler.crawl import CrawlSummary
-from crawler.demo.server import RATE_LIMIT_MESSAGE, REFUSALS
 from crawler.politeness import Politeness, query_type
+from crawler.summary import CrawlSummary
+from demo_site.refusals import RATE_LIMIT_MESSAGE, REFUSALS
 from runtime.errors import RemoteStop
 
 WAIT_401 = REFUSALS["wait_401"][1]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 import pytest
 
-from crawler.demo.generator import DemoCorpus
+from demo_site.generator import DemoCorpus
 from preprocess import build, langid
 from preprocess.cli import main
 from preprocess.funnel import STAGES
 from preprocess.writer import PARQUET_SCHEMA
 from runtime.hashtags import extract_hashtags
+from runtime.records import PostRecord
 
 JSONL_POSTS, INSTALOADER_POSTS, CSV_POSTS = range(0, 40), range(40, 50), range(50, 60)
 FAST_IMAGES = ["--set", "images.timeout_s=2", "--set", "images.retries=0"]
@@ -63,10 +64,12 @@ def corpus() -> DemoCorpus:
 
 
 @pytest.fixture(scope="module")
-def server(corpus: DemoCorpus) -> Iterator[_ImageServer]:
+def server(
+    corpus: DemoCorpus, expected_record: Callable[..., PostRecord]
+) -> Iterator[_ImageServer]:
     httpd = _ImageServer()
     for i in JSONL_POSTS:
-        url = corpus.expected_record(i, httpd.base_url, "tag:demo")["image_url"]
+        url = expected_record(corpus, i, httpd.base_url, "tag:demo")["image_url"]
         httpd.images[urlsplit(url).path] = corpus.render_image(i)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -77,11 +80,14 @@ def server(corpus: DemoCorpus) -> Iterator[_ImageServer]:
 
 @pytest.fixture(scope="module")
 def inputs(
-    tmp_path_factory: pytest.TempPathFactory, corpus: DemoCorpus, server: _ImageServer
+    expected_record: Callable[..., PostRecord],
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus: DemoCorpus,
+    server: _ImageServer,
 ) -> list[Path]:
     """posts.jsonl (with bad lines and a dead image URL), an instaloader folder and a CSV."""
     root = tmp_path_factory.mktemp("inputs")
-    records = [corpus.expected_record(i, server.base_url, "tag:demo") for i in JSONL_POSTS]
+    records = [expected_record(corpus, i, server.base_url, "tag:demo") for i in JSONL_POSTS]
     dead = dict(
         records[0],
         shortcode="DEADLINK",

@@ -15,7 +15,7 @@ import pytest
 import webdataset
 from PIL import Image, ImageDraw
 
-from crawler.demo.generator import DemoCorpus
+from demo_site.generator import DemoCorpus
 from preprocess.cli import main
 from preprocess.report import ReportData, image_failures_section
 from preprocess.writer import write_split

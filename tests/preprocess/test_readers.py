@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from crawler.records import make_record
 from preprocess.dedup import drop_repeated_posts
 from preprocess.readers import (
     Post,
@@ -18,6 +17,7 @@ from preprocess.readers import (
     read_input,
 )
 from runtime.errors import UsageError
+from runtime.records import make_record
 
 CSV_COLUMNS = {"caption": "caption", "image": "image"}
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from crawler import cli as crawl_cli
-from crawler.demo import cli as demo_cli
+from demo_site import cli as demo_cli
 from preprocess import cli as build_cli
 from runtime.cli import REQUIRED_TITLE, ConfigFlags, command_parser, package_version
 from runtime.config import default_config

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from crawler.settings import BrowserSettings, CrawlerSettings, DemoSettings, PolitenessSettings
+from crawler.settings import BrowserSettings, CrawlerSettings, PolitenessSettings
+from demo_site.settings import DemoSettings
 from preprocess.settings import DatasetSettings, ImageSettings
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate

@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from benchmarks.agreement import top_k_agreement as _top_k_agreement
+
 TINY_LABELS = 12
 
 
@@ -225,3 +227,9 @@ def _running_drive_mock() -> Iterator[DriveMock]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def top_k_agreement() -> Callable[..., float]:
+    """benchmarks/agreement.py's check that a tuning keeps every post's top-k labels."""
+    return _top_k_agreement

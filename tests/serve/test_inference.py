@@ -19,7 +19,6 @@ from serve.inference import (
     cpu_has_native_bf16,
     load_tuned,
     resolve_bf16,
-    top_k_agreement,
     tuned_predictor,
     tuning_for,
 )
@@ -53,7 +52,9 @@ def test_split(tiny_dataset):
     ],
     ids=["int8-text", "channels-last", "bf16-images", "all", "onnxruntime"],
 )
-def test_tuning_keeps_top_k_identical_on_the_test_split(predictor, test_split, tuning):
+def test_tuning_keeps_top_k_identical_on_the_test_split(
+    predictor, test_split, tuning, top_k_agreement
+):
     texts, images = test_split
     tuned = tuned_predictor(predictor, tuning)
     for k in (1, 3, 5, 10):

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crawler.demo.generator import DemoPost, fit_size
+from demo_site.generator import DemoPost, fit_size
 
 THUMBNAIL_SIDE = 240
 # image_url(post, n, max_side) -> absolute signed URL; max_side None is the full image.

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from crawler.demo import captions, pictures
-from crawler.demo.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
-from crawler.records import make_record
-from crawler.settings import DemoSettings
+from demo_site import captions, pictures
+from demo_site.settings import DemoSettings
+from demo_site.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
 from runtime.hashtags import extract_hashtags
-from runtime.timestamps import timestamp_to_iso
 
 SIZES = ((320, 320), (400, 400), (480, 480), (640, 480), (480, 600), (640, 640))
 PK_BASE = 3_100_000_000_000_000_000
@@ -435,30 +432,4 @@ class DemoCorpus:
             width,
             height,
             f"{self.seed}:{jitter}:jitter" if jitter >= 0 else None,
-        )
-
-    def expected_record(self, i: int, base_url: str, source: str) -> dict[str, Any]:
-        """The Contract 1 record a perfect crawl yields for post ``i`` (``crawled_at`` aside).
-
-        Image URLs carry no query string here; served ones are signed with an expiry, so
-        compare them by path.
-        """
-        post = self.post(i)
-        base = base_url.rstrip("/")
-        urls = [base + media_path(post.pk, n) for n in range(post.n_images)]
-        return make_record(
-            post.shortcode,
-            post.caption,
-            urls[0],
-            source,
-            base,
-            post_id=post.pk,
-            image_urls=urls if post.is_carousel else None,
-            is_video=False,
-            owner=post.owner,
-            taken_at=timestamp_to_iso(post.taken_at),
-            likes=post.likes,
-            comments=post.comments,
-            width=post.width,
-            height=post.height,
         )

@@ -10,8 +10,8 @@ import argparse
 import logging
 import threading
 
-from crawler.demo.server import DemoSite, site_from_settings
-from crawler.settings import DemoSettings
+from demo_site.server import DemoSite, site_from_settings
+from demo_site.settings import DemoSettings
 from runtime.cli import ConfigFlags, subcommand
 from runtime.errors import PipelineError
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 from runtime.errors import UsageError
+from runtime.records import PostRecord
 
 _SJS = re.compile(
     r'<script type="application/json" data-content-len="(\d+)" data-sjs>(.*?)</script>'
@@ -232,7 +233,7 @@ def test_bad_shape_config_is_refused(
 
 
 def test_every_2026_answer_parses_to_the_expected_records(
-    site: DemoSite, corpus: DemoCorpus
+    expected_record: Callable[..., PostRecord], site: DemoSite, corpus: DemoCorpus
 ) -> None:
     """The crawler's parser reads each 2026 shape the site serves: the same posts, the same
     fields as the generator's ground truth, and the cursor the next request needs."""
@@ -280,7 +281,7 @@ def test_every_2026_answer_parses_to_the_expected_records(
         page = parse_text(body, "x:y", base)
         assert [r["shortcode"] for r in page.records] == newest_first(corpus, posts), name
         for record, index in zip(page.records, posts, strict=True):
-            expected = corpus.expected_record(index, base, "x:y")
+            expected = expected_record(corpus, index, base, "x:y")
             for key in ("caption", "owner", "taken_at", "post_id", "likes", "width"):
                 assert record[key] == expected[key], (name, key)
         if name != "post page":

@@ -1,4 +1,4 @@
-"""HTML of the demo site, from the templates in ``crawler/demo/pages/``.
+"""HTML of the demo site, from the templates in ``demo_site/pages/``.
 
 Values are HTML-escaped here and JSON is made safe for ``<script>``, so templates stay plain
 ``string.Template`` files (no ``{}`` clash with the inline JavaScript and CSS).
@@ -13,14 +13,14 @@ import string
 import urllib.parse
 from typing import Any
 
-from crawler.demo import payloads
-from crawler.demo.generator import DemoCorpus, DemoPost
+from demo_site import payloads
+from demo_site.generator import DemoCorpus, DemoPost
 
 TEMPLATES = ("feed", "post", "login", "challenge", "index", "not_found")
 
 
 def _resource(name: str) -> str:
-    return importlib.resources.files("crawler.demo").joinpath("pages", name).read_text("utf-8")
+    return importlib.resources.files("demo_site").joinpath("pages", name).read_text("utf-8")
 
 
 def script_json(obj: Any) -> str:

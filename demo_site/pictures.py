@@ -13,7 +13,7 @@ import random
 
 from PIL import Image, ImageDraw, ImageOps
 
-from crawler.demo.topics import Topic
+from demo_site.topics import Topic
 
 SHAPES = ("circles", "squares", "triangles", "bands", "ellipses", "stars", "diagonals", "arcs")
 TEXTURES = ("dots", "grid", "waves", "speckle", "hatch", "bands", "diagonals")

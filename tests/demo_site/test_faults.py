@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 from runtime.errors import UsageError
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from crawler.demo.topics import Topic
+from demo_site.topics import Topic
 
 # {thing} is a topic phrase from Topic.words; {Thing} the same phrase capitalized.
 OPENERS: dict[str, tuple[str, ...]] = {

@@ -14,7 +14,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 
-from crawler.settings import DemoSettings
+from demo_site.settings import DemoSettings
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -27,11 +27,12 @@ import requests
 from PIL import Image
 
 from crawler.browser import open_browser
-from crawler.demo import cli as demo_cli
-from crawler.demo.generator import DemoCorpus
-from crawler.demo.server import DemoSite
 from crawler.settings import BrowserSettings
+from demo_site import cli as demo_cli
+from demo_site.generator import DemoCorpus
+from demo_site.server import DemoSite
 from runtime.errors import UsageError, run_main
+from runtime.records import PostRecord
 
 CLASSIC = {"shapes": "classic"}
 
@@ -102,12 +103,12 @@ def test_profile_feed_pages_cover_the_users_posts(site: DemoSite, corpus: DemoCo
 
 
 def test_feed_media_and_post_page_agree_with_the_expected_record(
-    site: DemoSite, corpus: DemoCorpus
+    expected_record: Callable[..., PostRecord], site: DemoSite, corpus: DemoCorpus
 ) -> None:
     carousel = next(i for i in range(3_000) if corpus.post(i).is_carousel)
     for index in (0, 1, carousel):
         post = corpus.post(index)
-        expected = corpus.expected_record(index, site.base_url, "profile:x")
+        expected = expected_record(corpus, index, site.base_url, "profile:x")
         feed = requests.get(f"{site.base_url}/api/v1/feed/user/{post.owner}/", timeout=10).json()
         media = next(m for m in feed["items"] if m["code"] == post.shortcode)
         assert media["caption"]["text"] == expected["caption"]

@@ -4,7 +4,7 @@
 on loopback for the crawler and for ``hashtag-crawl serve-demo``.
 """
 
-from crawler.demo.generator import DemoCorpus, DemoPost
-from crawler.demo.server import DemoSite, site_from_settings
+from demo_site.generator import DemoCorpus, DemoPost
+from demo_site.server import DemoSite, site_from_settings
 
 __all__ = ["DemoCorpus", "DemoPost", "DemoSite", "site_from_settings"]

@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from crawler.demo.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
-from crawler.demo.pictures import SHAPES, TEXTURES
-from crawler.demo.topics import LANGUAGES, SPAM_TAGS, TOPICS
+from demo_site.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
+from demo_site.pictures import SHAPES, TEXTURES
+from demo_site.topics import LANGUAGES, SPAM_TAGS, TOPICS
 from runtime.hashtags import extract_hashtags
+from runtime.records import PostRecord
 
 EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 
@@ -162,9 +164,11 @@ def test_topic_table_is_complete_and_its_tags_are_normalized_hashtags() -> None:
             assert extract_hashtags(f"#{tag}") == [tag]
 
 
-def test_expected_record_is_a_contract_one_record(corpus: DemoCorpus) -> None:
+def test_expected_record_is_a_contract_one_record(
+    corpus: DemoCorpus, expected_record: Callable[..., PostRecord]
+) -> None:
     carousel = next(p for p in map(corpus.post, range(2_000)) if p.is_carousel)
-    record = corpus.expected_record(carousel.index, "http://127.0.0.1:9/", "tag:x")
+    record = expected_record(corpus, carousel.index, "http://127.0.0.1:9/", "tag:x")
     assert record["url"] == f"http://127.0.0.1:9/p/{carousel.shortcode}/"
     assert record["image_url"] == f"http://127.0.0.1:9/media/{carousel.pk}.jpg"
     assert record["image_urls"][1] == f"http://127.0.0.1:9/media/{carousel.pk}_1.jpg"
