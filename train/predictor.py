@@ -10,7 +10,7 @@ prepared as the dataset build prepared the training pictures (``runtime.image_pr
 upright by its EXIF orientation, transparency on white, RGB), so any PIL image may be passed.
 
 :meth:`Predictor.predict` takes captions as people write them and turns each into model text the
-way the training data did (``preprocess.text.model_text`` with the dataset's ``demojize``);
+way the training data did (``runtime.model_text.model_text`` with the dataset's ``demojize``);
 :meth:`Predictor.scores` takes model text as a dataset stores it. In a notebook::
 
     from train.predictor import Predictor
@@ -27,8 +27,8 @@ import torch
 from huggingface_hub import ModelHubMixin
 from PIL import Image
 
-from preprocess.text import model_text
 from runtime import image_prep
+from runtime.model_text import model_text
 from train.checkpoint import load_release, save_release
 from train.data import ImageInput, neutral_pixels, tokenize
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
@@ -60,7 +60,7 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
         # The image encoder's own input size, resampling and normalisation, as trained.
         self.image_input = ImageInput.from_record(model_config)
         self.image_size: int = self.image_input.size
-        # How captions became model text in the training data (preprocess.text.model_text).
+        # How captions became model text in the training data (runtime.model_text.model_text).
         self.demojize: bool = model_config.get("demojize", False)
         self._transform = self.image_input.transform()
         # The wide part's vectorisers (None without one): the caption's n-grams are computed
