@@ -206,7 +206,7 @@ def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int
     tuning), after the timed part, so it cannot disturb the measurements.
     """
     from benchmarks.original_server import OriginalPredictor
-    from serve.inference import load_tuned, top_k_agreement
+    from serve.cpu_tuning import load_tuned, top_k_agreement
     from serve.settings import ServeSettings
     from train.data import load_dataset, post_inputs
     from train.evaluate import open_images

@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from runtime import checkpoints
-from runtime.checkpoints import (
+from runtime import checkpoint_check
+from runtime.checkpoint_check import (
     CONFIG_FILE,
     LAST_DIR,
     METRICS_FILE,
@@ -113,7 +113,7 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
 def read_config(run_dir: Path) -> dict[str, Any]:
     """config.json with its paths resolved against ``run_dir``; a missing or damaged file is a
     UsageError naming it."""
-    return resolved_record(checkpoints.read_config(run_dir), run_dir)
+    return resolved_record(checkpoint_check.read_config(run_dir), run_dir)
 
 
 def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:

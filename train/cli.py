@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runtime.checkpoints import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpoint
+from runtime.checkpoint_check import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import explicit_keys
 from runtime.dataset_manifest import check_modality

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.checkpoints import MODALITIES
+from runtime.checkpoint_check import MODALITIES
 from runtime.config import check_types, default_config
 from runtime.errors import UsageError
 

@@ -29,9 +29,9 @@ from train.baselines import fit_tfidf
 from train.checkpoint import read_config, read_metrics, write_metrics
 from train.config_check import TEXT_BASELINES
 from train.data import load_dataset, multi_hot, post_inputs
-from train.metrics import KS, all_metrics, popularity_scores, tune_threshold
 from train.predictor import Predictor
 from train.report import SplitScores, read_history, write_report
+from train.scores import KS, all_metrics, popularity_scores, tune_threshold
 
 TABLE_METRICS = (
     *(f"{name}@{k}" for name in ("p", "r", "f1", "acc") for k in KS),

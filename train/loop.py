@@ -51,11 +51,11 @@ from train.encoders import (
 )
 from train.evaluate import metrics_report, text_baseline_probs
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
-from train.metrics import mean_average_precision, ranking_metrics
 from train.model import HashtagModel, hashtag_loss
 from train.ngrams import NgramFeatures
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
 from train.run_folder import RunFolder, open_run_folder, refuse_existing_run
+from train.scores import mean_average_precision, ranking_metrics
 from train.weights import (
     DOWNLOAD,
     WeightsSource,

@@ -19,10 +19,10 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from runtime.checkpoints import LOG_FILE
+from runtime.checkpoint_check import LOG_FILE
 from runtime.files import atomic_write_text, iter_jsonl
 from runtime.report_images import figure_uri, thumbnail_uri
-from train.metrics import average_precision
+from train.scores import average_precision
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"

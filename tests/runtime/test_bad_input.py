@@ -26,7 +26,7 @@ from crawler.cli import main as crawl_main
 from preprocess.cli import main as build_main
 from preprocess.image_fetch import GIVE_UP_AFTER, HttpFetcher, ImageRejected
 from preprocess.image_stage import DEFAULTS as IMAGE_DEFAULTS
-from runtime.checkpoints import check_checkpoint
+from runtime.checkpoint_check import check_checkpoint
 from runtime.errors import PipelineError, UsageError
 from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar

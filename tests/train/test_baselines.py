@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from train.baselines import fit_tfidf
-from train.metrics import all_metrics, popularity_scores
+from train.scores import all_metrics, popularity_scores
 
 
 def word_data(rng: np.random.Generator, n_posts: int, n_labels: int = 4):

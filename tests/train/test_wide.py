@@ -124,7 +124,7 @@ def test_mismatched_vocabulary_is_refused(run, tmp_path):
 
 
 def test_checkpoint_without_its_ngrams_is_refused_up_front(run, tmp_path):
-    from runtime.checkpoints import check_checkpoint
+    from runtime.checkpoint_check import check_checkpoint
 
     model, config, labels, tokenizer = load_release(run)
     save_release(tmp_path, model, config, labels, tokenizer)
