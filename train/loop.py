@@ -51,7 +51,7 @@ from train.encoders import (
 )
 from train.evaluate import metrics_report, text_baseline_probs
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
-from train.model import HashtagModel, hashtag_loss
+from train.model import HashtagModel, attach_ngrams, hashtag_loss, model_from_config
 from train.ngrams import NgramFeatures
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
 from train.run_folder import RunFolder, open_run_folder, refuse_existing_run
@@ -176,9 +176,9 @@ def load_model(
     saved_state, out_dir = None, setup.out_dir
     if setup.resume:  # weights first: the frozen backbone's features are cached from them
         saved = checkpoint.read_config(out_dir)
-        model = checkpoint.model_from_config(saved["model"])
+        model = model_from_config(saved["model"])
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
-        checkpoint.attach_ngrams(model, out_dir)
+        attach_ngrams(model, out_dir)
         saved_state = checkpoint.load_last(out_dir, model)
     else:
         downloads = any(source.origin == DOWNLOAD for source in setup.sources.values())

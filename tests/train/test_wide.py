@@ -12,11 +12,10 @@ from safetensors.numpy import load_file
 
 from runtime.errors import UsageError
 from serve.onnx_backend import OnnxModel
-from train.checkpoint import load_release, save_release
 from train.data import load_dataset
 from train.model import HashtagModel
 from train.ngrams import IDF_FILE, NGRAMS_DIR, VOCABULARY_FILE, NgramFeatures
-from train.predictor import Predictor
+from train.predictor import Predictor, load_release, save_release
 
 
 @pytest.fixture(scope="module")
