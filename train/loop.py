@@ -28,8 +28,8 @@ from transformers.utils import logging as hf_logging
 
 from runtime.files import repair_torn_tail
 from runtime.progress import progress_bar, stderr_is_terminal
+from runtime.settings import validate
 from train import checkpoint
-from train.config_check import check_train_config
 from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
 from train.distributed import (
@@ -56,6 +56,7 @@ from train.ngrams import NgramFeatures
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
 from train.run_folder import RunFolder, open_run_folder, refuse_existing_run
 from train.scores import mean_average_precision, ranking_metrics
+from train.settings import TrainSettings
 from train.weights import (
     DOWNLOAD,
     WeightsSource,
@@ -154,7 +155,7 @@ def prepare_run(
 ) -> Setup:
     """Check the config and ``--out``, say where the weights come from, join torchrun's group,
     pick the device and seed everything: all before any data is read."""
-    check_train_config(config)
+    validate(TrainSettings, config)
     if not resume:
         refuse_existing_run(out_dir)
     sources = {} if resume else weights_plan(config)  # a resumed run reads its own weights

@@ -29,12 +29,10 @@ from torch import nn
 
 from runtime.errors import UsageError
 from train.checkpoint import WEIGHTS_FILE, load_weights, read_config, save_config, save_weights
-from train.config_check import CHOICES
 from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_from_config
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 from train.ngrams import NgramFeatures
-
-POOLINGS = CHOICES["text_pooling"]
+from train.settings import POOLINGS
 
 
 class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):

@@ -15,11 +15,12 @@ from crawler.settings import BrowserSettings, CrawlerSettings, DemoSettings, Pol
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
-from train.settings import EvaluateSettings
+from train.settings import EvaluateSettings, TrainSettings
 
 MODELS: list[type[Settings]] = [
     ServeSettings,
     EvaluateSettings,
+    TrainSettings,
     CrawlerSettings,
     PolitenessSettings,
     BrowserSettings,
@@ -71,3 +72,22 @@ def test_environment_strings_are_read_as_their_field_types() -> None:
     assert env_values(ServeSettings, ENV_PREFIX, environ) == {"port": 7100, "quantize": True}
     with pytest.raises(UsageError, match="HASHTAG_SERVE_PORT must be at most 65535, got '70000'"):
         env_values(ServeSettings, ENV_PREFIX, {"HASHTAG_SERVE_PORT": "70000"})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"dropout": 1.0}, "dropout must be below 1, got 1.0"),
+        ({"warmup_ratio": -0.1}, "warmup_ratio must be at least 0, got -0.1"),
+        ({"stop_after_epochs": 0}, "stop_after_epochs must be null or at least 1, got 0"),
+        ({"device": "tpu"}, "device must be 'auto', 'cpu' or 'cuda', got 'tpu'"),
+        ({"random_text": {"hidden_size": 0}}, "random_text.hidden_size must be at least 1, got 0"),
+        ({"random_text": {"depth": 2}}, "unknown config key random_text.depth"),
+        ({"baselines": ["bm25"]}, "baselines.0 must be 'tfidf', got 'bm25'"),
+        ({"text_encoder": ""}, "text_encoder must be a non-empty string, got ''"),
+    ],
+)
+def test_train_settings_name_the_first_bad_key(values, message) -> None:
+    with pytest.raises(UsageError) as caught:
+        validate(TrainSettings, values)
+    assert str(caught.value) == message

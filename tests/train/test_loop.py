@@ -318,7 +318,7 @@ def test_bad_config_value(dataset, tmp_path, capsys):
         capsys, "--dataset", str(dataset), "--out", str(tmp_path / "r"), "--config", str(config)
     )
     assert code == 2 and lines == [
-        "hashtag-train: error: image_mode must be one of frozen, finetune, got 'thawed'"
+        "hashtag-train: error: image_mode must be 'frozen' or 'finetune', got 'thawed'"
     ]
 
 
