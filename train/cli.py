@@ -231,10 +231,10 @@ def run_train(args: argparse.Namespace) -> int:
     check_dataset_dir(args.dataset)
     if args.resume:
         config = _resumed_config(config, args)
-    validate(TrainSettings, config)
-    check_modality(args.dataset, config["modality"], "this run")
-    if config["feature_cache"]:
-        check_output_dir(config["feature_cache"], "--feature-cache")
+    settings = validate(TrainSettings, config)
+    check_modality(args.dataset, settings.modality, "this run")
+    if settings.feature_cache:
+        check_output_dir(settings.feature_cache, "--feature-cache")
     from train.loop import train  # torch and transformers load only once the flags are valid
 
     # A new run writes beside --out until its first checkpoint: a failure leaves nothing to clean.
