@@ -207,7 +207,7 @@ def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int
     """
     from benchmarks.agreement import top_k_agreement
     from benchmarks.original_server import OriginalPredictor
-    from serve.inference import load_tuned
+    from serve.cpu_tuning import load_tuned
     from serve.settings import ServeSettings
     from train.data import load_dataset, post_inputs
     from train.evaluate import open_images

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from transformers import AlbertConfig, AutoModel
 
-from train.model import VGG16_FEATURE_DIM, HashtagModel, hashtag_loss
+from train.encoders import VGG16_FEATURE_DIM
+from train.model import HashtagModel, hashtag_loss
 
 ALBERT_BASE = {  # albert-base-v2's config.json
     "embedding_size": 128,

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from runtime import image_policy
+from runtime.fetch_failures import exception_reason, status_reason
 from runtime.files import atomic_write_bytes
 from runtime.records import PostRecord
 
@@ -54,14 +55,10 @@ class ImageDownloader:
         try:
             response = self.session.get(url, timeout=self.timeout_s, stream=True)
             body = response.raw.read(image_policy.MAX_BYTES + 1, decode_content=True)
-        except requests.Timeout:
-            return self._fail("timeout")
-        except requests.RequestException:
-            return self._fail("connection")
-        if response.status_code == 403 and b"URL signature expired" in body:
-            return self._fail("expired_signature")
+        except requests.RequestException as exc:
+            return self._fail(exception_reason(exc))
         if response.status_code != 200:
-            return self._fail(f"http_{response.status_code}")
+            return self._fail(status_reason(response.status_code, body))
         try:
             image_policy.accept(body)
         except image_policy.ImageRefused as refused:

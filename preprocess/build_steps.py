@@ -27,8 +27,8 @@ from preprocess.image_stage import ImageJob, ImageResult, fetch_images
 from preprocess.labels import count_hashtags, label_indices, select_labels
 from preprocess.readers import Post
 from preprocess.settings import ImageSettings
-from preprocess.text import model_text
 from runtime.hashtags import extract_hashtags
+from runtime.model_text import model_text
 from runtime.progress import progress_bar
 
 LANGID_BATCH = 2048

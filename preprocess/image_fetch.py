@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from preprocess.settings import ImageSettings
 from runtime import image_policy
+from runtime.fetch_failures import ERROR_BODY_PEEK_BYTES, exception_reason, status_reason
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,6 @@ log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_S = 60.0
 #: Statuses worth another try: rate limiting and the transient server-side failures.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-#: How much of a 403 body is read to tell an expired signed URL from other refusals.
-ERROR_BODY_PEEK_BYTES = 4096
-EXPIRED_SIGNATURE_MARK = b"URL signature expired"
 CHUNK_BYTES = 256 * 1024
 #: Connection failures (after retries) from a host that never answered, before its remaining
 #: URLs fail at once as ``connection``: a crawl's image host that is gone (a demo site that
@@ -102,10 +99,11 @@ class HttpFetcher:
             ):
                 self._mark_answered(host)
                 if response.status_code != 200:
-                    raise ImageRejected(_status_reason(response))
+                    peek = response.raw.read(ERROR_BODY_PEEK_BYTES, decode_content=True)
+                    raise ImageRejected(status_reason(response.status_code, peek))
                 return self._read_capped(response)
         except requests.RequestException as exc:
-            reason = _exception_reason(exc)
+            reason = exception_reason(exc)
             if reason == "connection":
                 self._count_unreachable(host)
             raise ImageRejected(reason) from exc
@@ -153,45 +151,3 @@ class HttpFetcher:
                 raise ImageRejected("too_large")
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _status_reason(response: requests.Response) -> str:
-    """``http_<status>``, except a 403 whose body says the signed URL expired."""
-    if response.status_code == 403:
-        peek = response.raw.read(ERROR_BODY_PEEK_BYTES, decode_content=True)
-        if EXPIRED_SIGNATURE_MARK in peek:
-            return "expired_signature"
-    return f"http_{response.status_code}"
-
-
-def _exception_reason(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.Timeout) or _wraps_timeout(exc):
-        return "timeout"
-    if isinstance(exc, requests.TooManyRedirects):
-        return "redirect_loop"
-    if isinstance(
-        exc,
-        (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema,
-        ),
-    ):
-        return "bad_url"
-    return "connection"
-
-
-def _wraps_timeout(exc: requests.RequestException) -> bool:
-    """Whether requests hid a timeout inside a ``ConnectionError``.
-
-    It does so for a read timeout once retries are exhausted (``MaxRetryError`` whose reason
-    is the timeout) and for one raised while streaming the body. A refused connection is a
-    ``NewConnectionError``, which urllib3 derives from its timeout class for old callers.
-    """
-    for inner in exc.args:
-        cause = getattr(inner, "reason", inner)
-        if isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
-            cause, urllib3.exceptions.NewConnectionError
-        ):
-            return True
-    return False

@@ -11,8 +11,6 @@ show), so adding a section is one function and one entry in that tuple.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +25,11 @@ from preprocess.dedup import DuplicatePair
 from preprocess.image_stage import ImageResult
 from preprocess.readers import Post
 from preprocess.writer import FILE_MODE
-from runtime import image_prep
 from runtime.files import atomic_write_text
+from runtime.report_images import figure_uri, thumbnail_uri
 
 GALLERY_PER_SPLIT = 8
 PAIRS_SHOWN = 24
-THUMBNAIL_PX = 160
 BAR_COLOURS = ("#4878a8", "#e49444", "#6a9f58", "#d1615d", "#85b6b2")
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -220,7 +217,7 @@ SECTIONS: tuple[Callable[[ReportData], Section | None], ...] = (
 )
 
 
-# drawing: bar_chart, chart_img and thumbnail_uri serve any report ---------------------------------
+# drawing: bar_chart and chart_img serve any section ---------------------------------
 
 
 def _section(anchor: str, title: str, template: jinja2.Template, **context: Any) -> Section:
@@ -236,7 +233,7 @@ def _chart_section(
 
 
 def chart_img(alt: str, png: str) -> Markup:
-    return Markup('<img class="chart" alt="{}" src="data:image/png;base64,{}">').format(alt, png)
+    return Markup('<img class="chart" alt="{}" src="{}">').format(alt, png)
 
 
 def bar_chart(
@@ -245,7 +242,7 @@ def bar_chart(
     unit: str,
     horizontal: bool = False,
 ) -> str:
-    """A bar chart as base64 PNG, stacked when there are several series, each bar's total
+    """A bar chart as a PNG ``data:`` URI, stacked when there are several series, each bar's total
     written at its end; an empty chart says so instead of drawing blank axes."""
     height = max(3.0, 0.24 * len(names) + 1.0) if horizontal else 3.2
     figure = Figure(figsize=(8, height), layout="constrained")
@@ -253,7 +250,7 @@ def bar_chart(
     if not names:
         axes.text(0.5, 0.5, "none", ha="center", va="center", transform=axes.transAxes)
         axes.set_axis_off()
-        return _png(figure)
+        return figure_uri(figure, dpi=80)
     positions = np.arange(len(names))
     base = np.zeros(len(names))
     container = None
@@ -276,18 +273,7 @@ def bar_chart(
         axes.margins(y=0.12)
     if len(series) > 1:
         axes.legend(loc="lower right" if horizontal else "upper right")
-    return _png(figure)
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def thumbnail_uri(path: Path) -> str:
-    """A small JPEG of the image as a data URI: a few kB a post keeps the report light."""
-    return image_prep.thumbnail_data_uri(image_prep.load(path), THUMBNAIL_PX, quality=80)
+    return figure_uri(figure, dpi=80)
 
 
 # templates -----------------------------------------------------------------------------------

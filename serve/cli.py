@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import uvicorn
 
-from runtime.checkpoints import check_checkpoint
+from runtime.checkpoint_check import check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import renamed_keys, resolve_config
 from runtime.errors import PipelineError, UsageError
@@ -207,7 +207,7 @@ def serve(settings: ServeSettings) -> int:
     if not settings.checkpoint:
         raise UsageError("--checkpoint DIR is required (or HASHTAG_SERVE_CHECKPOINT)")
     # Imported here so that --help and bad flags answer without loading torch and transformers.
-    from serve.inference import configure_threads, load_tuned, tuning_for
+    from serve.cpu_tuning import configure_threads, load_tuned, tuning_for
 
     tuning_for(settings)  # settings errors first, then the checkpoint, then the port
     check_checkpoint(settings.checkpoint)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from serve.batching import MicroBatcher
-from serve.metrics import ServeMetrics, create_metrics
-from serve.prediction import ImageFetcher, PredictionService
+from serve.prediction import PredictionService
+from serve.prometheus import ServeMetrics, create_metrics
+from serve.remote_images import ImageFetcher
 from serve.rendering import Pages
 from serve.settings import ServeSettings
 

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serve.errors import RequestFailed
-from serve.metrics import ServeMetrics
+from serve.prometheus import ServeMetrics
 from serve.rendering import error_json
 from serve.settings import ServeSettings
 

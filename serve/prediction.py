@@ -7,7 +7,6 @@ render.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ from PIL import Image
 
 from serve.batching import MicroBatcher
 from serve.errors import RequestFailed
-from serve.remote_images import FetchPolicy, decode_image, fetch_drive, fetch_url, within_deadline
+from serve.remote_images import ImageFetcher, ImageSource
 from serve.settings import ServeSettings
 
 if TYPE_CHECKING:  # the app only calls it; importing it would load torch for type hints
@@ -54,60 +53,6 @@ class Outcome:
             "max_seq_len": self.max_seq_len,
             "notes": list(self.notes),
         }
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageSource:
-    """Where a request's image comes from; at most one field may be set."""
-
-    image_id: str | None = None
-    image_url: str | None = None
-    upload: bytes | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageFetcher:
-    """Turns an :class:`ImageSource` into a decoded image: Drive and URL downloads under the
-    fetch policy (deadline, size cap, no private addresses), then decoding off the event loop."""
-
-    policy: FetchPolicy
-    drive_base_url: str
-    max_pixels: int
-
-    @classmethod
-    def from_settings(cls, settings: ServeSettings) -> ImageFetcher:
-        policy = FetchPolicy(
-            allow_private=settings.allow_private_urls,
-            timeout_s=settings.fetch_timeout_s,
-            max_bytes=settings.max_upload_bytes,
-            max_redirects=settings.max_redirects,
-        )
-        return cls(policy, settings.drive_base_url, settings.max_image_pixels)
-
-    async def load(self, source: ImageSource) -> Image.Image | None:
-        image_id, image_url, upload = source.image_id, source.image_url, source.upload
-        sources = [
-            name
-            for name, value in (("image_id", image_id), ("image_url", image_url), ("image", upload))
-            if value
-        ]
-        if len(sources) > 1:
-            raise RequestFailed(
-                422, "two_images", f"give one image source, not {' and '.join(sources)}"
-            )
-        if image_id or image_url:
-            fetch = (
-                fetch_drive(image_id, self.drive_base_url, self.policy)
-                if image_id
-                else fetch_url(image_url, self.policy)
-            )
-            data = await within_deadline(fetch, self.policy, upstream=bool(image_id))
-        elif upload:
-            data = upload
-        else:
-            return None
-        # Decoding is CPU-bound; a thread keeps the event loop answering meanwhile.
-        return await asyncio.to_thread(decode_image, data, self.max_pixels)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,8 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from serve.errors import RequestFailed
-from serve.metrics import ServeMetrics
 from serve.prediction import Outcome, default_n_label
+from serve.prometheus import ServeMetrics
 from serve.remote_images import preview_data_uri
 
 if TYPE_CHECKING:

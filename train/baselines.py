@@ -5,7 +5,7 @@ simple baseline a hashtag model has to beat to be worth its cost: word 1-2-grams
 2-5-grams within word boundaries (``char_wb``: spelling variants, emoji words, glued words),
 sublinear term frequency, and one logistic regression per label (liblinear), fit on the train
 split's model text (the dataset's ``text`` column). Its scores are per-label probabilities, so
-the metrics and the val-tuned F1 threshold of :mod:`train.metrics` apply to it as to the model.
+the metrics and the val-tuned F1 threshold of :mod:`train.scores` apply to it as to the model.
 
 Reusable on its own, e.g. to compare with or ensemble a model::
 

@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from runtime import checkpoints
-from runtime.checkpoints import (
+from runtime import checkpoint_check
+from runtime.checkpoint_check import (
     CONFIG_FILE,
     LAST_DIR,
     METRICS_FILE,
@@ -30,23 +30,12 @@ from runtime.checkpoints import (
 from runtime.errors import UsageError
 from runtime.files import atomic_path, atomic_write_json, staged_directory
 from runtime.label_file import LABELS_FILE as LABELS_FILE  # run files are listed by name
-from runtime.label_file import read_labels, write_labels
-from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_from_config
+from runtime.label_file import write_labels
 from train.hub import portable_record, resolved_record
-from train.model import HashtagModel
 from train.ngrams import NgramFeatures
 
 FILE_MODE = 0o644  # temporary files are private; a checkpoint is read by other users (serving)
 DIR_MODE = 0o755
-
-
-def model_from_config(model_config: dict[str, Any]) -> HashtagModel:
-    """The model's architecture from config.json's ``model`` section, with untrained weights."""
-    modality = model_config["modality"]
-    text = text_encoder_from_config(model_config["text_config"]) if modality != "image" else None
-    encoder = model_config.get("image_backbone", DEFAULT_IMAGE_ENCODER)
-    image = image_backbone(encoder) if modality != "text" else None
-    return HashtagModel.from_record(model_config, text, image)
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
@@ -113,55 +102,9 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
 def read_config(run_dir: Path) -> dict[str, Any]:
     """config.json with its paths resolved against ``run_dir``; a missing or damaged file is a
     UsageError naming it."""
-    return resolved_record(checkpoints.read_config(run_dir), run_dir)
+    return resolved_record(checkpoint_check.read_config(run_dir), run_dir)
 
 
 def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:
     folder = run_dir / TOKENIZER_DIR
     return AutoTokenizer.from_pretrained(str(folder)) if folder.is_dir() else None
-
-
-def load_trained_model(run_dir: str | Path) -> HashtagModel:
-    """The model of a checkpoint directory (eval mode, CPU): config.json, the weights and, for
-    a wide part, its n-gram vectorisers (``model.ngrams``)."""
-    root = Path(run_dir)
-    model = model_from_config(read_config(root)["model"])
-    load_weights(model, root / WEIGHTS_FILE)
-    attach_ngrams(model, root)
-    return model.eval()
-
-
-def attach_ngrams(model: HashtagModel, run_dir: Path) -> None:
-    """Give a model with a wide part the vectorisers saved in ``run_dir`` (checked to match)."""
-    if not model.uses_ngrams:
-        return
-    ngrams = NgramFeatures.load(run_dir)
-    if ngrams.dim != model.wide.in_features:
-        raise UsageError(
-            f"{run_dir}: the n-gram vocabulary has {ngrams.dim} features but the wide part "
-            f"reads {model.wide.in_features}"
-        )
-    model.ngrams = ngrams
-
-
-def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
-    """Model (eval mode, CPU), config, labels and tokenizer of a checkpoint directory."""
-    root = Path(run_dir)
-    return (
-        load_trained_model(root),
-        read_config(root),
-        read_labels(root, "checkpoint"),
-        load_tokenizer(root),
-    )
-
-
-def save_release(
-    folder: Path,
-    model: HashtagModel,
-    config: dict[str, Any],
-    labels: list[str],
-    tokenizer: PreTrainedTokenizerBase | None,
-) -> None:
-    """What :func:`load_release` reads, written to ``folder`` (``save_pretrained``'s files)."""
-    save_run_files(folder, config, labels, tokenizer, model.ngrams)
-    save_weights(model, folder / WEIGHTS_FILE)

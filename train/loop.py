@@ -28,8 +28,8 @@ from transformers.utils import logging as hf_logging
 
 from runtime.files import repair_torn_tail
 from runtime.progress import progress_bar, stderr_is_terminal
+from runtime.settings import validate
 from train import checkpoint
-from train.config_check import check_train_config
 from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
 from train.data import train_sampler as make_train_sampler
 from train.distributed import (
@@ -51,11 +51,12 @@ from train.encoders import (
 )
 from train.evaluate import metrics_report, text_baseline_probs
 from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
-from train.metrics import mean_average_precision, ranking_metrics
-from train.model import HashtagModel, hashtag_loss
+from train.model import HashtagModel, attach_ngrams, hashtag_loss, model_from_config
 from train.ngrams import NgramFeatures
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
 from train.run_folder import RunFolder, open_run_folder, refuse_existing_run
+from train.scores import mean_average_precision, ranking_metrics
+from train.settings import TrainSettings
 from train.weights import (
     DOWNLOAD,
     WeightsSource,
@@ -154,7 +155,7 @@ def prepare_run(
 ) -> Setup:
     """Check the config and ``--out``, say where the weights come from, join torchrun's group,
     pick the device and seed everything: all before any data is read."""
-    check_train_config(config)
+    validate(TrainSettings, config)
     if not resume:
         refuse_existing_run(out_dir)
     sources = {} if resume else weights_plan(config)  # a resumed run reads its own weights
@@ -176,9 +177,9 @@ def load_model(
     saved_state, out_dir = None, setup.out_dir
     if setup.resume:  # weights first: the frozen backbone's features are cached from them
         saved = checkpoint.read_config(out_dir)
-        model = checkpoint.model_from_config(saved["model"])
+        model = model_from_config(saved["model"])
         tokenizer, model_config = checkpoint.load_tokenizer(out_dir), saved["model"]
-        checkpoint.attach_ngrams(model, out_dir)
+        attach_ngrams(model, out_dir)
         saved_state = checkpoint.load_last(out_dir, model)
     else:
         downloads = any(source.origin == DOWNLOAD for source in setup.sources.values())

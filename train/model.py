@@ -27,11 +27,12 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from huggingface_hub import ModelHubMixin
 from torch import nn
 
-from train.config_check import CHOICES
+from runtime.errors import UsageError
+from train.checkpoint import WEIGHTS_FILE, load_weights, read_config, save_config, save_weights
+from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_from_config
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
-
-POOLINGS = CHOICES["text_pooling"]
-VGG16_FEATURE_DIM = 512 * 7 * 7
+from train.ngrams import NgramFeatures
+from train.settings import POOLINGS
 
 
 class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
@@ -100,14 +101,10 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
     @classmethod
     def _from_pretrained(cls, *, model_id: str, **download: Any) -> HashtagModel:
         """``from_pretrained``'s loader: a run folder, or a Hub repo laid out like one."""
-        from train.checkpoint import load_trained_model  # checkpoint builds models: imported on use
-
         return load_trained_model(model_folder(model_id, **download))
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """config.json (``{"model": record}``) and model.safetensors, as a run folder has them."""
-        from train.checkpoint import WEIGHTS_FILE, save_config, save_weights
-
         if self.record is None:
             raise ValueError("save_pretrained needs a model built by from_record or loaded")
         save_config(save_directory, {"model": self.record})
@@ -176,3 +173,35 @@ def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torc
         distribution = targets / targets.sum(dim=1, keepdim=True).clamp(min=1)
         return -(distribution * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
     raise ValueError(f"loss must be 'bce' or 'softmax', got {kind!r}")
+
+
+def model_from_config(model_config: dict[str, Any]) -> HashtagModel:
+    """The model's architecture from config.json's ``model`` section, with untrained weights."""
+    modality = model_config["modality"]
+    text = text_encoder_from_config(model_config["text_config"]) if modality != "image" else None
+    encoder = model_config.get("image_backbone", DEFAULT_IMAGE_ENCODER)
+    image = image_backbone(encoder) if modality != "text" else None
+    return HashtagModel.from_record(model_config, text, image)
+
+
+def load_trained_model(run_dir: str | Path) -> HashtagModel:
+    """The model of a checkpoint directory (eval mode, CPU): config.json, the weights and, for
+    a wide part, its n-gram vectorisers (``model.ngrams``)."""
+    root = Path(run_dir)
+    model = model_from_config(read_config(root)["model"])
+    load_weights(model, root / WEIGHTS_FILE)
+    attach_ngrams(model, root)
+    return model.eval()
+
+
+def attach_ngrams(model: HashtagModel, run_dir: Path) -> None:
+    """Give a model with a wide part the vectorisers saved in ``run_dir`` (checked to match)."""
+    if not model.uses_ngrams:
+        return
+    ngrams = NgramFeatures.load(run_dir)
+    if ngrams.dim != model.wide.in_features:
+        raise UsageError(
+            f"{run_dir}: the n-gram vocabulary has {ngrams.dim} features but the wide part "
+            f"reads {model.wide.in_features}"
+        )
+    model.ngrams = ngrams

@@ -23,7 +23,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from runtime.checkpoints import NGRAMS_DIR, NGRAMS_FILES
+from runtime.checkpoint_check import NGRAMS_DIR, NGRAMS_FILES
 from runtime.errors import UsageError
 from runtime.files import atomic_write_json, staged_directory
 

@@ -10,7 +10,7 @@ prepared as the dataset build prepared the training pictures (``runtime.image_pr
 upright by its EXIF orientation, transparency on white, RGB), so any PIL image may be passed.
 
 :meth:`Predictor.predict` takes captions as people write them and turns each into model text the
-way the training data did (``preprocess.text.model_text`` with the dataset's ``demojize``);
+way the training data did (``runtime.model_text.model_text`` with the dataset's ``demojize``);
 :meth:`Predictor.scores` takes model text as a dataset stores it. In a notebook::
 
     from train.predictor import Predictor
@@ -21,18 +21,21 @@ way the training data did (``preprocess.text.model_text`` with the dataset's ``d
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from huggingface_hub import ModelHubMixin
 from PIL import Image
+from transformers import PreTrainedTokenizerBase
 
-from preprocess.text import model_text
 from runtime import image_prep
-from train.checkpoint import load_release, save_release
+from runtime.label_file import read_labels
+from runtime.model_text import model_text
+from train.checkpoint import WEIGHTS_FILE, load_tokenizer, read_config, save_run_files, save_weights
 from train.data import ImageInput, neutral_pixels, tokenize
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
-from train.model import HashtagModel
+from train.model import HashtagModel, load_trained_model
 
 
 class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
@@ -60,7 +63,7 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
         # The image encoder's own input size, resampling and normalisation, as trained.
         self.image_input = ImageInput.from_record(model_config)
         self.image_size: int = self.image_input.size
-        # How captions became model text in the training data (preprocess.text.model_text).
+        # How captions became model text in the training data (runtime.model_text.model_text).
         self.demojize: bool = model_config.get("demojize", False)
         self._transform = self.image_input.transform()
         # The wide part's vectorisers (None without one): the caption's n-grams are computed
@@ -144,3 +147,26 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
         if image is None:
             return neutral_pixels(self.image_size)
         return self._transform(image_prep.prepare(image))
+
+
+def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
+    """Model (eval mode, CPU), config, labels and tokenizer of a checkpoint directory."""
+    root = Path(run_dir)
+    return (
+        load_trained_model(root),
+        read_config(root),
+        read_labels(root, "checkpoint"),
+        load_tokenizer(root),
+    )
+
+
+def save_release(
+    folder: Path,
+    model: HashtagModel,
+    config: dict[str, Any],
+    labels: list[str],
+    tokenizer: PreTrainedTokenizerBase | None,
+) -> None:
+    """What :func:`load_release` reads, written to ``folder`` (``save_pretrained``'s files)."""
+    save_run_files(folder, config, labels, tokenizer, model.ngrams)
+    save_weights(model, folder / WEIGHTS_FILE)

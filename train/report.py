@@ -8,8 +8,6 @@ records no path of the machine that wrote it.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +19,17 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from preprocess.report import thumbnail_uri
-from runtime.checkpoints import LOG_FILE
+from runtime.checkpoint_check import LOG_FILE
 from runtime.files import atomic_write_text, iter_jsonl
-from train.metrics import average_precision
+from runtime.report_images import figure_uri, thumbnail_uri
+from train.scores import average_precision
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"
 SHOWN_LABELS = 15  # best and worst labels drawn in the AP chart (the table lists all)
 GALLERY_POSTS = 24
 CALIBRATION_BINS = 10
+FIGURE_DPI = 110
 
 
 @dataclass(frozen=True)
@@ -76,10 +75,10 @@ def render_report(
         label_count=len(data.labels),
         metrics=metrics,
         comparison=_comparison(run_name, metrics, baselines or {}),
-        curves=_png(_curves_figure(history)) if _epochs(history) else None,
-        ap_chart=_png(_ap_figure(ap)) if ap else None,
+        curves=figure_uri(_curves_figure(history), FIGURE_DPI) if _epochs(history) else None,
+        ap_chart=figure_uri(_ap_figure(ap), FIGURE_DPI) if ap else None,
         ap_rows=ap,
-        calibration=_png(_calibration_figure(data.scores, data.targets)),
+        calibration=figure_uri(_calibration_figure(data.scores, data.targets), FIGURE_DPI),
         gallery=list(_gallery(data)),
     )
 
@@ -202,14 +201,6 @@ def _calibration_figure(scores: np.ndarray, targets: np.ndarray) -> Figure:
     histogram.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     histogram.yaxis.set_minor_formatter(ticker.NullFormatter())
     return figure
-
-
-def _png(figure: Figure) -> str:
-    """The figure as a PNG ``data:`` URI. (Figures are made without pyplot: no global state,
-    no display backend needed on a training machine.)"""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _gallery(data: SplitScores) -> Iterable[dict[str, Any]]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
-from runtime.checkpoints import LOG_FILE
+from runtime.checkpoint_check import LOG_FILE
 from runtime.errors import UsageError
 from runtime.files import (
     append_jsonl,

@@ -15,8 +15,8 @@ from serve.prediction import (
     MAX_URL_CHARS,
     SCHEMA_MAX_LABELS,
     SCHEMA_MAX_SEQ_LEN,
-    ImageSource,
 )
+from serve.remote_images import ImageSource
 
 router = APIRouter()
 

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from serve.dependencies import PagesDep, ServiceDep, SettingsDep
 from serve.errors import RequestFailed
-from serve.prediction import MAX_URL_CHARS, SCHEMA_MAX_LABELS, SCHEMA_MAX_SEQ_LEN, ImageSource
-from serve.remote_images import DRIVE_ID_PATTERN
+from serve.prediction import MAX_URL_CHARS, SCHEMA_MAX_LABELS, SCHEMA_MAX_SEQ_LEN
+from serve.remote_images import DRIVE_ID_PATTERN, ImageSource
 
 router = APIRouter()
 

@@ -25,9 +25,9 @@ from preprocess.labels import (
 from preprocess.readers import Post
 from preprocess.settings import DatasetSettings
 from preprocess.splits import assign_splits, hash_fraction
-from preprocess.text import model_text
 from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
+from runtime.model_text import model_text
 from runtime.settings import validate
 
 

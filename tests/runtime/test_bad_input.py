@@ -26,7 +26,7 @@ from crawler.cli import main as crawl_main
 from preprocess.cli import main as build_main
 from preprocess.image_fetch import GIVE_UP_AFTER, HttpFetcher, ImageRejected
 from preprocess.settings import ImageSettings
-from runtime.checkpoints import check_checkpoint
+from runtime.checkpoint_check import check_checkpoint
 from runtime.errors import PipelineError, UsageError
 from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
@@ -302,19 +302,19 @@ def _host() -> str:
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--epochs", "-1"], "epochs must be a positive integer, got -1"),
-        (["--batch-size", "0"], "batch_size must be a positive integer, got 0"),
-        (["--set", "epochs=abc"], "epochs must be a positive integer, got 'abc'"),
-        (["--lr", "-5"], "lr must be a number >= 0, got -5.0"),
-        (["--head-lr", "-0.1"], "head_lr must be a number >= 0"),
+        (["--epochs", "-1"], "epochs must be at least 1, got -1"),
+        (["--batch-size", "0"], "batch_size must be at least 1, got 0"),
+        (["--set", "epochs=abc"], "epochs must be an integer, got 'abc'"),
+        (["--lr", "-5"], "lr must be at least 0, got -5.0"),
+        (["--head-lr", "-0.1"], "head_lr must be at least 0"),
         (["--set", "dropout=1.5"], "dropout must be"),
         (["--set", "warmup_ratio=x"], "warmup_ratio must be"),
         (["--set", "compile=maybe"], "compile must be true or false"),
-        (["--num-workers", "-2"], "num_workers must be an integer >= 0"),
+        (["--num-workers", "-2"], "num_workers must be at least 0"),
         (["--init", "pretrained", "--text-encoder", "/nonexistent"], "neither an existing folder"),
         (["--image-weights", "/nonexistent.pth", "--modality", "image"], "no such file"),
-        (["--set", "feature_cache=5"], "feature_cache must be null or a path, got 5"),
-        (["--set", "image_weights=5"], "image_weights must be null or a path, got 5"),
+        (["--set", "feature_cache=5"], "feature_cache must be null or a string, got 5"),
+        (["--set", "image_weights=5"], "image_weights must be null or a string, got 5"),
         (["--set", "random_text.hidden_size=abc"], "random_text.hidden_size must be an integer"),
     ],
 )

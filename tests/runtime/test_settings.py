@@ -19,11 +19,12 @@ from preprocess.settings import DatasetSettings, ImageSettings
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
-from train.settings import EvaluateSettings
+from train.settings import EvaluateSettings, TrainSettings
 
 MODELS: list[type[Settings]] = [
     ServeSettings,
     EvaluateSettings,
+    TrainSettings,
     CrawlerSettings,
     PolitenessSettings,
     BrowserSettings,
@@ -102,3 +103,22 @@ def test_images_processes_null_means_one_per_core() -> None:
     assert ImageSettings().processes is None
     assert ImageSettings().converter_processes == (os.cpu_count() or 1)
     assert ImageSettings(processes=0).converter_processes == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"dropout": 1.0}, "dropout must be below 1, got 1.0"),
+        ({"warmup_ratio": -0.1}, "warmup_ratio must be at least 0, got -0.1"),
+        ({"stop_after_epochs": 0}, "stop_after_epochs must be null or at least 1, got 0"),
+        ({"device": "tpu"}, "device must be 'auto', 'cpu' or 'cuda', got 'tpu'"),
+        ({"random_text": {"hidden_size": 0}}, "random_text.hidden_size must be at least 1, got 0"),
+        ({"random_text": {"depth": 2}}, "unknown config key random_text.depth"),
+        ({"baselines": ["bm25"]}, "baselines.0 must be 'tfidf', got 'bm25'"),
+        ({"text_encoder": ""}, "text_encoder must be a non-empty string, got ''"),
+    ],
+)
+def test_train_settings_name_the_first_bad_key(values, message) -> None:
+    with pytest.raises(UsageError) as caught:
+        validate(TrainSettings, values)
+    assert str(caught.value) == message

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from serve.batching import MicroBatcher
-from serve.inference import tuned_predictor, tuning_for
+from serve.cpu_tuning import tuned_predictor, tuning_for
 from serve.settings import ServeSettings
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from serve.inference import tuned_predictor, tuning_for
+from serve.cpu_tuning import tuned_predictor, tuning_for
 from serve.settings import ServeSettings
 
 CASES = 1200

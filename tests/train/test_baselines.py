@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from train.baselines import fit_tfidf
-from train.metrics import all_metrics, popularity_scores
+from train.scores import all_metrics, popularity_scores
 
 
 def word_data(rng: np.random.Generator, n_posts: int, n_labels: int = 4):
@@ -93,7 +93,7 @@ def test_train_refuses_an_unknown_baseline(trained, tmp_path, capsys):
     dataset, _ = trained
     argv = ["--dataset", str(dataset), "--out", str(tmp_path / "run"), "--modality", "text"]
     assert train_main([*argv, "--set", "baselines=[bm25]", "--quiet"]) == 2
-    assert "baselines must be a list of tfidf" in capsys.readouterr().err
+    assert "baselines.0 must be 'tfidf', got 'bm25'" in capsys.readouterr().err
 
 
 def test_an_empty_baseline_list_shows_popularity_alone(trained, capsys):

@@ -11,7 +11,7 @@ import torchvision
 from fastapi.testclient import TestClient
 
 from runtime.errors import UsageError
-from serve.inference import Tuning, tuned_predictor
+from serve.cpu_tuning import Tuning, tuned_predictor
 from train.encoders import image_backbone, image_input, load_backbone_weights
 from train.predictor import Predictor
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from train.data import ImageInput, load_dataset, load_pixels
-from train.encoders import vgg_backbone
+from train.encoders import VGG16_FEATURE_DIM, vgg_backbone
 from train.features import NEUTRAL_IMAGE, FeatureCache, backbone_key, image_keys
-from train.model import VGG16_FEATURE_DIM, HashtagModel
+from train.model import HashtagModel
 
 IMAGE_SIZE = 32
 IMAGE = ImageInput(IMAGE_SIZE)

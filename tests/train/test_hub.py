@@ -11,7 +11,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from serve.app import create_app
-from serve.inference import load_tuned
+from serve.cpu_tuning import load_tuned
 from serve.settings import ServeSettings
 from train.cli import evaluate_main
 from train.model import HashtagModel

@@ -13,12 +13,12 @@ import yaml
 from safetensors.torch import load_file
 
 from train import loop as train_loop
-from train.checkpoint import load_release, model_from_config, save_run_files, save_weights
+from train.checkpoint import save_run_files, save_weights
 from train.cli import train_main
 from train.encoders import vgg_backbone
 from train.loop import train
-from train.model import hashtag_loss
-from train.predictor import Predictor
+from train.model import hashtag_loss, model_from_config
+from train.predictor import Predictor, load_release
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +318,7 @@ def test_bad_config_value(dataset, tmp_path, capsys):
         capsys, "--dataset", str(dataset), "--out", str(tmp_path / "r"), "--config", str(config)
     )
     assert code == 2 and lines == [
-        "hashtag-train: error: image_mode must be one of frozen, finetune, got 'thawed'"
+        "hashtag-train: error: image_mode must be 'frozen' or 'finetune', got 'thawed'"
     ]
 
 

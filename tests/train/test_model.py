@@ -7,6 +7,7 @@ import torch
 import torchvision
 
 from train.encoders import (
+    VGG16_FEATURE_DIM,
     image_backbone,
     load_backbone_weights,
     minilm_dir,
@@ -14,7 +15,7 @@ from train.encoders import (
     train_tokenizer,
     vgg_backbone,
 )
-from train.model import VGG16_FEATURE_DIM, HashtagModel, hashtag_loss
+from train.model import HashtagModel, hashtag_loss
 from train.weights import load_text_encoder, text_source
 
 TINY_ALBERT = {

@@ -12,11 +12,10 @@ from safetensors.numpy import load_file
 
 from runtime.errors import UsageError
 from serve.onnx_backend import OnnxModel
-from train.checkpoint import load_release, save_release
 from train.data import load_dataset
 from train.model import HashtagModel
 from train.ngrams import IDF_FILE, NGRAMS_DIR, VOCABULARY_FILE, NgramFeatures
-from train.predictor import Predictor
+from train.predictor import Predictor, load_release, save_release
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +123,7 @@ def test_mismatched_vocabulary_is_refused(run, tmp_path):
 
 
 def test_checkpoint_without_its_ngrams_is_refused_up_front(run, tmp_path):
-    from runtime.checkpoints import check_checkpoint
+    from runtime.checkpoint_check import check_checkpoint
 
     model, config, labels, tokenizer = load_release(run)
     save_release(tmp_path, model, config, labels, tokenizer)

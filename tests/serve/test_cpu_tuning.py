@@ -13,7 +13,7 @@ from PIL import Image
 
 from runtime.errors import PipelineError
 from serve import onnx_backend
-from serve.inference import (
+from serve.cpu_tuning import (
     Tuning,
     configure_threads,
     cpu_has_native_bf16,

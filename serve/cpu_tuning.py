@@ -17,7 +17,7 @@ What is applied, and why (figures in docs/benchmarks/serve.md):
   the single one, and on a MiniLM checkpoint it changed most test posts' top-10.
 
 Each is kept only while it leaves the top-k ranking equal to fp32 on a test split
-(``top_k_agreement`` in benchmarks/agreement.py; tests/serve/test_inference.py and
+(``top_k_agreement`` in benchmarks/agreement.py; tests/serve/test_cpu_tuning.py and
 benchmarks/serve.py check it).
 """
 

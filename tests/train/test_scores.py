@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.metrics import (
+from train.scores import (
     all_metrics,
     average_precision,
     f1_scores,
