@@ -1,5 +1,5 @@
 """Whether a tuned predictor still answers as the reference does: the criterion for keeping a
-CPU tuning (serve/inference.py), checked by benchmarks/serve.py and tests/serve/test_inference.py.
+CPU tuning (serve/cpu_tuning.py), checked by benchmarks/serve.py and tests/serve/test_cpu_tuning.py.
 """
 
 from __future__ import annotations
