@@ -17,10 +17,16 @@ from pathlib import Path
 from preprocess import export, langid, langid_cli
 from preprocess.build import build_dataset
 from preprocess.readers import parse_csv_columns
-from preprocess.settings import Backend, DatasetSettings, LabelsSection, SplitsSection
+from preprocess.settings import (
+    Backend,
+    DatasetSettings,
+    ExportFormat,
+    ExportSettings,
+    LabelsSection,
+    SplitsSection,
+)
 from runtime.cli import (
     ConfigFlags,
-    add_flag,
     command_parser,
     required_group,
     run,
@@ -37,6 +43,8 @@ PROG = "hashtag-build-dataset"
 
 # The flags of ``build`` that override configs/dataset.yaml, each with the key it sets.
 BUILD_FLAGS = ConfigFlags("dataset")
+# The flags of ``export`` that override configs/export.yaml.
+EXPORT_FLAGS = ConfigFlags("export")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,7 +251,8 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
         help="a dataset directory as webdataset shards or a saved Hugging Face dataset",
         description="Write the dataset as webdataset tar shards per split (jpg, txt, json per "
         "post) or as a Hugging Face dataset saved with save_to_disk; print the samples per "
-        "split.",
+        "split. Defaults come from configs/export.yaml.",
+        stage="export",
     )
     required = required_group(parser)
     required.add_argument(
@@ -252,18 +261,19 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
     required.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="the folder to (re)place"
     )
-    add_flag(
+    EXPORT_FLAGS.add(
         required,
         "--output-format",
+        key="output_format",
         renamed_from=("--format",),
-        required=True,
-        metavar="|".join(export.FORMATS),
-        help="what to write",
+        metavar="|".join(typing.get_args(ExportFormat)),
+        help="what to write (or output_format in --config)",
     )
-    parser.add_argument(
+    EXPORT_FLAGS.add(
+        parser,
         "--shard-size",
+        key="shard_size",
         type=int,
-        default=export.DEFAULT_SHARD_SIZE,
         metavar="N",
         help="webdataset samples per shard",
     )
@@ -272,9 +282,16 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write the dataset as webdataset tar shards per split, or as a saved HF dataset."""
+    settings = EXPORT_FLAGS.settings(args, ExportSettings)
+    if settings.output_format is None:
+        raise UsageError("--output-format is required")
     with writing_into(args.out):  # a full or read-only disk mid-export: one line
         counts = export.export_dataset(
-            args.dataset, args.out, args.output_format, args.shard_size, not progress_disabled(args)
+            args.dataset,
+            args.out,
+            settings.output_format,
+            settings.shard_size,
+            not progress_disabled(args),
         )
     print(", ".join(f"{split} {n}" for split, n in counts.items()), "->", args.out)
     return 0

@@ -32,8 +32,6 @@ from runtime.label_file import read_labels, write_labels
 from runtime.outputs import check_output_dir
 from runtime.progress import progress_bar
 
-FORMATS = ("webdataset", "hf")
-DEFAULT_SHARD_SIZE = 1000
 EXPORT_MARKER = "export.json"
 READ_BATCH = 256
 
@@ -41,8 +39,10 @@ READ_BATCH = 256
 def export_dataset(
     dataset_dir: Path, out: Path, fmt: str, shard_size: int, progress: bool = True
 ) -> dict[str, int]:
-    """Write the dataset at ``dataset_dir`` to ``out`` in ``fmt``; return samples per split."""
-    check_export(dataset_dir, out, fmt, shard_size)
+    """Write the dataset at ``dataset_dir`` to ``out`` in ``fmt``; return samples per split.
+
+    ``fmt`` and ``shard_size`` come validated (preprocess.settings.ExportSettings)."""
+    check_export(dataset_dir, out)
     labels = read_labels(dataset_dir, "dataset")
     with staged_directory(out) as stage:
         if fmt == "webdataset":
@@ -54,12 +54,8 @@ def export_dataset(
     return {name: split["samples"] for name, split in splits.items()}
 
 
-def check_export(dataset_dir: Path, out: Path, fmt: str, shard_size: int) -> None:
+def check_export(dataset_dir: Path, out: Path) -> None:
     """Refuse, before anything is written, what could only fail or destroy something."""
-    if fmt not in FORMATS:
-        raise UsageError(f"--output-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if shard_size < 1:
-        raise UsageError(f"--shard-size must be a positive number of samples, got {shard_size}")
     if not dataset_dir.is_dir():
         raise UsageError(f"dataset directory {dataset_dir} does not exist")
     manifest = dataset_dir / "manifest.json"

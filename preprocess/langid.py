@@ -193,12 +193,14 @@ def get_detector(backend: str | None = None, prior: Mapping[str, float] | None =
     """A ready detector for ``backend`` (default :data:`DEFAULT_BACKEND`); models load once.
 
     ``prior`` (default: ``language.prior`` of configs/dataset.yaml) is used by the ``caption``
-    backend only."""
+    backend only; it comes validated (preprocess.settings: the build's ``language.prior``,
+    ``langid --prior`` through ``language_prior``)."""
     name = DEFAULT_BACKEND if backend is None else backend
     if name not in BACKENDS:
         choices = ", ".join(BACKENDS)
         raise UsageError(f"unknown language-id backend {name!r} (choose from {choices})")
-    shares = tuple(sorted(check_prior(_default_prior() if prior is None else prior).items()))
+    prior = _default_prior() if prior is None else prior  # validated: preprocess.settings
+    shares = tuple(sorted((code, float(share)) for code, share in prior.items() if share > 0))
     key = (name, shares if name == "caption" else ())
     if key not in _DETECTORS:
         judge = _caption_judge(shares) if name == "caption" else _plain(_SCORER_FACTORIES[name]())
@@ -210,31 +212,16 @@ def _default_prior() -> Mapping[str, float]:
     return default_config("dataset")["language"]["prior"]
 
 
-def check_prior(prior: object) -> dict[str, float]:
-    """The prior as ``{code: share}``; a UsageError names what is wrong with it."""
-    if not isinstance(prior, Mapping):
-        raise UsageError(f"language.prior must map language codes to shares, got {prior!r}")
-    for code, share in prior.items():
-        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
-            raise UsageError(f"language.prior: {code!r} is not an ISO 639-1 code such as en")
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
-            raise UsageError(
-                f"language.prior: the share of {code} must be in [0, 1), got {share!r}"
-            )
-    if sum(prior.values()) >= 1:
-        raise UsageError("language.prior: the shares must add up to less than 1")
-    return {code: float(share) for code, share in prior.items() if share > 0}
-
-
 def parse_prior(text: str) -> dict[str, float]:
-    """``en=0.9,es=0.05`` as a prior (the command-line form); checked."""
+    """``en=0.9,es=0.05`` as a prior (the command-line form); its shares are checked by
+    preprocess.settings.language_prior."""
     prior: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         match = _PRIOR_ITEM.fullmatch(item)
         if not match:
             raise UsageError(f"--prior expects CODE=SHARE pairs such as en=0.9, got {item!r}")
         prior[match["code"]] = float(match["share"])
-    return check_prior(prior)
+    return prior
 
 
 _PRIOR_ITEM = re.compile(r"(?P<code>\w+)\s*=\s*(?P<share>\d*\.?\d+)")

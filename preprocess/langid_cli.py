@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from preprocess.langid import BACKENDS, DEFAULT_BACKEND, get_detector, parse_prior
+from preprocess.settings import language_prior
 from runtime.cli import add_flag, subcommand
 from runtime.pipes import stop_quietly_on_closed_stdout
 
@@ -56,7 +57,7 @@ def run_langid(
     args: argparse.Namespace, source: BinaryIO | None = None, sink: TextIO | None = None
 ) -> int:
     """Stream stdin to stdout in batches; undecodable bytes are replaced, never fatal."""
-    prior = None if args.prior is None else parse_prior(args.prior)
+    prior = None if args.prior is None else language_prior(parse_prior(args.prior))
     detector = get_detector(
         args.langid_backend, prior
     )  # a bad name is a UsageError: exit 2, one line

@@ -1,5 +1,5 @@
-"""``hashtag-build-dataset build``'s settings: their types and limits (the values, defaults and
-help: configs/dataset.yaml).
+"""``hashtag-build-dataset``'s settings: their types and limits (the values, defaults and help:
+configs/dataset.yaml for ``build`` and ``langid --prior``, configs/export.yaml for ``export``).
 
 Validated once, before any input is read or image fetched (runtime.settings): ``--top-k 0``, a
 prior of 1.5 or fractions that do not sum to 1 are one line naming the key and exit 2, not a
@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, model_validator
 from preprocess.langid import BACKENDS, LANGUAGE_CODE, MIXED, UNDETERMINED
 from preprocess.readers import FORMATS
 from preprocess.splits import SPLIT_BY
-from runtime.settings import Section, Settings
+from runtime.settings import Section, Settings, validate
 
 PHASH_BITS = 64  # imagehash.phash's default hash size: 8x8 bits
 PathText = Annotated[str, Field(min_length=1)]  # a file or folder named in a YAML setting
@@ -28,6 +28,7 @@ InputFormat = Literal[("auto", *FORMATS)]  # type: ignore[valid-type]
 Backend = Literal[BACKENDS]  # type: ignore[valid-type]
 SplitBy = Literal[SPLIT_BY]  # type: ignore[valid-type]
 Balance = Literal["none", "sqrt"]
+ExportFormat = Literal["webdataset", "hf"]
 
 
 def _language_code(code: str) -> str:
@@ -47,6 +48,12 @@ LanguageCode = Annotated[str, AfterValidator(_language_code)]
 Prior = Annotated[
     dict[LanguageCode, Annotated[float, Field(ge=0, lt=1)]], AfterValidator(_prior_below_one)
 ]
+
+
+def language_prior(prior: dict[str, float]) -> dict[str, float]:
+    """``langid --prior``, checked as the build checks ``language.prior`` (one declaration)."""
+    language = {**DatasetSettings.shipped()["language"], "prior": prior}
+    return validate(LanguageSection, language, "--prior: language.").prior
 
 
 class TextSection(Section):
@@ -142,3 +149,12 @@ class DatasetSettings(Settings):
         if self.language.keep_mixed:
             keep.add(MIXED)
         return keep
+
+
+class ExportSettings(Settings):
+    """``hashtag-build-dataset export`` (preprocess.export)."""
+
+    stage = "export"
+
+    output_format: ExportFormat | None  # required, by --output-format or the config
+    shard_size: Positive  # webdataset samples per shard

@@ -200,10 +200,14 @@ def test_hf_export_leaves_out_an_empty_split(moved: Path, tmp_path: Path) -> Non
     ("args", "message"),
     [
         (["--dataset", "{tmp}/nowhere", "--output-format", "hf"], "does not exist"),
-        (["--dataset", "{moved}", "--output-format", "parquet"], "--output-format must be one of"),
+        (["--dataset", "{moved}", "--output-format", "parquet"], "output_format must be"),
         (
             ["--dataset", "{moved}", "--output-format", "hf", "--shard-size", "0"],
-            "--shard-size must",
+            "shard_size must be at least 1, got 0",
+        ),
+        (
+            ["--dataset", "{moved}", "--output-format", "hf", "--set", "shard_size=many"],
+            "shard_size must be an integer, got 'many'",
         ),
         (["--dataset", "{moved}"], "--output-format is required"),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from preprocess import langid, word_evidence
+from preprocess.settings import language_prior
 from runtime.errors import EXIT_USAGE, UsageError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,16 +124,26 @@ def test_the_prior_moves_borderline_captions() -> None:
 @pytest.mark.parametrize(
     ("prior", "message"),
     [
-        ({"en": 1.0}, "the share of en must be in [0, 1)"),
-        ({"en": 0.6, "es": 0.5}, "must add up to less than 1"),
-        ({"english": 0.9}, "'english' is not an ISO 639-1 code"),
-        ({"en": "lots"}, "the share of en must be in [0, 1)"),
-        (["en"], "must map language codes to shares"),
+        ({"en": 1.0}, "language.prior.en must be below 1, got 1.0"),
+        ({"en": 0.6, "es": 0.5}, "language.prior must be shares that add up to less than 1"),
+        ({"english": 0.9}, "must be an ISO 639-1 code such as en"),
+        ({"en": "lots"}, "language.prior.en must be a number, got 'lots'"),
+        (["en"], "language.prior must be a mapping"),
     ],
 )
 def test_a_bad_prior_is_a_usage_error(prior: object, message: str) -> None:
-    with pytest.raises(UsageError, match=message.replace("[", r"\[").replace(")", r"\)")):
-        langid.get_detector("caption", prior)  # type: ignore[arg-type]
+    """``langid --prior`` is checked by the build's own declaration of language.prior."""
+    with pytest.raises(UsageError, match=re.escape(message)):
+        language_prior(prior)  # type: ignore[arg-type]
+
+
+def test_cli_prior_shares_are_checked_as_the_build_checks_them(run_langid) -> None:
+    done = run_langid("--prior", "en=0.6,es=0.5", stdin="hello\n")
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr.splitlines() == [
+        "hashtag-build-dataset: error: --prior: language.prior must be shares that add up to "
+        "less than 1, got {'en': 0.6, 'es': 0.5}"
+    ]
 
 
 def test_cli_explain_prints_the_evidence_per_line(run_langid) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from crawler.settings import BrowserSettings, CrawlerSettings, PolitenessSettings
 from demo_site.settings import DemoSettings
-from preprocess.settings import DatasetSettings, ImageSettings
+from preprocess.settings import DatasetSettings, ExportSettings, ImageSettings
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
@@ -31,6 +31,7 @@ MODELS: list[type[Settings]] = [
     DemoSettings,
     DatasetSettings,
     ImageSettings,
+    ExportSettings,
 ]
 
 
