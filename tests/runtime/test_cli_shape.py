@@ -54,6 +54,7 @@ CONFIG_FLAGS: list[tuple[str, ConfigFlags]] = [
     ("hashtag-crawl crawl", crawl_cli.FLAGS),
     ("hashtag-crawl serve-demo", demo_cli.FLAGS),
     ("hashtag-build-dataset build", build_cli.BUILD_FLAGS),
+    ("hashtag-build-dataset export", build_cli.EXPORT_FLAGS),
     ("hashtag-train", train_cli.TRAIN_FLAGS),
     ("hashtag-evaluate", train_cli.EVALUATE_FLAGS),
     ("hashtag-serve", serve_cli.FLAGS),
