@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from runtime.config import default_config, merged
+from runtime.config import default_config
 from runtime.errors import UsageError
 
 # The limits several commands' settings share (a count, a duration, a share of posts).
@@ -60,7 +60,22 @@ class Settings(Section):
     def _shipped_defaults(cls, values: Any) -> Any:
         if not isinstance(values, Mapping):
             return values
-        return merged(cls.shipped(), dict(values))
+        return _filled(cls, cls.shipped(), values)
+
+
+def _filled(model: type[Section], shipped: Mapping[str, Any], given: Mapping[str, Any]) -> Any:
+    """``shipped`` with ``given`` put in, section by section. A mapping that is a value
+    (``language.prior``, ``csv_columns``) replaces the shipped one whole: ``{es: 0.5}`` is
+    that prior, not ``{en: 0.9, es: 0.5}``."""
+    filled = dict(shipped)
+    for key, value in given.items():
+        field = model.model_fields.get(str(key))
+        section = field.annotation if field else None
+        nested = isinstance(section, type) and issubclass(section, Section)
+        if nested and isinstance(value, Mapping) and isinstance(filled.get(key), Mapping):
+            value = _filled(section, filled[key], value)  # type: ignore[arg-type]
+        filled[key] = value
+    return filled
 
 
 def validate(model: type[S], values: Mapping[str, Any], where: str = "") -> S:

@@ -123,3 +123,12 @@ def test_train_settings_name_the_first_bad_key(values, message) -> None:
     with pytest.raises(UsageError) as caught:
         validate(TrainSettings, values)
     assert str(caught.value) == message
+
+
+def test_a_mapping_value_replaces_the_shipped_one_whole() -> None:
+    """Sections are filled key by key; a mapping that is a value (a prior) is not."""
+    settings = DatasetSettings(language={"prior": {"es": 0.5}}, images={"workers": 2})
+    assert settings.language.prior == {"es": 0.5}
+    assert settings.language.keep == DatasetSettings().language.keep
+    assert settings.images.workers == 2
+    assert settings.images.per_host == DatasetSettings().images.per_host
