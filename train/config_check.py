@@ -19,6 +19,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "text_init": ("pretrained", "random"),
     "image_init": ("pretrained", "random"),
     "image_mode": ("frozen", "finetune"),
+    "text_mode": ("frozen", "finetune"),
     "loss": ("bce", "softmax"),
     "text_pooling": ("pooled", "cls", "mean"),
     "device": ("auto", "cpu", "cuda"),
@@ -40,7 +41,6 @@ NON_NEGATIVE_INTS = ("num_workers", "seed", "ngram_features")  # ngram_features 
 NON_NEGATIVE_FLOATS = (
     "lr",
     "head_lr",
-    "wide_lr",
     "weight_decay",
     "max_grad_norm",
 )  # lr 0: a frozen part
