@@ -43,7 +43,7 @@ from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 
 POOLINGS = CHOICES["text_pooling"]
 VGG16_FEATURE_DIM = 512 * 7 * 7
-BLEND_EPS = 1e-6  # the blend's logit stays finite: 0 and 1 are clamped this far in (float32)
+BLEND_EPS = 1e-30  # the blend's logit stays finite (float32's smallest normal is 1.2e-38)
 
 
 class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
@@ -190,12 +190,19 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         logits = self.classifier(self.dropout(torch.cat(parts, dim=1)))
         if not self.uses_ngrams or deep_only:
             return logits
-        deep = torch.softmax(logits, 1) if self.deep_loss == "softmax" else torch.sigmoid(logits)
-        wide = torch.sigmoid(self.wide(ngrams.to(self.wide.weight.dtype)))
-        blend = (self.blend_alpha * wide + (1 - self.blend_alpha) * deep).clamp(
-            BLEND_EPS, 1 - BLEND_EPS
-        )
-        return torch.log(blend) - torch.log(1 - blend)  # the logit: callers apply the sigmoid
+        wide = self.wide(ngrams.to(self.wide.weight.dtype))
+        if self.deep_loss == "softmax":
+            deep = torch.softmax(logits, 1)
+            deep_rest = 1 - deep
+        else:
+            deep, deep_rest = torch.sigmoid(logits), torch.sigmoid(-logits)
+        alpha = self.blend_alpha
+        # The blend p and 1 - p, each a sum of non-negative terms (the wide part's without any
+        # cancellation near 0 or 1), so the logit log(p) - log(1 - p) stays accurate even where
+        # p is within float32's spacing of 1 (ONNX Runtime and PyTorch then agree).
+        blend = alpha * torch.sigmoid(wide) + (1 - alpha) * deep
+        rest = alpha * torch.sigmoid(-wide) + (1 - alpha) * deep_rest
+        return torch.log(blend.clamp(min=BLEND_EPS)) - torch.log(rest.clamp(min=BLEND_EPS))
 
 
 def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
