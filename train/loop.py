@@ -84,7 +84,8 @@ from train.weights import (
 )
 
 log = logging.getLogger(__name__)
-BLEND_GRID = np.linspace(0.0, 1.0, 11)  # the wide part's weight in the blend, chosen on val
+# The wide part's weights in the blend to choose from on val: 0, 0.1, ..., 1.
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
 
 
 @dataclass(frozen=True)
