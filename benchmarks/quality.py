@@ -43,16 +43,23 @@ def main() -> None:
     parser.add_argument("--build-set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a salt's WORK/dataset-SALT and WORK/run-SALT (with metrics.json) if they exist",
+    )
     args = parser.parse_args()
 
     rows, times = [], []
     for salt in args.salts.split(","):
         dataset, run = args.work / f"dataset-{salt}", args.work / f"run-{salt}"
-        build_s = _timed(_build_command(args, salt, dataset))
-        train_s = _timed(_train_command(args, dataset, run))
+        built = args.reuse and dataset.exists()
+        build_s = None if built else _timed(_build_command(args, salt, dataset))
+        trained = args.reuse and (run / "metrics.json").exists()
+        train_s = None if trained else _timed(_train_command(args, dataset, run))
         times.append((salt, build_s, train_s, _sizes(dataset)))
         rows.extend((salt, name, values) for name, values in _scores(run).items())
-        print(f"{salt}: build {build_s:.0f} s, train {train_s:.0f} s", flush=True)
+        print(f"{salt}: build {_seconds(build_s)}, train {_seconds(train_s)}", flush=True)
     table = _table(rows, times, os.getloadavg()[0])
     print(table)
     if args.out:
@@ -111,14 +118,18 @@ def _table(rows: list, times: list, load: float) -> str:
         lines.append(f"| mean | {name} | {cells} |")
     lines += [
         "",
-        "| salt | train / val / test posts | build (s) | train (s) |",
+        "| salt | train / val / test posts | build | train |",
         "| --- | --- | ---: | ---: |",
     ]
     for salt, build_s, train_s, sizes in times:
         split_sizes = " / ".join(str(sizes[s]) for s in ("train", "val", "test"))
-        lines.append(f"| {salt} | {split_sizes} | {build_s:.0f} | {train_s:.0f} |")
+        lines.append(f"| {salt} | {split_sizes} | {_seconds(build_s)} | {_seconds(train_s)} |")
     lines.append(f"\nload average at the end: {load:.1f}")
     return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "reused" if value is None else f"{value:.0f} s"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ sublinear term frequency, and one logistic regression per label (liblinear), fit
 split's model text (the dataset's ``text`` column). Its scores are per-label probabilities, so
 the metrics and the val-tuned F1 threshold of :mod:`train.scores` apply to it as to the model.
 
+The features are :class:`train.ngrams.NgramFeatures` (saved without pickle), and the fit is a
+linear model, so :meth:`TfidfBaseline.linear` hands its weights to the hashtag model's wide part
+(``ngram_features`` > 0): one function fits both the reported baseline and the wide part.
+
 Reusable on its own, e.g. to compare with or ensemble a model::
 
     from train.baselines import fit_tfidf
@@ -22,24 +26,23 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import FeatureUnion
 
-WORD_NGRAMS = (1, 2)
-CHAR_NGRAMS = (2, 5)
+from train.ngrams import NgramFeatures
+
 MAX_FEATURES = 200_000  # per vectorizer: bounds memory on large corpora
 C = 3.0
 """Inverse regularisation, chosen by val mAP on the realdev text-only dataset among 1, 3 and 10
 (0.196, 0.205, 0.198; docs/training.md): the differences are small."""
+CONSTANT_LOGIT = 30.0  # minus the bias that stands for the constant estimator's score of 0
 
 
 @dataclass(frozen=True)
 class TfidfBaseline:
     """A fitted TF-IDF + one-vs-rest logistic regression; :meth:`scores` ranks labels."""
 
-    vectorizer: FeatureUnion
+    vectorizer: NgramFeatures
     classifier: OneVsRestClassifier
     num_labels: int
 
@@ -47,25 +50,40 @@ class TfidfBaseline:
         """Probability of every label for every text (posts x labels); ``None`` reads as ""."""
         if not len(texts):
             return np.zeros((0, self.num_labels), dtype=np.float32)
-        features = self.vectorizer.transform([text or "" for text in texts])
+        features = self.vectorizer.sparse([text or "" for text in texts])
         return self.classifier.predict_proba(features).astype(np.float32)
 
+    def linear(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weights (labels x features) and biases (labels) with ``scores`` = sigmoid(x W^T + b).
 
-def fit_tfidf(texts: Sequence[str | None], targets: np.ndarray, seed: int = 0) -> TfidfBaseline:
-    """Fit on ``texts`` (model text) and ``targets`` (posts x labels, 0/1).
+        A label without train posts (the constant estimator, score 0) gets weights 0 and a bias
+        of -CONSTANT_LOGIT, i.e. a score of about 1e-13."""
+        weights = np.zeros((self.num_labels, self.vectorizer.dim), dtype=np.float32)
+        biases = np.full(self.num_labels, -CONSTANT_LOGIT, dtype=np.float32)
+        for label, estimator in enumerate(self.classifier.estimators_):
+            if isinstance(estimator, LogisticRegression):
+                weights[label] = estimator.coef_[0]
+                biases[label] = estimator.intercept_[0]
+        return weights, biases
+
+
+def fit_tfidf(
+    texts: Sequence[str | None],
+    targets: np.ndarray,
+    seed: int = 0,
+    max_features: int = MAX_FEATURES,
+) -> TfidfBaseline:
+    """Fit on ``texts`` (model text) and ``targets`` (posts x labels, 0/1), keeping the
+    ``max_features`` most frequent n-grams of each kind (word, character).
 
     A label no train post carries gets a constant score of 0 (scikit-learn's constant
     estimator) instead of failing the fit: a small train split can miss a rare label."""
     targets = np.asarray(targets)
     if targets.ndim != 2 or len(texts) != len(targets):
         raise ValueError(f"got {len(texts)} texts but targets of shape {targets.shape}")
-    vectorizer = FeatureUnion(
-        [
-            ("word", _vectorizer("word", WORD_NGRAMS)),
-            ("char", _vectorizer("char_wb", CHAR_NGRAMS)),
-        ]
-    )
-    features = vectorizer.fit_transform([text or "" for text in texts])
+    texts = [text or "" for text in texts]
+    vectorizer = NgramFeatures.fit(texts, max_features)
+    features = vectorizer.sparse(texts)
     classifier = OneVsRestClassifier(
         LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=500, random_state=seed)
     )
@@ -75,14 +93,3 @@ def fit_tfidf(texts: Sequence[str | None], targets: np.ndarray, seed: int = 0) -
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         classifier.fit(features, (targets > 0).astype(np.int8))
     return TfidfBaseline(vectorizer, classifier, targets.shape[1])
-
-
-def _vectorizer(analyzer: str, ngrams: tuple[int, int]) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer=analyzer,
-        ngram_range=ngrams,
-        sublinear_tf=True,
-        lowercase=True,
-        max_features=MAX_FEATURES,
-        dtype=np.float32,
-    )

@@ -44,6 +44,8 @@ FIXED_ON_RESUME = (
     "image_weights",
     "image_mode",
     "image_size",
+    "text_mode",
+    "ngram_features",
     "max_seq_len",
 )
 
@@ -123,6 +125,13 @@ def _model_input_flags(model: argparse._ArgumentGroup) -> None:
         key="image_mode",
         choices=choices(TrainSettings, "image_mode"),
         help="frozen: features cached once; finetune: the image encoder trains too",
+    )
+    add(
+        model,
+        "--text-mode",
+        key="text_mode",
+        choices=choices(TrainSettings, "text_mode"),
+        help="frozen: captions encoded once and cached; finetune: the text encoder trains too",
     )
     add(
         model,

@@ -176,7 +176,8 @@ def post_inputs(frame: pd.DataFrame, dataset_dir: Path) -> tuple[list[str], list
 
 
 class PostDataset(Dataset):
-    """Posts of one split: caption, targets, and pixels or a row of the image-feature cache."""
+    """Posts of one split: caption, targets, pixels or a row of the image-feature cache, and in
+    frozen-text mode the caption's row of the text-feature cache."""
 
     def __init__(
         self,
@@ -185,12 +186,14 @@ class PostDataset(Dataset):
         num_labels: int,
         image: ImageInput | None = None,
         features: np.ndarray | None = None,
+        text_features: np.ndarray | None = None,
     ) -> None:
         self.texts, self.images = post_inputs(frame, dataset_dir)
         self.targets = multi_hot(frame["labels"].tolist(), num_labels)
         self.image_size = image.size if image else None
         self.transform = image.transform() if image else None
         self.features = features
+        self.text_features = text_features
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -201,6 +204,8 @@ class PostDataset(Dataset):
             item["image_features"] = torch.from_numpy(np.array(self.features[index]))
         elif self.transform is not None:
             item["pixels"] = load_pixels(self.images[index], self.transform, self.image_size)
+        if self.text_features is not None:
+            item["text_features"] = torch.from_numpy(np.array(self.text_features[index]))
         return item
 
 

@@ -1,11 +1,13 @@
-"""Frozen-image mode's feature cache: computed once, memory-mapped, shared by every run.
+"""Frozen mode's feature cache: computed once, memory-mapped, shared by every run.
 
-The image encoder (VGG16 by default) dominates the cost of a training step on CPU, and with
-frozen weights its output for an image never changes, so each image is pushed through it once.
-The cache is keyed by what determines the output (the backbone's architecture and weights, the
-input size, resampling and normalisation) and, inside
-that, by image sha256, so runs, splits and datasets that share images share rows. Rows are fp16
-(half the disk and page cache; the projection layer is insensitive to that rounding) and the file
+The encoders (VGG16, MiniLM) dominate the cost of a training step on CPU, and with frozen
+weights an encoder's output for an input never changes, so each image (``image_mode: frozen``)
+and each caption (``text_mode: frozen``) is pushed through it once. The cache is keyed by what
+determines the output (the encoder's architecture and weights; for images the input size,
+resampling and normalisation; for text the tokenizer's cut, pooling) and, inside that, by the
+image's or the model text's sha256, so runs, splits and datasets that share inputs share rows.
+Rows are fp16 (half the disk and page cache; the projection layer is insensitive to that
+rounding) and the file
 only grows by appends; index.json is replaced atomically after the rows are on disk, so a crash
 mid-build leaves at worst unindexed bytes that the next build overwrites.
 """
@@ -15,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,11 +41,13 @@ def default_cache_root() -> Path:
     return Path(base) / "hashtag-prediction" / "features"
 
 
-def backbone_key(backbone: nn.Module, image: ImageInput) -> str:
-    """A digest of everything that determines a feature row except the image itself."""
+def backbone_key(backbone: nn.Module, inputs: ImageInput | dict[str, Any]) -> str:
+    """A digest of everything that determines a feature row except the input itself: the
+    encoder and how its input is prepared (an ImageInput, or a record such as the text's)."""
     digest = hashlib.sha256()
     digest.update(repr(backbone).encode())  # the architecture, layer by layer
-    digest.update(json.dumps(image.record()).encode())
+    record = inputs.record() if isinstance(inputs, ImageInput) else inputs
+    digest.update(json.dumps(record).encode())
     for name, tensor in backbone.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -86,29 +91,57 @@ class FeatureCache:
         progress: bool = True,
     ) -> None:
         """Compute and append the rows of ``images`` (sha -> file) that are not cached yet."""
-        missing = [sha for sha in images if sha not in self.index]
-        self.hits += len(images) - len(missing)
+        missing = self._missing(images)
+        if missing:
+            dataset = _PixelFiles([images[sha] for sha in missing], image)
+            loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+            self._append(missing, loader, compute, "image features", progress)
+
+    def ensure_texts(
+        self,
+        texts: dict[str, str],
+        compute: Callable[[list[str]], torch.Tensor],
+        batch_size: int = 64,
+        progress: bool = True,
+    ) -> None:
+        """Compute and append the rows of ``texts`` (sha -> model text) not cached yet;
+        ``compute`` takes a batch of texts (it tokenises them)."""
+        missing = self._missing(texts)
+        if missing:  # longest first: each batch pads to its own longest text, so less padding
+            missing.sort(key=lambda sha: len(texts[sha]), reverse=True)
+            batches = [
+                [texts[sha] for sha in missing[start : start + batch_size]]
+                for start in range(0, len(missing), batch_size)
+            ]
+            self._append(missing, batches, compute, "text features", progress)
+
+    def _missing(self, inputs: dict[str, Any]) -> list[str]:
+        missing = [sha for sha in inputs if sha not in self.index]
+        self.hits += len(inputs) - len(missing)
         self.misses += len(missing)
-        if not missing:
-            return
+        return missing
+
+    def _append(
+        self,
+        missing: list[str],
+        batches: Iterable[Any],
+        compute: Callable[[Any], torch.Tensor],
+        desc: str,
+        progress: bool,
+    ) -> None:
+        """Rows of ``missing`` in order (``batches`` yield their inputs), appended then
+        indexed."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        loader = DataLoader(
-            _PixelFiles([images[sha] for sha in missing], image),
-            batch_size=batch_size,
-            num_workers=num_workers,
-        )
         data_path = self.folder / DATA_FILE
         row = len(self.index)
         with open(data_path, "ab") as handle:
             handle.truncate(row * self.dim * FEATURE_DTYPE.itemsize)  # rows a crash left unindexed
-            bar = progress_bar(
-                total=len(missing), desc="image features", unit="img", disable=not progress
-            )
+            bar = progress_bar(total=len(missing), desc=desc, unit="row", disable=not progress)
             with torch.inference_mode():
-                for pixels in loader:
-                    rows = compute(pixels).cpu().numpy().astype(FEATURE_DTYPE)
+                for batch in batches:
+                    rows = compute(batch).float().cpu().numpy().astype(FEATURE_DTYPE)
                     handle.write(rows.tobytes())
-                    bar.update(len(pixels))
+                    bar.update(len(rows))
             bar.close()
             handle.flush()
             os.fsync(handle.fileno())
@@ -125,6 +158,11 @@ class FeatureCache:
             shape=(len(self.index), self.dim),
         )
         return FeatureView(matrix, np.array([self.index[sha] for sha in shas], dtype=np.int64))
+
+
+def text_key(text: str) -> str:
+    """A model text's cache key."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def image_keys(shas: Sequence[str | None]) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import logging
 import math
 import time
@@ -30,7 +32,16 @@ from runtime.files import repair_torn_tail
 from runtime.progress import progress_bar, stderr_is_terminal
 from runtime.settings import validate
 from train import checkpoint
-from train.data import Collator, ImageInput, PostDataset, demojized, load_dataset
+from train.baselines import fit_tfidf
+from train.data import (
+    Collator,
+    ImageInput,
+    PostDataset,
+    demojized,
+    load_dataset,
+    multi_hot,
+    tokenize,
+)
 from train.data import train_sampler as make_train_sampler
 from train.distributed import (
     Distributed,
@@ -50,9 +61,14 @@ from train.encoders import (
     train_tokenizer,
 )
 from train.evaluate import metrics_report, text_baseline_probs
-from train.features import FeatureCache, backbone_key, default_cache_root, image_keys
+from train.features import (
+    FeatureCache,
+    backbone_key,
+    default_cache_root,
+    image_keys,
+    text_key,
+)
 from train.model import HashtagModel, attach_ngrams, hashtag_loss, model_from_config
-from train.ngrams import NgramFeatures
 from train.report import REPORT_FILE, SplitScores, read_history, write_report
 from train.run_folder import RunFolder, open_run_folder, refuse_existing_run
 from train.scores import mean_average_precision, ranking_metrics
@@ -69,6 +85,8 @@ from train.weights import (
 )
 
 log = logging.getLogger(__name__)
+# The wide part's weights in the blend to choose from on val: 0, 0.1, ..., 1.
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
 
 
 @dataclass(frozen=True)
@@ -88,13 +106,15 @@ class Setup:
 
 @dataclass
 class Data:
-    """The dataset as the model reads it: labels, split frames, their PyTorch datasets and this
-    rank's train loader."""
+    """The dataset as the model reads it: labels, split frames, their PyTorch datasets, this
+    rank's train loader, and the collators of training (the deep part's inputs) and of the final
+    scoring (with the wide part's n-grams)."""
 
     labels: list[str]
     frames: dict[str, pd.DataFrame]
     datasets: dict[str, PostDataset]
     collate: Collator
+    scoring_collate: Collator
     sampler: Sampler[int]
     loader: DataLoader
 
@@ -145,6 +165,8 @@ def train(
             state = end_epoch(setup, trainer, data, state, folder, train_loss)
             if should_stop(config, state):
                 break
+        if setup.world.is_main:
+            choose_blend(setup, model, data, folder)
         metrics = final_metrics(setup, model, data, folder) if setup.world.is_main else {}
     setup.world.finish()
     return metrics
@@ -191,6 +213,8 @@ def load_model(
     model.to(setup.device)
     if frozen_image(model, setup.config):
         model.image_backbone.requires_grad_(False)
+    if frozen_text(model, setup.config):
+        model.text_encoder.requires_grad_(False)
     return model, tokenizer, model_config, saved_state
 
 
@@ -224,11 +248,12 @@ def make_data(
     frames: dict[str, pd.DataFrame],
     folder: RunFolder,
 ) -> Data:
-    """Datasets of every split (cached image features in frozen mode), the collator, the
+    """Datasets of every split (cached encoder features in frozen mode), the collators, the
     per-epoch shuffling sampler of this rank and the train loader."""
     config = setup.config
     image = ImageInput.from_record(model_config) if model.uses_image else None
     features = _cached_features(model, image, frames, setup, folder)
+    text_features = _cached_text_features(model, tokenizer, frames, setup, folder)
     frozen = frozen_image(model, config)
     datasets = {
         split: PostDataset(
@@ -237,10 +262,13 @@ def make_data(
             len(labels),
             image=image if not frozen else None,
             features=features.get(split),
+            text_features=text_features.get(split),
         )
         for split, frame in frames.items()
     }
-    collate = Collator(tokenizer if model.uses_text else None, config["max_seq_len"], model.ngrams)
+    tokens = tokenizer if model.uses_text and not frozen_text(model, config) else None
+    collate = Collator(tokens, config["max_seq_len"])
+    scoring_collate = Collator(tokens, config["max_seq_len"], model.ngrams)
     world = setup.world
     sampler = make_train_sampler(
         frames["train"], config["weighted_sampling"], config["seed"], world.rank, world.world_size
@@ -254,7 +282,7 @@ def make_data(
         drop_last=len(sampler) > config["batch_size"],
         persistent_workers=config["num_workers"] > 0,
     )
-    return Data(labels, frames, datasets, collate, sampler, loader)
+    return Data(labels, frames, datasets, collate, scoring_collate, sampler, loader)
 
 
 def make_trainer(setup: Setup, model: HashtagModel, batches_per_epoch: int) -> Trainer:
@@ -369,7 +397,7 @@ def _forward_backward(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     with sync:
         with autocast:
-            logits = trainer.wrapped(**batch)
+            logits = trainer.wrapped(**batch, deep_only=True)
         loss = hashtag_loss(logits.float(), targets, setup.config["loss"])
         (loss / setup.config["grad_accum_steps"]).backward()
     return loss, len(targets)
@@ -397,7 +425,7 @@ def end_epoch(
     if setup.world.is_main:
         model = trainer.model
         val_probs, val_targets = predict_loader(
-            model, data.datasets["val"], data.collate, setup.config, setup.device
+            model, data.datasets["val"], data.collate, setup.config, setup.device, deep_only=True
         )
         val_map = mean_average_precision(val_probs, val_targets)
         improved = val_map > state.best_map
@@ -444,13 +472,45 @@ def should_stop(config: dict[str, Any], state: RunState) -> bool:
     return False
 
 
+def choose_blend(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> None:
+    """With a wide part: the blend weight ``alpha`` of the best weights that maximises val mAP
+    over BLEND_GRID, set on the model and saved in config.json's ``model`` record (the val split
+    only: the test split stays unseen). The blend is linear in ``alpha``, so the wide part's and
+    the deep part's val probabilities are read once each."""
+    if not model.uses_ngrams:
+        return
+    run = folder.path
+    checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
+    parts = []
+    for alpha in (1.0, 0.0):  # the wide part alone, the deep part alone
+        model.blend_alpha = alpha
+        parts.append(
+            predict_loader(
+                model, data.datasets["val"], data.scoring_collate, setup.config, setup.device
+            )
+        )
+    (wide, targets), (deep, _) = parts
+    val_maps = [mean_average_precision(a * wide + (1 - a) * deep, targets) for a in BLEND_GRID]
+    alpha = float(BLEND_GRID[int(np.argmax(val_maps))])
+    model.blend_alpha = alpha
+    record = checkpoint.read_config(run)
+    record["model"]["blend_alpha"] = alpha
+    model.record = dict(record["model"])
+    checkpoint.save_config(run, record)
+    grid = {f"{a:.1f}": round(m, 4) for a, m in zip(BLEND_GRID, val_maps, strict=True)}
+    folder.log({"event": "blend", "alpha": alpha, "val_map": grid})
+    log.info("blend: alpha %.1f (val mAP by alpha: %s)", alpha, grid)
+
+
 def final_metrics(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> dict:
     """The best weights scored on val and test beside the popularity baseline and the
     ``baselines`` setting's (tfidf by default) in metrics.json and the run's report.html."""
     run = folder.path
     checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
     probs = {
-        split: predict_loader(model, data.datasets[split], data.collate, setup.config, setup.device)
+        split: predict_loader(
+            model, data.datasets[split], data.scoring_collate, setup.config, setup.device
+        )
         for split in ("val", "test")
     }
     names, splits = setup.config["baselines"], ("val", "test")
@@ -491,9 +551,10 @@ def build_model(
     sources: dict[str, WeightsSource],
     progress: bool,
 ) -> tuple[HashtagModel, Any, dict[str, Any]]:
-    """A new model from pretrained or random encoders (and a wide part over n-grams fitted on
-    the train captions when ``ngram_features`` > 0 and the model reads text), plus the ``model``
-    record of config.json (with where each encoder's weights came from, under ``weights``)."""
+    """A new model from pretrained or random encoders (and, when ``ngram_features`` > 0 and the
+    model reads text, a wide part: the TF-IDF + logistic regression fit on the train split, that
+    many n-grams of each kind), plus the ``model`` record of config.json (with where each
+    encoder's weights came from, under ``weights``)."""
     text_encoder = tokenizer = backbone = None
     used = dict(sources)  # a download is recorded with the revision it fetched
     if "text" in sources and config["text_init"] == "random":
@@ -505,11 +566,11 @@ def build_model(
         )
     elif "text" in sources:
         text_encoder, tokenizer, used["text"] = load_text_encoder(sources["text"])
-    ngrams = None
+    wide = None
     if "text" in sources and config["ngram_features"]:
-        ngrams = NgramFeatures.fit(
-            train_frame["text"].fillna("").tolist(), config["ngram_features"]
-        )
+        targets = multi_hot(train_frame["labels"].tolist(), len(labels)).numpy()
+        texts = train_frame["text"].fillna("").tolist()
+        wide = fit_tfidf(texts, targets, config["seed"], config["ngram_features"])
     name = config["image_encoder"]
     if "image" in sources:
         backbone = image_backbone(name)
@@ -524,7 +585,9 @@ def build_model(
         "text_dim": config["text_dim"],
         "image_dim": config["image_dim"],
         "dropout": config["dropout"],
-        "wide_dim": ngrams.dim if ngrams is not None else 0,
+        "wide_dim": wide.vectorizer.dim if wide is not None else 0,
+        "loss": config["loss"],
+        "blend_alpha": BLEND_GRID[len(BLEND_GRID) // 2],  # until training chooses it on val
         "max_seq_len": config["max_seq_len"],
         "image_backbone": name,
         **image_input(name, config["image_size"]).record(),
@@ -533,7 +596,9 @@ def build_model(
         "weights": {encoder: source.record() for encoder, source in used.items()},
     }
     model = HashtagModel.from_record(model_config, text_encoder, backbone)
-    model.ngrams = ngrams
+    if wide is not None:
+        model.set_wide(*(torch.from_numpy(array) for array in wide.linear()))
+        model.ngrams = wide.vectorizer
     return model, tokenizer, model_config
 
 
@@ -543,8 +608,10 @@ def predict_loader(
     collate: Collator,
     config: dict[str, Any],
     device: torch.device,
+    deep_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sigmoid scores and targets of a whole split, in order, with dropout off."""
+    """Sigmoid scores and targets of a whole split, in order, with dropout off (the deep
+    part's alone with ``deep_only``)."""
     was_training = model.training
     model.eval()
     loader = DataLoader(dataset, batch_size=config["eval_batch_size"], collate_fn=collate)
@@ -553,7 +620,7 @@ def predict_loader(
         for batch in loader:
             batch = {key: value.to(device) for key, value in batch.items()}
             batch.pop("targets")
-            scores.append(torch.sigmoid(model(**batch).float()).cpu().numpy())
+            scores.append(torch.sigmoid(model(**batch, deep_only=deep_only).float()).cpu().numpy())
     model.train(was_training)
     return np.concatenate(scores), dataset.targets.numpy()
 
@@ -595,6 +662,53 @@ def _cached_features(
     return {split: cache.view(split_keys) for split, split_keys in keys.items()}
 
 
+def _cached_text_features(
+    model: HashtagModel,
+    tokenizer: Any,
+    frames: dict[str, pd.DataFrame],
+    setup: Setup,
+    folder: RunFolder,
+) -> dict[str, Any]:
+    """Frozen-text mode: every split's captions encoded once into the cache (rank 0), mapped."""
+    config, world = setup.config, setup.world
+    if not frozen_text(model, config):
+        return {}
+    root = Path(config["feature_cache"]) if config["feature_cache"] else default_cache_root()
+    vocabulary = json.dumps(sorted(tokenizer.get_vocab().items()))
+    inputs = {
+        "max_seq_len": config["max_seq_len"],
+        "pooling": model.text_pooling,
+        "tokenizer": hashlib.sha256(vocabulary.encode()).hexdigest(),
+    }
+    key = backbone_key(model.text_encoder, inputs)
+    dim = model.text_encoder.config.hidden_size
+    texts = {split: frame["text"].fillna("").tolist() for split, frame in frames.items()}
+    keys = {split: [text_key(text) for text in split_texts] for split, split_texts in texts.items()}
+    if world.is_main:
+        cache = FeatureCache(root, key, dim)
+        unique = {k: t for split in texts for k, t in zip(keys[split], texts[split], strict=True)}
+
+        def encode(batch: list[str]) -> torch.Tensor:
+            encoded = tokenize(tokenizer, batch, config["max_seq_len"])
+            return model.encode_text(**{k: v.to(setup.device) for k, v in encoded.items()})
+
+        was_training = model.training
+        model.eval()
+        cache.ensure_texts(unique, encode, config["eval_batch_size"], setup.progress)
+        model.train(was_training)
+        log.info("text cache %s: %d hits, %d misses", cache.folder, cache.hits, cache.misses)
+        folder.log({"event": "text_cache", "hits": cache.hits, "misses": cache.misses})
+    world.barrier()
+    if not world.is_main:
+        cache = FeatureCache(root, key, dim)
+    return {split: cache.view(split_keys) for split, split_keys in keys.items()}
+
+
+def frozen_text(model: HashtagModel, config: dict[str, Any]) -> bool:
+    """Frozen-text mode: the text encoder is not trained and the loop feeds cached captions."""
+    return model.uses_text and config["text_mode"] == "frozen"
+
+
 def frozen_image(model: HashtagModel, config: dict[str, Any]) -> bool:
     """Frozen-image mode: the backbone is not trained and the loop feeds its cached features."""
     return model.uses_image and config["image_mode"] == "frozen"
@@ -602,17 +716,13 @@ def frozen_image(model: HashtagModel, config: dict[str, Any]) -> bool:
 
 def _param_groups(model: HashtagModel, config: dict[str, Any]) -> list[dict]:
     """Pretrained encoders take the small ``lr``; new layers (and random encoders) ``head_lr``;
-    the wide part ``wide_lr`` (its many sparse weights want a larger step than a head)."""
+    frozen parts (a frozen encoder, the wide part) none."""
     encoders = ((model.text_encoder, "text_init"), (model.image_backbone, "image_init"))
     pretrained = [m for m, init in encoders if m is not None and config[init] == "pretrained"]
     slow = [p for module in pretrained for p in module.parameters() if p.requires_grad]
     slow_ids = {id(p) for p in slow}
-    wide = list(model.wide.parameters()) if model.uses_ngrams else []
-    other_ids = slow_ids | {id(p) for p in wide}
-    fast = [p for p in model.parameters() if p.requires_grad and id(p) not in other_ids]
+    fast = [p for p in model.parameters() if p.requires_grad and id(p) not in slow_ids]
     groups = [{"params": fast, "lr": config["head_lr"]}]
-    if wide:
-        groups.append({"params": wide, "lr": config["wide_lr"], "weight_decay": 0.0})
     if slow:
         groups.append({"params": slow, "lr": config["lr"]})
     return groups

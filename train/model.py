@@ -5,12 +5,23 @@ Image: the backbone's features (VGG16's 512x7x7 map, or what another torchvision
 classifier read), flattened -> Linear(image_dim) -> ReLU; the backbone says how many in its
 ``feature_dim`` attribute (train.encoders.image_backbone). Both: concat -> dropout ->
 Linear(K). (The ReLU keeps the two projections from collapsing into the classifier's linear map.)
-``modality`` drops a branch entirely, for ablations. With ``wide_dim`` > 0 a wide part sits beside
-them: a linear map of the caption's TF-IDF n-gram features (train.ngrams, computed outside the
-graph and given as ``ngrams``) added to the logits, trained jointly (wide & deep), because on real
-captions n-grams carry evidence an encoder trained for minutes on CPU does not pick up.
-In frozen-image mode the backbone still lives inside the model (so a checkpoint serves raw
-images) but the loop feeds cached features instead.
+``modality`` drops a branch entirely, for ablations.
+
+With ``wide_dim`` > 0 a wide part sits beside them: the TF-IDF + logistic regression baseline
+(train.baselines, fit by scikit-learn on the train split before training), copied into a frozen
+Linear over the caption's n-gram features (train.ngrams, computed outside the graph and given as
+``ngrams``). Its probabilities and the deep part's are blended,
+``alpha * sigmoid(wide) + (1 - alpha) * p_deep`` (``p_deep``: softmax or sigmoid of the deep
+logits, as the loss trained them; ``alpha`` chosen on the val split after training). Why: a convex
+linear n-gram model and a semantic encoder make different mistakes (rare words and product codes
+against paraphrases), and each is fit the way it fits best; jointly training the wide part by
+AdamW under the softmax loss reached far less than the convex fit (docs/benchmarks/train.md).
+``forward`` returns the blend as a logit, so every caller's sigmoid (evaluation, Predictor,
+serving, the ONNX graph) reads the blended probability; ``deep_only`` gives the deep logits the
+loss trains.
+
+In frozen mode an encoder still lives inside the model (so a checkpoint serves raw inputs) but
+the loop feeds its cached outputs instead (``text_features``, ``image_features``).
 
 ``HashtagModel.from_pretrained(DIR_OR_REPO_ID)`` / ``save_pretrained`` / ``push_to_hub`` come from
 huggingface_hub's ``ModelHubMixin``: config.json holds the ``model`` record, the weights are
@@ -34,6 +45,8 @@ from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 from train.ngrams import NgramFeatures
 from train.settings import POOLINGS
 
+BLEND_EPS = 1e-30  # the blend's logit stays finite (float32's smallest normal is 1.2e-38)
+
 
 class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
     # config.json's ``model`` record this model was built from (set by ``from_record``).
@@ -52,6 +65,8 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         dropout: float = 0.3,
         text_pooling: str = "pooled",
         wide_dim: int = 0,
+        deep_loss: str = "softmax",
+        blend_alpha: float = 0.5,
     ) -> None:
         super().__init__()
         if text_encoder is None and image_backbone is None:
@@ -72,9 +87,11 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             fused += image_dim
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fused, num_labels)
-        self.wide = nn.Linear(wide_dim, num_labels, bias=False) if wide_dim else None
-        if self.wide is not None:  # starts as the deep model alone; the n-grams earn their weight
-            nn.init.zeros_(self.wide.weight)
+        self.wide = nn.Linear(wide_dim, num_labels) if wide_dim else None
+        if self.wide is not None:  # fit by scikit-learn (set_wide), never by the optimiser
+            self.wide.requires_grad_(False)
+        self.deep_loss = deep_loss
+        self.blend_alpha = blend_alpha
 
     @classmethod
     def from_record(
@@ -94,6 +111,8 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             dropout=record["dropout"],
             text_pooling=record["text_pooling"],
             wide_dim=record.get("wide_dim", 0),  # checkpoints before the wide part have none
+            deep_loss=record.get("loss", "softmax"),
+            blend_alpha=record.get("blend_alpha", 0.5),
         )
         model.record = dict(record)
         return model
@@ -128,6 +147,12 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         """Backbone features of normalised pixels, flattened (what the feature cache stores)."""
         return torch.flatten(self.image_backbone(pixels), 1)
 
+    def set_wide(self, weights: torch.Tensor, biases: torch.Tensor) -> None:
+        """The wide part's weights (labels x n-gram features) and biases, from the convex fit."""
+        with torch.no_grad():
+            self.wide.weight.copy_(weights)
+            self.wide.bias.copy_(biases)
+
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.text_encoder(input_ids=input_ids, attention_mask=attention_mask)
         pooled = getattr(out, "pooler_output", None)
@@ -145,20 +170,37 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         pixels: torch.Tensor | None = None,
         image_features: torch.Tensor | None = None,
         ngrams: torch.Tensor | None = None,
+        text_features: torch.Tensor | None = None,
+        deep_only: bool = False,
     ) -> torch.Tensor:
-        """Label logits; give ``pixels`` (end to end) or precomputed ``image_features``, and
-        the caption's n-gram features as ``ngrams`` when the model has a wide part."""
+        """Label logits. Give token ids or precomputed ``text_features``, ``pixels`` or
+        precomputed ``image_features``, and with a wide part the caption's ``ngrams``; then the
+        result is the blend's logit, unless ``deep_only`` (training: the deep logits alone)."""
         parts = []
         if self.uses_text:
-            parts.append(F.relu(self.text_proj(self.encode_text(input_ids, attention_mask))))
+            if text_features is None:
+                text_features = self.encode_text(input_ids, attention_mask)
+            parts.append(F.relu(self.text_proj(text_features.to(self.text_proj.weight.dtype))))
         if self.uses_image:
             if image_features is None:
                 image_features = self.image_features(pixels)
             parts.append(F.relu(self.image_proj(image_features.to(self.image_proj.weight.dtype))))
         logits = self.classifier(self.dropout(torch.cat(parts, dim=1)))
-        if self.uses_ngrams:
-            logits = logits + self.wide(ngrams.to(self.wide.weight.dtype))
-        return logits
+        if not self.uses_ngrams or deep_only:
+            return logits
+        wide = self.wide(ngrams.to(self.wide.weight.dtype))
+        if self.deep_loss == "softmax":
+            deep = torch.softmax(logits, 1)
+            deep_rest = 1 - deep
+        else:
+            deep, deep_rest = torch.sigmoid(logits), torch.sigmoid(-logits)
+        alpha = self.blend_alpha
+        # The blend p and 1 - p, each a sum of non-negative terms (the wide part's without any
+        # cancellation near 0 or 1), so the logit log(p) - log(1 - p) stays accurate even where
+        # p is within float32's spacing of 1 (ONNX Runtime and PyTorch then agree).
+        blend = alpha * torch.sigmoid(wide) + (1 - alpha) * deep
+        rest = alpha * torch.sigmoid(-wide) + (1 - alpha) * deep_rest
+        return torch.log(blend.clamp(min=BLEND_EPS)) - torch.log(rest.clamp(min=BLEND_EPS))
 
 
 def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:

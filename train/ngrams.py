@@ -3,8 +3,9 @@
 Why: on real captions a linear model over n-grams (TF-IDF + logistic regression) ranks hashtags
 far better than a small encoder trained for minutes on CPU, because rare words, product codes,
 place names and non-label hashtags are each strong evidence for a few tags and an encoder's
-subwords blur them (docs/benchmarks/train.md). The model adds a linear map of these features to
-its encoder logits (wide & deep), trained jointly.
+subwords blur them (docs/benchmarks/train.md). These are the TF-IDF baseline's features
+(:mod:`train.baselines` fits them); the model's wide part is that baseline's logistic regression,
+frozen, blended with the encoder's probabilities.
 
 The vectorisers are fitted on the train split only. A checkpoint stores them without pickle:
 ``ngrams/vocabulary.json`` (settings and each analyser's term -> column map) and
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from runtime.checkpoint_check import NGRAMS_DIR, NGRAMS_FILES
@@ -47,15 +49,12 @@ class NgramFeatures:
         self.dim = sum(len(v.vocabulary_) for v in vectorisers.values())
 
     @classmethod
-    def fit(cls, texts: Sequence[str], max_features: int, min_df: int = 2) -> NgramFeatures:
+    def fit(cls, texts: Sequence[str], max_features: int) -> NgramFeatures:
         """Fitted on ``texts`` (the train split), each analyser keeping its ``max_features``
-        most frequent n-grams seen in at least ``min_df`` posts."""
-        min_df = min_df if len(texts) >= 2 * min_df else 1  # tiny datasets: keep every n-gram
+        most frequent n-grams."""
         vectorisers = {}
         for name, settings in ANALYSERS.items():
-            vectoriser = TfidfVectorizer(
-                **settings, **COMMON, min_df=min_df, max_features=max_features
-            )
+            vectoriser = TfidfVectorizer(**settings, **COMMON, max_features=max_features)
             try:
                 vectoriser.fit(list(texts))
             except ValueError:  # no n-gram at all (every caption empty): one unused column
@@ -63,10 +62,14 @@ class NgramFeatures:
             vectorisers[name] = vectoriser
         return cls(vectorisers)
 
+    def sparse(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Sparse float32 features, texts x :attr:`dim` (what scikit-learn fits on)."""
+        blocks = [v.transform(list(texts)) for v in self.vectorisers.values()]
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
     def transform(self, texts: Sequence[str]) -> torch.Tensor:
-        """Dense float32 features, texts x :attr:`dim` (a batch at a time: rows are sparse)."""
-        blocks = [v.transform(list(texts)).toarray() for v in self.vectorisers.values()]
-        return torch.from_numpy(np.hstack(blocks).astype(np.float32, copy=False))
+        """Dense float32 features, texts x :attr:`dim` (the model's input; a batch at a time)."""
+        return torch.from_numpy(self.sparse(texts).toarray())
 
     def save(self, run_dir: Path) -> None:
         """``ngrams/`` in ``run_dir``, swapped in whole."""

@@ -54,6 +54,7 @@ class TrainSettings(Settings):
     image_encoder: PathText  # a torchvision model name
     image_weights: PathText | None  # null: the torch.hub cache
     image_mode: Literal["frozen", "finetune"]
+    text_mode: Literal["frozen", "finetune"]
     image_size: PositiveInt | None  # null: the encoder's own
     max_seq_len: PositiveInt
     text_dim: PositiveInt
@@ -68,7 +69,6 @@ class TrainSettings(Settings):
     grad_accum_steps: PositiveInt
     lr: NonNegativeFloat
     head_lr: NonNegativeFloat
-    wide_lr: NonNegativeFloat
     weight_decay: NonNegativeFloat
     warmup_ratio: Fraction
     max_grad_norm: NonNegativeFloat

@@ -1,5 +1,6 @@
-"""The wide part (TF-IDF n-grams -> linear, added to the logits): vectorisers saved without
-pickle, a tiny wide & deep run, checkpoint round trip, predictor and ONNX agreement."""
+"""The wide part (the TF-IDF + logistic regression fit, frozen, blended with the deep part):
+vectorisers saved without pickle, a tiny wide & deep run with a frozen text encoder, the blend
+weight chosen on val and saved, checkpoint round trip, resume, predictor and ONNX agreement."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from safetensors.numpy import load_file
 
 from runtime.errors import UsageError
 from serve.onnx_backend import OnnxModel
-from train.data import load_dataset
-from train.model import HashtagModel
+from train.baselines import fit_tfidf
+from train.data import load_dataset, multi_hot
+from train.loop import BLEND_GRID
 from train.ngrams import IDF_FILE, NGRAMS_DIR, VOCABULARY_FILE, NgramFeatures
 from train.predictor import Predictor, load_release, save_release
 
@@ -26,7 +28,9 @@ def dataset(make_tiny_dataset, tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(make_tiny_checkpoint, dataset, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    return make_tiny_checkpoint(dataset, runs / "wide", ngram_features=500, wide_lr=0.05)
+    return make_tiny_checkpoint(
+        dataset, runs / "wide", ngram_features=500, text_mode="frozen", loss="softmax"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,22 +62,75 @@ def test_damaged_vocabulary_is_a_usage_error(captions, tmp_path):
         NgramFeatures.load(tmp_path)
 
 
-def test_wide_part_starts_at_zero_and_adds_to_the_logits(run):
-    model, *_ = load_release(run)
-    fresh = HashtagModel(4, model.text_encoder, None, wide_dim=model.wide.in_features)
-    assert fresh.wide.weight.abs().sum() == 0
-    assert model.wide.weight.abs().sum() > 0  # trained
-    inputs = {
-        "input_ids": torch.tensor([[2, 7, 9, 3]]),
-        "attention_mask": torch.ones(1, 4, dtype=torch.long),
-        "pixels": torch.zeros(1, 3, 32, 32),
-    }
-    ngrams = torch.rand(1, model.wide.in_features)
+def test_wide_part_is_the_frozen_logistic_regression_fit(run, dataset):
+    model, config, labels, _ = load_release(run)
+    _, frames = load_dataset(dataset)
+    train = frames["train"]
+    targets = multi_hot(train["labels"].tolist(), len(labels)).numpy()
+    baseline = fit_tfidf(train["text"].tolist(), targets, max_features=500)
+    weights, biases = baseline.linear()
+    assert not model.wide.weight.requires_grad  # never trained: exactly the convex fit
+    assert np.array_equal(model.wide.weight.numpy(), weights)
+    assert np.array_equal(model.wide.bias.numpy(), biases)
+    texts = frames["test"]["text"].tolist()
     with torch.inference_mode():
-        difference = model(**inputs, ngrams=ngrams) - model(
-            **inputs, ngrams=torch.zeros_like(ngrams)
-        )
-    assert torch.allclose(difference, model.wide(ngrams), atol=1e-5)
+        wide = torch.sigmoid(model.wide(model.ngrams.transform(texts))).numpy()
+    assert np.allclose(wide, baseline.scores(texts), atol=1e-5)
+
+
+def test_blend_weight_is_chosen_on_val_and_saved(run):
+    config = json.loads((run / "config.json").read_text())
+    alpha = config["model"]["blend_alpha"]
+    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    (blend,) = [event for event in events if event["event"] == "blend"]
+    assert blend["alpha"] == alpha and np.isclose(BLEND_GRID, alpha).any()
+    assert blend["val_map"][f"{alpha:.1f}"] == max(blend["val_map"].values())
+    assert Predictor.load(run).model.blend_alpha == alpha
+
+
+def test_scores_are_the_blend_of_wide_and_deep_probabilities(run, captions):
+    predictor = Predictor.load(run)
+    model = predictor.model
+    blended = predictor.scores(captions, [None] * len(captions))
+    inputs = predictor.encode_texts(captions, predictor.max_seq_len)
+    pixels = torch.zeros(len(captions), 3, 32, 32)
+    with torch.inference_mode():
+        deep = torch.softmax(model(**inputs, pixels=pixels, deep_only=True), 1)
+        wide = torch.sigmoid(model.wide(model.ngrams.transform(captions)))
+    alpha = model.blend_alpha
+    assert np.allclose(blended, (alpha * wide + (1 - alpha) * deep).numpy(), atol=1e-5)
+
+
+def test_text_features_are_cached_once_and_reused(run, dataset, make_tiny_checkpoint, tmp_path):
+    again = make_tiny_checkpoint(
+        dataset,
+        tmp_path / "again",
+        ngram_features=500,
+        text_mode="frozen",
+        epochs=1,
+        feature_cache=str(run.parent / "feature-cache"),
+    )
+    events = [json.loads(line) for line in (again / "train_log.jsonl").read_text().splitlines()]
+    (cached,) = [event for event in events if event["event"] == "text_cache"]
+    assert cached["misses"] == 0 and cached["hits"] > 0
+
+
+def test_resumed_run_ends_as_an_uninterrupted_one(
+    run, dataset, make_tiny_checkpoint, tiny_config, tmp_path
+):
+    from train.loop import train
+
+    settings = {"ngram_features": 500, "text_mode": "frozen", "loss": "softmax"}
+    cache = str(run.parent / "feature-cache")
+    half = make_tiny_checkpoint(
+        dataset, tmp_path / "half", stop_after_epochs=2, feature_cache=cache, **settings
+    )
+    train(tiny_config(feature_cache=cache, **settings), dataset, half, resume=True, progress=False)
+    resumed, _, _, _ = load_release(half)
+    whole, _, _, _ = load_release(run)
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert resumed.blend_alpha == whole.blend_alpha
 
 
 def test_run_saves_the_ngrams_and_round_trips(run, captions, tmp_path):
@@ -94,14 +151,14 @@ def test_predictor_feeds_the_ngrams(run, captions):
     model = predictor.model
     inputs = predictor.encode_texts(captions[:4], predictor.max_seq_len)
     with torch.inference_mode():
-        deep_only = torch.sigmoid(
+        without = torch.sigmoid(
             model(
                 **inputs,
                 pixels=torch.zeros(4, 3, 32, 32),
                 ngrams=torch.zeros(4, model.wide.in_features),
             )
         )
-    assert not np.allclose(with_words, deep_only.numpy())
+    assert not np.allclose(with_words, without.numpy())
 
 
 def test_onnx_graph_agrees_with_torch(run, captions):
