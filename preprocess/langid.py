@@ -87,7 +87,8 @@ count to :data:`JUDGED_CHARS`."""
 LINGUA_SAMPLE_CHARS = 150
 """lingua's time grows with the text; once the prior languages are ruled out it only names
 which other language a caption is in (never English: the filter's keep or drop is settled
-before it runs), and the first 100 characters tell that as well."""
+before it runs), and the first 150 characters tell that nearly as well as 300 (100 named
+Indonesian shop captions wrongly more often: docs/benchmarks/langid.md)."""
 
 CASCADE_SHORT_TEXT_WORDS = 2
 CASCADE_ACCEPT_ENGLISH_SHORT = 0.98
