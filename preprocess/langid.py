@@ -46,6 +46,11 @@ weighs shares, it has no probability."""
 LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 """What every backend returns for a language it names: an ISO 639-1 code."""
 MIN_LETTERS = 3
+JUDGED_CHARS = 600
+"""Only the start of a long cleaned caption is judged (words, ``mixed`` shares, detectors):
+every step's time grows with the text, and a caption's language is settled well before its
+600th character. A tighter bound (300) turned bilingual captions with the second language
+further down from ``mixed`` into ``en`` (docs/benchmarks/langid.md, issue 17)."""
 """Fewer letters than this after cleaning is too little to judge ("ok", "x", "😍😍")."""
 
 BACKENDS = ("caption", "cascade", "fasttext", "lingua", "langdetect")
@@ -75,9 +80,15 @@ MIXED_MIN_OTHER_WORDS = 2
 MIXED_MIN_LETTERS = 2
 """Shorter words do not count towards ``mixed``: ``U.S.``, ``e-cig`` and ``a`` are not foreign."""
 FASTTEXT_TOP_K = 5
-LINGUA_SAMPLE_CHARS = 300
+FASTTEXT_SAMPLE_CHARS = 300
+"""fastText reads the first this many characters of the judged text: its time grows with the
+text, and its probability, one term of the log-odds, is settled by then; the words still
+count to :data:`JUDGED_CHARS`."""
+LINGUA_SAMPLE_CHARS = 150
 """lingua's time grows with the text; once the prior languages are ruled out it only names
-which other language a caption is in, and the start of a long caption tells that as well."""
+which other language a caption is in (never English: the filter's keep or drop is settled
+before it runs), and the first 150 characters tell that nearly as well as 300 (100 named
+Indonesian shop captions wrongly more often: docs/benchmarks/langid.md)."""
 
 CASCADE_SHORT_TEXT_WORDS = 2
 CASCADE_ACCEPT_ENGLISH_SHORT = 0.98
@@ -159,6 +170,14 @@ def without_emoji(text: str) -> str:
     return _EMOJI_RUN.sub(lambda run: emoji.replace_emoji(run.group(), replace=" "), text)
 
 
+def judged_part(text: str) -> str:
+    """The first :data:`JUDGED_CHARS` characters of a cleaned caption, cut at a space."""
+    if len(text) <= JUDGED_CHARS:
+        return text
+    head = text[: JUDGED_CHARS + 1]
+    return head[: head.rfind(" ")] if " " in head else head[:JUDGED_CHARS]
+
+
 def count_letters(text: str) -> int:
     return sum(map(str.isalpha, text))
 
@@ -183,6 +202,7 @@ class Detector:
         return [self._judge_cleaned(clean_for_langid(text), True) for text in texts]
 
     def _judge_cleaned(self, text: str, explain: bool) -> Verdict:
+        text = judged_part(text)
         letters = count_letters(text)
         if letters < MIN_LETTERS:
             return Verdict(UNDETERMINED, 0.0, f"{letters} letters after cleaning (< {MIN_LETTERS})")
@@ -343,7 +363,7 @@ def _caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
 
     def judge(text: str, explain: bool) -> Verdict:
         normalised = word_evidence.normalise(text, main)
-        ranked = fasttext_rank(normalised)
+        ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
         notes = [f"text {normalised!r}", "fastText " + _listed(ranked)] if explain else []
         for lang, share in expected:
             votes = word_evidence.word_votes(normalised, lang)

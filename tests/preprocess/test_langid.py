@@ -237,3 +237,12 @@ def test_emoji_removal_matches_replace_emoji() -> None:
     texts += ["".join(rng.choices(pieces, k=8)) for _ in range(3000)]
     for text in texts:
         assert langid.without_emoji(text) == emoji.replace_emoji(text, replace=" "), text
+
+
+def test_judged_part_cuts_a_long_caption_at_a_space() -> None:
+    words = "sunset " * 200  # 1,400 characters
+    part = langid.judged_part(words.strip())
+    assert len(part) <= langid.JUDGED_CHARS
+    assert part.split() == ["sunset"] * len(part.split())  # no half word at the end
+    assert langid.judged_part("short caption") == "short caption"
+    assert langid.judged_part("x" * 1000) == "x" * langid.JUDGED_CHARS  # no space: a hard cut
