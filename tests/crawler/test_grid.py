@@ -95,7 +95,7 @@ def test_two_shards_on_a_grid_find_what_one_crawl_finds(
         [sys.executable, "-m", "preprocess", "build", "--quiet", "--out", str(tmp_path / "ds")]
         + ["--input", str(tmp_path / "s0" / "posts.jsonl")]
         + ["--input", str(tmp_path / "s1" / "posts.jsonl")]
-        + ["--min-count", "1", "--set", "splits.seed=1"],
+        + ["--min-count", "1"],
         capture_output=True,
         text=True,
         timeout=600,
