@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from runtime.settings import Count, Positive, Section, Settings, Share
+from runtime.settings import Count, Port, Positive, Section, Settings, Share
 
 
 class RateLimitSection(Section):
@@ -36,7 +36,7 @@ class DemoSettings(Settings):
     near_duplicate_rate: Share
     carousel_rate: Share
     host: str
-    port: int = Field(ge=0, le=65535)
+    port: Port  # 0: a free port
     page_size: Positive
     shapes: Literal["2026", "classic"]
     tag_top_posts: Positive | None

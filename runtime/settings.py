@@ -23,11 +23,13 @@ from pydantic_core import ErrorDetails
 from runtime.config import default_config
 from runtime.errors import UsageError
 
-# The limits several commands' settings share (a count, a duration, a share of posts).
+# The limits several commands' settings share (a count, a duration, a share of posts, a TCP
+# port), declared once here.
 Count = Annotated[int, Field(ge=0)]
 Seconds = Annotated[float, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
 Share = Annotated[float, Field(ge=0, le=1)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 S = TypeVar("S", bound="Section")
 
@@ -78,8 +80,9 @@ def _filled(model: type[Section], shipped: Mapping[str, Any], given: Mapping[str
     return filled
 
 
-def validate(model: type[S], values: Mapping[str, Any], where: str = "") -> S:
-    """``model`` built from ``values``, or a UsageError naming the first bad key."""
+def validate(model: type[S], values: Mapping[str, Any] | S, where: str = "") -> S:
+    """``model`` built from ``values``, or a UsageError naming the first bad key; settings
+    already built (an instance of ``model``) are returned as they are."""
     try:
         return model.model_validate(values)
     except ValidationError as exc:

@@ -6,15 +6,13 @@ Filled, lowest precedence first, from configs/serve.yaml, ``--config``/``--set``
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from runtime.settings import Settings
+from runtime.settings import Count, Port, Positive, Seconds, Settings
 
 ENV_PREFIX = "HASHTAG_SERVE_"
-
-Count = Annotated[int, Field(ge=1)]
 
 
 class ServeSettings(Settings):
@@ -25,23 +23,23 @@ class ServeSettings(Settings):
 
     checkpoint: str | None  # required, but checked by the CLI (the flag's own message)
     host: str
-    port: int = Field(ge=0, le=65535)
+    port: Port  # 0: a free port
     device: str
     drive_base_url: str
     allow_private_urls: bool
-    fetch_timeout_s: float = Field(ge=0)
-    max_redirects: int = Field(ge=0)
-    max_upload_bytes: Count
-    max_image_pixels: Count
-    max_text_chars: Count
-    max_batch_size: Count
+    fetch_timeout_s: Seconds
+    max_redirects: Count
+    max_upload_bytes: Positive
+    max_image_pixels: Positive
+    max_text_chars: Positive
+    max_batch_size: Positive
     max_wait_ms: float = Field(ge=0)
     engine: Literal["auto", "onnxruntime", "torch"]
-    num_threads: int = Field(ge=0)
+    num_threads: Count
     quantize: bool
     channels_last: bool
     bf16_images: Literal["auto", "on", "off"]
-    graceful_timeout_s: float = Field(ge=0)
+    graceful_timeout_s: Seconds
 
     @field_validator("bf16_images", mode="before")
     @classmethod
