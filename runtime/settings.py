@@ -90,9 +90,17 @@ def validate(model: type[S], values: Mapping[str, Any] | S, where: str = "") -> 
 
 
 def choices(model: type[Section], name: str) -> tuple[str, ...]:
-    """The values a ``Literal`` field allows (for a flag's ``choices=``)."""
-    annotation = model.model_fields[name].annotation
-    return tuple(arg for arg in typing.get_args(annotation) if arg is not None)
+    """The values a ``Literal`` field allows (for a flag's ``choices=``); ``null`` aside, so an
+    optional field (``Literal[...] | None``) gives its Literal's values."""
+
+    def values(annotation: Any) -> tuple[Any, ...]:
+        if typing.get_origin(annotation) is typing.Literal:
+            return typing.get_args(annotation)
+        return tuple(value for arg in typing.get_args(annotation) for value in values(arg))
+
+    return tuple(
+        value for value in values(model.model_fields[name].annotation) if value is not None
+    )
 
 
 def env_values(model: type[Section], prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
