@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from demo_site.topics import TOPICS
 from runtime.settings import Count, Port, Positive, Section, Settings, Share
 
 
@@ -28,7 +29,7 @@ class DemoSettings(Settings):
 
     seed: int
     n_posts: Positive
-    n_topics: int = Field(ge=1, le=40)
+    n_topics: int = Field(ge=1, le=len(TOPICS))
     n_owners: Positive
     n_tags: Positive | None
     english_share: Share
