@@ -8,7 +8,8 @@ YAML's exact set of keys).
 
 Validation is strict (a YAML ``"5"`` is not an integer, ``true`` not a number) and happens once,
 when a command starts: :func:`validate` turns the first error into one line naming the dotted
-key, which :func:`runtime.errors.run_main` prints with exit 2. Stages then read attributes.
+key (or, for a combination of keys a model refuses, its validator's sentence), which
+:func:`runtime.errors.run_main` prints with exit 2. Stages then read attributes.
 """
 
 from __future__ import annotations
@@ -125,7 +126,11 @@ def env_values(model: type[Section], prefix: str, environ: Mapping[str, str]) ->
 
 
 def describe(model: type[Section], error: ErrorDetails, where: str = "") -> str:
-    """One line for a pydantic error: ``where`` + dotted key + what the key must be."""
+    """One line for a pydantic error: ``where`` + dotted key + what the key must be; for a
+    whole command's settings refused together (a model validator's combination of keys, no
+    key of its own), ``where`` + the validator's own sentence, which names the keys."""
+    if not error["loc"]:
+        return f"{where}{_phrase(error)}"
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{where}unknown config key {key}"

@@ -1,4 +1,5 @@
-"""hashtag-serve's settings: their types and limits (the values: configs/serve.yaml).
+"""hashtag-serve's settings: their types, limits and the combinations refused (the values:
+configs/serve.yaml).
 
 Filled, lowest precedence first, from configs/serve.yaml, ``--config``/``--set``,
 ``HASHTAG_SERVE_<KEY>`` environment variables and the flags (serve/cli.py).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from runtime.settings import Count, Port, Positive, Seconds, Settings
 
@@ -59,3 +60,23 @@ class ServeSettings(Settings):
         import torch  # here, not at the top: settings are checked before the model stack loads
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @model_validator(mode="after")
+    def _engine_fits(self) -> ServeSettings:
+        """ONNX Runtime runs the exported fp32 graph on the CPU: asked for explicitly, it cannot
+        honour a GPU or a PyTorch-only option, so that pair is refused at start rather than one
+        of the two silently dropped. (``bf16_images: auto`` only means "where it helps": off
+        under ONNX Runtime, serve/cpu_tuning.py.)"""
+        if self.engine != "onnxruntime":
+            return self
+        if self.device != "cpu":
+            raise ValueError("engine onnxruntime runs on the CPU only; use device cpu")
+        torch_only = [
+            name
+            for name, on in (("quantize", self.quantize), ("bf16_images", self.bf16_images == "on"))
+            if on
+        ]
+        if torch_only:
+            verb = "apply" if len(torch_only) > 1 else "applies"
+            raise ValueError(f"{' and '.join(torch_only)} {verb} to engine torch only")
+        return self
