@@ -26,7 +26,7 @@ from runtime.errors import UsageError
 from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
 from train.baselines import fit_tfidf
-from train.checkpoint import read_config, read_metrics, write_metrics
+from train.checkpoint import read_config, read_metrics, read_model_record, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.predictor import Predictor
 from train.report import SplitScores, read_history, write_report
@@ -104,7 +104,7 @@ def evaluate(
     """Metrics of the model and its baselines on ``split``; merged into metrics.json, and drawn
     in a report.html at ``report`` when given."""
     dataset_dir = dataset_dir or _trained_on(checkpoint_dir)
-    modality = read_config(checkpoint_dir)["model"]["modality"]
+    modality = read_model_record(checkpoint_dir).modality
     check_modality(dataset_dir, modality, f"the checkpoint {checkpoint_dir}")
     splits = tuple(dict.fromkeys(("train", "val", split)))
     labels, frames = load_dataset(dataset_dir, splits)
@@ -229,9 +229,3 @@ def _merge_metrics(
         if name != model_name:
             metrics.setdefault("baselines", {}).setdefault(name, {})[split] = values
     write_metrics(run_dir, metrics)
-
-
-if __name__ == "__main__":  # python -m train.evaluate: the same as hashtag-evaluate
-    from train.cli import evaluate_main
-
-    raise SystemExit(evaluate_main())
