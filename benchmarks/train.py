@@ -50,7 +50,7 @@ def main() -> None:
         config["image_size"] = size
         image = image_input(config["image_encoder"], size)
         settings = TrainSettings.model_validate(config)
-        model, tokenizer, _ = build_model(settings, labels, frame, weights_plan(settings), False)
+        model, tokenizer = build_model(settings, labels, frame, weights_plan(settings), False)
         with tempfile.TemporaryDirectory() as cache_root:
             key = backbone_key(model.image_backbone, image)
             cache = FeatureCache(Path(cache_root), key, model.image_backbone.feature_dim)

@@ -63,11 +63,11 @@ def build_model(
     sources: dict[str, WeightsSource],
     progress: bool,
     demojize: bool = False,
-) -> tuple[HashtagModel, Any, ModelRecord]:
+) -> tuple[HashtagModel, Any]:
     """A new model from pretrained or random encoders (and, when ``ngram_features`` > 0 and the
     model reads text, a wide part: the TF-IDF + logistic regression fit on the train split, that
-    many n-grams of each kind), its tokenizer, and its ``model`` record (with where each
-    encoder's weights came from, under ``weights``, and the dataset's ``demojize``)."""
+    many n-grams of each kind) and its tokenizer. The model's ``record`` says where each
+    encoder's weights came from (``weights``) and whether the dataset spelt emoji out."""
     text_encoder = tokenizer = backbone = None
     used = dict(sources)  # a download is recorded with the revision it fetched
     if "text" in sources and settings.text_init == "random":
@@ -113,4 +113,4 @@ def build_model(
     if wide is not None:
         model.set_wide(*(torch.from_numpy(array) for array in wide.linear()))
         model.ngrams = wide.vectorizer
-    return model, tokenizer, record
+    return model, tokenizer

@@ -80,7 +80,7 @@ def load_model(
         downloads = any(source.origin == DOWNLOAD for source in setup.sources.values())
         demojize = demojized(setup.dataset_dir)  # serving repeats the dataset's
         with main_first(setup.world, downloads):  # one rank fills the caches, the others read
-            model, tokenizer, _ = build_model(
+            model, tokenizer = build_model(
                 setup.config, labels, frames["train"], setup.sources, setup.progress, demojize
             )
     model.to(setup.device)
