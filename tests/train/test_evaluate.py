@@ -128,10 +128,10 @@ def test_a_run_folder_from_before_the_newer_model_keys_still_scores(trained, tmp
 
 
 def test_a_damaged_model_record_is_one_line_and_exit_2(trained, tmp_path, capsys):
-    _, run = trained
+    dataset, run = trained
     damaged = tmp_path / "damaged"
     rewrite_model_record(run, damaged, lambda record: record.update(text_pooling="max"))
-    assert evaluate_main(["--checkpoint", str(damaged), "--quiet"]) == 2
+    assert evaluate_main(["--checkpoint", str(damaged), "--dataset", str(dataset), "-q"]) == 2
     assert one_error_line(capsys) == (
         f"hashtag-evaluate: error: {damaged / 'config.json'} is damaged: model.text_pooling "
         "must be 'pooled', 'cls' or 'mean', got 'max'"
