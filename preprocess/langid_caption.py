@@ -51,6 +51,12 @@ MIXED_MIN_OTHER_WORDS = 2
 """... and at least this many clearly foreign words: one word is a name or a loan, not a phrase."""
 MIXED_MIN_LETTERS = 2
 """Shorter words do not count towards ``mixed``: ``U.S.``, ``e-cig`` and ``a`` are not foreign."""
+DETECTOR_P_FLOOR = 1e-4
+"""fastText's probability is clipped to [1e-4, 1 - 1e-4] before its log-odds are taken."""
+DETECTOR_TERM_LIMIT = CAPTION_DETECTOR_WEIGHT * math.log((1 - DETECTOR_P_FLOOR) / DETECTOR_P_FLOOR)
+"""The largest the detector's term can be either way (2.76). When prior, words and bias alone
+exceed it, fastText cannot change the decision and is not asked (issue 17's speed goal: about
+two fifths of the real captions); the confidence is then taken with the detector's term at 0."""
 FASTTEXT_SAMPLE_CHARS = 300
 """fastText reads the first this many characters of the judged text: its time grows with the
 text, and its probability, one term of the log-odds, is settled by then; the words still
@@ -104,12 +110,16 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
                 if explain:
                     notes.append(f"[{_listed_votes(votes)}]")
                 return Verdict(MIXED, 0.5, "; ".join(notes))
-            if ranked is None:
-                ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
-            terms = _log_odds_terms(share, dict(ranked).get(lang, 0.0), words)
+            asked = not _words_decide(share, words)  # else fastText cannot change it
+            if not asked:
+                terms = _log_odds_terms(share, None, words)
+            else:
+                if ranked is None:
+                    ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
+                terms = _log_odds_terms(share, dict(ranked).get(lang, 0.0), words)
             log_odds = sum(terms)
             if explain:
-                notes.append(_explained_log_odds(lang, terms, votes))
+                notes.append(_explained_log_odds(lang, terms, votes, asked))
             if log_odds > 0:
                 return Verdict(lang, _sigmoid(log_odds), "; ".join(notes))
         if ranked is None:  # an empty prior
@@ -144,24 +154,39 @@ def _word_figures(token: str, code: str) -> tuple[float, int, int, int, int]:
 
 
 def _log_odds_terms(
-    share: float, detector_p: float, words: float
+    share: float, detector_p: float | None, words: float
 ) -> tuple[float, float, float, float]:
-    """Prior, detector, words and bias: their sum is the log-odds of the language."""
-    p = min(max(detector_p, 1e-4), 1 - 1e-4)
+    """Prior, detector, words and bias: their sum is the log-odds of the language. Without a
+    detector probability (``None``: not asked) its term is 0, as for a probability of 0.5."""
+    if detector_p is None:
+        detector = 0.0
+    else:
+        p = min(max(detector_p, DETECTOR_P_FLOOR), 1 - DETECTOR_P_FLOOR)
+        detector = CAPTION_DETECTOR_WEIGHT * math.log(p / (1 - p))
     return (
         math.log(share / (1 - share)),
-        CAPTION_DETECTOR_WEIGHT * math.log(p / (1 - p)),
+        detector,
         CAPTION_WORD_WEIGHT * words,
         CAPTION_BIAS,
     )
 
 
+def _words_decide(share: float, words: float) -> bool:
+    """The language wins whatever fastText says: prior, words and bias are positive even with
+    the detector's most negative term (:data:`DETECTOR_TERM_LIMIT`)."""
+    return sum(_log_odds_terms(share, None, words)) > DETECTOR_TERM_LIMIT
+
+
 def _explained_log_odds(
-    lang: str, terms: tuple[float, float, float, float], votes: list[word_evidence.WordVote]
+    lang: str,
+    terms: tuple[float, float, float, float],
+    votes: list[word_evidence.WordVote],
+    asked: bool,
 ) -> str:
     prior, detector, words, bias = terms
+    said = f"{detector:+.2f}" if asked else "not asked"
     return (
-        f"{lang}: prior {prior:+.2f} detector {detector:+.2f} words {words:+.2f} "
+        f"{lang}: prior {prior:+.2f} detector {said} words {words:+.2f} "
         f"bias {bias:+.2f} = {sum(terms):+.2f} [{_listed_votes(votes)}]"
     )
 

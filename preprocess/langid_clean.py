@@ -16,10 +16,10 @@ captions and on random strings of the characters where the rules differ.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import sys
 import unicodedata
-from collections.abc import Callable
 
 import emoji
 
@@ -45,22 +45,45 @@ _LAUGHTER = r"(?i:([hj])(?<!\w[hj])([aeiou])\1\2(?:\1\2)*h?\b)"
 """``haha``, ``HAHAHA``, ``jajaja``, ``hehe``: a syllable repeated, in no language's words."""
 
 
-def _char_class(keep: Callable[[str], bool]) -> str:
-    """A pattern for one character that ``keep`` accepts, as a class of the Basic Multilingual
-    Plane or else one of the other planes: ``re`` tests a class of the first plane in one look-up
-    and a class reaching past it range by range (hundreds of ranges for the letters), so the
-    other planes are only tried for a character of theirs."""
-    spans: list[list[int]] = []
-    for point in range(sys.maxunicode + 1):
-        if keep(chr(point)):
-            if spans and spans[-1][1] == point - 1:
-                spans[-1][1] = point
-            else:
-                spans.append([point, point])
-    if spans and spans[-1][1] > 0xFFFF >= spans[-1][0]:
-        spans[-1:] = [[spans[-1][0], 0xFFFF], [0x10000, spans[-1][1]]]
-    first = "".join(_span(low, high) for low, high in spans if high <= 0xFFFF)
-    other = "".join(_span(low, high) for low, high in spans if low > 0xFFFF)
+_TAG_KINDS = {"Nd": "other", **{c: "letter" for c in ("Lu", "Ll", "Lt", "Lm", "Lo")}}
+_TAG_KINDS |= {c: "other" for c in ("Mn", "Mc", "Me")}
+"""What each Unicode category is in a tag body (:mod:`runtime.hashtags`): letters, and marks
+and decimal digits beside them; ``_`` is also one, the emoji variation selectors are not."""
+
+
+def _tag_classes() -> dict[str, str]:
+    """Patterns for one ``letter``, ``other`` (a body character that is not a letter) and
+    ``body`` character of a tag, from one scan of every code point's category."""
+    kinds = list(
+        map(_TAG_KINDS.get, map(unicodedata.category, map(chr, range(sys.maxunicode + 1))))
+    )
+    kinds[ord("_")] = "other"
+    kinds[0xFE00:0xFE10] = [None] * 16
+    runs, start = [], 0  # (kind, first code point, last code point)
+    for kind, run in itertools.groupby(kinds):
+        length = len(list(run))
+        runs.append((kind, start, start + length - 1))
+        start += length
+    body: list[tuple[int, int]] = []
+    for kind, low, high in runs:
+        if kind and body and body[-1][1] == low - 1:
+            body[-1] = (body[-1][0], high)
+        elif kind:
+            body.append((low, high))
+    spans = {
+        name: [(low, high) for kind, low, high in runs if kind == name]
+        for name in _TAG_KINDS.values()
+    }
+    return {name: _char_class(found) for name, found in {**spans, "body": body}.items()}
+
+
+def _char_class(spans: list[tuple[int, int]]) -> str:
+    """A pattern for one character of ``spans``, as a class of the Basic Multilingual Plane or
+    else one of the other planes: ``re`` tests a class of the first plane in one look-up and a
+    class reaching past it range by range (hundreds of ranges for the letters), so the other
+    planes are only tried for a character of theirs."""
+    first = "".join(_span(low, min(high, 0xFFFF)) for low, high in spans if low <= 0xFFFF)
+    other = "".join(_span(max(low, 0x10000), high) for low, high in spans if high > 0xFFFF)
     return f"(?:[{first}]|(?=[\U00010000-\U0010ffff])[{other}])" if other else f"[{first}]"
 
 
@@ -68,30 +91,15 @@ def _span(low: int, high: int) -> str:
     return re.escape(chr(low)) + ("" if low == high else "-" + re.escape(chr(high)))
 
 
-def _is_letter(char: str) -> bool:
-    return unicodedata.category(char)[0] == "L"
+@functools.cache  # built once per process, for the first caption (0.3-0.5 s)
+def _passes() -> dict[bool, tuple[re.Pattern[str], ...]]:
+    """The expressions that remove the markup, in order, for text without and with a URL.
 
-
-def _is_body_char(char: str) -> bool:
-    return _is_letter(char) or _is_other_body_char(char)
-
-
-def _is_other_body_char(char: str) -> bool:
-    """A tag body character that is not a letter: a mark, a decimal digit or ``_``; the emoji
-    variation selectors are marks but end a tag (:mod:`runtime.hashtags`)."""
-    if "\ufe00" <= char <= "\ufe0f":
-        return False
-    category = unicodedata.category(char)
-    return category[0] == "M" or category == "Nd" or char == "_"
-
-
-@functools.cache  # built once per process, when the first caption is cleaned (~0.5 s)
-def _passes(urls: bool) -> tuple[re.Pattern[str], ...]:
-    """The expressions that remove the markup, in order: hashtag runs (with a mention written
-    right after them), mentions and laughter in one; with ``urls``, URLs and hashtag runs first
-    and then mentions and laughter, as ``strip_for_model`` removes mentions only after URLs
-    (``@https://...`` is a URL). Tried first at each place, a URL keeps the ``#`` inside it,
-    and a tag that starts before a URL keeps what it covers, as in ``strip_for_model``.
+    Without: hashtag runs (with a mention written right after them), mentions and laughter in
+    one. With a URL: URLs and hashtag runs first and then mentions and laughter, as
+    ``strip_for_model`` removes mentions only after URLs (``@https://...`` is a URL). Tried
+    first at each place, a URL keeps the ``#`` inside it, and a tag that starts before a URL
+    keeps what it covers, as in ``strip_for_model``.
 
     A tag (:mod:`runtime.hashtags`): ``#`` not after a body character or ``&``, unless it
     continues a run of tags (``#foo#bar``); then body characters (letters, marks, decimal
@@ -100,9 +108,8 @@ def _passes(urls: bool) -> tuple[re.Pattern[str], ...]:
     The quantifiers are possessive, as the walk of :mod:`runtime.hashtags` never gives back.
     A mention glued to a run (``#tag@anna``) goes with it: ``strip_for_model`` removes the
     tag first and then finds the mention."""
-    letter = _char_class(_is_letter)
-    other = _char_class(_is_other_body_char)
-    body = _char_class(_is_body_char)
+    classes = _tag_classes()
+    letter, other, body = classes["letter"], classes["other"], classes["body"]
     joiner = f"[{''.join(map(re.escape, sorted(JOINERS)))}]"
     part = f"(?:{body}|{joiner}++(?={body}))"
     before_letter = f"(?:{other}|{joiner}++(?={body}))"
@@ -110,10 +117,15 @@ def _passes(urls: bool) -> tuple[re.Pattern[str], ...]:
     # the sign first, then a look back at the character before it: re searches for the sign
     first = f"#(?<!{body}#)(?<!&#){tag[1:]}"
     mention = f"@(?<![\\w.]@){_MENTION[1:]}"
-    if urls:  # a URL glued to a tag (``#tag#x.com/``) is a URL, not the next tag of the run
-        hashtags = f"{first}(?:(?!{URL}){tag})*+"
-        return re.compile(f"{URL}|{hashtags}"), re.compile(f"{mention}|{_LAUGHTER}")
-    return (re.compile(f"{first}(?:{tag})*+(?:{_MENTION})?|{mention}|{_LAUGHTER}"),)
+    # with a URL, a URL glued to a tag (``#tag#x.com/``) is a URL, not the next tag of the run
+    hashtags_before_urls = f"{first}(?:(?!{URL}){tag})*+"
+    return {
+        False: (re.compile(f"{first}(?:{tag})*+(?:{_MENTION})?|{mention}|{_LAUGHTER}"),),
+        True: (
+            re.compile(f"{URL}|{hashtags_before_urls}"),
+            re.compile(f"{mention}|{_LAUGHTER}"),
+        ),
+    }
 
 
 def _emoji_runs() -> re.Pattern[str]:
@@ -148,7 +160,7 @@ def clean_for_langid(text: str | None) -> str:
     if not text:
         return ""
     plain = unicodedata.normalize("NFKC", text)
-    for markup in _passes(urls=_URL_HINT.search(plain) is not None):
+    for markup in _passes()[_URL_HINT.search(plain) is not None]:
         plain = markup.sub(" ", plain)
     return " ".join(without_emoji(plain).split())  # spaces collapsed
 

@@ -91,7 +91,7 @@ def normalise(text: str, lang: str = "en") -> str:
     if stretched:
         pieces[1::2] = map(_plain_word, pieces[1::2], itertools.repeat(wordfreq_code(lang)))
     else:  # only shouted words change: lowered without a look-up
-        pieces[1::2] = [_unshouted(word) for word in pieces[1::2]]
+        pieces[1::2] = [w.lower() if len(w) > 1 and w.isupper() else w for w in pieces[1::2]]
     return "".join(pieces)
 
 
