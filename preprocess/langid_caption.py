@@ -86,6 +86,7 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
     fasttext_rank = fasttext_ranker()
     expected = sorted(prior, key=lambda item: -item[1])
     ruled_out = {code for code, _ in expected}
+    codes = {code: word_evidence.wordfreq_code(code) for code in ruled_out}
     main = expected[0][0] if expected else "en"
 
     def judge(text: str, explain: bool) -> Verdict:
@@ -97,7 +98,7 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
             ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
             notes += [f"text {normalised!r}", "fastText " + _listed(ranked)]
         for lang, share in expected:
-            figures = _caption_figures(tokens, word_evidence.wordfreq_code(lang))
+            figures = _caption_figures(tokens, codes[lang])
             words, (own, other, other_words) = figures[0], _shares(*figures[1:])
             mixed = _is_mixed(own, other, other_words)
             votes = word_evidence.word_votes(normalised, lang) if explain else []
@@ -137,7 +138,7 @@ def _caption_figures(tokens: list[str], code: str) -> tuple[float, int, int, int
     figures = list(map(_word_figures, tokens, itertools.repeat(code)))
     if not figures:
         return _NOTHING
-    weighted, own, other, judged, other_words = zip(*figures, strict=True)
+    weighted, own, other, judged, other_words = zip(*figures, strict=False)  # 5-tuples
     return sum(weighted), sum(own), sum(other), sum(judged), sum(other_words)
 
 

@@ -54,6 +54,8 @@ ONE_WRITING_SYSTEM = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
+SCRIPT_CACHE_SIZE = 1 << 13
+"""Letters remembered with their script: a caption in Korean or Arabic repeats a few hundred."""
 WORD_CACHE_SIZE = 1 << 16
 """Words remembered with their plain spelling per language: captions repeat their words, so a
 crawl's look-ups are mostly answered from memory, in a few MB at most."""
@@ -145,9 +147,14 @@ def script(word: str) -> str:
     language."""
     if max(word) <= LATIN_END:  # ASCII to Latin Extended-B: most words, decided at C speed
         return "LATIN"
-    names = (unicodedata.name(c, "?").split()[0] for c in word if c.isalpha())
-    scripts = {ONE_WRITING_SYSTEM.get(name, name) for name in names}
+    scripts = set(map(_letter_script, filter(str.isalpha, word)))
     return scripts.pop() if len(scripts) == 1 else ""
+
+
+@functools.lru_cache(maxsize=SCRIPT_CACHE_SIZE)
+def _letter_script(letter: str) -> str:
+    name = unicodedata.name(letter, "?").split()[0]
+    return ONE_WRITING_SYSTEM.get(name, name)
 
 
 def wordfreq_code(lang: str) -> str:
