@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ from runtime.progress import progress_bar, stderr_is_terminal
 from runtime.settings import validate
 from train import checkpoint
 from train.baselines import fit_tfidf
+from train.blend import INITIAL_ALPHA, choose_blend
 from train.data import (
     Collator,
     ImageInput,
@@ -85,8 +87,6 @@ from train.weights import (
 )
 
 log = logging.getLogger(__name__)
-# The wide part's weights in the blend to choose from on val: 0, 0.1, ..., 1.
-BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,8 @@ def train(
             if should_stop(config, state):
                 break
         if setup.world.is_main:
-            choose_blend(setup, model, data, folder)
+            val = data.datasets["val"], data.scoring_collate, setup.config, setup.device
+            choose_blend(model, folder, functools.partial(predict_loader, model, *val))
         metrics = final_metrics(setup, model, data, folder) if setup.world.is_main else {}
     setup.world.finish()
     return metrics
@@ -472,36 +473,6 @@ def should_stop(config: dict[str, Any], state: RunState) -> bool:
     return False
 
 
-def choose_blend(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> None:
-    """With a wide part: the blend weight ``alpha`` of the best weights that maximises val mAP
-    over BLEND_GRID, set on the model and saved in config.json's ``model`` record (the val split
-    only: the test split stays unseen). The blend is linear in ``alpha``, so the wide part's and
-    the deep part's val probabilities are read once each."""
-    if not model.uses_ngrams:
-        return
-    run = folder.path
-    checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
-    parts = []
-    for alpha in (1.0, 0.0):  # the wide part alone, the deep part alone
-        model.blend_alpha = alpha
-        parts.append(
-            predict_loader(
-                model, data.datasets["val"], data.scoring_collate, setup.config, setup.device
-            )
-        )
-    (wide, targets), (deep, _) = parts
-    val_maps = [mean_average_precision(a * wide + (1 - a) * deep, targets) for a in BLEND_GRID]
-    alpha = float(BLEND_GRID[int(np.argmax(val_maps))])
-    model.blend_alpha = alpha
-    record = checkpoint.read_config(run)
-    record["model"]["blend_alpha"] = alpha
-    model.record = dict(record["model"])
-    checkpoint.save_config(run, record)
-    grid = {f"{a:.1f}": round(m, 4) for a, m in zip(BLEND_GRID, val_maps, strict=True)}
-    folder.log({"event": "blend", "alpha": alpha, "val_map": grid})
-    log.info("blend: alpha %.1f (val mAP by alpha: %s)", alpha, grid)
-
-
 def final_metrics(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> dict:
     """The best weights scored on val and test beside the popularity baseline and the
     ``baselines`` setting's (tfidf by default) in metrics.json and the run's report.html."""
@@ -587,7 +558,7 @@ def build_model(
         "dropout": config["dropout"],
         "wide_dim": wide.vectorizer.dim if wide is not None else 0,
         "loss": config["loss"],
-        "blend_alpha": BLEND_GRID[len(BLEND_GRID) // 2],  # until training chooses it on val
+        "blend_alpha": INITIAL_ALPHA,  # until training chooses it on val
         "max_seq_len": config["max_seq_len"],
         "image_backbone": name,
         **image_input(name, config["image_size"]).record(),
