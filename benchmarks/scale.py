@@ -18,7 +18,8 @@ together), the peak resident size (its largest process) and the load average bef
 then the total against the goal. The work folder must be new or empty (a run that reused a
 dataset or a feature cache would not time the whole job). ``--cold`` first drops the input file
 and the MiniLM weights from the OS page cache (``posix_fadvise(DONTNEED)``: clean pages only,
-harmless to other processes, which read them again from disk), so the run reads them from disk.
+harmless to other processes, which read them again from disk), so the run reads them from disk;
+pages another process has mapped stay resident (``fincore FILE`` shows what is).
 
 On a machine shared with other jobs the wall times are upper bounds: a load average of L on 2
 cores means roughly L runnable processes share them, so the run gets about 2 / max(L, 2) of the
@@ -207,10 +208,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--config {args.config}: no such file")
     args.work.mkdir(parents=True, exist_ok=True)
     dataset, run_dir = args.work / "dataset", args.work / "run"
-    if args.cold:
-        drop_from_page_cache([args.input, *minilm_files()])
     with args.input.open("rb") as lines:
         posts = sum(1 for _ in lines)
+    if args.cold:  # after the count, which reads the input
+        drop_from_page_cache([args.input, *minilm_files()])
     stages = [timed("build (text only)", build_command(args.input, dataset))]
     stages.append(
         timed("train", train_command(args.config, dataset, run_dir, args.work / "feature-cache"))
