@@ -188,7 +188,7 @@ def keep_graph(path: Path, graph: bytes) -> None:
     """Write the graph beside the checkpoint, replacing graphs of earlier weights; a folder that
     cannot be written only costs the export at the next start."""
     try:
-        atomic_write_bytes(path, graph)
+        atomic_write_bytes(path, graph, mode=0o644)  # as readable as the checkpoint's files
         for older in path.parent.glob("*.onnx"):
             if older != path:
                 older.unlink()

@@ -171,8 +171,9 @@ def test_a_graph_that_answers_differently_is_refused(monkeypatch, predictor):
         return real_export(other, image_size)
 
     monkeypatch.setattr(onnx_backend, "export_onnx", export_of_another_model)
-    with pytest.raises(OnnxUnavailable, match="scores differ from PyTorch's by 0\\.[1-9]"):
+    with pytest.raises(OnnxUnavailable, match="scores differ from PyTorch's by") as refused:
         OnnxModel(predictor.model, predictor.image_size, threads=1)
+    assert float(str(refused.value).rsplit(" ", 1)[1]) > 0.01  # far beyond rounding (1e-7)
 
 
 def test_the_onnx_graph_is_kept_in_the_checkpoint_and_reused(
