@@ -372,6 +372,15 @@ def check_decisions(path: Path, captions: list[str]) -> int:
         f"decisions on {len(now):,} real captions (language, confidence, mixed shares, "
         f"log-odds): {len(differing)} differ from {path}"
     )
+    moves = Counter(
+        (saved[i][0] == "en", now[i][0] == "en", saved[i][0] == now[i][0]) for i in differing
+    )
+    print(
+        f"  kept -> dropped {sum(n for (old, new, _), n in moves.items() if old and not new)}, "
+        f"dropped -> kept {sum(n for (old, new, _), n in moves.items() if new and not old)}, "
+        f"dropped under another label {moves[(False, False, False)]}, "
+        f"same label {moves[(True, True, True)] + moves[(False, False, True)]}"
+    )
     return 1 if differing else 0
 
 

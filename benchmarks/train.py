@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 
 from runtime.config import default_config
+from train.build import build_model, weights_plan
 from train.data import Collator, PostDataset, load_dataset
 from train.encoders import image_input, minilm_dir
 from train.features import FeatureCache, backbone_key, image_keys
-from train.loop import build_model, weights_plan
 from train.model import hashtag_loss
+from train.settings import TrainSettings
 
 
 def main() -> None:
@@ -48,7 +49,8 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         config["image_size"] = size
         image = image_input(config["image_encoder"], size)
-        model, tokenizer, _ = build_model(config, labels, frame, weights_plan(config), False)
+        settings = TrainSettings.model_validate(config)
+        model, tokenizer = build_model(settings, labels, frame, weights_plan(settings), False)
         with tempfile.TemporaryDirectory() as cache_root:
             key = backbone_key(model.image_backbone, image)
             cache = FeatureCache(Path(cache_root), key, model.image_backbone.feature_dim)

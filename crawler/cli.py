@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from crawler import auth, parse_cmd, targets
 from crawler.browser import open_browser, user_agent
-from crawler.crawl import Crawler, CrawlSettings
+from crawler.crawl import Crawler
 from crawler.media import ImageDownloader
 from crawler.politeness import Politeness
 from crawler.settings import CrawlerSettings
@@ -195,7 +195,7 @@ def crawl_command(args: argparse.Namespace) -> int:
         crawler = Crawler(
             driver,
             out_dir,
-            CrawlSettings.from_settings(settings),
+            settings,
             politeness,
             downloader,
             show_progress=not progress_disabled(args),

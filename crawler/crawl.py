@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import quote, urlsplit
@@ -50,34 +49,6 @@ return (document.body.innerText.match(/ERR_[A-Z_]+/) || [null])[0];
 _STALLED_ADVICE = "check that the site opens in a browser from this machine"
 
 
-@dataclass(frozen=True)
-class CrawlSettings:
-    """The loop's knobs, read from the ``crawl`` section of configs/crawl.yaml."""
-
-    base_url: str
-    limit: int | None
-    per_target: int | None
-    response_timeout_s: float
-    poll_interval_s: float
-    idle_scrolls: int
-    resume_param: str | None
-    post_page_for: tuple[str, ...]
-
-    @classmethod
-    def from_settings(cls, settings: CrawlerSettings) -> CrawlSettings:
-        loop = settings.crawl
-        return cls(
-            base_url=settings.base_url.rstrip("/"),
-            limit=settings.limit,
-            per_target=settings.per_target,
-            response_timeout_s=loop.response_timeout_s,
-            poll_interval_s=loop.poll_interval_s,
-            idle_scrolls=loop.idle_scrolls,
-            resume_param=loop.resume_param,
-            post_page_for=tuple(loop.post_page_for),
-        )
-
-
 class _Stalled(Exception):
     """The feed stopped answering scrolls without saying it was finished."""
 
@@ -89,13 +60,14 @@ class Crawler:
         self,
         driver: WebDriver,
         out_dir: Path,
-        settings: CrawlSettings,
+        settings: CrawlerSettings,
         politeness: Politeness,
         downloader: ImageDownloader | None = None,
         show_progress: bool = True,
     ) -> None:
         self.driver = driver
-        self.settings = settings
+        self.settings = settings  # the command's own model: the loop reads settings.crawl
+        self.base_url = settings.base_url.rstrip("/")
         self.politeness = politeness
         self.downloader = downloader
         self.show_progress = show_progress
@@ -104,9 +76,9 @@ class Crawler:
             log.warning("cut a torn last line off posts.jsonl (%d B)", self.store.repaired_bytes)
         self.state_path = out_dir / "state.json"
         self.state: CrawlState = load_state(self.state_path, self.store.path)
-        self.tap = NetworkTap(driver, settings.base_url)
-        self.responses = ResponseReader(driver, settings.base_url, self.state_path, self._save)
-        self.post_pages = PostPages(driver, politeness, settings.base_url, settings.post_page_for)
+        self.tap = NetworkTap(driver, self.base_url)
+        self.responses = ResponseReader(driver, self.base_url, self.state_path, self._save)
+        self.post_pages = PostPages(driver, politeness, self.base_url, settings.crawl.post_page_for)
         self.summary = CrawlSummary()
         self._noted_requests = 0
         self._throttled = 0  # refusals in a row, across targets: the backoff attempt number
@@ -195,10 +167,10 @@ class Crawler:
             ) from None
 
     def _open_feed(self, target: Target, progress: TargetState) -> None:
-        url = self.settings.base_url + target.path
-        if progress.cursor and self.settings.resume_param:
+        url = self.base_url + target.path
+        if progress.cursor and self.settings.crawl.resume_param:
             joiner = "&" if "?" in url else "?"  # a search's page already has its query
-            url += f"{joiner}{self.settings.resume_param}={quote(progress.cursor, safe='')}"
+            url += f"{joiner}{self.settings.crawl.resume_param}={quote(progress.cursor, safe='')}"
         self.tap.drain()  # leftovers of the previous page belong to no target
         self._account_requests(progress)
         self.politeness.wait_turn()
@@ -237,7 +209,7 @@ class Crawler:
         while not progress.done and self._room(progress) > 0:
             arrived = self._harvest(target, progress)
             idle = 0 if arrived else idle + 1
-            if idle > self.settings.idle_scrolls:
+            if idle > self.settings.crawl.idle_scrolls:
                 raise _Stalled(f"no feed response after {idle} scrolls")
             if progress.done or self._room(progress) == 0:
                 return
@@ -249,7 +221,7 @@ class Crawler:
 
     def _harvest(self, target: Target, progress: TargetState) -> bool:
         """Wait for feed responses and store their posts; True if a feed page arrived."""
-        deadline = time.monotonic() + self.settings.response_timeout_s
+        deadline = time.monotonic() + self.settings.crawl.response_timeout_s
         while time.monotonic() < deadline:
             responses = self.tap.drain()
             self._account_requests(progress)
@@ -271,7 +243,7 @@ class Crawler:
                 raise refused
             if arrived:
                 return True
-            time.sleep(self.settings.poll_interval_s)
+            time.sleep(self.settings.crawl.poll_interval_s)
         return False
 
     def _account_requests(self, progress: TargetState) -> None:

@@ -78,9 +78,7 @@ class Politeness:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        if not isinstance(config, PolitenessSettings):
-            config = validate(PolitenessSettings, config or {}, "politeness: ")
-        self.config = config
+        self.config = validate(PolitenessSettings, config or {}, "politeness: ")
         self.no_delay = no_delay
         self._sleep = sleep
         self._clock = clock

@@ -8,6 +8,7 @@ post. The page is fetched in the page's own context (an in-page ``fetch``), with
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -28,7 +29,7 @@ class PostPages:
     """Opens post pages for records that lack one of ``fields``; counts the pages opened."""
 
     def __init__(
-        self, driver: WebDriver, politeness: Politeness, base_url: str, fields: tuple[str, ...]
+        self, driver: WebDriver, politeness: Politeness, base_url: str, fields: Sequence[str]
     ) -> None:
         self.driver = driver
         self.politeness = politeness

@@ -24,28 +24,14 @@ class Block:
     kind: str  # "challenge", "login", "logged_out", "feedback" or "rate_limit"
     location: str | None = None
     retry_after: int = 0
-    answer: str = "http_429"  # for "rate_limit": see crawler.settings.RateLimitSection
+    answer: str = "http_429"  # for "rate_limit": see demo_site.settings.RateLimitSection
 
 
 class Faults:
     """Failure-mode decisions for one running site (thread-safe)."""
 
     def __init__(self, settings: DemoSettings) -> None:
-        self.seed = settings.seed
-        self.challenge_after = settings.challenge_after
-        self.login_wall_after = settings.login_wall_after
-        self.logged_out_home_after = settings.logged_out_home_after
-        self.feedback_after = settings.feedback_after
-        self.feedback_lasts = settings.feedback_lasts
-        limits = settings.rate_limit
-        self.every, self.burst = limits.every, limits.burst
-        self.retry_after = limits.retry_after
-        self.answer = limits.answer
-        self.rates = {
-            "deleted_rate": settings.deleted_rate,
-            "non_image_media_rate": settings.non_image_media_rate,
-            "truncated_media_rate": settings.truncated_media_rate,
-        }
+        self.settings = settings
         self._lock = threading.Lock()
         self._requests = self._anonymous = 0
 
@@ -60,34 +46,42 @@ class Faults:
             self._requests += 1
             self._anonymous += not logged_in
             total, anonymous = self._requests, self._anonymous
-        if self.challenge_after and total > self.challenge_after:
+        site = self.settings
+        if site.challenge_after and total > site.challenge_after:
             return Block("challenge", "/challenge/")
-        feedback_ends = self.feedback_after + self.feedback_lasts if self.feedback_lasts else total
-        if self.feedback_after and self.feedback_after < total <= feedback_ends:
+        feedback_ends = site.feedback_after + site.feedback_lasts if site.feedback_lasts else total
+        if site.feedback_after and site.feedback_after < total <= feedback_ends:
             return Block("feedback")
         if not logged_in:
-            if self.login_wall_after and anonymous > self.login_wall_after:
+            if site.login_wall_after and anonymous > site.login_wall_after:
                 return Block("login", "/accounts/login/")
-            if self.logged_out_home_after and anonymous > self.logged_out_home_after:
+            if site.logged_out_home_after and anonymous > site.logged_out_home_after:
                 return Block("logged_out", "/")
-        if self.every and self.burst and (total - 1) % (self.every + self.burst) >= self.every:
-            return Block("rate_limit", retry_after=self.retry_after, answer=self.answer)
+        limits = site.rate_limit
+        if (
+            limits.every
+            and limits.burst
+            and (total - 1) % (limits.every + limits.burst) >= limits.every
+        ):
+            return Block("rate_limit", retry_after=limits.retry_after, answer=limits.answer)
         return None
 
     def _chance(self, kind: str, key: object) -> float:
         """A uniform number in [0, 1) fixed by (seed, kind, key)."""
-        digest = hashlib.blake2b(f"{self.seed}:{kind}:{key}".encode(), digest_size=8).digest()
+        digest = hashlib.blake2b(
+            f"{self.settings.seed}:{kind}:{key}".encode(), digest_size=8
+        ).digest()
         return int.from_bytes(digest, "big") / 2**64
 
     def is_deleted(self, index: int) -> bool:
         """Deleted posts stay in the feeds (they were fetched before) but their page is gone."""
-        return self._chance("deleted", index) < self.rates["deleted_rate"]
+        return self._chance("deleted", index) < self.settings.deleted_rate
 
     def media_fault(self, index: int, n: int) -> str | None:
         """ "non_image", "truncated" or None for image ``n`` of post ``index``."""
         key = f"{index}_{n}"
-        if self._chance("non_image", key) < self.rates["non_image_media_rate"]:
+        if self._chance("non_image", key) < self.settings.non_image_media_rate:
             return "non_image"
-        if self._chance("truncated", key) < self.rates["truncated_media_rate"]:
+        if self._chance("truncated", key) < self.settings.truncated_media_rate:
             return "truncated"
         return None

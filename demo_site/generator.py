@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from demo_site import captions, pictures
 from demo_site.settings import DemoSettings
 from demo_site.topics import LANGUAGES, LOCAL_TAG_LANGUAGES, SPAM_TAGS, TOPICS, Topic
 from runtime.hashtags import extract_hashtags
+from runtime.settings import validate
 
 SIZES = ((320, 320), (400, 400), (480, 480), (640, 480), (480, 600), (640, 640))
 PK_BASE = 3_100_000_000_000_000_000
@@ -172,44 +174,41 @@ def _inherit(values: np.ndarray, parent: np.ndarray, mask: np.ndarray) -> np.nda
         values[rows] = inherited
 
 
+class CorpusKeys(TypedDict, total=False):
+    """The corpus keys of configs/demo.yaml besides ``seed`` and ``n_posts`` (their types and
+    limits: demo_site.settings.DemoSettings)."""
+
+    n_topics: int
+    n_owners: int
+    n_tags: int | None
+    english_share: float
+    repost_rate: float
+    near_duplicate_rate: float
+    carousel_rate: float
+
+
 class DemoCorpus:
     """``n_posts`` posts over ``n_topics`` topics by ``n_owners`` accounts, fixed by ``seed``."""
 
     def __init__(
-        self,
-        seed: int = 0,
-        n_posts: int = 50_000,
-        n_topics: int = 40,
-        n_owners: int = 3_000,
-        n_tags: int | None = None,
-        english_share: float = 0.7,
-        repost_rate: float = 0.04,
-        near_duplicate_rate: float = 0.03,
-        carousel_rate: float = 0.12,
+        self, seed: int | None = None, n_posts: int | None = None, **corpus: Unpack[CorpusKeys]
     ) -> None:
-        if not 1 <= n_topics <= len(TOPICS):
-            raise ValueError(f"n_topics must be 1..{len(TOPICS)}, got {n_topics}")
-        if n_posts < 1 or n_owners < 1:
-            raise ValueError("n_posts and n_owners must be positive")
-        self.seed, self.n_posts = seed, n_posts
-        self.topics: tuple[Topic, ...] = TOPICS[:n_topics]
-        self._draw_owners(n_owners, english_share)
-        self._draw_posts(repost_rate, near_duplicate_rate, carousel_rate)
-        self._build_indexes(n_tags)
+        """The corpus of these corpus keys of configs/demo.yaml; a key not given takes its value
+        there, and a bad one is the settings model's one-line UsageError."""
+        given = {"seed": seed, "n_posts": n_posts}
+        values = {key: value for key, value in given.items() if value is not None} | corpus
+        settings = validate(DemoSettings, values, "bad demo config: ")
+        self.seed, self.n_posts = settings.seed, settings.n_posts
+        self.topics: tuple[Topic, ...] = TOPICS[: settings.n_topics]
+        self._draw_owners(settings.n_owners, settings.english_share)
+        self._draw_posts(settings.repost_rate, settings.near_duplicate_rate, settings.carousel_rate)
+        self._build_indexes(settings.n_tags)
 
     @classmethod
     def from_settings(cls, settings: DemoSettings) -> DemoCorpus:
-        """The corpus that the corpus keys of ``configs/demo.yaml`` describe."""
+        """The corpus that the corpus keys of ``settings`` describe."""
         return cls(
-            seed=settings.seed,
-            n_posts=settings.n_posts,
-            n_topics=settings.n_topics,
-            n_owners=settings.n_owners,
-            n_tags=settings.n_tags,
-            english_share=settings.english_share,
-            repost_rate=settings.repost_rate,
-            near_duplicate_rate=settings.near_duplicate_rate,
-            carousel_rate=settings.carousel_rate,
+            **settings.model_dump(include={"seed", "n_posts", *CorpusKeys.__optional_keys__})
         )
 
     # --- construction ----------------------------------------------------------------------

@@ -73,17 +73,15 @@ class DemoSite:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.corpus = corpus
-        if not isinstance(config, DemoSettings):
-            config = validate(DemoSettings, config or {}, "bad demo config: ")
-        self.settings = config
-        self.faults = Faults(config)
-        secret = hashlib.sha256(f"demo-media:{config.seed}".encode()).digest()
-        self.signer = MediaSigner(secret, config.media_ttl_seconds, clock)
+        self.settings = settings = validate(DemoSettings, config or {}, "bad demo config: ")
+        self.faults = Faults(settings)
+        secret = hashlib.sha256(f"demo-media:{settings.seed}".encode()).digest()
+        self.signer = MediaSigner(secret, settings.media_ttl_seconds, clock)
         self.renderer = PageRenderer()
         self.base_url = ""
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
-        self.shapes = config.shapes
+        self.shapes = settings.shapes
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._searches: dict[str, list[int]] = {}

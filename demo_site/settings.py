@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from runtime.settings import Count, Positive, Section, Settings, Share
+from demo_site.topics import TOPICS
+from runtime.settings import Count, Port, Positive, Section, Settings, Share
 
 
 class RateLimitSection(Section):
@@ -28,7 +29,7 @@ class DemoSettings(Settings):
 
     seed: int
     n_posts: Positive
-    n_topics: int = Field(ge=1, le=40)
+    n_topics: int = Field(ge=1, le=len(TOPICS))
     n_owners: Positive
     n_tags: Positive | None
     english_share: Share
@@ -36,7 +37,7 @@ class DemoSettings(Settings):
     near_duplicate_rate: Share
     carousel_rate: Share
     host: str
-    port: int = Field(ge=0, le=65535)
+    port: Port  # 0: a free port
     page_size: Positive
     shapes: Literal["2026", "classic"]
     tag_top_posts: Positive | None

@@ -196,9 +196,7 @@ def _write(
         write_stats(stage / "stats.json", written.stats)
         write_drop_log(stage / DROP_LOG, written.drops)
         fingerprints = [input_fingerprint(path, fmt) for path, fmt in inputs]
-        write_manifest(
-            stage / "manifest.json", settings.model_dump(), fingerprints, written.stats, created_at
-        )
+        write_manifest(stage / "manifest.json", settings, fingerprints, written.stats, created_at)
         gallery = gallery_of(written.splits, written.labels, stage)
         pairs = shown_pairs(written.pairs, images, cache_dir)
         write_report(stage / "report.html", ReportData(written.stats, created_at, gallery, pairs))

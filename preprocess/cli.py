@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from preprocess import export, langid, langid_cli
 from preprocess.build import build_dataset
 from preprocess.readers import parse_csv_columns
 from preprocess.settings import (
-    Backend,
     DatasetSettings,
-    ExportFormat,
     ExportSettings,
     LabelsSection,
+    LanguageSection,
     SplitsSection,
 )
 from runtime.cli import (
@@ -159,7 +157,7 @@ def _caption_text_flags(parser: argparse.ArgumentParser) -> None:
         parser,
         "--langid-backend",
         key="language.backend",
-        choices=typing.get_args(Backend),
+        choices=choices(LanguageSection, "backend"),
         help=f"language detector (null: {langid.DEFAULT_BACKEND})",
     )
 
@@ -266,7 +264,7 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
         "--output-format",
         key="output_format",
         renamed_from=("--format",),
-        metavar="|".join(typing.get_args(ExportFormat)),
+        metavar="|".join(choices(ExportSettings, "output_format")),
         help="what to write (or output_format in --config)",
     )
     EXPORT_FLAGS.add(

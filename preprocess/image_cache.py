@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import UsageError
+from runtime.settings import Section
 
 INDEX_FILE = "index.sqlite"
 #: Rows written between commits: a killed build loses at most this much bookkeeping, and the
@@ -29,9 +30,10 @@ INDEX_FILE = "index.sqlite"
 COMMIT_EVERY = 500
 
 
-def variant_of(settings: dict[str, Any], keys: tuple[str, ...], version: int) -> str:
-    """A short fingerprint of the settings that change what gets cached for a source."""
-    chosen = {key: settings[key] for key in keys}
+def variant_of(settings: Section, fields: tuple[str, ...], version: int) -> str:
+    """A short fingerprint of the settings (the ``fields`` of ``settings``) that change what
+    gets cached for a source."""
+    chosen = {name: getattr(settings, name) for name in fields}
     payload = json.dumps({"version": version, **chosen}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

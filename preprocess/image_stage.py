@@ -143,7 +143,7 @@ def _settle_from_cache(
     jobs: list[ImageJob], index: CacheIndex, cache_dir: Path, settings: ImageSettings
 ) -> tuple[dict[str, ImageResult], dict[str, list[ImageJob]]]:
     """Outcomes known without work (cached, or no usable source), and the jobs left by source."""
-    variant = variant_of(settings.model_dump(), OUTPUT_SETTINGS, PROCESSING_VERSION)
+    variant = variant_of(settings, OUTPUT_SETTINGS, PROCESSING_VERSION)
     settled: dict[str, ImageResult] = {}
     todo: dict[str, list[ImageJob]] = {}
     for job in jobs:

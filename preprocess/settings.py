@@ -16,13 +16,10 @@ from pydantic import AfterValidator, Field, model_validator
 from preprocess.langid import BACKENDS, LANGUAGE_CODE, MIXED, UNDETERMINED
 from preprocess.readers import FORMATS
 from preprocess.splits import SPLIT_BY
-from runtime.settings import Section, Settings, validate
+from runtime.settings import Count, Positive, Section, Settings, Share, validate
 
 PHASH_BITS = 64  # imagehash.phash's default hash size: 8x8 bits
 PathText = Annotated[str, Field(min_length=1)]  # a file or folder named in a YAML setting
-Positive = Annotated[int, Field(ge=1)]
-Count = Annotated[int, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
 
 InputFormat = Literal[("auto", *FORMATS)]  # type: ignore[valid-type]
 Backend = Literal[BACKENDS]  # type: ignore[valid-type]

@@ -21,7 +21,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # fmt: off
 RIVAL_LANGUAGES = (
@@ -41,7 +41,8 @@ MAX_ELONGATED_RUNS = 3
 WORDFREQ_CODES = {"tl": "fil", "no": "nb", "hr": "sh", "sr": "sh", "bs": "sh"}
 """Detector codes whose wordfreq list has another name."""
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_WORD_SPLIT = re.compile(r"([^\W\d_]+(?:['’][^\W\d_]+)*)")
+"""A word of letters (with inner apostrophes), captured, so ``split`` keeps it."""
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 """Letters and digits together, so a product code, price or size (``L45xW33``, ``170kr``,
 ``4Matic``) is one token and can be left out whole instead of leaving ``kr`` or ``xW``."""
@@ -53,13 +54,16 @@ ONE_WRITING_SYSTEM = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
+SCRIPT_CACHE_SIZE = 1 << 13
+"""Letters remembered with their script: a caption in Korean or Arabic repeats a few hundred."""
 WORD_CACHE_SIZE = 1 << 16
-"""Words remembered per cache (their spelling and their vote per language): captions repeat
-their words, so a crawl's look-ups are mostly answered from memory, in a few MB at most."""
+"""Words remembered with their plain spelling per language: captions repeat their words, so a
+crawl's look-ups are mostly answered from memory, in a few MB at most."""
 
 
-@dataclass(frozen=True)
-class WordVote:
+class WordVote(NamedTuple):
+    """A word's score; a tuple, as a crawl builds one per new word (issue 17's speed goal)."""
+
     word: str
     zipf: float
     """The word's frequency in the scored language (0 when unknown)."""
@@ -80,11 +84,21 @@ def normalise(text: str, lang: str = "en") -> str:
 
     An elongated word becomes the spelling most frequent in ``lang`` when ``lang`` knows one
     (``missss`` -> ``miss``, not Spanish ``mis``), else the most frequent in any language."""
-    text = _ELLIPSIS.sub(" ", text)
-    if not _RUN.search(text) and not any(map(str.isupper, text)):
+    if "." in text or "…" in text:
+        text = _ELLIPSIS.sub(" ", text)
+    stretched = _RUN.search(text)
+    if not stretched and text == text.lower():
         return text  # no elongation and no capital: no word to change, none to look up
-    code = _wordfreq_code(lang)
-    return _WORD.sub(lambda match: _plain_word(match.group(), code), text)
+    pieces = _WORD_SPLIT.split(text)  # text, word, text, word, ..., text
+    if stretched:
+        pieces[1::2] = map(_plain_word, pieces[1::2], itertools.repeat(wordfreq_code(lang)))
+    else:  # only shouted words change: lowered without a look-up
+        pieces[1::2] = [w.lower() if len(w) > 1 and w.isupper() else w for w in pieces[1::2]]
+    return "".join(pieces)
+
+
+def _unshouted(word: str) -> str:
+    return word.lower() if len(word) > 1 and word.isupper() else word
 
 
 def words(text: str) -> list[str]:
@@ -93,31 +107,38 @@ def words(text: str) -> list[str]:
 
 
 def _cased_words(text: str) -> list[str]:
+    return [token for token in tokens(text) if is_word(token)]
+
+
+def tokens(text: str) -> list[str]:
+    """Runs of letters and digits (with inner apostrophes) of a normalised caption."""
+    return _TOKEN.findall(text)
+
+
+def is_word(token: str) -> bool:
+    """A token without a digit: product codes, prices and sizes are no language's words."""
     # isalpha() first: a token of letters only has no digit, and most tokens are such
-    return [t for t in _TOKEN.findall(text) if t.isalpha() or not _DIGIT.search(t)]
+    return token.isalpha() or not _DIGIT.search(token)
 
 
 def word_votes(text: str, lang: str) -> list[WordVote]:
     """Each word of ``text`` scored for ``lang`` against its most frequent rival language."""
-    code = _wordfreq_code(lang)
-    return [_word_vote(cased, code) for cased in _cased_words(text)]
+    code = wordfreq_code(lang)
+    return [word_vote(cased, code) for cased in _cased_words(text)]
 
 
-@functools.lru_cache(maxsize=WORD_CACHE_SIZE)  # a WordVote is frozen: shared copies are safe
-def _word_vote(cased: str, lang: str) -> WordVote:
+def word_vote(cased: str, lang: str) -> WordVote:
+    """One word (as written) scored for ``lang`` (a wordfreq code) against its best rival."""
     word = cased.lower()
     zipf = _zipf_table(lang).get(word, 0.0)
-    return _vote(cased, zipf, *_rival_table(lang).get(word, _UNKNOWN))
-
-
-def _vote(cased: str, zipf: float, rival: str, rival_zipf: float) -> WordVote:
+    rival, rival_zipf = _rival_table(lang).get(word, _UNKNOWN)
     if not zipf and not rival_zipf:  # a name, a brand, a word of an unlisted language
         evidence = 0.0
     else:
         evidence = zipf - max(rival_zipf, LIST_FLOOR_ZIPF)
         evidence = max(-MAX_WORD_EVIDENCE, min(MAX_WORD_EVIDENCE, evidence))
     capitalised = cased[0].isupper() and not cased.isupper()
-    return WordVote(cased.lower(), zipf, rival, rival_zipf, evidence, capitalised, script(cased))
+    return WordVote(word, zipf, rival, rival_zipf, evidence, capitalised, script(cased))
 
 
 def script(word: str) -> str:
@@ -126,19 +147,23 @@ def script(word: str) -> str:
     language."""
     if max(word) <= LATIN_END:  # ASCII to Latin Extended-B: most words, decided at C speed
         return "LATIN"
-    names = (unicodedata.name(c, "?").split()[0] for c in word if c.isalpha())
-    scripts = {ONE_WRITING_SYSTEM.get(name, name) for name in names}
+    scripts = set(map(_letter_script, filter(str.isalpha, word)))
     return scripts.pop() if len(scripts) == 1 else ""
 
 
-def _wordfreq_code(lang: str) -> str:
+@functools.lru_cache(maxsize=SCRIPT_CACHE_SIZE)
+def _letter_script(letter: str) -> str:
+    name = unicodedata.name(letter, "?").split()[0]
+    return ONE_WRITING_SYSTEM.get(name, name)
+
+
+def wordfreq_code(lang: str) -> str:
     return WORDFREQ_CODES.get(lang, lang)
 
 
 @functools.lru_cache(maxsize=WORD_CACHE_SIZE)
 def _plain_word(word: str, lang: str) -> str:
-    if len(word) > 1 and word.isupper():
-        word = word.lower()
+    word = _unshouted(word)
     if not _RUN.search(word):
         return word
     spellings = _unstretched(word)

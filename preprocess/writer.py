@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from preprocess.readers import Post
+from preprocess.settings import DatasetSettings
 from runtime.files import atomic_write_json
 
 SCHEMA_VERSION = 2
@@ -162,7 +163,7 @@ def input_fingerprint(path: Path, fmt: str) -> dict[str, Any]:
 
 def write_manifest(
     path: Path,
-    config: Mapping[str, Any],
+    settings: DatasetSettings,
     inputs: Sequence[Mapping[str, Any]],
     stats: Mapping[str, Any],
     created_at: str,
@@ -172,7 +173,7 @@ def write_manifest(
         {
             "schema_version": SCHEMA_VERSION,
             "created_at": created_at,
-            "config": portable_config(config),
+            "config": portable_config(settings),
             "inputs": list(inputs),
             "counts": {stage["stage"]: stage["posts"] for stage in stats["funnel"]},
             "splits": stats["splits"],
@@ -187,8 +188,8 @@ def write_stats(path: Path, stats: Mapping[str, Any]) -> None:
     atomic_write_json(path, stats, FILE_MODE)
 
 
-def portable_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The build config as the manifest records it: every path reduced to its last part.
+def portable_config(settings: DatasetSettings) -> dict[str, Any]:
+    """The build settings as the manifest records them: every path reduced to its last part.
 
     Input paths, ``out``, the image cache and the stoplist name places on the build machine;
     the inputs' sha256 (``inputs``) identifies them wherever they are now.
@@ -197,10 +198,11 @@ def portable_config(config: Mapping[str, Any]) -> dict[str, Any]:
     def name(path: str | None) -> str | None:
         return None if path is None else Path(path).name
 
-    return {
-        **config,
-        "inputs": [name(p) for p in config["inputs"]],
-        "out": name(config["out"]),
-        "image_cache": name(config["image_cache"]),
-        "labels": {**config["labels"], "stoplist": name(config["labels"]["stoplist"])},
+    labels = settings.labels.model_copy(update={"stoplist": name(settings.labels.stoplist)})
+    portable = {
+        "inputs": [name(path) for path in settings.inputs],
+        "out": name(settings.out),
+        "image_cache": name(settings.image_cache),
+        "labels": labels,
     }
+    return settings.model_copy(update=portable).model_dump()

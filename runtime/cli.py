@@ -25,7 +25,7 @@ from runtime.config import (
     resolve_config,
 )
 from runtime.errors import UsageError, run_main
-from runtime.logs import add_logging_args, setup_logging
+from runtime.logs import add_logging_args, command_logging, setup_logging
 from runtime.settings import Settings, validate
 
 S = TypeVar("S", bound=Settings)
@@ -201,7 +201,8 @@ def _noting_renamed(kind: type[argparse.Action]) -> type[argparse.Action]:
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parse, set up logging, run ``args.func(args)``; every failure is one line and its exit
-    code (``--help`` and ``--version`` still exit 0 through SystemExit)."""
+    code (``--help`` and ``--version`` still exit 0 through SystemExit). The logging set-up is
+    undone on return (after run_main's report, which logs the traceback under ``-v``)."""
 
     def body() -> int | None:
         args = parser.parse_args(argv)
@@ -209,7 +210,8 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         func: Callable[[argparse.Namespace], int | None] = args.func
         return func(args)
 
-    return run_main(body, parser.prog)
+    with command_logging():
+        return run_main(body, parser.prog)
 
 
 def _shown(value: Any) -> str:

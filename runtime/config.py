@@ -7,7 +7,6 @@ Precedence, lowest first: ``configs/<stage>.yaml`` shipped with the package, a `
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.resources
 import logging
 from pathlib import Path
@@ -133,54 +132,12 @@ def write_resolved(config: dict[str, Any], path: str | Path) -> None:
     atomic_write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
-def check_types(config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
-    """Each value of ``config`` must have the type of its shipped default (an int may stand
-    for a float; a ``null`` default takes anything, and ``null`` is left to the stage), so
-    ``--set n_posts=abc`` is one line naming the key, not a comparison error from deep inside
-    the stage."""
-    for key, default in defaults.items():
-        value = config.get(key)
-        if isinstance(default, dict) and isinstance(value, dict):
-            check_types(value, default, f"{where}{key}.")
-            continue
-        if default is None or value is None:  # null: "off" or "default" where a key allows it
-            continue
-        kind = _TYPE_NAMES.get(type(default))
-        if kind is not None and not _has_type(value, type(default)):
-            raise UsageError(f"{where}{key} must be {kind}, got {value!r}")
-
-
-_TYPE_NAMES = {
-    bool: "true or false",
-    int: "an integer",
-    float: "a number",
-    str: "a string",
-    list: "a list",
-    dict: "a mapping",
-}
-
-
-def _has_type(value: Any, kind: type) -> bool:
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
 def _check_known(defaults: dict[str, Any], given: dict[str, Any], where: str) -> None:
-    """A misspelt key would otherwise be ignored silently; sections below the top level may
-    hold free-form keys (each stage checks those itself)."""
+    """A misspelt top-level key, refused before ``--set`` makes a section of it; the command's
+    settings model refuses unknown keys at every level (runtime.settings)."""
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise UsageError(f"{where}: unknown config key(s): {', '.join(map(str, unknown))}")
-
-
-def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``base`` with ``extra`` merged in, section by section."""
-    result = copy.deepcopy(base)
-    _merge(result, extra)
-    return result
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -18,7 +20,8 @@ def setup_logging(args: argparse.Namespace) -> None:
     """Log to stderr at the level the flags ask for (a command that keeps a log file adds it
     with :func:`log_to_file` once it knows its output folder).
 
-    Called once per command, by :func:`runtime.cli.run`, before the command's body runs.
+    Called once per command, by :func:`runtime.cli.run`, before the command's body runs; it
+    replaces the handlers an earlier set-up added and leaves anyone else's (pytest's) alone.
     """
     level = (
         logging.DEBUG
@@ -26,12 +29,9 @@ def setup_logging(args: argparse.Namespace) -> None:
         else (logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     )
     root = logging.getLogger()
-    for handler in root.handlers[:]:  # a command run again in one process starts afresh
-        root.removeHandler(handler)
-        if isinstance(handler, logging.FileHandler):
-            handler.close()
+    _remove_ours(root)
     root.setLevel(level)
-    console = logging.StreamHandler()
+    console = _Console()
     console.setLevel(level)
     console.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
@@ -42,6 +42,28 @@ def setup_logging(args: argparse.Namespace) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # urllib3 warns once per retry; our fetchers count the final failure by reason instead.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+@contextmanager
+def command_logging() -> Iterator[None]:
+    """The logging a command sets up lasts while it runs: afterwards its handlers are gone
+    (its log file closed) and the root level is back. A command run in-process (a test, a
+    benchmark) then leaves no handler behind holding a stream that has since been closed."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        yield
+    finally:
+        _remove_ours(root)
+        root.setLevel(level)
+
+
+def _remove_ours(root: logging.Logger) -> None:
+    """Take off (and close) the handlers :func:`setup_logging` and :func:`log_to_file` added."""
+    for handler in root.handlers[:]:
+        if isinstance(handler, (_Console, _LogFile)):
+            root.removeHandler(handler)
+            handler.close()
 
 
 def log_to_file(log_file: str | Path) -> None:
@@ -55,6 +77,10 @@ def log_to_file(log_file: str | Path) -> None:
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
+
+
+class _Console(logging.StreamHandler):
+    """stderr, as a handler of ours (see :func:`_remove_ours`)."""
 
 
 class _LogFile(logging.FileHandler):

@@ -1,8 +1,9 @@
 """The raw post record of docs/architecture.md Contract 1: :class:`PostRecord`.
 
 One type for both sides of ``posts.jsonl``: the crawler's parsers build records with
-:func:`make_record` (and ``crawler.store.PostStore`` appends them), the demo site's ground truth
-is one, and ``preprocess.readers`` reads each line as one. It lives here because two stages
+:func:`make_record` (and ``crawler.store.PostStore`` appends them), a demo crawl is checked
+against the ones the tests expect (``tests/conftest.py`` ``expected_record``), and
+``preprocess.readers`` reads each line as one. It lives here because two stages
 must agree on it (the import rule).
 """
 

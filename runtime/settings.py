@@ -8,7 +8,8 @@ YAML's exact set of keys).
 
 Validation is strict (a YAML ``"5"`` is not an integer, ``true`` not a number) and happens once,
 when a command starts: :func:`validate` turns the first error into one line naming the dotted
-key, which :func:`runtime.errors.run_main` prints with exit 2. Stages then read attributes.
+key (or, for a combination of keys a model refuses, its validator's sentence), which
+:func:`runtime.errors.run_main` prints with exit 2. Stages then read attributes.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from pydantic_core import ErrorDetails
 from runtime.config import default_config
 from runtime.errors import UsageError
 
-# The limits several commands' settings share (a count, a duration, a share of posts).
+# The limits several commands' settings share (a count, a duration, a share of posts, a TCP
+# port), declared once here.
 Count = Annotated[int, Field(ge=0)]
 Seconds = Annotated[float, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
 Share = Annotated[float, Field(ge=0, le=1)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 S = TypeVar("S", bound="Section")
 
@@ -78,8 +81,9 @@ def _filled(model: type[Section], shipped: Mapping[str, Any], given: Mapping[str
     return filled
 
 
-def validate(model: type[S], values: Mapping[str, Any], where: str = "") -> S:
-    """``model`` built from ``values``, or a UsageError naming the first bad key."""
+def validate(model: type[S], values: Mapping[str, Any] | S, where: str = "") -> S:
+    """``model`` built from ``values``, or a UsageError naming the first bad key; settings
+    already built (an instance of ``model``) are returned as they are."""
     try:
         return model.model_validate(values)
     except ValidationError as exc:
@@ -87,9 +91,17 @@ def validate(model: type[S], values: Mapping[str, Any], where: str = "") -> S:
 
 
 def choices(model: type[Section], name: str) -> tuple[str, ...]:
-    """The values a ``Literal`` field allows (for a flag's ``choices=``)."""
-    annotation = model.model_fields[name].annotation
-    return tuple(arg for arg in typing.get_args(annotation) if arg is not None)
+    """The values a ``Literal`` field allows (for a flag's ``choices=``); ``null`` aside, so an
+    optional field (``Literal[...] | None``) gives its Literal's values."""
+
+    def values(annotation: Any) -> tuple[Any, ...]:
+        if typing.get_origin(annotation) is typing.Literal:
+            return typing.get_args(annotation)
+        return tuple(value for arg in typing.get_args(annotation) for value in values(arg))
+
+    return tuple(
+        value for value in values(model.model_fields[name].annotation) if value is not None
+    )
 
 
 def env_values(model: type[Section], prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -114,7 +126,11 @@ def env_values(model: type[Section], prefix: str, environ: Mapping[str, str]) ->
 
 
 def describe(model: type[Section], error: ErrorDetails, where: str = "") -> str:
-    """One line for a pydantic error: ``where`` + dotted key + what the key must be."""
+    """One line for a pydantic error: ``where`` + dotted key + what the key must be; for a
+    whole command's settings refused together (a model validator's combination of keys, no
+    key of its own), ``where`` + the validator's own sentence, which names the keys."""
+    if not error["loc"]:
+        return f"{where}{_phrase(error)}"
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{where}unknown config key {key}"

@@ -52,11 +52,14 @@ class MicroBatcher:
         max_wait_ms: float,
         on_batch: Callable[[int], None] = lambda size: None,
     ) -> None:
+        """``max_batch_size`` and ``max_wait_ms`` are ServeSettings', which bounds them for the
+        command; the guard below is for code that builds a batcher itself, since one with room
+        for no job would leave every request waiting (a programming error, not a usage one)."""
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         self._predict = predict
         self._max_batch_size = max_batch_size
-        self._max_wait_s = max(0.0, max_wait_ms) / 1000.0
+        self._max_wait_s = max_wait_ms / 1000.0
         self._on_batch = on_batch
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="micro-batcher", daemon=True)

@@ -204,12 +204,12 @@ def resolve_settings(
 
 def serve(settings: ServeSettings) -> int:
     """Load, tune, and run until SIGINT/SIGTERM; uvicorn drains in-flight requests first."""
+    # ServeSettings has refused bad settings already; then the checkpoint, then the port.
     if not settings.checkpoint:
         raise UsageError("--checkpoint DIR is required (or HASHTAG_SERVE_CHECKPOINT)")
     # Imported here so that --help and bad flags answer without loading torch and transformers.
-    from serve.cpu_tuning import configure_threads, load_tuned, tuning_for
+    from serve.cpu_tuning import configure_threads, load_tuned
 
-    tuning_for(settings)  # settings errors first, then the checkpoint, then the port
     check_checkpoint(settings.checkpoint)
     with listening_socket(settings.host, settings.port) as listener:
         from serve.app import create_app

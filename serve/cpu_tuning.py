@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from runtime.errors import PipelineError, UsageError
+from runtime.errors import PipelineError
 from serve.onnx_backend import OnnxModel, OnnxUnavailable
 from serve.settings import ServeSettings
 from train.predictor import Predictor
@@ -85,23 +85,20 @@ def resolve_bf16(setting: str, device: str) -> bool:
 
 
 def tuning_for(settings: ServeSettings) -> Tuning:
-    """The CPU tuning the settings ask for, less what the device cannot run.
+    """The CPU tuning the settings ask for, less what the device or the engine cannot run.
 
-    ``auto`` picks ONNX Runtime on CPU unless a PyTorch-only option (int8, bf16) is asked for;
-    asking for ONNX Runtime together with one of those, or on a GPU, is a usage error.
+    ``auto`` picks ONNX Runtime on CPU unless a PyTorch-only option (int8, bf16) is asked for.
+    The combinations that cannot be honoured (ONNX Runtime on a GPU, or with int8 or bf16 on)
+    never get here: ServeSettings refuses them.
     """
     # Dynamic int8 kernels exist for CPU only.
     quantize = settings.quantize and settings.device == "cpu"
-    bf16_images = resolve_bf16(settings.bf16_images, settings.device)
-    torch_only = [name for name, on in (("quantize", quantize), ("bf16_images", bf16_images)) if on]
-    if settings.engine == "onnxruntime":
-        if settings.device != "cpu":
-            raise UsageError("engine onnxruntime runs on the CPU only; use device cpu")
-        if torch_only:
-            verb = "apply" if len(torch_only) > 1 else "applies"
-            raise UsageError(f"{' and '.join(torch_only)} {verb} to engine torch only")
+    # bf16 ``auto`` means "where it helps": not under an explicitly asked-for ONNX Runtime.
+    bf16_images = settings.engine != "onnxruntime" and resolve_bf16(
+        settings.bf16_images, settings.device
+    )
     onnxruntime = settings.engine == "onnxruntime" or (
-        settings.engine == "auto" and settings.device == "cpu" and not torch_only
+        settings.engine == "auto" and settings.device == "cpu" and not (quantize or bf16_images)
     )
     return Tuning(
         quantize=quantize,
@@ -117,7 +114,7 @@ def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
     With engine ``auto``, a model ONNX Runtime cannot take is served by PyTorch instead, with a
     warning saying why; with ``onnxruntime`` asked for explicitly, that is an error.
     """
-    tuning = tuning_for(settings)  # settings errors first, before seconds of loading
+    tuning = tuning_for(settings)
     predictor = Predictor.load(settings.checkpoint, settings.device)
     log.info("model loaded; tuning it (%s engine)", settings.engine)
     try:

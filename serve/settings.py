@@ -1,4 +1,5 @@
-"""hashtag-serve's settings: their types and limits (the values: configs/serve.yaml).
+"""hashtag-serve's settings: their types, limits and the combinations refused (the values:
+configs/serve.yaml).
 
 Filled, lowest precedence first, from configs/serve.yaml, ``--config``/``--set``,
 ``HASHTAG_SERVE_<KEY>`` environment variables and the flags (serve/cli.py).
@@ -6,15 +7,13 @@ Filled, lowest precedence first, from configs/serve.yaml, ``--config``/``--set``
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from runtime.settings import Settings
+from runtime.settings import Count, Port, Positive, Seconds, Settings
 
 ENV_PREFIX = "HASHTAG_SERVE_"
-
-Count = Annotated[int, Field(ge=1)]
 
 
 class ServeSettings(Settings):
@@ -25,23 +24,23 @@ class ServeSettings(Settings):
 
     checkpoint: str | None  # required, but checked by the CLI (the flag's own message)
     host: str
-    port: int = Field(ge=0, le=65535)
+    port: Port  # 0: a free port
     device: str
     drive_base_url: str
     allow_private_urls: bool
-    fetch_timeout_s: float = Field(ge=0)
-    max_redirects: int = Field(ge=0)
-    max_upload_bytes: Count
-    max_image_pixels: Count
-    max_text_chars: Count
-    max_batch_size: Count
+    fetch_timeout_s: Seconds
+    max_redirects: Count
+    max_upload_bytes: Positive
+    max_image_pixels: Positive
+    max_text_chars: Positive
+    max_batch_size: Positive
     max_wait_ms: float = Field(ge=0)
     engine: Literal["auto", "onnxruntime", "torch"]
-    num_threads: int = Field(ge=0)
+    num_threads: Count
     quantize: bool
     channels_last: bool
     bf16_images: Literal["auto", "on", "off"]
-    graceful_timeout_s: float = Field(ge=0)
+    graceful_timeout_s: Seconds
 
     @field_validator("bf16_images", mode="before")
     @classmethod
@@ -61,3 +60,23 @@ class ServeSettings(Settings):
         import torch  # here, not at the top: settings are checked before the model stack loads
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @model_validator(mode="after")
+    def _engine_fits(self) -> ServeSettings:
+        """ONNX Runtime runs the exported fp32 graph on the CPU: asked for explicitly, it cannot
+        honour a GPU or a PyTorch-only option, so that pair is refused at start rather than one
+        of the two silently dropped. (``bf16_images: auto`` only means "where it helps": off
+        under ONNX Runtime, serve/cpu_tuning.py.)"""
+        if self.engine != "onnxruntime":
+            return self
+        if self.device != "cpu":
+            raise ValueError("engine onnxruntime runs on the CPU only; use device cpu")
+        torch_only = [
+            name
+            for name, on in (("quantize", self.quantize), ("bf16_images", self.bf16_images == "on"))
+            if on
+        ]
+        if torch_only:
+            verb = "apply" if len(torch_only) > 1 else "applies"
+            raise ValueError(f"{' and '.join(torch_only)} {verb} to engine torch only")
+        return self

@@ -235,10 +235,12 @@ def make_tiny_checkpoint(dataset_dir: str | Path, run_dir: str | Path, **overrid
     The feature cache goes beside ``run_dir`` so tests never touch the user's cache.
     """
     from train.loop import train
+    from train.settings import TrainSettings
 
     run = Path(run_dir)
     overrides.setdefault("feature_cache", str(run.parent / "feature-cache"))
-    train(tiny_config(**overrides), Path(dataset_dir), run, resume=False, progress=False)
+    settings = TrainSettings.model_validate(tiny_config(**overrides))
+    train(settings, Path(dataset_dir), run, resume=False, progress=False)
     return run
 
 

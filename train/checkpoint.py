@@ -32,6 +32,7 @@ from runtime.files import atomic_path, atomic_write_json, staged_directory
 from runtime.label_file import LABELS_FILE as LABELS_FILE  # run files are listed by name
 from runtime.label_file import write_labels
 from train.hub import portable_record, resolved_record
+from train.model_record import ModelRecord
 from train.ngrams import NgramFeatures
 
 FILE_MODE = 0o644  # temporary files are private; a checkpoint is read by other users (serving)
@@ -103,6 +104,11 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     """config.json with its paths resolved against ``run_dir``; a missing or damaged file is a
     UsageError naming it."""
     return resolved_record(checkpoint_check.read_config(run_dir), run_dir)
+
+
+def read_model_record(run_dir: Path) -> ModelRecord:
+    """config.json's ``model`` record, validated; a damaged one is a UsageError naming the key."""
+    return ModelRecord.read(read_config(run_dir)["model"], run_dir / CONFIG_FILE)
 
 
 def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:

@@ -248,7 +248,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     # A new run writes beside --out until its first checkpoint: a failure leaves nothing to clean.
     with writing_into(args.out):  # a full or read-only disk mid-run: one line that names it
-        train(config, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
+        train(settings, args.dataset, args.out, args.resume, progress=not progress_disabled(args))
     return 0
 
 

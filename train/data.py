@@ -26,11 +26,10 @@ from transformers import PreTrainedTokenizerBase
 from runtime import image_prep
 from runtime.errors import UsageError
 from runtime.label_file import read_labels
+from train.model_record import IMAGENET_MEAN, IMAGENET_STD, ModelRecord
 from train.ngrams import NgramFeatures
 from train.settings import SPLITS
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 REQUIRED_COLUMNS = ("shortcode", "text", "hashtags", "labels", "image", "image_sha256", "weight")
 
 
@@ -111,13 +110,14 @@ class ImageInput:
     interpolation: str = "bilinear"
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> ImageInput:
-        """From config.json's ``model`` record; older checkpoints lack all but the size."""
+    def from_record(cls, record: ModelRecord) -> ImageInput:
+        """From config.json's ``model`` record (whose defaults stand in for what older
+        checkpoints lack: all but the size)."""
         return cls(
-            size=record["image_size"],
-            mean=tuple(record.get("image_mean", IMAGENET_MEAN)),
-            std=tuple(record.get("image_std", IMAGENET_STD)),
-            interpolation=record.get("image_interpolation", "bilinear"),
+            size=record.image_size,
+            mean=record.image_mean,
+            std=record.image_std,
+            interpolation=record.image_interpolation,
         )
 
     def record(self) -> dict[str, Any]:

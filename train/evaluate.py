@@ -26,12 +26,12 @@ from runtime.errors import UsageError
 from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
 from train.baselines import fit_tfidf
-from train.checkpoint import read_config, read_metrics, write_metrics
+from train.checkpoint import read_config, read_metrics, read_model_record, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.predictor import Predictor
 from train.report import SplitScores, read_history, write_report
 from train.scores import KS, all_metrics, popularity_scores, tune_threshold
-from train.settings import TEXT_BASELINES
+from train.settings import TextBaseline
 
 TABLE_METRICS = (
     *(f"{name}@{k}" for name in ("p", "r", "f1", "acc") for k in KS),
@@ -60,19 +60,18 @@ def metrics_report(
 
 
 def text_baseline_probs(
-    names: Sequence[str],
+    names: Sequence[TextBaseline],
     frames: dict[str, pd.DataFrame],
     num_labels: int,
     splits: Sequence[str],
 ) -> dict[str, dict[str, Scores]]:
-    """Each of ``names`` (:data:`~train.settings.TEXT_BASELINES`) fit on the train frame's
-    model text and scored on ``splits``: what ``hashtag-train`` shows beside popularity."""
+    """Each of ``names`` (the ``baselines`` setting, which TrainSettings checked) fit on the
+    train frame's model text and scored on ``splits``: what ``hashtag-train`` shows beside
+    popularity."""
     targets = {s: multi_hot(frames[s]["labels"].tolist(), num_labels).numpy() for s in frames}
     texts = {s: frames[s]["text"].fillna("").tolist() for s in frames}
     result = {}
     for name in names:
-        if name not in TEXT_BASELINES:
-            raise UsageError(f"unknown baseline {name!r}: choose from {', '.join(TEXT_BASELINES)}")
         model = fit_tfidf(texts["train"], targets["train"])
         result[name] = {s: (model.scores(texts[s]), targets[s]) for s in splits}
     return result
@@ -104,7 +103,7 @@ def evaluate(
     """Metrics of the model and its baselines on ``split``; merged into metrics.json, and drawn
     in a report.html at ``report`` when given."""
     dataset_dir = dataset_dir or _trained_on(checkpoint_dir)
-    modality = read_config(checkpoint_dir)["model"]["modality"]
+    modality = read_model_record(checkpoint_dir).modality
     check_modality(dataset_dir, modality, f"the checkpoint {checkpoint_dir}")
     splits = tuple(dict.fromkeys(("train", "val", split)))
     labels, frames = load_dataset(dataset_dir, splits)
@@ -229,9 +228,3 @@ def _merge_metrics(
         if name != model_name:
             metrics.setdefault("baselines", {}).setdefault(name, {})[split] = values
     write_metrics(run_dir, metrics)
-
-
-if __name__ == "__main__":  # python -m train.evaluate: the same as hashtag-evaluate
-    from train.cli import evaluate_main
-
-    raise SystemExit(evaluate_main())

@@ -30,51 +30,59 @@ model.safetensors, as in a run folder.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from huggingface_hub import ModelHubMixin
+from pydantic import ConfigDict, Field, validate_call
 from torch import nn
 
 from runtime.errors import UsageError
-from train.checkpoint import WEIGHTS_FILE, load_weights, read_config, save_config, save_weights
-from train.encoders import DEFAULT_IMAGE_ENCODER, image_backbone, text_encoder_from_config
+from train.checkpoint import (
+    WEIGHTS_FILE,
+    load_weights,
+    read_model_record,
+    save_config,
+    save_weights,
+)
+from train.encoders import image_backbone as make_image_backbone
+from train.encoders import text_encoder_from_config
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
+from train.model_record import ModelRecord
 from train.ngrams import NgramFeatures
-from train.settings import POOLINGS
+from train.settings import Pooling
 
 BLEND_EPS = 1e-30  # the blend's logit stays finite (float32's smallest normal is 1.2e-38)
 
 
 class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
-    # config.json's ``model`` record this model was built from (set by ``from_record``).
-    record: dict[str, Any] | None = None
     # The wide part's vectorisers (train.ngrams.NgramFeatures): they turn a caption into the
     # ``ngrams`` input, so whoever holds the model can feed it; set by training and loading.
     ngrams: Any = None
+    _record: ModelRecord | None = None
 
+    # The sizes and choices are checked by their types (a pydantic ValidationError, which is a
+    # ValueError), not by hand; the encoders are whatever modules are given.
+    @validate_call(config=ConfigDict(arbitrary_types_allowed=True))
     def __init__(
         self,
-        num_labels: int,
+        num_labels: Annotated[int, Field(ge=1)],
         text_encoder: nn.Module | None,
         image_backbone: nn.Module | None,
-        text_dim: int = 100,
-        image_dim: int = 100,
-        dropout: float = 0.3,
-        text_pooling: str = "pooled",
-        wide_dim: int = 0,
-        deep_loss: str = "softmax",
-        blend_alpha: float = 0.5,
+        text_dim: Annotated[int, Field(ge=1)] = 100,
+        image_dim: Annotated[int, Field(ge=1)] = 100,
+        dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3,
+        text_pooling: Pooling = "pooled",
+        wide_dim: Annotated[int, Field(ge=0)] = 0,
+        deep_loss: Literal["bce", "softmax"] = "softmax",
+        blend_alpha: Annotated[float, Field(ge=0, le=1)] = 0.5,
     ) -> None:
         super().__init__()
         if text_encoder is None and image_backbone is None:
             raise ValueError("the model needs a text encoder, an image backbone, or both")
-        if wide_dim < 0:
-            raise ValueError(f"wide_dim must be >= 0, got {wide_dim}")
-        if text_pooling not in POOLINGS:
-            raise ValueError(f"text_pooling must be one of {POOLINGS}, got {text_pooling!r}")
         self.text_encoder = text_encoder
         self.image_backbone = image_backbone
         self.text_pooling = text_pooling
@@ -96,26 +104,41 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
     @classmethod
     def from_record(
         cls,
-        record: dict,
-        text_encoder: nn.Module | None,
-        image_backbone: nn.Module | None,
+        record: ModelRecord,
+        text_encoder: nn.Module | None = None,
+        image_backbone: nn.Module | None = None,
     ) -> HashtagModel:
-        """The head sized by config.json's ``model`` record around the given encoders, so a new
-        run and a reloaded checkpoint build the same architecture from one description."""
+        """The model config.json's ``model`` record describes: the one place a model is put
+        together, for a new run (train.build, which passes its pretrained encoders) and a
+        reloaded checkpoint alike. An encoder not given is rebuilt from the record, untrained,
+        for the saved weights to fill."""
+        if text_encoder is None and record.modality != "image":
+            text_encoder = text_encoder_from_config(record.text_config)
+        if image_backbone is None and record.modality != "text":
+            image_backbone = make_image_backbone(record.image_backbone)
         model = cls(
-            num_labels=record["num_labels"],
+            num_labels=record.num_labels,
             text_encoder=text_encoder,
             image_backbone=image_backbone,
-            text_dim=record["text_dim"],
-            image_dim=record["image_dim"],
-            dropout=record["dropout"],
-            text_pooling=record["text_pooling"],
-            wide_dim=record.get("wide_dim", 0),  # checkpoints before the wide part have none
-            deep_loss=record.get("loss", "softmax"),
-            blend_alpha=record.get("blend_alpha", 0.5),
+            text_dim=record.text_dim,
+            image_dim=record.image_dim,
+            dropout=record.dropout,
+            text_pooling=record.text_pooling,
+            wide_dim=record.wide_dim,
+            deep_loss=record.loss,
+            blend_alpha=record.blend_alpha,
         )
-        model.record = dict(record)
+        model.record = record
         return model
+
+    @property
+    def record(self) -> ModelRecord | None:
+        """config.json's ``model`` record this model was built from (``from_record``)."""
+        return self._record
+
+    @record.setter
+    def record(self, record: ModelRecord | Mapping[str, Any]) -> None:
+        self._record = ModelRecord.model_validate(record)
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, **download: Any) -> HashtagModel:
@@ -126,7 +149,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         """config.json (``{"model": record}``) and model.safetensors, as a run folder has them."""
         if self.record is None:
             raise ValueError("save_pretrained needs a model built by from_record or loaded")
-        save_config(save_directory, {"model": self.record})
+        save_config(save_directory, {"model": self.record.saved()})
         if self.ngrams is not None:
             self.ngrams.save(save_directory)
         save_weights(self, save_directory / WEIGHTS_FILE)
@@ -217,20 +240,11 @@ def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torc
     raise ValueError(f"loss must be 'bce' or 'softmax', got {kind!r}")
 
 
-def model_from_config(model_config: dict[str, Any]) -> HashtagModel:
-    """The model's architecture from config.json's ``model`` section, with untrained weights."""
-    modality = model_config["modality"]
-    text = text_encoder_from_config(model_config["text_config"]) if modality != "image" else None
-    encoder = model_config.get("image_backbone", DEFAULT_IMAGE_ENCODER)
-    image = image_backbone(encoder) if modality != "text" else None
-    return HashtagModel.from_record(model_config, text, image)
-
-
 def load_trained_model(run_dir: str | Path) -> HashtagModel:
     """The model of a checkpoint directory (eval mode, CPU): config.json, the weights and, for
     a wide part, its n-gram vectorisers (``model.ngrams``)."""
     root = Path(run_dir)
-    model = model_from_config(read_config(root)["model"])
+    model = HashtagModel.from_record(read_model_record(root))
     load_weights(model, root / WEIGHTS_FILE)
     attach_ngrams(model, root)
     return model.eval()

@@ -51,20 +51,20 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
         name: str,
         device: str = "cpu",
     ) -> None:
-        model_config = config["model"]
+        record = model.record  # config["model"], validated when the model was built
         self.config = config
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.device = device
         self.labels: list[str] = labels
         self.name: str = name
-        self.modality: str = model_config["modality"]
-        self.max_seq_len: int = model_config["max_seq_len"]
+        self.modality: str = record.modality
+        self.max_seq_len: int = record.max_seq_len
         # The image encoder's own input size, resampling and normalisation, as trained.
-        self.image_input = ImageInput.from_record(model_config)
+        self.image_input = ImageInput.from_record(record)
         self.image_size: int = self.image_input.size
         # How captions became model text in the training data (runtime.model_text.model_text).
-        self.demojize: bool = model_config.get("demojize", False)
+        self.demojize: bool = record.demojize
         self._transform = self.image_input.transform()
         # The wide part's vectorisers (None without one): the caption's n-grams are computed
         # here, outside the model, so an ONNX graph stands in for the torch model unchanged.

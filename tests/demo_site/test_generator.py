@@ -14,6 +14,7 @@ from PIL import Image
 from demo_site.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
 from demo_site.pictures import SHAPES, TEXTURES
 from demo_site.topics import LANGUAGES, SPAM_TAGS, TOPICS
+from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
 from runtime.records import PostRecord
 
@@ -181,5 +182,5 @@ def test_size_options_are_honoured_and_checked() -> None:
     assert len(small.tags()) == 4
     assert {small.post(i).topic for i in range(50)} <= {t.name for t in TOPICS[:3]}
     assert len({small.post(i).owner for i in range(50)}) <= 5
-    with pytest.raises(ValueError, match="n_topics"):
+    with pytest.raises(UsageError, match="^bad demo config: n_topics must be at most 40, got 41$"):
         DemoCorpus(n_topics=41)

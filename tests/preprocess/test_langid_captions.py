@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from preprocess import langid, word_evidence
+from preprocess import langid, langid_backends, word_evidence
 from preprocess.settings import language_prior
 from runtime.errors import EXIT_USAGE, UsageError
 
@@ -189,3 +189,32 @@ def test_word_lists_and_models_load_without_network() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "en"
+
+
+def test_fasttext_is_not_asked_when_the_words_decide(detector: langid.Detector) -> None:
+    """Prior, words and bias beyond anything fastText's term can take away: English without
+    the detector, its term 0 in the confidence, and the same answer on the explaining path."""
+    caption = "We had the best time at the beach with the whole family this weekend"
+    verdict = detector.explain_batch([caption])[0]
+    assert verdict.lang == "en" and "detector not asked" in verdict.evidence
+    assert detector.detect(caption) == (verdict.lang, verdict.confidence)
+    short = detector.explain_batch(["happy bday sis <3"])[0]  # borderline: fastText counts
+    assert "detector not asked" not in short.evidence
+
+
+def test_fast_and_explaining_paths_agree_on_every_development_caption(
+    detector: langid.Detector,
+) -> None:
+    rows = (REPO / "benchmarks/langid_data/captions.tsv").read_text("utf-8").splitlines()[1:]
+    texts = [row.split("\t")[2] for row in rows]
+    explained = [(v.lang, v.confidence) for v in detector.explain_batch(texts)]
+    assert detector.detect_batch(texts) == explained
+
+
+def test_a_caption_outside_the_prior_is_named_by_fasttext(detector: langid.Detector) -> None:
+    """lingua no longer names what the prior rules out (issue 17): fastText's best other
+    language does, with its probability, even when it is unsure."""
+    verdict = detector.explain_batch(["asante sana"])[0]
+    assert verdict.evidence.endswith(f"-> {verdict.lang} from the detectors")
+    ranked = langid_backends.fasttext_ranker()(word_evidence.normalise("asante sana"))
+    assert (verdict.lang, verdict.confidence) == next(r for r in ranked if r[0] != "en")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from preprocess import langid, word_evidence
+from preprocess import langid, langid_caption, word_evidence
+from preprocess.langid_clean import clean_for_langid
 
 REALDEV = Path(__file__).resolve().parents[3] / "shared" / "realdev"
 LABELS = REALDEV / "lang-labels.json"
@@ -20,8 +21,8 @@ def detector() -> langid.Detector:
 
 
 def shares(text: str) -> tuple[float, float, int]:
-    normalised = word_evidence.normalise(langid.clean_for_langid(text))
-    return langid.mixed_shares(word_evidence.word_votes(normalised, "en"))
+    normalised = word_evidence.normalise(clean_for_langid(text))
+    return langid_caption.mixed_shares(word_evidence.word_votes(normalised, "en"))
 
 
 def test_single_letters_are_not_foreign_words() -> None:
@@ -80,7 +81,7 @@ def test_decorative_mixed_script_words_are_not_a_language() -> None:
 
 
 def test_styled_letters_are_read_as_plain_letters(detector: langid.Detector) -> None:
-    assert langid.clean_for_langid("𝓑𝓮𝓼𝓽 𝓭𝓪𝔂 ⓔⓥⓔⓡ") == "Best day ever"
+    assert clean_for_langid("𝓑𝓮𝓼𝓽 𝓭𝓪𝔂 ⓔⓥⓔⓡ") == "Best day ever"
     assert detector.detect("𝘐 𝘮𝘪𝘴𝘴 𝘵𝘩𝘦 𝘴𝘶𝘮𝘮𝘦𝘳 𝘢𝘭𝘳𝘦𝘢𝘥𝘺")[0] == "en"
 
 

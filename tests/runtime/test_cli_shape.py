@@ -167,9 +167,9 @@ def test_argparse_errors_are_one_line_and_exit_2(capsys) -> None:
         assert len(err) == 1 and needle in err[0], (argv, err)
 
 
-def test_python_m_train_evaluate_prints_help() -> None:
+def test_python_m_train_evaluate_main_prints_help() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "train.evaluate", "--help"],
+        [sys.executable, "-m", "train.evaluate_main", "--help"],
         capture_output=True,
         text=True,
         check=False,

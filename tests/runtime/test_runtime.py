@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.cli import command_parser, run
 from runtime.config import add_config_args, resolve_config
 from runtime.errors import RemoteStop, UsageError, run_main
 from runtime.files import (
@@ -115,6 +117,31 @@ def test_sigterm_runs_the_cleanup_ctrl_c_runs_then_exits_143(
     assert cleaned == ["state saved"]
     assert capsys.readouterr().err == "p: terminated\n"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_command_run_in_process_takes_its_logging_set_up_away_after(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its handlers (stderr, its log file) would otherwise outlive it, holding a stream that
+    is closed by then (pytest's capture of this test): a later in-process command's first log
+    line would print "--- Logging error ---". Handlers it did not add (caplog's) stay."""
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    parser = command_parser("p", "logs one line")
+
+    def body(args: argparse.Namespace) -> None:
+        from runtime.logs import log_to_file
+
+        log_to_file(tmp_path / "p.log")
+        logging.getLogger("p").info("working")
+
+    parser.set_defaults(func=body)
+    assert run(parser, []) == 0
+    assert run(parser, []) == 0  # a second run replaces the first's handlers: one line each
+    assert capsys.readouterr().err.count("INFO p: working") == 2
+    assert (tmp_path / "p.log").read_text().count("INFO p: working") == 2
+    assert caplog.messages == ["working", "working"]
+    assert (root.level, list(root.handlers)) == before
 
 
 def test_torn_last_line_is_cut_and_whole_lines_kept(tmp_path: Path) -> None:

@@ -66,6 +66,11 @@ def test_the_shipped_yaml_is_valid_and_is_the_default(model: type[Settings]) -> 
         ({"fetch_timeout_s": float("nan")}, "fetch_timeout_s must be a finite number, got nan"),
         ({"checkpoint": 5}, "checkpoint must be null or a string, got 5"),
         ({"colour": "red"}, "unknown config key colour"),
+        (  # a combination of keys: the model validator's sentence names them
+            {"engine": "onnxruntime", "device": "cuda"},
+            "engine onnxruntime runs on the CPU only; use device cpu",
+        ),
+        ({"engine": "onnxruntime", "quantize": True}, "quantize applies to engine torch only"),
     ],
 )
 def test_the_first_error_is_one_line_naming_the_key(values, message) -> None:

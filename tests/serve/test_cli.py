@@ -95,6 +95,16 @@ def test_environment_booleans_are_parsed():
             {},
             "engine onnxruntime runs on the CPU only; use device cpu",
         ),
+        (  # the environment goes through the same model; settings come before the checkpoint
+            [],
+            {"HASHTAG_SERVE_ENGINE": "onnxruntime", "HASHTAG_SERVE_DEVICE": "cuda"},
+            "engine onnxruntime runs on the CPU only; use device cpu",
+        ),
+        (
+            ["--checkpoint", "x", "--set", "engine=onnxruntime", "--bf16-images", "on"],
+            {"HASHTAG_SERVE_QUANTIZE": "1"},
+            "quantize and bf16_images apply to engine torch only",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_and_exit_2(argv, env, message, monkeypatch, capsys):

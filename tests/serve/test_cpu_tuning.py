@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from runtime.errors import PipelineError
-from serve import onnx_backend
+from serve import cpu_tuning, onnx_backend
 from serve.cpu_tuning import (
     Tuning,
     configure_threads,
@@ -130,6 +130,14 @@ def test_onnx_graph_takes_any_batch_size_and_caption_length(predictor, test_spli
 )
 def test_engine_auto_picks_onnxruntime_on_cpu_only_without_torch_options(settings, expected):
     assert tuning_for(settings) == expected
+
+
+def test_bf16_auto_means_off_under_an_explicit_onnxruntime(monkeypatch):
+    """On a CPU with bf16 instructions (faked: this machine has none), ``auto`` turns bf16 on
+    and so picks PyTorch, unless ONNX Runtime was asked for: then it is off, not a conflict."""
+    monkeypatch.setattr(cpu_tuning, "cpu_has_native_bf16", lambda: True)
+    assert tuning_for(ServeSettings(bf16_images="auto")) == Tuning(False, True, True, False)
+    assert tuning_for(ServeSettings(engine="onnxruntime", bf16_images="auto")) == ONNX
 
 
 def checkpoint_copy(tiny_checkpoint, tmp_path: Path) -> Path:

@@ -98,3 +98,41 @@ def test_report_named_like_the_default_is_written_where_asked(trained, tmp_path,
     argv = ["--checkpoint", str(run), "--report", "report-SPLIT.html", "--quiet"]
     assert evaluate_main(argv) == 0
     assert (tmp_path / "report-SPLIT.html").is_file()
+
+
+def rewrite_model_record(run, folder, change) -> None:
+    """A copy of ``run`` in ``folder`` whose config.json ``model`` record ``change`` edited."""
+    shutil.copytree(run, folder)
+    config = json.loads((folder / "config.json").read_text())
+    change(config["model"])
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_a_run_folder_from_before_the_newer_model_keys_still_scores(trained, tmp_path, capsys):
+    """Keys older checkpoints lack read as what those runs were trained with."""
+    dataset, run = trained
+    newer = ("wide_dim", "loss", "blend_alpha", "image_backbone", "image_mean", "image_std")
+    newer += ("image_interpolation", "weights", "demojize")
+
+    def drop_newer_keys(record: dict) -> None:
+        for key in newer:
+            record.pop(key)
+
+    old = tmp_path / "old"
+    rewrite_model_record(run, old, drop_newer_keys)
+    tables = []
+    for folder in (old, run):
+        assert evaluate_main(["--checkpoint", str(folder), "--dataset", str(dataset), "-q"]) == 0
+        tables.append(capsys.readouterr().out)
+    assert tables[0] == tables[1]  # the run's name, the same figures
+
+
+def test_a_damaged_model_record_is_one_line_and_exit_2(trained, tmp_path, capsys):
+    dataset, run = trained
+    damaged = tmp_path / "damaged"
+    rewrite_model_record(run, damaged, lambda record: record.update(text_pooling="max"))
+    assert evaluate_main(["--checkpoint", str(damaged), "--dataset", str(dataset), "-q"]) == 2
+    assert one_error_line(capsys) == (
+        f"hashtag-evaluate: error: {damaged / 'config.json'} is damaged: model.text_pooling "
+        "must be 'pooled', 'cls' or 'mean', got 'max'"
+    )

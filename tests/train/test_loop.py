@@ -12,13 +12,14 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from train import loop as train_loop
+from train import epoch as train_epoch
 from train.checkpoint import save_run_files, save_weights
 from train.cli import train_main
 from train.encoders import vgg_backbone
 from train.loop import train
-from train.model import hashtag_loss, model_from_config
+from train.model import HashtagModel, hashtag_loss
 from train.predictor import Predictor, load_release
+from train.settings import TrainSettings
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +83,19 @@ def test_checkpoint_round_trip_gives_the_same_outputs(run, tmp_path):
     }
     with torch.inference_mode():
         assert torch.equal(model(**inputs), again(**inputs))
-    assert isinstance(model_from_config(config["model"]), type(model))
+    assert isinstance(HashtagModel.from_record(model.record), type(model))
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_config, dataset, tmp_path):
     cache = str(tmp_path / "cache")
     whole = tmp_path / "whole"
-    train(tiny_config(epochs=2, feature_cache=cache), dataset, whole, resume=False, progress=False)
+    settings = TrainSettings.model_validate(tiny_config(epochs=2, feature_cache=cache))
+    train(settings, dataset, whole, resume=False, progress=False)
     split = tmp_path / "split"
-    interrupted = tiny_config(epochs=2, feature_cache=cache, stop_after_epochs=1)
+    interrupted = settings.model_copy(update={"stop_after_epochs": 1})
     train(interrupted, dataset, split, resume=False, progress=False)
     assert json.loads((split / "train_log.jsonl").read_text().splitlines()[-1])["epoch"] == 1
-    train(tiny_config(epochs=2, feature_cache=cache), dataset, split, resume=True, progress=False)
+    train(settings, dataset, split, resume=True, progress=False)
     expected = load_file(whole / "last" / "model.safetensors")
     resumed = load_file(split / "last" / "model.safetensors")
     assert expected.keys() == resumed.keys()
@@ -191,7 +193,7 @@ def test_softmax_loss_and_weighted_sampling_train(
         steps.append((kind, targets.detach().clone()))
         return hashtag_loss(logits, targets, kind)
 
-    monkeypatch.setattr(train_loop, "hashtag_loss", recording_loss)
+    monkeypatch.setattr(train_epoch, "hashtag_loss", recording_loss)
     make_tiny_checkpoint(
         dataset,
         tmp_path / "softmax",

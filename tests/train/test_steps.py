@@ -16,17 +16,12 @@ import yaml
 from runtime.errors import UsageError
 from train.cli import train_main
 from train.data import load_dataset
-from train.loop import (
-    RunState,
-    load_model,
-    make_data,
-    make_trainer,
-    prepare_run,
-    restore_or_start,
-    should_stop,
-    train_epoch,
-)
+from train.epoch import make_trainer, train_epoch
+from train.inputs import make_data
+from train.loop import load_model, restore_or_start, should_stop
 from train.run_folder import open_run_folder, refuse_existing_run
+from train.run_setup import RunState, prepare_run
+from train.settings import TrainSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,10 +97,10 @@ def test_out_with_files_is_refused(tmp_path, name, needle):
 
 
 def test_should_stop_on_patience_or_the_invocations_budget():
-    config = {"patience": 2, "stop_after_epochs": 0}
+    config = TrainSettings(patience=2, stop_after_epochs=None)
     assert not should_stop(config, RunState(epoch=3, stale_epochs=1, epochs_this_run=3))
     assert should_stop(config, RunState(epoch=3, stale_epochs=2, epochs_this_run=3))
-    budget = {"patience": 5, "stop_after_epochs": 2}
+    budget = TrainSettings(patience=5, stop_after_epochs=2)
     assert not should_stop(budget, RunState(epoch=5, epochs_this_run=1))
     assert should_stop(budget, RunState(epoch=5, epochs_this_run=2))
 
@@ -119,12 +114,13 @@ def test_run_state_saves_what_a_resume_needs():
 def test_one_epoch_from_the_steps_alone(tiny_config, dataset, tmp_path):
     """prepare_run → load_model → make_data → make_trainer → train_epoch, without train()."""
     config = tiny_config(modality="both", grad_accum_steps=2, feature_cache=str(tmp_path / "fc"))
-    setup = prepare_run(config, dataset, tmp_path / "run", resume=False, progress=False)
+    settings = TrainSettings.model_validate(config)
+    setup = prepare_run(settings, dataset, tmp_path / "run", resume=False, progress=False)
     labels, frames = load_dataset(dataset)
     with open_run_folder(setup.out_dir, False, writes=True) as folder:
-        model, tokenizer, model_config, saved = load_model(setup, labels, frames)
-        assert saved is None and model_config["num_labels"] == 3
-        data = make_data(setup, model, model_config, tokenizer, labels, frames, folder)
+        model, tokenizer, record, saved = load_model(setup, labels, frames)
+        assert saved is None and record.num_labels == 3
+        data = make_data(setup, model, record, tokenizer, labels, frames, folder)
         trainer = make_trainer(setup, model, len(data.loader))
         state = restore_or_start(setup, trainer, saved, folder)
         loss = train_epoch(setup, trainer, data, state, folder)

@@ -18,6 +18,7 @@ from train.data import load_dataset, multi_hot
 from train.loop import BLEND_GRID
 from train.ngrams import IDF_FILE, NGRAMS_DIR, VOCABULARY_FILE, NgramFeatures
 from train.predictor import Predictor, load_release, save_release
+from train.settings import TrainSettings
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,8 @@ def test_resumed_run_ends_as_an_uninterrupted_one(
     half = make_tiny_checkpoint(
         dataset, tmp_path / "half", stop_after_epochs=2, feature_cache=cache, **settings
     )
-    train(tiny_config(feature_cache=cache, **settings), dataset, half, resume=True, progress=False)
+    resumed_settings = TrainSettings.model_validate(tiny_config(feature_cache=cache, **settings))
+    train(resumed_settings, dataset, half, resume=True, progress=False)
     resumed, _, _, _ = load_release(half)
     whole, _, _, _ = load_release(run)
     for name, tensor in whole.state_dict().items():
