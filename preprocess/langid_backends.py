@@ -29,6 +29,8 @@ CONFUSED_LANGUAGES = (frozenset({"da", "nb", "nn", "sv"}), frozenset({"id", "ms"
 """Languages fastText confuses on the real captions and lingua tells apart (lingua's codes;
 Danish posts of the Copenhagen feeds named Norwegian or Swedish, Tagalog Indonesian,
 Indonesian Malay: docs/benchmarks/langid.md, issue 17)."""
+LINGUA_CONFIDENCE_DIGITS = 6
+"""Decimals kept of lingua's confidence, the same for a text on every call."""
 LINGUA_NAMES = {"no": "nb"}
 """fastText's codes that lingua spells otherwise (Norwegian: lingua knows Bokmål and Nynorsk)."""
 SHOUTED_SHARE = 0.8
@@ -181,7 +183,8 @@ def lingua_chooser() -> Callable[[str, list[str]], Prediction | None]:
         best = found[0] if found else None
         if best is None or best.value <= 0.0:
             return None
-        return _lingua_code(best.language), float(best.value)
+        # lingua sums in an order that changes between calls: the last bits are noise
+        return _lingua_code(best.language), round(float(best.value), LINGUA_CONFIDENCE_DIGITS)
 
     return choose
 
