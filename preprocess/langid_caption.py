@@ -14,14 +14,19 @@ fastText call. The per-word votes are only built again for ``--explain``.
 
 from __future__ import annotations
 
-import functools
-import itertools
+import collections
 import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from preprocess import word_evidence
-from preprocess.langid_backends import UNDETERMINED, Prediction, fasttext_ranker
+from preprocess.langid_backends import (
+    CASCADE_ACCEPT_OTHER,
+    UNDETERMINED,
+    Prediction,
+    fasttext_ranker,
+    lingua_chooser,
+)
 
 MIXED = "mixed"
 """A caption with a real share of a prior language and of another one ("ich bin so tired of
@@ -84,6 +89,7 @@ Judge = Callable[[str, bool], Verdict]
 def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
     """The default: each prior language's log-odds from prior, detector and words (module doc)."""
     fasttext_rank = fasttext_ranker()
+    lingua_choose = lingua_chooser()
     expected = sorted(prior, key=lambda item: -item[1])
     ruled_out = {code for code, _ in expected}
     codes = {code: word_evidence.wordfreq_code(code) for code in ruled_out}
@@ -123,9 +129,10 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
                 notes.append(_explained_log_odds(lang, terms, votes, asked))
             if log_odds > 0:
                 return Verdict(lang, _sigmoid(log_odds), "; ".join(notes))
+        sample = normalised[:FASTTEXT_SAMPLE_CHARS]
         if ranked is None:  # an empty prior
-            ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
-        lang, confidence = _best_other(ranked, ruled_out)
+            ranked = fasttext_rank(sample)
+        lang, confidence = _best_other(ranked, ruled_out, lambda c: lingua_choose(sample, c))
         if explain:
             notes.append(f"-> {lang} from the detectors")
         return Verdict(lang, confidence, "; ".join(notes))
@@ -135,14 +142,35 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
 
 def _caption_figures(tokens: list[str], code: str) -> tuple[float, int, int, int, int]:
     """Summed word evidence (weighted), own, foreign and judged letters, foreign words."""
-    figures = list(map(_word_figures, tokens, itertools.repeat(code)))
-    if not figures:
+    if not tokens:
         return _NOTHING
+    known = _KNOWN_FIGURES[code]  # a plain dict answers a remembered word at C speed
+    figures = list(map(known.get, tokens))
+    if None in figures:
+        figures = [
+            f or _new_word_figures(known, t, code) for f, t in zip(figures, tokens, strict=True)
+        ]
     weighted, own, other, judged, other_words = zip(*figures, strict=False)  # 5-tuples
     return sum(weighted), sum(own), sum(other), sum(judged), sum(other_words)
 
 
-@functools.lru_cache(maxsize=FIGURES_CACHE_SIZE)
+_KNOWN_FIGURES: collections.defaultdict[str, dict[str, tuple[float, int, int, int, int]]] = (
+    collections.defaultdict(dict)
+)
+"""Per wordfreq code, the figures of the words seen (:func:`_word_figures`), at most
+:data:`FIGURES_CACHE_SIZE` words: a plain dict, as a look-up through ``functools.lru_cache``
+with two arguments costs more than the rest of a remembered word's work."""
+
+
+def _new_word_figures(
+    known: dict[str, tuple[float, int, int, int, int]], token: str, code: str
+) -> tuple[float, int, int, int, int]:
+    if len(known) >= FIGURES_CACHE_SIZE:
+        known.clear()  # a crawl's vocabulary is far smaller; this only bounds the memory
+    known[token] = _word_figures(token, code)
+    return known[token]
+
+
 def _word_figures(token: str, code: str) -> tuple[float, int, int, int, int]:
     """One token's share of :func:`_caption_figures` (see :func:`mixed_shares` for the rule)."""
     if not word_evidence.is_word(token):
@@ -248,14 +276,26 @@ def _mixed_kind(vote: word_evidence.WordVote) -> str:
     return "neither" if vote.zipf or vote.rival_zipf else ""
 
 
-def _best_other(ranked: list[Prediction], ruled_out: set[str]) -> Prediction:
-    """fastText's best language outside the prior.
+def _best_other(
+    ranked: list[Prediction],
+    ruled_out: set[str],
+    choose: Callable[[list[str]], Prediction | None],
+) -> Prediction:
+    """The best language outside the prior: fastText's when it is at least
+    :data:`CASCADE_ACCEPT_OTHER` sure, else the one lingua picks among fastText's other
+    guesses (``choose``), with fastText's probability for it.
 
     Only a caption ruled out of every prior language gets here, so its name never changes
-    whether it is kept. lingua used to name it when fastText was under 0.5 sure, at 1.3-2.3 ms
-    a caption, more than the rest of the filter (docs/benchmarks/langid.md, issue 17)."""
+    whether it is kept. fastText alone calls Danish posts Norwegian, Swedish or German; lingua
+    over all its languages named them well but at 1.3-3.6 ms a caption, more than the rest of
+    the filter; among fastText's few guesses it costs a fraction of that
+    (docs/benchmarks/langid.md, issue 17)."""
     others = [(lang, p) for lang, p in ranked if lang not in ruled_out]
-    return next(iter(others), (UNDETERMINED, 0.0))
+    if not others:
+        return UNDETERMINED, 0.0
+    if others[0][1] < CASCADE_ACCEPT_OTHER:
+        return choose([lang for lang, _ in others]) or others[0]
+    return others[0]
 
 
 def _sigmoid(x: float) -> float:

@@ -212,9 +212,26 @@ def test_fast_and_explaining_paths_agree_on_every_development_caption(
 
 
 def test_a_caption_outside_the_prior_is_named_by_fasttext(detector: langid.Detector) -> None:
-    """lingua no longer names what the prior rules out (issue 17): fastText's best other
-    language does, with its probability, even when it is unsure."""
+    """What the prior rules out is named by fastText's best other language, with its
+    probability, when no group of languages it confuses is among its guesses (issue 17)."""
     verdict = detector.explain_batch(["asante sana"])[0]
     assert verdict.evidence.endswith(f"-> {verdict.lang} from the detectors")
     ranked = langid_backends.fasttext_ranker()(word_evidence.normalise("asante sana"))
     assert (verdict.lang, verdict.confidence) == next(r for r in ranked if r[0] != "en")
+
+
+def test_an_unsure_name_among_confused_languages_is_lingua_s(detector: langid.Detector) -> None:
+    """fastText reads this Danish line as Spanish at 0.29, with Danish among its guesses:
+    lingua, weighing only Danish, Norwegian, Swedish and fastText's best guess, names it."""
+    text = "Tusind tak for en dejlig dag"
+    ranked = langid_backends.fasttext_ranker()(word_evidence.normalise(text))
+    assert ranked[0][0] != "da" and ranked[0][1] < langid_backends.CASCADE_ACCEPT_OTHER
+    lang, confidence = detector.detect(text)
+    assert lang == "da" and confidence > 0.5
+    assert detector.explain_batch([text])[0][:2] == (lang, confidence)
+
+
+def test_lingua_is_not_asked_outside_the_confused_groups() -> None:
+    choose = langid_backends.lingua_chooser()
+    assert choose("asante sana", ["tr", "la", "pt"]) is None
+    assert choose("Tusind tak for en dejlig dag", ["es", "pl", "nl", "da"])[0] == "da"
