@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.checkpoint_check import MODALITIES
-from runtime.errors import UsageError
-from runtime.settings import describe
-from train.settings import Init, Pooling
+from train.settings import Init, Loss, Pooling
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -42,7 +40,7 @@ class ModelRecord(BaseModel):
     image_dim: Width
     dropout: float = Field(ge=0, lt=1)
     wide_dim: int = Field(0, ge=0)  # 0: no wide part
-    loss: Literal["bce", "softmax"] = "softmax"
+    loss: Loss = "softmax"
     blend_alpha: float = Field(0.5, ge=0, le=1)  # the wide part's weight, chosen on val
     max_seq_len: Width
     image_backbone: str = "vgg16"
@@ -54,15 +52,6 @@ class ModelRecord(BaseModel):
     image_init: Init
     weights: dict[str, dict[str, str]] = {}  # encoder -> train.weights.WeightsSource.record()
     demojize: bool = False  # the dataset spelt emoji out as words in its model text
-
-    @classmethod
-    def read(cls, record: Any, where: str) -> ModelRecord:
-        """A record read from ``where`` (a config.json), or a UsageError naming the bad key."""
-        try:
-            return cls.model_validate(record)
-        except ValidationError as exc:
-            reason = describe(cls, exc.errors()[0], "model.")
-            raise UsageError(f"{where} is damaged: {reason}") from None
 
     def saved(self) -> dict[str, Any]:
         """The record as config.json holds it (lists, not tuples)."""
