@@ -2,8 +2,9 @@
 training settings, the Hub or the dataset, as one typed, validated object.
 
 Training writes it (train.build), and every reader (HashtagModel.from_record, Predictor,
-evaluation) gets it back validated, so a damaged or hand-edited record is one line naming the
-key rather than a KeyError deep in a load. A key that older run folders lack has its default
+evaluation) gets it back validated as part of config.json's RunRecord (train.run_record), so
+a damaged or hand-edited record is one line naming the key rather than a KeyError deep in a
+load. A key that older run folders lack has its default
 here, the value such a run was trained with: before the wide part (``wide_dim`` 0, ``loss``
 softmax, ``blend_alpha`` 0.5), before other image encoders (``image_backbone`` vgg16 with
 ImageNet's normalisation, bilinear), before emoji were spelt out (``demojize`` false), before
