@@ -1,10 +1,10 @@
 """CPU tuning of a loaded predictor, and the check that tuning did not change its answers.
 
 What is applied, and why (figures in docs/benchmarks/serve.md):
-- ONNX Runtime (the default on CPU, serve/onnx_backend.py): the model exported in memory at
-  start; about twice as fast as eager PyTorch at batch 1, logits within about 1e-6. A model it
-  cannot export falls back to PyTorch with a warning (unless ``engine`` insists on it). The
-  remaining items tune that PyTorch path;
+- ONNX Runtime (the default on CPU, serve/onnx_backend.py): the model exported at start (the
+  graph kept in the checkpoint folder for the next start); about twice as fast as eager PyTorch
+  at batch 1, logits within about 1e-6. A model it cannot export falls back to PyTorch with a
+  warning (unless ``engine`` insists on it). The remaining items tune that PyTorch path;
 - thread settings: one intra-op thread per core and a single inter-op thread, because the
   micro-batcher already runs exactly one model call at a time;
 - ``channels_last`` weights for the VGG16 convolutions, which lets oneDNN pick its blocked
@@ -118,7 +118,7 @@ def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
     predictor = Predictor.load(settings.checkpoint, settings.device)
     log.info("model loaded; tuning it (%s engine)", settings.engine)
     try:
-        return tuned_predictor(predictor, tuning), tuning
+        return tuned_predictor(predictor, tuning, Path(settings.checkpoint)), tuning
     except OnnxUnavailable as exc:
         if settings.engine == "onnxruntime":
             raise PipelineError(f"engine onnxruntime: {exc}") from None
@@ -160,13 +160,19 @@ def optimize_model(model: nn.Module, tuning: Tuning) -> nn.Module:
     return tuned
 
 
-def tuned_predictor(predictor: Predictor, tuning: Tuning) -> Predictor:
-    """A shallow copy of ``predictor`` whose ``model`` is the tuned one (tokenizer shared)."""
+def tuned_predictor(
+    predictor: Predictor, tuning: Tuning, checkpoint: Path | None = None
+) -> Predictor:
+    """A shallow copy of ``predictor`` whose ``model`` is the tuned one (tokenizer shared).
+
+    ``checkpoint``: the folder ``predictor`` was loaded from, where the ONNX graph is kept
+    between starts (serve.onnx_backend); None exports it in memory only."""
     if not tuning.changes_model:
         return predictor
     tuned = copy.copy(predictor)
     if tuning.onnxruntime:
-        tuned.model = OnnxModel(predictor.model, predictor.image_size, torch.get_num_threads())
+        threads = torch.get_num_threads()
+        tuned.model = OnnxModel(predictor.model, predictor.image_size, threads, checkpoint)
     else:
         tuned.model = optimize_model(predictor.model, tuning)
     return tuned

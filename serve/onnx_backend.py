@@ -1,10 +1,16 @@
-"""Run a loaded HashtagModel with ONNX Runtime: the same graph, exported in memory at start.
+"""Run a loaded HashtagModel with ONNX Runtime: the same graph, exported at start.
 
 Why: on CPU at the batch sizes a server sees (1 to 8 posts), ONNX Runtime's fused attention,
 LayerNorm and GELU kernels and its blocked convolutions run the model in about half the time of
-eager PyTorch, with logits within about 1e-6 of it (figures in docs/benchmarks/serve.md). The
-export happens in memory each time the server starts (a few seconds), so no artifact beside the
-checkpoint can go stale, and a read-only checkpoint volume is enough.
+eager PyTorch, with logits within about 1e-6 of it (figures in docs/benchmarks/serve.md).
+
+The export is the slowest part of a server's start (35 s of about 65 s for the make demo
+checkpoint at load 9 on 2 cores), so given the checkpoint folder the graph is kept there, in
+``onnx/<digest>.onnx``, named by a digest of everything it is made from (the weights, the
+checkpoint's config.json, the image size, torch's version and this module's source): a changed
+checkpoint or exporter gets a new name, so a kept graph cannot go stale, and the next start only
+loads it. The start-up logit check runs either way, and a kept graph that fails it is exported
+again. A read-only checkpoint folder is fine: the graph is then exported in memory each start.
 
 :class:`OnnxModel` answers the same call as the torch module (keyword tensors in, logits out), so
 :class:`train.predictor.Predictor` drives either one unchanged.
@@ -13,18 +19,28 @@ checkpoint can go stale, and a read-only checkpoint volume is enough.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from runtime.files import atomic_write_bytes
 from train.model import HashtagModel
 
-# Largest difference from the eager logits accepted by the start-up check. Rounding differences
-# are about 1e-6; a wrong export (a dropped mask, a mis-ordered input) is off by far more.
-MAX_LOGIT_DIFFERENCE = 1e-3
+log = logging.getLogger(__name__)
+
+# Largest difference from the eager scores (the sigmoid of the logits, what is served and ranked)
+# accepted by the start-up check. Rounding differences are about 1e-7; a wrong export (a dropped
+# mask, a mis-ordered input) is off by far more. Scores, not logits: a blended model's logit is
+# log(p) - log(1 - p), whose rounding error grows as 1/p, so at p = 3e-7 ONNX Runtime's and
+# PyTorch's logits differed by 0.05 on random probes (4 of 60) while p differed by 1.5e-8.
+MAX_SCORE_DIFFERENCE = 1e-5
+GRAPH_DIR = "onnx"  # in the checkpoint folder: the exported graph, named by its digest
 
 
 class OnnxUnavailable(RuntimeError):
@@ -94,7 +110,11 @@ def export_onnx(model: HashtagModel, image_size: int) -> bytes:
 class OnnxModel:
     """An ONNX Runtime session standing in for a HashtagModel's forward call."""
 
-    def __init__(self, model: HashtagModel, image_size: int, threads: int) -> None:
+    def __init__(
+        self, model: HashtagModel, image_size: int, threads: int, checkpoint: Path | None = None
+    ) -> None:
+        """``checkpoint``: the folder ``model`` was loaded from, where the graph is kept (see the
+        module docstring); None exports in memory only."""
         try:
             import onnxruntime as ort  # only this backend needs it
         except ImportError as exc:
@@ -110,6 +130,20 @@ class OnnxModel:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: its warnings are about optional fusions
+        kept = None
+        if checkpoint is not None:
+            name = f"{graph_digest(model, image_size, Path(checkpoint))}.onnx"
+            kept = Path(checkpoint) / GRAPH_DIR / name
+            if kept.is_file():
+                try:
+                    self.session = ort.InferenceSession(
+                        kept.read_bytes(), options, providers=["CPUExecutionProvider"]
+                    )
+                    self._check_against(model, image_size)
+                    log.info("ONNX graph loaded from %s", kept)
+                    return
+                except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
+                    log.warning("kept ONNX graph %s refused (%s); exporting again", kept, exc)
         try:
             graph = export_onnx(model, image_size)
             self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
@@ -117,6 +151,8 @@ class OnnxModel:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise OnnxUnavailable(f"export to ONNX failed: {first_line}") from exc
         self._check_against(model, image_size)
+        if kept is not None:
+            keep_graph(kept, graph)
 
     def __call__(self, **inputs: torch.Tensor) -> torch.Tensor:
         feeds = {name: inputs[name].cpu().numpy() for name in self.input_names}
@@ -124,13 +160,37 @@ class OnnxModel:
         return torch.from_numpy(logits)
 
     def _check_against(self, model: HashtagModel, image_size: int) -> None:
-        """Refuse a graph whose logits differ from the eager model's on probe inputs."""
+        """Refuse a graph whose scores differ from the eager model's on probe inputs."""
         for seq_len in (1, 5):
             probe = example_inputs(model, image_size, seq_len)
             with torch.inference_mode():
-                expected = model(**probe).float().numpy()
-            difference = float(np.abs(self(**probe).numpy() - expected).max())
-            if not difference <= MAX_LOGIT_DIFFERENCE:
+                expected = torch.sigmoid(model(**probe).float()).numpy()
+            difference = float(np.abs(torch.sigmoid(self(**probe)).numpy() - expected).max())
+            if not difference <= MAX_SCORE_DIFFERENCE:
                 raise OnnxUnavailable(
-                    f"the ONNX graph's logits differ from PyTorch's by {difference:.2g}"
+                    f"the ONNX graph's scores differ from PyTorch's by {difference:.2g}"
                 )
+
+
+def graph_digest(model: HashtagModel, image_size: int, checkpoint: Path) -> str:
+    """A digest of everything the exported graph is made from (see the module docstring)."""
+    digest = hashlib.sha256()
+    digest.update(f"{image_size} {torch.__version__}".encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update((checkpoint / "config.json").read_bytes())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:32]
+
+
+def keep_graph(path: Path, graph: bytes) -> None:
+    """Write the graph beside the checkpoint, replacing graphs of earlier weights; a folder that
+    cannot be written only costs the export at the next start."""
+    try:
+        atomic_write_bytes(path, graph, mode=0o644)  # as readable as the checkpoint's files
+        for older in path.parent.glob("*.onnx"):
+            if older != path:
+                older.unlink()
+    except OSError as exc:
+        log.info("ONNX graph not kept in %s (%s): exported again at each start", path.parent, exc)

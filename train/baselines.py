@@ -9,7 +9,10 @@ the metrics and the val-tuned F1 threshold of :mod:`train.scores` apply to it as
 
 The features are :class:`train.ngrams.NgramFeatures` (saved without pickle), and the fit is a
 linear model, so :meth:`TfidfBaseline.linear` hands its weights to the hashtag model's wide part
-(``ngram_features`` > 0): one function fits both the reported baseline and the wide part.
+(``ngram_features`` > 0): one function fits both the reported baseline and the wide part. With
+``ngram_features`` equal to :data:`MAX_FEATURES` (configs/train_small.yaml) the two are the same
+fit, and :func:`fit_tfidf` remembers its last fits by their inputs, so a training run fits it
+once for the wide part and its report reuses it (on realdev each fit costs minutes on 2 cores).
 
 Reusable on its own, e.g. to compare with or ensemble a model::
 
@@ -20,6 +23,7 @@ Reusable on its own, e.g. to compare with or ensemble a model::
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +39,7 @@ MAX_FEATURES = 200_000  # per vectorizer: bounds memory on large corpora
 C = 3.0
 """Inverse regularisation, chosen by val mAP on the realdev text-only dataset among 1, 3 and 10
 (0.196, 0.205, 0.198; docs/training.md): the differences are small."""
+REMEMBERED_FITS = 2  # the wide part's and the baseline's, when they differ
 CONSTANT_LOGIT = 30.0  # minus the bias that stands for the constant estimator's score of 0
 
 
@@ -77,11 +82,35 @@ def fit_tfidf(
     ``max_features`` most frequent n-grams of each kind (word, character).
 
     A label no train post carries gets a constant score of 0 (scikit-learn's constant
-    estimator) instead of failing the fit: a small train split can miss a rare label."""
+    estimator) instead of failing the fit: a small train split can miss a rare label.
+
+    The same inputs give the very same fit object again (the fit is deterministic given them):
+    the caller must not change it."""
     targets = np.asarray(targets)
     if targets.ndim != 2 or len(texts) != len(targets):
         raise ValueError(f"got {len(texts)} texts but targets of shape {targets.shape}")
     texts = [text or "" for text in texts]
+    key = _fit_key(texts, targets, seed, max_features)
+    if key not in _fits:
+        _fits[key] = _fit(texts, targets, seed, max_features)
+        while len(_fits) > REMEMBERED_FITS:
+            del _fits[next(iter(_fits))]
+    return _fits[key]
+
+
+_fits: dict[str, TfidfBaseline] = {}  # by _fit_key, oldest first
+
+
+def _fit_key(texts: list[str], targets: np.ndarray, seed: int, max_features: int) -> str:
+    """A digest of everything the fit depends on."""
+    digest = hashlib.sha256(f"{seed} {max_features} {targets.shape}".encode())
+    digest.update((targets > 0).astype(np.int8).tobytes())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def _fit(texts: list[str], targets: np.ndarray, seed: int, max_features: int) -> TfidfBaseline:
     vectorizer = NgramFeatures.fit(texts, max_features)
     features = vectorizer.sparse(texts)
     classifier = OneVsRestClassifier(

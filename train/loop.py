@@ -9,15 +9,16 @@ run writes into a staging folder that becomes ``--out`` at its first checkpoint 
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from runtime.files import repair_torn_tail
 from train import checkpoint
+from train.blend import choose_blend
 from train.build import build_model
 from train.data import demojized, load_dataset
 from train.distributed import broadcast, capture_rng, main_first, restore_rng, seed_everything
@@ -34,8 +35,6 @@ from train.settings import TrainSettings
 from train.weights import DOWNLOAD
 
 log = logging.getLogger(__name__)
-# The wide part's weights in the blend to choose from on val: 0, 0.1, ..., 1.
-BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
 
 
 def train(
@@ -57,7 +56,8 @@ def train(
             if should_stop(settings, state):
                 break
         if setup.world.is_main:
-            choose_blend(setup, model, data, folder)
+            val = data.datasets["val"], data.scoring_collate, setup.config, setup.device
+            choose_blend(model, folder, functools.partial(predict_loader, model, *val))
         metrics = final_metrics(setup, model, data, folder) if setup.world.is_main else {}
     setup.world.finish()
     return metrics
@@ -189,36 +189,6 @@ def should_stop(settings: TrainSettings, state: RunState) -> bool:
         log.info("stopping after %d epochs as asked; continue with --resume", state.epochs_this_run)
         return True
     return False
-
-
-def choose_blend(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> None:
-    """With a wide part: the blend weight ``alpha`` of the best weights that maximises val mAP
-    over BLEND_GRID, set on the model and saved in config.json's ``model`` record (the val split
-    only: the test split stays unseen). The blend is linear in ``alpha``, so the wide part's and
-    the deep part's val probabilities are read once each."""
-    if not model.uses_ngrams:
-        return
-    run = folder.path
-    checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
-    parts = []
-    for alpha in (1.0, 0.0):  # the wide part alone, the deep part alone
-        model.blend_alpha = alpha
-        parts.append(
-            predict_loader(
-                model, data.datasets["val"], data.scoring_collate, setup.config, setup.device
-            )
-        )
-    (wide, targets), (deep, _) = parts
-    val_maps = [mean_average_precision(a * wide + (1 - a) * deep, targets) for a in BLEND_GRID]
-    alpha = float(BLEND_GRID[int(np.argmax(val_maps))])
-    model.blend_alpha = alpha
-    record = checkpoint.read_config(run)
-    record["model"]["blend_alpha"] = alpha
-    model.record = dict(record["model"])
-    checkpoint.save_config(run, record)
-    grid = {f"{a:.1f}": round(m, 4) for a, m in zip(BLEND_GRID, val_maps, strict=True)}
-    folder.log({"event": "blend", "alpha": alpha, "val_map": grid})
-    log.info("blend: alpha %.1f (val mAP by alpha: %s)", alpha, grid)
 
 
 def final_metrics(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> dict:

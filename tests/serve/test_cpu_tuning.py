@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import logging
+import shutil
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,6 +27,7 @@ from serve.cpu_tuning import (
 )
 from serve.onnx_backend import OnnxModel, OnnxUnavailable
 from serve.settings import ServeSettings
+from train.predictor import Predictor
 
 ALL_ON = Tuning(quantize=True, channels_last=True, bf16_images=True)
 ONNX = Tuning(quantize=False, channels_last=False, bf16_images=False, onnxruntime=True)
@@ -136,14 +140,21 @@ def test_bf16_auto_means_off_under_an_explicit_onnxruntime(monkeypatch):
     assert tuning_for(ServeSettings(engine="onnxruntime", bf16_images="auto")) == ONNX
 
 
-def test_auto_engine_falls_back_to_torch_when_the_export_fails(
-    tiny_checkpoint, monkeypatch, caplog
-):
-    def broken_export(model, image_size):
-        raise RuntimeError("unsupported operator aten::frobnicate\nmore detail")
+def checkpoint_copy(tiny_checkpoint, tmp_path: Path) -> Path:
+    """The tiny checkpoint without an ONNX graph kept by an earlier test."""
+    source = tiny_checkpoint("both")
+    return Path(shutil.copytree(source, tmp_path / "run", ignore=shutil.ignore_patterns("onnx")))
 
+
+def broken_export(model, image_size):
+    raise RuntimeError("unsupported operator aten::frobnicate\nmore detail")
+
+
+def test_auto_engine_falls_back_to_torch_when_the_export_fails(
+    tiny_checkpoint, tmp_path, monkeypatch, caplog
+):
     monkeypatch.setattr(onnx_backend, "export_onnx", broken_export)
-    checkpoint = str(tiny_checkpoint("both"))
+    checkpoint = str(checkpoint_copy(tiny_checkpoint, tmp_path))
     predictor, tuning = load_tuned(ServeSettings(checkpoint=checkpoint))
     assert not tuning.onnxruntime and tuning.channels_last
     assert isinstance(predictor.model, torch.nn.Module)
@@ -168,5 +179,54 @@ def test_a_graph_that_answers_differently_is_refused(monkeypatch, predictor):
         return real_export(other, image_size)
 
     monkeypatch.setattr(onnx_backend, "export_onnx", export_of_another_model)
-    with pytest.raises(OnnxUnavailable, match="logits differ from PyTorch's by 1"):
+    with pytest.raises(OnnxUnavailable, match="scores differ from PyTorch's by") as refused:
         OnnxModel(predictor.model, predictor.image_size, threads=1)
+    assert float(str(refused.value).rsplit(" ", 1)[1]) > 0.01  # far beyond rounding (1e-7)
+
+
+def test_the_onnx_graph_is_kept_in_the_checkpoint_and_reused(
+    tiny_checkpoint, tmp_path, monkeypatch, test_split
+):
+    checkpoint = checkpoint_copy(tiny_checkpoint, tmp_path)
+    predictor = Predictor.load(checkpoint)
+    first = tuned_predictor(predictor, ONNX, checkpoint)
+    (kept,) = (checkpoint / onnx_backend.GRAPH_DIR).iterdir()
+    monkeypatch.setattr(onnx_backend, "export_onnx", broken_export)  # a second export would fail
+    again = tuned_predictor(Predictor.load(checkpoint), ONNX, checkpoint)
+    texts, images = test_split
+    assert (again.scores(texts, images) == first.scores(texts, images)).all()
+    assert list((checkpoint / onnx_backend.GRAPH_DIR).iterdir()) == [kept]
+
+
+def test_other_weights_get_their_own_graph_and_replace_the_old_one(tiny_checkpoint, tmp_path):
+    checkpoint = checkpoint_copy(tiny_checkpoint, tmp_path)
+    predictor = Predictor.load(checkpoint)
+    tuned_predictor(predictor, ONNX, checkpoint)
+    (old,) = (checkpoint / onnx_backend.GRAPH_DIR).iterdir()
+    with torch.no_grad():
+        predictor.model.classifier.bias += 1.0
+    tuned_predictor(predictor, ONNX, checkpoint)
+    (new,) = (checkpoint / onnx_backend.GRAPH_DIR).iterdir()
+    assert new.name != old.name
+
+
+def test_a_damaged_kept_graph_is_exported_again(tiny_checkpoint, tmp_path, caplog):
+    checkpoint = checkpoint_copy(tiny_checkpoint, tmp_path)
+    predictor = Predictor.load(checkpoint)
+    tuned_predictor(predictor, ONNX, checkpoint)
+    (kept,) = (checkpoint / onnx_backend.GRAPH_DIR).iterdir()
+    kept.write_bytes(b"not a graph")
+    assert tuned_predictor(predictor, ONNX, checkpoint).model.session is not None
+    assert "refused" in caplog.text and "exporting again" in caplog.text
+    assert kept.read_bytes() != b"not a graph"
+
+
+def test_a_checkpoint_folder_that_cannot_keep_the_graph_still_serves(
+    tiny_checkpoint, tmp_path, caplog
+):
+    caplog.set_level(logging.INFO, logger=onnx_backend.__name__)
+    checkpoint = checkpoint_copy(tiny_checkpoint, tmp_path)
+    (checkpoint / onnx_backend.GRAPH_DIR).write_text("a file where the folder would go")
+    predictor, tuning = load_tuned(ServeSettings(checkpoint=str(checkpoint)))
+    assert tuning.onnxruntime and isinstance(predictor.model, OnnxModel)
+    assert "ONNX graph not kept" in caplog.text

@@ -14,8 +14,8 @@ from safetensors.numpy import load_file
 from runtime.errors import UsageError
 from serve.onnx_backend import OnnxModel
 from train.baselines import fit_tfidf
+from train.blend import BLEND_GRID
 from train.data import load_dataset, multi_hot
-from train.loop import BLEND_GRID
 from train.ngrams import IDF_FILE, NGRAMS_DIR, VOCABULARY_FILE, NgramFeatures
 from train.predictor import Predictor, load_release, save_release
 from train.settings import TrainSettings
@@ -85,7 +85,8 @@ def test_blend_weight_is_chosen_on_val_and_saved(run):
     events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     (blend,) = [event for event in events if event["event"] == "blend"]
     assert blend["alpha"] == alpha and np.isclose(BLEND_GRID, alpha).any()
-    assert blend["val_map"][f"{alpha:.1f}"] == max(blend["val_map"].values())
+    means = [values["mean"] for values in blend["val"].values()]
+    assert blend["val"][f"{alpha:g}"]["mean"] == max(means)
     assert Predictor.load(run).model.blend_alpha == alpha
 
 

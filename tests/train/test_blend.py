@@ -1,0 +1,57 @@
+"""The blend weight's choice (train.blend) on score matrices, and the TF-IDF fit that a run's
+wide part and its reported baseline share (train.baselines.fit_tfidf remembers its fits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from train.baselines import fit_tfidf
+from train.blend import BLEND_GRID, CRITERIA, best_alpha, blend_metrics
+from train.data import load_dataset, multi_hot
+from train.scores import mean_average_precision, ranking_metrics
+
+
+def _targets() -> np.ndarray:
+    targets = np.zeros((6, 4))
+    targets[np.arange(6), [0, 1, 2, 3, 0, 1]] = 1
+    return targets
+
+
+def test_every_grid_weight_is_scored_on_the_three_criteria():
+    rng = np.random.default_rng(0)
+    wide, deep, targets = rng.random((6, 4)), rng.random((6, 4)), _targets()
+    table = blend_metrics(wide, deep, targets)
+    assert list(table) == [f"{alpha:g}" for alpha in BLEND_GRID]
+    half = 0.5 * wide + 0.5 * deep
+    ranking = ranking_metrics(half, targets, ks=(1, 5))
+    assert table["0.5"]["map"] == round(mean_average_precision(half, targets), 4)
+    assert table["0.5"]["p@1"] == round(ranking["p@1"], 4)
+    expected_mean = np.mean([table["0.5"][name] for name in CRITERIA])
+    assert table["0.5"]["mean"] == pytest.approx(expected_mean, abs=1e-4)
+
+
+def test_the_better_part_alone_is_chosen_when_the_other_is_noise():
+    rng = np.random.default_rng(1)
+    targets = _targets()
+    perfect, noise = targets + 0.01 * rng.random((6, 4)), rng.random((6, 4))
+    assert best_alpha(blend_metrics(perfect, noise, targets)) == 1.0
+    table = blend_metrics(noise, perfect, targets)  # alpha weighs the first: noise
+    assert table[f"{best_alpha(table):g}"]["mean"] == table["0"]["mean"] > table["1"]["mean"]
+
+
+def test_a_tie_goes_to_the_largest_weight():
+    targets = _targets()
+    assert best_alpha(blend_metrics(targets, targets, targets)) == 1.0
+
+
+def test_the_same_inputs_give_the_same_fit_once(make_tiny_dataset, tmp_path):
+    labels, frames = load_dataset(make_tiny_dataset(tmp_path / "ds", n_posts=40, n_labels=3))
+    texts = frames["train"]["text"].tolist()
+    targets = multi_hot(frames["train"]["labels"].tolist(), len(labels)).numpy()
+    first = fit_tfidf(texts, targets)
+    assert fit_tfidf(list(texts), targets.copy()) is first
+    assert fit_tfidf(texts, targets, seed=1) is not first
+    other = targets.copy()
+    other[0] = 1 - other[0]
+    assert fit_tfidf(texts, other) is not first
