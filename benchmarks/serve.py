@@ -44,7 +44,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from runtime.errors import PipelineError, UsageError, run_main
-from train.checkpoint import read_config
+from train.model_record import ModelRecord
+from train.run_record import read_run_record
 
 PROG = "benchmarks/serve.py"
 # How each server is started (after ``python``) and the line of its log that says how it runs.
@@ -227,8 +228,8 @@ def test_split_agreement(checkpoint: Path, dataset: Path) -> dict[int, tuple[int
 
 def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
-    config = read_config(checkpoint)  # a one-line usage error for a non-checkpoint
-    dataset = Path(args.dataset or config["train"]["dataset"])
+    record = read_run_record(checkpoint)  # a one-line usage error for a non-checkpoint
+    dataset = Path(args.dataset or record.dataset or ".")
     if not (dataset / "test.parquet").is_file():
         raise UsageError(f"{dataset} has no test.parquet: pass --dataset DIR")
     payloads = make_payloads(args.distinct)
@@ -276,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
     report = render_report(
         args,
         checkpoint,
-        config["model"],
+        record.model,
         levels,
         ((same, len(common)), split_agreement),
         (load_before, load_after),
@@ -292,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
 def render_report(
     args: argparse.Namespace,
     checkpoint: Path,
-    config: dict,
+    model: ModelRecord,
     levels: list[Level],
     agreement: tuple[tuple[int, int], dict[int, tuple[int, int]]],
     load: tuple[float, float],
@@ -334,9 +335,9 @@ def render_report(
             "after the run (a machine shared with other jobs: absolute numbers are noisy, the "
             "two servers were measured alternately in the same run).",
             "",
-            f"Checkpoint: `{checkpoint.name}`: modality {config.get('modality')}, "
-            f"{config.get('num_labels')} labels, image size {config.get('image_size')}, "
-            f"max_seq_len {config.get('max_seq_len')}. {args.checkpoint_note} "
+            f"Checkpoint: `{checkpoint.name}`: modality {model.modality}, "
+            f"{model.num_labels} labels, image size {model.image_size}, "
+            f"max_seq_len {model.max_seq_len}. {args.checkpoint_note} "
             "Requests: `POST /api/predict` with a "
             f"640x480 JPEG (base64) and a caption, {args.distinct} distinct payloads, at most "
             f"{args.requests} requests or {args.time_limit:.0f} s per row, in {args.rounds} "

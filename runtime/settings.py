@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from runtime.config import default_config
 from runtime.errors import UsageError
@@ -33,6 +33,7 @@ Share = Annotated[float, Field(ge=0, le=1)]
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 S = TypeVar("S", bound="Section")
+SENTENCE = "sentence"  # the type of a validator's error that is a whole line (see sentence)
 
 
 class Section(BaseModel):
@@ -125,11 +126,18 @@ def env_values(model: type[Section], prefix: str, environ: Mapping[str, str]) ->
     return values
 
 
+def sentence(message: str) -> PydanticCustomError:
+    """An error for a validator to raise whose ``message`` is the whole line, printed as it is
+    rather than as "KEY must be ..., got ..." (a value that names what it means itself:
+    ``unknown baseline 'oracle': use ...``)."""
+    return PydanticCustomError(SENTENCE, message)
+
+
 def describe(model: type[Section], error: ErrorDetails, where: str = "") -> str:
     """One line for a pydantic error: ``where`` + dotted key + what the key must be; for a
     whole command's settings refused together (a model validator's combination of keys, no
-    key of its own), ``where`` + the validator's own sentence, which names the keys."""
-    if not error["loc"]:
+    key of its own) or a validator's :func:`sentence`, ``where`` + that one sentence."""
+    if not error["loc"] or error["type"] == SENTENCE:
         return f"{where}{_phrase(error)}"
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
@@ -182,7 +190,9 @@ def _nullable(model: type[Section], loc: tuple[int | str, ...]) -> bool:
     """Whether the field at ``loc`` accepts null (so the message can say so)."""
     annotation: Any = model
     for part in loc:
-        fields = getattr(annotation, "model_fields", None)
+        # an optional section (``Section | None``) is walked into as the section
+        sections = (annotation, *typing.get_args(annotation))
+        fields = next((s.model_fields for s in sections if hasattr(s, "model_fields")), None)
         if not isinstance(part, str) or not fields or part not in fields:
             return False
         annotation = fields[part].annotation

@@ -34,6 +34,7 @@ from runtime.label_file import write_labels
 from train.hub import portable_record, resolved_record
 from train.model_record import ModelRecord
 from train.ngrams import NgramFeatures
+from train.run_record import read_run_record
 
 FILE_MODE = 0o644  # temporary files are private; a checkpoint is read by other users (serving)
 DIR_MODE = 0o755
@@ -108,7 +109,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
 
 def read_model_record(run_dir: Path) -> ModelRecord:
     """config.json's ``model`` record, validated; a damaged one is a UsageError naming the key."""
-    return ModelRecord.read(read_config(run_dir)["model"], run_dir / CONFIG_FILE)
+    return read_run_record(run_dir).model
 
 
 def load_tokenizer(run_dir: Path) -> PreTrainedTokenizerBase | None:

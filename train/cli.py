@@ -21,7 +21,7 @@ from runtime.logs import progress_disabled
 from runtime.outputs import check_output_dir, check_output_file
 from runtime.settings import choices, validate
 from runtime.write_faults import writing_into
-from train.settings import SPLITS, EvaluateSettings, TrainSettings
+from train.settings import SPLITS, CheckpointBaseline, EvaluateSettings, TrainSettings
 
 RESUMABLE_STATE = f"{LAST_DIR}/{STATE_FILE}"
 # The flags that override configs/train.yaml and configs/evaluate.yaml, each with its key.
@@ -278,17 +278,22 @@ def _resumed_config(resolved: dict[str, Any], args: argparse.Namespace) -> dict[
         )
     if not (args.out / RESUMABLE_STATE).is_file():
         raise UsageError(f"nothing to resume in {args.out}: {RESUMABLE_STATE} is missing")
-    record = check_checkpoint(args.out, "--out")
+    check_checkpoint(args.out, "--out")
     if read_labels(args.dataset, "dataset") != read_labels(args.out, "checkpoint"):
         raise UsageError(
             f"--dataset {args.dataset} has other labels than the run in {args.out} was trained "
             "on: resume with its dataset, or train into a new --out"
         )
-    from train.hub import PATH_KEYS, resolved_record  # the Hub client: only for a run folder
+    from train.hub import PATH_KEYS  # the Hub client: only for a run folder
+    from train.run_record import read_run_record
 
     # config.json names paths relative to the run folder, not to this working directory
-    saved = resolved_record(record, args.out)["train"]
-    saved.pop("dataset", None)
+    trained = read_run_record(args.out).train
+    if trained is None:
+        raise UsageError(
+            f"nothing to resume in {args.out}: its {CONFIG_FILE} records no training settings"
+        )
+    saved = trained.settings()  # checked below, once this command's flags are merged in
     given = explicit_keys(args, TRAIN_FLAGS.keys)
     for key in sorted(given.intersection(FIXED_ON_RESUME)):
         if not _same_setting(resolved[key], saved.get(key), is_path=key in PATH_KEYS):
@@ -313,10 +318,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset = None if settings.dataset is None else Path(settings.dataset)
     if dataset is not None:
         check_dataset_dir(dataset)
-    baselines = [b.strip() for b in settings.baselines if b.strip()]
-    for name, _, path in (spec.partition("=") for spec in baselines):
-        if path:
-            check_checkpoint(path, f"baseline {name}:")
+    for baseline in settings.baselines:
+        if isinstance(baseline, CheckpointBaseline):
+            check_checkpoint(baseline.checkpoint, f"baseline {baseline.name}:")
     report = args.report
     if report is DEFAULT_REPORT:  # the flag without a value, not a file of that name
         report = args.checkpoint / f"report-{settings.split}.html"
@@ -329,7 +333,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             args.checkpoint,
             dataset,
             settings.split,
-            baselines,
+            settings.baselines,
             settings.batch_size,
             progress=not progress_disabled(args),
             report=report,

@@ -26,12 +26,13 @@ from runtime.errors import UsageError
 from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
 from train.baselines import fit_tfidf
-from train.checkpoint import read_config, read_metrics, read_model_record, write_metrics
+from train.checkpoint import read_metrics, read_model_record, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.predictor import Predictor
 from train.report import SplitScores, read_history, write_report
+from train.run_record import read_run_record
 from train.scores import KS, all_metrics, popularity_scores, tune_threshold
-from train.settings import TextBaseline
+from train.settings import MODEL_BASELINES, CheckpointBaseline, NamedBaseline, TextBaseline
 
 TABLE_METRICS = (
     *(f"{name}@{k}" for name in ("p", "r", "f1", "acc") for k in KS),
@@ -95,7 +96,7 @@ def evaluate(
     checkpoint_dir: Path,
     dataset_dir: Path | None,
     split: str,
-    baselines: list[str],
+    baselines: Sequence[NamedBaseline | CheckpointBaseline],
     batch_size: int,
     progress: bool,
     report: Path | None = None,
@@ -123,7 +124,7 @@ def evaluate(
 
     # a bad baseline spec fails before minutes of scoring, not after
     texts, labels_of = frames["train"]["text"].fillna("").tolist(), targets["train"]
-    extra_scorers = [_baseline_scorer(spec, predictor, texts, labels_of) for spec in baselines]
+    extra_scorers = [_baseline_scorer(one, predictor, texts, labels_of) for one in baselines]
     model_probs = probs_of(predictor.scores, "model")
     columns = {predictor.name: _scored_splits(model_probs)[split]}
     popularity = _popularity_metrics(targets["train"], {s: targets[s] for s in ("val", split)})
@@ -143,7 +144,7 @@ def evaluate(
 
 def _trained_on(checkpoint_dir: Path) -> Path:
     """The dataset the run recorded (relative to the run folder), which must still be there."""
-    recorded = read_config(checkpoint_dir).get("train", {}).get("dataset")
+    recorded = read_run_record(checkpoint_dir).dataset
     if not recorded:
         raise UsageError(f"{checkpoint_dir} records no dataset: pass --dataset")
     dataset = Path(recorded)
@@ -155,26 +156,28 @@ def _trained_on(checkpoint_dir: Path) -> Path:
 
 
 def _baseline_scorer(
-    spec: str, predictor: Predictor, train_texts: list[str], train_targets: np.ndarray
+    baseline: NamedBaseline | CheckpointBaseline,
+    predictor: Predictor,
+    train_texts: list[str],
+    train_targets: np.ndarray,
 ) -> tuple[str, Callable]:
-    name, _, path = spec.partition("=")
-    if path:
-        other = Predictor.load(path)
+    """The column name and scorer of one ``baselines`` entry (EvaluateSettings parsed it)."""
+    if isinstance(baseline, CheckpointBaseline):
+        other = Predictor.load(baseline.checkpoint)
         if other.labels != predictor.labels:
-            raise UsageError(f"baseline {name}: {path} was trained on other labels")
-        return name, other.scores
-    if predictor.modality != "both" and name in ("text", "image"):
-        raise UsageError(f"baseline {name} needs a model trained with --modality both")
-    if name == "text":
-        return name, lambda texts, images: predictor.scores(texts, [None] * len(texts))
-    if name == "image":
-        return name, lambda texts, images: predictor.scores([None] * len(images), images)
-    if name == "tfidf":  # fit once, when first scored (after every spec is checked)
-        fitted = functools.cache(lambda: fit_tfidf(train_texts, train_targets))
-        return name, lambda texts, images: fitted().scores(texts)
-    if name == "popularity":
-        raise UsageError("popularity is always shown; list only tfidf, text, image or NAME=DIR")
-    raise UsageError(f"unknown baseline {spec!r}: use tfidf, text, image or NAME=CHECKPOINT_DIR")
+            raise UsageError(
+                f"baseline {baseline.name}: {baseline.checkpoint} was trained on other labels"
+            )
+        return baseline.name, other.scores
+    if predictor.modality != "both" and baseline in MODEL_BASELINES:
+        raise UsageError(f"baseline {baseline} needs a model trained with --modality both")
+    if baseline == "text":
+        return baseline, lambda texts, images: predictor.scores(texts, [None] * len(texts))
+    if baseline == "image":
+        return baseline, lambda texts, images: predictor.scores([None] * len(images), images)
+    # tfidf: fit once, when first scored (after every baseline is checked)
+    fitted = functools.cache(lambda: fit_tfidf(train_texts, train_targets))
+    return baseline, lambda texts, images: fitted().scores(texts)
 
 
 def _score_frame(

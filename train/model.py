@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
@@ -53,7 +53,7 @@ from train.encoders import text_encoder_from_config
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 from train.model_record import ModelRecord
 from train.ngrams import NgramFeatures
-from train.settings import Pooling
+from train.settings import Loss, Pooling
 
 BLEND_EPS = 1e-30  # the blend's logit stays finite (float32's smallest normal is 1.2e-38)
 
@@ -77,7 +77,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3,
         text_pooling: Pooling = "pooled",
         wide_dim: Annotated[int, Field(ge=0)] = 0,
-        deep_loss: Literal["bce", "softmax"] = "softmax",
+        deep_loss: Loss = "softmax",
         blend_alpha: Annotated[float, Field(ge=0, le=1)] = 0.5,
     ) -> None:
         super().__init__()
@@ -226,18 +226,18 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         return torch.log(blend.clamp(min=BLEND_EPS)) - torch.log(rest.clamp(min=BLEND_EPS))
 
 
-def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+@validate_call(config=ConfigDict(arbitrary_types_allowed=True))
+def hashtag_loss(logits: torch.Tensor, targets: torch.Tensor, kind: Loss) -> torch.Tensor:
     """``bce``: independent sigmoids. ``softmax``: cross-entropy against 1/k on each of k labels.
 
     The softmax form (Mahajan et al. 2018) treats a post's hashtags as a distribution, which
-    ranks better when tag counts per post vary; a post without labels contributes zero.
+    ranks better when tag counts per post vary; a post without labels contributes zero. Another
+    ``kind`` is refused by its type (a pydantic ValidationError, which is a ValueError).
     """
     if kind == "bce":
         return F.binary_cross_entropy_with_logits(logits, targets)
-    if kind == "softmax":
-        distribution = targets / targets.sum(dim=1, keepdim=True).clamp(min=1)
-        return -(distribution * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    raise ValueError(f"loss must be 'bce' or 'softmax', got {kind!r}")
+    distribution = targets / targets.sum(dim=1, keepdim=True).clamp(min=1)
+    return -(distribution * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
 def load_trained_model(run_dir: str | Path) -> HashtagModel:

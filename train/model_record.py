@@ -2,8 +2,9 @@
 training settings, the Hub or the dataset, as one typed, validated object.
 
 Training writes it (train.build), and every reader (HashtagModel.from_record, Predictor,
-evaluation) gets it back validated, so a damaged or hand-edited record is one line naming the
-key rather than a KeyError deep in a load. A key that older run folders lack has its default
+evaluation) gets it back validated as part of config.json's RunRecord (train.run_record), so
+a damaged or hand-edited record is one line naming the key rather than a KeyError deep in a
+load. A key that older run folders lack has its default
 here, the value such a run was trained with: before the wide part (``wide_dim`` 0, ``loss``
 softmax, ``blend_alpha`` 0.5), before other image encoders (``image_backbone`` vgg16 with
 ImageNet's normalisation, bilinear), before emoji were spelt out (``demojize`` false), before
@@ -15,12 +16,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.checkpoint_check import MODALITIES
-from runtime.errors import UsageError
-from runtime.settings import describe
-from train.settings import Init, Pooling
+from train.settings import Init, Loss, Pooling
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -42,7 +41,7 @@ class ModelRecord(BaseModel):
     image_dim: Width
     dropout: float = Field(ge=0, lt=1)
     wide_dim: int = Field(0, ge=0)  # 0: no wide part
-    loss: Literal["bce", "softmax"] = "softmax"
+    loss: Loss = "softmax"
     blend_alpha: float = Field(0.5, ge=0, le=1)  # the wide part's weight, chosen on val
     max_seq_len: Width
     image_backbone: str = "vgg16"
@@ -54,15 +53,6 @@ class ModelRecord(BaseModel):
     image_init: Init
     weights: dict[str, dict[str, str]] = {}  # encoder -> train.weights.WeightsSource.record()
     demojize: bool = False  # the dataset spelt emoji out as words in its model text
-
-    @classmethod
-    def read(cls, record: Any, where: str) -> ModelRecord:
-        """A record read from ``where`` (a config.json), or a UsageError naming the bad key."""
-        try:
-            return cls.model_validate(record)
-        except ValidationError as exc:
-            reason = describe(cls, exc.errors()[0], "model.")
-            raise UsageError(f"{where} is damaged: {reason}") from None
 
     def saved(self) -> dict[str, Any]:
         """The record as config.json holds it (lists, not tuples)."""

@@ -32,10 +32,11 @@ from transformers import PreTrainedTokenizerBase
 from runtime import image_prep
 from runtime.label_file import read_labels
 from runtime.model_text import model_text
-from train.checkpoint import WEIGHTS_FILE, load_tokenizer, read_config, save_run_files, save_weights
+from train.checkpoint import WEIGHTS_FILE, load_tokenizer, save_run_files, save_weights
 from train.data import ImageInput, neutral_pixels, tokenize
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
 from train.model import HashtagModel, load_trained_model
+from train.run_record import RunRecord, read_run_record
 
 
 class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
@@ -45,13 +46,13 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
     def __init__(
         self,
         model: HashtagModel,
-        config: dict,
+        config: RunRecord,
         labels: list[str],
         tokenizer,
         name: str,
         device: str = "cpu",
     ) -> None:
-        record = model.record  # config["model"], validated when the model was built
+        record = model.record  # config.model, validated when the model was built
         self.config = config
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
@@ -74,7 +75,7 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
     def load(cls, checkpoint_dir: str | Path, device: str = "cpu") -> Predictor:
         """A local checkpoint directory, named by the run that wrote it (else by the folder)."""
         model, config, labels, tokenizer = load_release(checkpoint_dir)
-        name = config.get("run_name") or Path(checkpoint_dir).resolve().name
+        name = config.run_name or Path(checkpoint_dir).resolve().name
         return cls(model, config, labels, tokenizer, name, device)
 
     @classmethod
@@ -149,12 +150,13 @@ class Predictor(ModelHubMixin, library_name=LIBRARY_NAME, tags=MODEL_TAGS):
         return self._transform(image_prep.prepare(image))
 
 
-def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], list[str], Any]:
-    """Model (eval mode, CPU), config, labels and tokenizer of a checkpoint directory."""
+def load_release(run_dir: str | Path) -> tuple[HashtagModel, RunRecord, list[str], Any]:
+    """Model (eval mode, CPU), config.json's record, labels and tokenizer of a checkpoint
+    directory."""
     root = Path(run_dir)
     return (
         load_trained_model(root),
-        read_config(root),
+        read_run_record(root),
         read_labels(root, "checkpoint"),
         load_tokenizer(root),
     )
@@ -163,10 +165,10 @@ def load_release(run_dir: str | Path) -> tuple[HashtagModel, dict[str, Any], lis
 def save_release(
     folder: Path,
     model: HashtagModel,
-    config: dict[str, Any],
+    config: RunRecord,
     labels: list[str],
     tokenizer: PreTrainedTokenizerBase | None,
 ) -> None:
     """What :func:`load_release` reads, written to ``folder`` (``save_pretrained``'s files)."""
-    save_run_files(folder, config, labels, tokenizer, model.ngrams)
+    save_run_files(folder, config.saved(), labels, tokenizer, model.ngrams)
     save_weights(model, folder / WEIGHTS_FILE)

@@ -11,18 +11,22 @@ ones: the flags offer them too (``runtime.settings.choices``).
 from __future__ import annotations
 
 import typing
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from runtime.checkpoint_check import MODALITIES
-from runtime.settings import Section, Settings
+from runtime.settings import Section, Settings, sentence
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[str, ...] = typing.get_args(Split)  # the splits of a dataset directory
 PathText = Annotated[str, Field(min_length=1)]  # a file or folder named in a YAML setting
 TextBaseline = Literal["tfidf"]  # fit from the train split's text alone (train.baselines)
 TEXT_BASELINES: tuple[str, ...] = typing.get_args(TextBaseline)
+ModelBaseline = Literal["text", "image"]  # the model scored with the other input neutral
+MODEL_BASELINES: tuple[str, ...] = typing.get_args(ModelBaseline)
+NamedBaseline = Literal[TextBaseline, ModelBaseline]
+NAMED_BASELINES: tuple[str, ...] = typing.get_args(NamedBaseline)
 Pooling = Literal["pooled", "cls", "mean"]
 POOLINGS: tuple[str, ...] = typing.get_args(Pooling)
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -30,6 +34,33 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]  # a learning rate of 0: a frozen part
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 Init = Literal["pretrained", "random"]
+Loss = Literal["bce", "softmax"]  # also the model's (train.model, train.model_record)
+
+
+class CheckpointBaseline(NamedTuple):
+    """A ``NAME=CHECKPOINT_DIR`` baseline of hashtag-evaluate: another trained model (e.g.
+    one trained with --modality), its column named NAME."""
+
+    name: str
+    checkpoint: str
+
+
+def _evaluate_baseline(spec: str) -> NamedBaseline | CheckpointBaseline:
+    """A ``baselines`` entry of hashtag-evaluate: one of the named ones, or NAME=DIR parsed."""
+    if spec in NAMED_BASELINES:
+        return spec  # type: ignore[return-value]  # one of NamedBaseline's values
+    name, _, checkpoint = spec.partition("=")
+    if name and checkpoint:
+        return CheckpointBaseline(name, checkpoint)
+    if spec == "popularity":
+        raise sentence("popularity is always shown; list only tfidf, text, image or NAME=DIR")
+    raise sentence(f"unknown baseline {spec!r}: use tfidf, text, image or NAME=CHECKPOINT_DIR")
+
+
+# A string in the YAML or the flag; a NamedBaseline or a CheckpointBaseline once validated.
+EvaluateBaseline = Annotated[
+    str, StringConstraints(strip_whitespace=True), AfterValidator(_evaluate_baseline)
+]
 
 
 class RandomTextSettings(Section):
@@ -60,7 +91,7 @@ class TrainSettings(Settings):
     text_dim: PositiveInt
     image_dim: PositiveInt
     dropout: Fraction
-    loss: Literal["bce", "softmax"]
+    loss: Loss
     ngram_features: NonNegativeInt  # 0: no wide part
     random_tokenizer_vocab: PositiveInt
     random_text: RandomTextSettings
@@ -91,5 +122,5 @@ class EvaluateSettings(Settings):
 
     dataset: PathText | None  # null: the dataset the checkpoint was trained on
     split: Split
-    baselines: list[str]
+    baselines: list[EvaluateBaseline]
     batch_size: int = Field(ge=1)

@@ -19,7 +19,7 @@ from preprocess.settings import DatasetSettings, ExportSettings, ImageSettings
 from runtime.errors import UsageError
 from runtime.settings import Section, Settings, env_values, validate
 from serve.settings import ENV_PREFIX, ServeSettings
-from train.settings import EvaluateSettings, TrainSettings
+from train.settings import CheckpointBaseline, EvaluateSettings, TrainSettings
 
 MODELS: list[type[Settings]] = [
     ServeSettings,
@@ -137,3 +137,22 @@ def test_a_mapping_value_replaces_the_shipped_one_whole() -> None:
     assert settings.language.keep == DatasetSettings().language.keep
     assert settings.images.workers == 2
     assert settings.images.per_host == DatasetSettings().images.per_host
+
+
+@pytest.mark.parametrize(
+    ("baselines", "message"),
+    [
+        (["oracle"], "unknown baseline 'oracle': use tfidf, text, image or NAME=CHECKPOINT_DIR"),
+        (["text", "other="], "unknown baseline 'other=': use tfidf, text, image or NAME="),
+        (["popularity"], "popularity is always shown; list only tfidf, text, image or NAME=DIR"),
+        ([5], "baselines.0 must be a string, got 5"),
+    ],
+)
+def test_evaluate_baselines_are_named_or_a_checkpoint(baselines, message) -> None:
+    with pytest.raises(UsageError, match="^" + re.escape(message)):
+        validate(EvaluateSettings, {"baselines": baselines})
+
+
+def test_evaluate_baselines_are_read_as_names_and_checkpoints() -> None:
+    settings = EvaluateSettings(baselines=[" tfidf", "image", "text-only=runs/a=b"])
+    assert settings.baselines == ["tfidf", "image", CheckpointBaseline("text-only", "runs/a=b")]

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from train.cli import evaluate_main
+from train.predictor import Predictor, load_release, save_release
 
 
 @pytest.fixture(scope="module")
@@ -135,4 +136,46 @@ def test_a_damaged_model_record_is_one_line_and_exit_2(trained, tmp_path, capsys
     assert one_error_line(capsys) == (
         f"hashtag-evaluate: error: {damaged / 'config.json'} is damaged: model.text_pooling "
         "must be 'pooled', 'cls' or 'mean', got 'max'"
+    )
+
+
+def test_a_run_folder_with_older_training_settings_still_scores(trained, tmp_path, capsys):
+    """A ``train`` section with a setting since renamed, and no ``run_name``: evaluation still
+    finds the dataset, names the column by the folder, and a save keeps the keys as read."""
+    _, run = trained
+    old = run.parent / "older"  # beside the run: the recorded ../ds still names the dataset
+    shutil.copytree(run, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["run_name"]
+    config["train"]["renamed_since"] = 3
+    (old / "config.json").write_text(json.dumps(config))
+    assert evaluate_main(["--checkpoint", str(old), "--baselines", "", "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["test", "older", "popularity"]
+    assert Predictor.load(old).name == "older"
+    save_release(tmp_path / "copy", *load_release(old))
+    copy = json.loads((tmp_path / "copy" / "config.json").read_text())
+    assert copy["model"] == config["model"] and "run_name" not in copy
+    assert copy["train"].keys() == config["train"].keys()
+
+
+def test_a_damaged_training_record_is_one_line_and_exit_2(trained, tmp_path, capsys):
+    _, run = trained
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run, damaged)
+    config = json.loads((damaged / "config.json").read_text())
+    config["train"]["dataset"] = 5
+    (damaged / "config.json").write_text(json.dumps(config))
+    assert evaluate_main(["--checkpoint", str(damaged), "-q"]) == 2
+    assert one_error_line(capsys) == (
+        f"hashtag-evaluate: error: {damaged / 'config.json'} is damaged: train.dataset must be "
+        "null or a string, got 5"
+    )
+
+
+def test_popularity_listed_as_a_baseline_is_exit_2(trained, capsys):
+    _, run = trained
+    assert evaluate_main(["--checkpoint", str(run), "--baselines", "tfidf,popularity", "-q"]) == 2
+    assert one_error_line(capsys) == (
+        "hashtag-evaluate: error: popularity is always shown; list only tfidf, text, image or "
+        "NAME=DIR"
     )

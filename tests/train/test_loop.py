@@ -73,7 +73,7 @@ def test_second_run_reuses_the_feature_cache(make_tiny_checkpoint, dataset, run,
 
 def test_checkpoint_round_trip_gives_the_same_outputs(run, tmp_path):
     model, config, labels, _ = load_release(run)
-    save_run_files(tmp_path, config, labels, None)
+    save_run_files(tmp_path, config.saved(), labels, None)
     save_weights(model, tmp_path / "model.safetensors")
     again, *_ = load_release(tmp_path)
     inputs = {
@@ -161,6 +161,19 @@ def test_cli_resume_refuses_a_dataset_with_other_labels(
     other = make_tiny_dataset(tmp_path / "other", n_posts=20, n_labels=3)
     code, lines = run_cli(capsys, "--dataset", str(other), "--out", str(run), "--resume")
     assert code == 2 and len(lines) == 1 and "has other labels than the run" in lines[0]
+
+
+def test_cli_resume_of_a_folder_without_its_training_settings_is_refused(
+    run, dataset, tmp_path, capsys
+):
+    """A folder whose config.json has no ``train`` section (a ``save_pretrained`` copy) has no
+    settings to continue with: one line, not the shipped defaults."""
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare)
+    config = json.loads((bare / "config.json").read_text())
+    (bare / "config.json").write_text(json.dumps({"model": config["model"]}))
+    code, lines = run_cli(capsys, "--dataset", str(dataset), "--out", str(bare), "--resume")
+    assert code == 2 and len(lines) == 1 and "config.json records no training settings" in lines[0]
 
 
 def test_training_stops_early_when_val_map_stops_improving(make_tiny_checkpoint, dataset, tmp_path):

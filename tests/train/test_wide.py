@@ -137,9 +137,8 @@ def test_resumed_run_ends_as_an_uninterrupted_one(
 
 
 def test_run_saves_the_ngrams_and_round_trips(run, captions, tmp_path):
-    config = json.loads((run / "config.json").read_text())
     model, config, labels, tokenizer = load_release(run)
-    assert config["model"]["wide_dim"] == model.ngrams.dim > 0
+    assert config.model.wide_dim == model.ngrams.dim > 0
     save_release(tmp_path, model, config, labels, tokenizer)
     first, again = Predictor.load(run), Predictor.load(tmp_path)
     assert np.array_equal(
