@@ -80,14 +80,8 @@ def oracle_scores(
     return scores
 
 
-def topic_rates(
-    topics: np.ndarray,
-    targets: np.ndarray,
-    test_topics: np.ndarray,
-    test_targets: np.ndarray | None,
-) -> np.ndarray:
-    """Each label's rate among the posts of the test post's topic; with ``test_targets`` the
-    test post itself (which ``targets`` then holds) is left out of its own rate."""
+def topic_rates(topics: np.ndarray, targets: np.ndarray, test_topics: np.ndarray) -> np.ndarray:
+    """Each label's rate among the posts (``topics``, ``targets``) of the test post's topic."""
     scores = np.zeros((len(test_topics), targets.shape[1]))
     for t in np.unique(test_topics):
         rows, members = test_topics == t, topics == t
