@@ -17,6 +17,12 @@ the repo's metric functions on the same test split and label set as ``hashtag-ev
 * ``oracle+leak``: ``oracle``, except that a test post whose repost family (original or any
   repost of it, which carry exactly the same tags) has a member in the train split is given
   its exact tags - what a model could at most learn by memorising reposts.
+* ``topic rates``: each label's rate among the train + val posts of the post's true topic, i.e.
+  P(tag | topic) as the crawl sampled it (its 12 tag feeds shift the rates from TAG_CHANCES).
+
+Paired bootstrap intervals (over test posts) of model - tfidf, oracle - model and
+topic rates - model.  The generator's private arrays (``_topic``, ``_owner``...) are read
+directly: this is a diagnosis of the demo site itself, not product code.
 
 Usage: python -m benchmarks.demo_ceiling /work/scratch-demowin/q-demo  (folders dataset-sN and
 run-sN, built from the demo site of configs/demo.yaml).  A few minutes on 2 CPU cores.
