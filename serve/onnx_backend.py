@@ -128,6 +128,11 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # No busy-waiting between calls: by default the intra-op threads spin after each run,
+        # taking the cores the event loop needs to decode the next request's image. In process
+        # at load 3.7 on 2 cores a batch-1 call of the blended demo model took 112 ms wall /
+        # 66 ms CPU spinning, 70 / 42 ms without (docs/benchmarks/serve.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: its warnings are about optional fusions
         kept = None
