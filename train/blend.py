@@ -74,6 +74,6 @@ def choose_blend(model: HashtagModel, folder: RunFolder, score_val: Callable[[],
     model.blend_alpha = alpha
     record = checkpoint.read_config(run)
     record["model"]["blend_alpha"] = alpha
-    model.record = dict(record["model"])
+    model.record = model.record.model_copy(update={"blend_alpha": alpha})
     checkpoint.save_config(run, record)
     folder.log({"event": "blend", "alpha": alpha, "criterion": "mean", "val": table})
