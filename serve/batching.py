@@ -24,8 +24,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Annotated
 
 from PIL import Image
+from pydantic import Field, validate_call
+
+from runtime.settings import Positive
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +49,17 @@ class _Job:
 class MicroBatcher:
     """Collects concurrent prediction requests into batched ``predict`` calls."""
 
+    @validate_call(config={"arbitrary_types_allowed": True})
     def __init__(
         self,
         predict: PredictFn,
-        max_batch_size: int,
-        max_wait_ms: float,
+        max_batch_size: Positive,
+        max_wait_ms: Annotated[float, Field(ge=0)],
         on_batch: Callable[[int], None] = lambda size: None,
     ) -> None:
-        """``max_batch_size`` and ``max_wait_ms`` are ServeSettings', which bounds them for the
-        command; the guard below is for code that builds a batcher itself, since one with room
-        for no job would leave every request waiting (a programming error, not a usage one)."""
-        if max_batch_size < 1:
-            raise ValueError("max_batch_size must be at least 1")
+        """``max_batch_size`` and ``max_wait_ms`` carry ServeSettings' own bounds, so code that
+        builds a batcher itself is held to them too: one with room for no job would leave every
+        request waiting."""
         self._predict = predict
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_ms / 1000.0

@@ -160,14 +160,20 @@ def test_cli_unknown_backend_is_one_line_and_exit_2(run_langid) -> None:
     assert done.stdout == ""
 
 
+def _load(name: str, path: Path):
+    """A benchmark script as a module, without putting benchmarks/ on sys.path (there its
+    train.py and serve.py would hide the packages of the same names from later tests)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def _benchmark_module():
-    if str(REPO / "benchmarks") not in sys.path:  # as when run as a script: langid_real beside it
-        sys.path.insert(0, str(REPO / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("langid_benchmark", REPO / "benchmarks/langid.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    _load("langid_real", REPO / "benchmarks/langid_real.py")  # what the script imports beside it
+    return _load("langid_benchmark", REPO / "benchmarks/langid.py")
 
 
 def test_benchmark_set_has_20_languages_three_lengths_and_no_ambiguous_text() -> None:
@@ -210,8 +216,8 @@ def test_benchmark_skips_real_captions_with_a_message_when_absent(tmp_path: Path
     reason="no real labelled captions in ../shared/realdev",
 )
 def test_benchmark_halves_are_fixed_and_stratified_by_source_and_label() -> None:
-    _benchmark_module()  # puts benchmarks/ on the path, as running the script does
-    import langid_real
+    _benchmark_module()
+    langid_real = sys.modules["langid_real"]
 
     items = langid_real.load_real_labels(langid_real.REALDEV)
     again = langid_real.load_real_labels(langid_real.REALDEV)

@@ -112,5 +112,7 @@ def test_a_failing_model_call_fails_each_waiting_request(batch_requests):
 
 
 def test_batch_size_must_be_positive(predictor):
-    with pytest.raises(ValueError, match="max_batch_size must be at least 1"):
+    with pytest.raises(
+        ValueError, match="max_batch_size\n  Input should be greater than or equal to 1"
+    ):
         MicroBatcher(predictor.predict, max_batch_size=0, max_wait_ms=1)
