@@ -13,7 +13,7 @@ import threading
 from demo_site.server import DemoSite, site_from_settings
 from demo_site.settings import DemoSettings
 from runtime.cli import ConfigFlags, subcommand
-from runtime.errors import PipelineError
+from runtime.errors import PipelineError, sigint_as_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ def serve_demo(args: argparse.Namespace, stop: threading.Event | None = None) ->
     settings = FLAGS.settings(args, DemoSettings)  # the port checked before the corpus is built
     site = site_from_settings(settings)
     try:
-        _serve(site, (settings.host, settings.port), stop or threading.Event())
+        with sigint_as_interrupt():
+            _serve(site, (settings.host, settings.port), stop or threading.Event())
     except KeyboardInterrupt:
         pass  # Ctrl-C is how this command is meant to end
     finally:

@@ -62,14 +62,32 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 def sigterm_as_interrupt() -> Iterator[None]:
     """While inside, SIGTERM raises :class:`Terminated` (main thread only: elsewhere Python
     cannot install a handler); the previous handler is back afterwards."""
+    with _handling(signal.SIGTERM, _raise_terminated):
+        yield
+
+
+@contextmanager
+def sigint_as_interrupt() -> Iterator[None]:
+    """While inside, SIGINT raises KeyboardInterrupt even in a process started with SIGINT
+    ignored (a shell starts background jobs so, and Python then leaves it ignored), for a
+    command whose documented way to stop is SIGINT (``serve-demo``, as uvicorn does for
+    ``hashtag-serve``)."""
+    with _handling(signal.SIGINT, signal.default_int_handler):
+        yield
+
+
+@contextmanager
+def _handling(
+    signum: signal.Signals, handler: Callable[[int, FrameType | None], None]
+) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signum, previous)
 
 
 def run_main(body: Callable[[], int | None], prog: str) -> int:

@@ -378,12 +378,23 @@ def test_headless_chromium_lands_on_the_login_wall(
         assert _tiles(driver) == 0
 
 
-def test_serve_demo_command_stops_cleanly_on_ctrl_c() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "serve-demo", "--set", "n_posts=300", "--quiet"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+@pytest.mark.parametrize(
+    "inherited",
+    [signal.default_int_handler, signal.SIG_IGN],
+    ids=["from-a-terminal", "started-in-the-background"],
+)
+def test_serve_demo_command_stops_cleanly_on_ctrl_c(inherited: Any) -> None:
+    """SIGINT stops serve-demo with exit 0, also when it was started with SIGINT ignored, as a
+    shell starts a background job (``hashtag-crawl serve-demo &`` in a script)."""
+    previous = signal.signal(signal.SIGINT, inherited)  # what the child starts with
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "serve-demo", "--set", "n_posts=300", "--quiet"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         line = process.stdout.readline()
         base_url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
