@@ -19,6 +19,7 @@ import base64
 import bisect
 import hashlib
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -59,6 +60,20 @@ COUNTER_KEYS = (
 REELS_EVERY = 4  # every fourth post of a profile is also one of its reels
 
 
+class _Server(ThreadingHTTPServer):
+    """The stdlib server, except that a client hanging up mid-answer (a browser quitting, a
+    crawl stopped by a login wall) is routine here: logged at debug level, not a traceback
+    printed on the terminal of whoever runs the site."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
+
+
 class DemoSite:
     """The demo site over a corpus; as a context manager it serves until the block exits.
 
@@ -89,8 +104,7 @@ class DemoSite:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve in a daemon thread; port 0 picks a free port. Returns the base URL."""
         handler = type("DemoHandler", (Handler,), {"site": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
         bound_host, bound_port = self._server.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
         self._thread = threading.Thread(

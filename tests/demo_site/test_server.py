@@ -418,3 +418,22 @@ def test_drive_shaped_download_serves_a_posts_image_by_shortcode(
     assert response.content == corpus.render_image(5, 0, None)
     missing = requests.get(f"{site.base_url}/uc", params={"id": "nope"}, timeout=10)
     assert missing.status_code == 404
+
+
+def test_a_client_hanging_up_is_no_traceback_but_other_errors_still_are(capsys) -> None:
+    from demo_site.routes import Handler
+    from demo_site.server import _Server
+
+    server = _Server(("127.0.0.1", 0), Handler)
+    try:
+        for error, shown in (
+            (ConnectionResetError(104, "reset by peer"), False),
+            (KeyError("x"), True),
+        ):
+            try:
+                raise error
+            except Exception:  # noqa: BLE001 - handle_error reads the exception being handled
+                server.handle_error(None, ("127.0.0.1", 1))
+            assert ("Traceback" in capsys.readouterr().err) is shown
+    finally:
+        server.server_close()
