@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from runtime.config import default_config
+from train.baselines import TrainSplitFits
 from train.build import build_model, weights_plan
 from train.data import Collator, PostDataset, load_dataset
 from train.encoders import image_input, minilm_dir
@@ -50,7 +51,10 @@ def main() -> None:
         config["image_size"] = size
         image = image_input(config["image_encoder"], size)
         settings = TrainSettings.model_validate(config)
-        model, tokenizer = build_model(settings, labels, frame, weights_plan(settings), False)
+        tfidf = TrainSplitFits.of(frame, len(labels), settings.seed)
+        model, tokenizer = build_model(
+            settings, labels, frame, weights_plan(settings), tfidf, progress=False
+        )
         with tempfile.TemporaryDirectory() as cache_root:
             key = backbone_key(model.image_backbone, image)
             cache = FeatureCache(Path(cache_root), key, model.image_backbone.feature_dim)

@@ -11,8 +11,8 @@ The features are :class:`train.ngrams.NgramFeatures` (saved without pickle), and
 linear model, so :meth:`TfidfBaseline.linear` hands its weights to the hashtag model's wide part
 (``ngram_features`` > 0): one function fits both the reported baseline and the wide part. With
 ``ngram_features`` equal to :data:`MAX_FEATURES` (configs/train_small.yaml) the two are the same
-fit, and :func:`fit_tfidf` remembers its last fits by their inputs, so a training run fits it
-once for the wide part and its report reuses it (on realdev each fit costs minutes on 2 cores).
+fit; a training run asks its :class:`TrainSplitFits` for both, so it fits once (on realdev a fit
+costs minutes on 2 cores).
 
 Reusable on its own, e.g. to compare with or ensemble a model::
 
@@ -23,23 +23,23 @@ Reusable on its own, e.g. to compare with or ensemble a model::
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
+from train.data import multi_hot
 from train.ngrams import NgramFeatures
 
 MAX_FEATURES = 200_000  # per vectorizer: bounds memory on large corpora
 C = 3.0
 """Inverse regularisation, chosen by val mAP on the realdev text-only dataset among 1, 3 and 10
 (0.196, 0.205, 0.198; docs/training.md): the differences are small."""
-REMEMBERED_FITS = 2  # the wide part's and the baseline's, when they differ
 CONSTANT_LOGIT = 30.0  # minus the bias that stands for the constant estimator's score of 0
 
 
@@ -82,32 +82,37 @@ def fit_tfidf(
     ``max_features`` most frequent n-grams of each kind (word, character).
 
     A label no train post carries gets a constant score of 0 (scikit-learn's constant
-    estimator) instead of failing the fit: a small train split can miss a rare label.
-
-    The same inputs give the very same fit object again (the fit is deterministic given them):
-    the caller must not change it."""
+    estimator) instead of failing the fit: a small train split can miss a rare label."""
     targets = np.asarray(targets)
     if targets.ndim != 2 or len(texts) != len(targets):
         raise ValueError(f"got {len(texts)} texts but targets of shape {targets.shape}")
-    texts = [text or "" for text in texts]
-    key = _fit_key(texts, targets, seed, max_features)
-    if key not in _fits:
-        _fits[key] = _fit(texts, targets, seed, max_features)
-        while len(_fits) > REMEMBERED_FITS:
-            del _fits[next(iter(_fits))]
-    return _fits[key]
+    return _fit([text or "" for text in texts], targets, seed, max_features)
 
 
-_fits: dict[str, TfidfBaseline] = {}  # by _fit_key, oldest first
+class TrainSplitFits:
+    """The fits of one run's train split, made once per n-gram count and then handed out again.
 
+    Why: the run's wide part and the tfidf column of its report are the same fit when
+    ``ngram_features`` is :data:`MAX_FEATURES`, and the run passes this object to both, so the
+    sharing is explicit and lasts exactly as long as the run."""
 
-def _fit_key(texts: list[str], targets: np.ndarray, seed: int, max_features: int) -> str:
-    """A digest of everything the fit depends on."""
-    digest = hashlib.sha256(f"{seed} {max_features} {targets.shape}".encode())
-    digest.update((targets > 0).astype(np.int8).tobytes())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-    return digest.hexdigest()
+    def __init__(self, texts: Sequence[str | None], targets: np.ndarray, seed: int) -> None:
+        self._texts, self._targets, self._seed = list(texts), np.asarray(targets), seed
+        self._fits: dict[int, TfidfBaseline] = {}
+
+    @classmethod
+    def of(cls, train_frame: pd.DataFrame, num_labels: int, seed: int) -> TrainSplitFits:
+        """The fits of a dataset's train frame (its model text and labels)."""
+        targets = multi_hot(train_frame["labels"].tolist(), num_labels).numpy()
+        return cls(train_frame["text"].fillna("").tolist(), targets, seed)
+
+    def fit(self, max_features: int = MAX_FEATURES) -> TfidfBaseline:
+        """The fit keeping ``max_features`` n-grams of each kind (made on first use)."""
+        if max_features not in self._fits:
+            self._fits[max_features] = fit_tfidf(
+                self._texts, self._targets, self._seed, max_features
+            )
+        return self._fits[max_features]
 
 
 def _fit(texts: list[str], targets: np.ndarray, seed: int, max_features: int) -> TfidfBaseline:

@@ -13,8 +13,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from train.baselines import fit_tfidf
-from train.data import multi_hot
+from train.baselines import TrainSplitFits
 from train.encoders import (
     image_backbone,
     image_input,
@@ -61,12 +60,13 @@ def build_model(
     labels: list[str],
     train_frame: pd.DataFrame,
     sources: dict[str, WeightsSource],
+    tfidf: TrainSplitFits,
     progress: bool,
     demojize: bool = False,
 ) -> tuple[HashtagModel, Any]:
     """A new model from pretrained or random encoders (and, when ``ngram_features`` > 0 and the
-    model reads text, a wide part: the TF-IDF + logistic regression fit on the train split, that
-    many n-grams of each kind) and its tokenizer. The model's ``record`` says where each
+    model reads text, a wide part: ``tfidf``'s TF-IDF + logistic regression fit on the train
+    split, that many n-grams of each kind) and its tokenizer. The model's ``record`` says where each
     encoder's weights came from (``weights``) and whether the dataset spelt emoji out."""
     text_encoder = tokenizer = backbone = None
     used = dict(sources)  # a download is recorded with the revision it fetched
@@ -80,9 +80,7 @@ def build_model(
         text_encoder, tokenizer, used["text"] = load_text_encoder(sources["text"])
     wide = None
     if "text" in sources and settings.ngram_features:
-        targets = multi_hot(train_frame["labels"].tolist(), len(labels)).numpy()
-        texts = train_frame["text"].fillna("").tolist()
-        wide = fit_tfidf(texts, targets, settings.seed, settings.ngram_features)
+        wide = tfidf.fit(settings.ngram_features)
     name = settings.image_encoder
     if "image" in sources:
         backbone = image_backbone(name)

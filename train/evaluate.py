@@ -25,7 +25,7 @@ from runtime.dataset_manifest import check_modality
 from runtime.errors import UsageError
 from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
-from train.baselines import fit_tfidf
+from train.baselines import TrainSplitFits, fit_tfidf
 from train.checkpoint import read_metrics, read_model_record, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.predictor import Predictor
@@ -65,15 +65,16 @@ def text_baseline_probs(
     frames: dict[str, pd.DataFrame],
     num_labels: int,
     splits: Sequence[str],
+    fits: TrainSplitFits,
 ) -> dict[str, dict[str, Scores]]:
     """Each of ``names`` (the ``baselines`` setting, which TrainSettings checked) fit on the
-    train frame's model text and scored on ``splits``: what ``hashtag-train`` shows beside
-    popularity."""
-    targets = {s: multi_hot(frames[s]["labels"].tolist(), num_labels).numpy() for s in frames}
-    texts = {s: frames[s]["text"].fillna("").tolist() for s in frames}
+    train frame's model text (``fits``: the run's) and scored on ``splits``: what
+    ``hashtag-train`` shows beside popularity."""
+    targets = {s: multi_hot(frames[s]["labels"].tolist(), num_labels).numpy() for s in splits}
+    texts = {s: frames[s]["text"].fillna("").tolist() for s in splits}
     result = {}
-    for name in names:
-        model = fit_tfidf(texts["train"], targets["train"])
+    for name in names:  # tfidf, the one text baseline
+        model = fits.fit()
         result[name] = {s: (model.scores(texts[s]), targets[s]) for s in splits}
     return result
 

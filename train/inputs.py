@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,15 +131,14 @@ def _cached_features(
     folder: RunFolder,
 ) -> dict[str, Any]:
     """Frozen-image mode: make sure every split's images are cached (rank 0), then map them."""
-    settings, world = setup.config, setup.world
+    settings = setup.config
     if not frozen_image(model, settings):
         return {}
-    root = feature_cache_root(settings)
     key = backbone_key(model.image_backbone, image)
     dim = model.image_backbone.feature_dim
     keys = {split: image_keys(frame["image_sha256"]) for split, frame in frames.items()}
-    if world.is_main:
-        cache = FeatureCache(root, key, dim)
+
+    def fill(cache: FeatureCache) -> None:
         images: dict[str, Path | None] = {}
         for split, frame in frames.items():
             for sha, path in zip(keys[split], frame["image"], strict=True):
@@ -151,12 +151,8 @@ def _cached_features(
             num_workers=settings.num_workers,
             progress=setup.progress,
         )
-        log.info("feature cache %s: %d hits, %d misses", cache.folder, cache.hits, cache.misses)
-        folder.log({"event": "feature_cache", "hits": cache.hits, "misses": cache.misses})
-    world.barrier()
-    if not world.is_main:  # the index as rank 0 left it
-        cache = FeatureCache(root, key, dim)
-    return {split: cache.view(split_keys) for split, split_keys in keys.items()}
+
+    return _shared_cache(setup, folder, key, dim, keys, "feature_cache", fill)
 
 
 def _cached_text_features(
@@ -167,10 +163,9 @@ def _cached_text_features(
     folder: RunFolder,
 ) -> dict[str, Any]:
     """Frozen-text mode: every split's captions encoded once into the cache (rank 0), mapped."""
-    settings, world = setup.config, setup.world
+    settings = setup.config
     if not frozen_text(model, settings):
         return {}
-    root = feature_cache_root(settings)
     vocabulary = json.dumps(sorted(tokenizer.get_vocab().items()))
     inputs = {
         "max_seq_len": settings.max_seq_len,
@@ -181,8 +176,8 @@ def _cached_text_features(
     dim = model.text_encoder.config.hidden_size
     texts = {split: frame["text"].fillna("").tolist() for split, frame in frames.items()}
     keys = {split: [text_key(text) for text in split_texts] for split, split_texts in texts.items()}
-    if world.is_main:
-        cache = FeatureCache(root, key, dim)
+
+    def fill(cache: FeatureCache) -> None:
         unique = {k: t for split in texts for k, t in zip(keys[split], texts[split], strict=True)}
 
         def encode(batch: list[str]) -> torch.Tensor:
@@ -193,10 +188,37 @@ def _cached_text_features(
         model.eval()
         cache.ensure_texts(unique, encode, settings.eval_batch_size, setup.progress)
         model.train(was_training)
-        log.info("text cache %s: %d hits, %d misses", cache.folder, cache.hits, cache.misses)
-        folder.log({"event": "text_cache", "hits": cache.hits, "misses": cache.misses})
-    world.barrier()
-    if not world.is_main:
+
+    return _shared_cache(setup, folder, key, dim, keys, "text_cache", fill)
+
+
+def _shared_cache(
+    setup: Setup,
+    folder: RunFolder,
+    key: str,
+    dim: int,
+    keys: dict[str, list[str]],
+    event: str,
+    fill: Callable[[FeatureCache], None],
+) -> dict[str, Any]:
+    """Rank 0 opens the cache under ``key``, fills it (``fill``) and logs its hits and misses
+    as ``event``; after the barrier every rank maps each split's rows (``keys``) from it, the
+    others reading the index as rank 0 left it."""
+    root = feature_cache_root(setup.config)
+    cache = None
+    if setup.world.is_main:
+        cache = FeatureCache(root, key, dim)
+        fill(cache)
+        log.info(
+            "%s %s: %d hits, %d misses",
+            event.replace("_", " "),
+            cache.folder,
+            cache.hits,
+            cache.misses,
+        )
+        folder.log({"event": event, "hits": cache.hits, "misses": cache.misses})
+    setup.world.barrier()
+    if cache is None:
         cache = FeatureCache(root, key, dim)
     return {split: cache.view(split_keys) for split, split_keys in keys.items()}
 

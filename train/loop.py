@@ -18,6 +18,7 @@ import pandas as pd
 
 from runtime.files import repair_torn_tail
 from train import checkpoint
+from train.baselines import TrainSplitFits
 from train.blend import choose_blend
 from train.build import build_model
 from train.data import demojized, load_dataset
@@ -43,8 +44,9 @@ def train(
     """Train per ``settings`` and return the metrics written to ``out_dir/metrics.json``."""
     setup = prepare_run(settings, dataset_dir, out_dir, resume, progress)
     labels, frames = load_dataset(dataset_dir)
+    tfidf = TrainSplitFits.of(frames["train"], len(labels), settings.seed)  # wide part, report
     with open_run_folder(out_dir, resume, writes=setup.world.is_main) as folder:
-        model, tokenizer, record, saved = load_model(setup, labels, frames)
+        model, tokenizer, record, saved = load_model(setup, labels, frames, tfidf)
         if setup.world.is_main:
             save_run_record(folder, setup, model, record, labels, tokenizer)
         data = make_data(setup, model, record, tokenizer, labels, frames, folder)
@@ -58,7 +60,7 @@ def train(
         if setup.world.is_main:
             val = data.datasets["val"], data.scoring_collate, setup.config, setup.device
             choose_blend(model, folder, functools.partial(predict_loader, model, *val))
-        metrics = final_metrics(setup, model, data, folder) if setup.world.is_main else {}
+        metrics = final_metrics(setup, model, data, folder, tfidf) if setup.world.is_main else {}
     setup.world.finish()
     return metrics
 
@@ -67,9 +69,11 @@ def load_model(
     setup: Setup,
     labels: list[str],
     frames: dict[str, pd.DataFrame],
+    tfidf: TrainSplitFits,
 ) -> tuple[HashtagModel, Any, ModelRecord, dict[str, Any] | None]:
-    """A new model (train.build) or the resumed run's, on the device, plus its tokenizer, its
-    config.json ``model`` record and (on resume) the saved optimiser/RNG state."""
+    """A new model (train.build, its wide part from ``tfidf``) or the resumed run's, on the
+    device, plus its tokenizer, its config.json ``model`` record and (on resume) the saved
+    optimiser/RNG state."""
     saved_state, out_dir = None, setup.out_dir
     if setup.resume:  # weights first: the frozen backbone's features are cached from them
         model = HashtagModel.from_record(checkpoint.read_model_record(out_dir))
@@ -81,7 +85,13 @@ def load_model(
         demojize = demojized(setup.dataset_dir)  # serving repeats the dataset's
         with main_first(setup.world, downloads):  # one rank fills the caches, the others read
             model, tokenizer = build_model(
-                setup.config, labels, frames["train"], setup.sources, setup.progress, demojize
+                setup.config,
+                labels,
+                frames["train"],
+                setup.sources,
+                tfidf,
+                setup.progress,
+                demojize,
             )
     model.to(setup.device)
     if frozen_image(model, setup.config):
@@ -191,9 +201,12 @@ def should_stop(settings: TrainSettings, state: RunState) -> bool:
     return False
 
 
-def final_metrics(setup: Setup, model: HashtagModel, data: Data, folder: RunFolder) -> dict:
+def final_metrics(
+    setup: Setup, model: HashtagModel, data: Data, folder: RunFolder, tfidf: TrainSplitFits
+) -> dict:
     """The best weights scored on val and test beside the popularity baseline and the
-    ``baselines`` setting's (tfidf by default) in metrics.json and the run's report.html."""
+    ``baselines`` setting's (tfidf by default, ``tfidf``'s full fit: the wide part's own when
+    ``ngram_features`` is the baseline's count) in metrics.json and the run's report.html."""
     run = folder.path
     checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
     probs = {
@@ -203,7 +216,7 @@ def final_metrics(setup: Setup, model: HashtagModel, data: Data, folder: RunFold
         for split in ("val", "test")
     }
     names, splits = setup.config.baselines, ("val", "test")
-    baselines = text_baseline_probs(names, data.frames, len(data.labels), splits)
+    baselines = text_baseline_probs(names, data.frames, len(data.labels), splits, tfidf)
     metrics = metrics_report(probs, data.datasets["train"].targets.numpy(), baselines)
     checkpoint.write_metrics(run, metrics)
     test = SplitScores("test", data.frames["test"], setup.dataset_dir, *probs["test"], data.labels)

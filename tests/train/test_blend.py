@@ -1,12 +1,12 @@
 """The blend weight's choice (train.blend) on score matrices, and the TF-IDF fit that a run's
-wide part and its reported baseline share (train.baselines.fit_tfidf remembers its fits)."""
+wide part and its reported baseline share (train.baselines.TrainSplitFits)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from train.baselines import fit_tfidf
+from train.baselines import MAX_FEATURES, TrainSplitFits, fit_tfidf
 from train.blend import BLEND_GRID, CRITERIA, best_alpha, blend_metrics
 from train.data import load_dataset, multi_hot
 from train.scores import mean_average_precision, ranking_metrics
@@ -45,13 +45,13 @@ def test_a_tie_goes_to_the_largest_weight():
     assert best_alpha(blend_metrics(targets, targets, targets)) == 1.0
 
 
-def test_the_same_inputs_give_the_same_fit_once(make_tiny_dataset, tmp_path):
+def test_a_run_fits_each_ngram_count_once(make_tiny_dataset, tmp_path):
     labels, frames = load_dataset(make_tiny_dataset(tmp_path / "ds", n_posts=40, n_labels=3))
+    fits = TrainSplitFits.of(frames["train"], len(labels), seed=0)
+    full = fits.fit()
+    assert fits.fit(MAX_FEATURES) is full  # the wide part of train_small.yaml is the baseline
+    assert fits.fit(50) is not full and fits.fit(50).vectorizer.dim <= 100
     texts = frames["train"]["text"].tolist()
     targets = multi_hot(frames["train"]["labels"].tolist(), len(labels)).numpy()
-    first = fit_tfidf(texts, targets)
-    assert fit_tfidf(list(texts), targets.copy()) is first
-    assert fit_tfidf(texts, targets, seed=1) is not first
-    other = targets.copy()
-    other[0] = 1 - other[0]
-    assert fit_tfidf(texts, other) is not first
+    alone = fit_tfidf(texts, targets).scores(texts)
+    assert np.allclose(full.scores(texts), alone)  # the same fit as the function's

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from runtime.errors import UsageError
+from train.baselines import TrainSplitFits
 from train.cli import train_main
 from train.data import load_dataset
 from train.epoch import make_trainer, train_epoch
@@ -118,7 +119,8 @@ def test_one_epoch_from_the_steps_alone(tiny_config, dataset, tmp_path):
     setup = prepare_run(settings, dataset, tmp_path / "run", resume=False, progress=False)
     labels, frames = load_dataset(dataset)
     with open_run_folder(setup.out_dir, False, writes=True) as folder:
-        model, tokenizer, record, saved = load_model(setup, labels, frames)
+        tfidf = TrainSplitFits.of(frames["train"], len(labels), settings.seed)
+        model, tokenizer, record, saved = load_model(setup, labels, frames, tfidf)
         assert saved is None and record.num_labels == 3
         data = make_data(setup, model, record, tokenizer, labels, frames, folder)
         trainer = make_trainer(setup, model, len(data.loader))
