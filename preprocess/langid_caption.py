@@ -66,7 +66,7 @@ FASTTEXT_SAMPLE_CHARS = 300
 """fastText reads the first this many characters of the judged text: its time grows with the
 text, and its probability, one term of the log-odds, is settled by then; the words still
 count to the judged part's end (``langid_clean.JUDGED_CHARS``)."""
-FIGURES_CACHE_SIZE = 1 << 16
+FIGURES_CACHE_SIZE = 1 << 17
 """Words remembered with their figures per language: a crawl repeats its words, so most
 look-ups are answered from memory, in a few MB at most."""
 _NOTHING = (0.0, 0, 0, 0, 0)

@@ -84,7 +84,7 @@ def normalise(text: str, lang: str = "en") -> str:
 
     An elongated word becomes the spelling most frequent in ``lang`` when ``lang`` knows one
     (``missss`` -> ``miss``, not Spanish ``mis``), else the most frequent in any language."""
-    if "." in text or "…" in text:
+    if ".." in text or "…" in text:  # what _ELLIPSIS needs, tested in C
         text = _ELLIPSIS.sub(" ", text)
     stretched = _RUN.search(text)
     if not stretched and text == text.lower():
