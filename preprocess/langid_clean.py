@@ -76,17 +76,21 @@ def _tag_classes() -> dict[str, str]:
         name: [(low, high) for kind, low, high in runs if kind == name]
         for name in _TAG_KINDS.values()
     }
-    return {name: _char_class(found) for name, found in {**spans, "body": body}.items()}
+    classes = {name: _char_class(found) for name, found in {**spans, "body": body}.items()}
+    return classes | {"body run": _char_class(body, "++")}
 
 
-def _char_class(spans: list[tuple[int, int]]) -> str:
+def _char_class(spans: list[tuple[int, int]], first_plane_run: str = "") -> str:
     """A pattern for one character of ``spans``, as a class of the Basic Multilingual Plane or
     else one of the other planes: ``re`` tests a class of the first plane in one look-up and a
     class reaching past it range by range (hundreds of ranges for the letters), so the other
-    planes are only tried for a character of theirs."""
+    planes are only tried for a character of theirs. ``first_plane_run`` (``++``) makes the
+    first plane's class take a run of its characters at once: ``re`` repeats a bare class in a
+    loop of its own, where a group around it goes through the whole pattern per character."""
     first = "".join(_span(low, min(high, 0xFFFF)) for low, high in spans if low <= 0xFFFF)
     other = "".join(_span(max(low, 0x10000), high) for low, high in spans if high > 0xFFFF)
-    return f"(?:[{first}]|(?=[\U00010000-\U0010ffff])[{other}])" if other else f"[{first}]"
+    first = f"[{first}]{first_plane_run}"
+    return f"(?:{first}|(?=[\U00010000-\U0010ffff])[{other}])" if other else first
 
 
 def _span(low: int, high: int) -> str:
@@ -113,7 +117,7 @@ def _passes() -> dict[bool, tuple[re.Pattern[str], ...]]:
     classes = _tag_classes()
     letter, other, body = classes["letter"], classes["other"], classes["body"]
     joiner = f"[{''.join(map(re.escape, sorted(JOINERS)))}]"
-    part = f"(?:{body}|{joiner}++(?={body}))"
+    part = f"(?:{classes['body run']}|{joiner}++(?={body}))"  # possessive: runs as one char
     before_letter = f"(?:{other}|{joiner}++(?={body}))"
     tag = f"#{before_letter}*+{letter}{part}*+(?!://)"
     # the sign first, then a look back at the character before it: re searches for the sign
