@@ -147,8 +147,9 @@ def _caption_figures(tokens: list[str], code: str) -> tuple[float, int, int, int
     known = _KNOWN_FIGURES[code]  # a plain dict answers a remembered word at C speed
     figures = list(map(known.get, tokens))
     if None in figures:
-        figures = [
-            f or _new_word_figures(known, t, code) for f, t in zip(figures, tokens, strict=True)
+        figures = [  # a new word twice in a caption is worked out once
+            f or known.get(t) or _new_word_figures(known, t, code)
+            for f, t in zip(figures, tokens, strict=True)
         ]
     weighted, own, other, judged, other_words = zip(*figures, strict=False)  # 5-tuples
     return sum(weighted), sum(own), sum(other), sum(judged), sum(other_words)

@@ -153,7 +153,7 @@ def script(word: str) -> str:
     """``LATIN``, another script's name (``CYRILLIC``, ``ARABIC``, ``CJK``, ``HANGUL``...),
     or ``""`` for a word of letters from several scripts: decoration (``Bʅυʂԋ``), not a
     language."""
-    if max(word) <= LATIN_END:  # ASCII to Latin Extended-B: most words, decided at C speed
+    if word.isascii() or max(word) <= LATIN_END:  # most words, decided at C speed
         return "LATIN"
     scripts = set(map(_letter_script, filter(str.isalpha, word)))
     return scripts.pop() if len(scripts) == 1 else ""
