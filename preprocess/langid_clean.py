@@ -143,7 +143,7 @@ def _first_char_led(rests: dict[str, str]) -> re.Pattern[str]:
     the first characters, tried in the order given, each rest after a look back at its first
     character. ``re`` scans for a leading class in C and tries the alternatives only at those
     characters; an alternation of its own (laughter's first letter in any case) it tries at
-    every character, which cost a sixth of the filter's time on real captions (issue 17). The
+    every character, about a tenth of the filter's time on real captions (issue 17). The
     same matches as ``#...|@...|(?i:[hj])...``, as the rests look back at the same letters."""
     firsts = "".join(rests)
     alternatives = "|".join(f"(?<=[{first}]){rest}" for first, rest in rests.items())
