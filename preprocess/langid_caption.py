@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import math
+import operator
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -66,9 +67,10 @@ FASTTEXT_SAMPLE_CHARS = 300
 """fastText reads the first this many characters of the judged text: its time grows with the
 text, and its probability, one term of the log-odds, is settled by then; the words still
 count to the judged part's end (``langid_clean.JUDGED_CHARS``)."""
-FIGURES_CACHE_SIZE = 1 << 16
+FIGURES_CACHE_SIZE = 1 << 17
 """Words remembered with their figures per language: a crawl repeats its words, so most
-look-ups are answered from memory, in a few MB at most."""
+look-ups are answered from memory. The 14,367 real captions hold 71,398 distinct tokens (13 MB
+of figures); half this many emptied the cache in the middle of a pass over them."""
 _NOTHING = (0.0, 0, 0, 0, 0)
 """The figures of a token with a digit: a code, price or size says nothing about a language."""
 
@@ -104,8 +106,7 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
             ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
             notes += [f"text {normalised!r}", "fastText " + _listed(ranked)]
         for lang, share in expected:
-            figures = _caption_figures(tokens, codes[lang])
-            words, (own, other, other_words) = figures[0], _shares(*figures[1:])
+            words, own, other, other_words = _caption_figures(tokens, codes[lang], explain)
             mixed = _is_mixed(own, other, other_words)
             votes = word_evidence.word_votes(normalised, lang) if explain else []
             if explain:
@@ -140,18 +141,34 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
     return judge
 
 
-def _caption_figures(tokens: list[str], code: str) -> tuple[float, int, int, int, int]:
-    """Summed word evidence (weighted), own, foreign and judged letters, foreign words."""
-    if not tokens:
-        return _NOTHING
+def _caption_figures(
+    tokens: list[str], code: str, explain: bool
+) -> tuple[float, float, float, int]:
+    """Summed word evidence (weighted), the own and foreign shares of the judged letters and
+    the number of foreign words (:func:`mixed_shares`).
+
+    The shares only decide ``mixed``, which needs :data:`MIXED_MIN_OTHER_WORDS` foreign words:
+    with fewer they are left at 0 unless ``explain`` shows them (most captions: summing three
+    more columns of figures cost more than the look-ups, issue 17's speed goal)."""
     known = _KNOWN_FIGURES[code]  # a plain dict answers a remembered word at C speed
     figures = list(map(known.get, tokens))
     if None in figures:
-        figures = [
-            f or _new_word_figures(known, t, code) for f, t in zip(figures, tokens, strict=True)
+        figures = [  # a new word twice in a caption is worked out once
+            f or known.get(t) or _new_word_figures(known, t, code)
+            for f, t in zip(figures, tokens, strict=True)
         ]
-    weighted, own, other, judged, other_words = zip(*figures, strict=False)  # 5-tuples
-    return sum(weighted), sum(own), sum(other), sum(judged), sum(other_words)
+    other_words = sum(map(_FOREIGN_WORDS, figures))
+    words = sum(map(_WEIGHTED, figures), 0.0)
+    if not explain and other_words < MIXED_MIN_OTHER_WORDS:
+        return words, 0.0, 0.0, other_words
+    own, other, judged = (sum(map(column, figures)) for column in _LETTER_COLUMNS)
+    return (words, *_shares(own, other, judged, other_words))
+
+
+_WEIGHTED, _FOREIGN_WORDS = operator.itemgetter(0), operator.itemgetter(4)
+_LETTER_COLUMNS = tuple(map(operator.itemgetter, (1, 2, 3)))
+"""The columns of a word's figures (:func:`_word_figures`): weighted evidence; own, foreign
+and judged letters; foreign words."""
 
 
 _KNOWN_FIGURES: collections.defaultdict[str, dict[str, tuple[float, int, int, int, int]]] = (

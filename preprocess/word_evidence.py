@@ -52,6 +52,14 @@ LATIN_END = "\u024f"
 ONE_WRITING_SYSTEM = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}
 """Scripts written together in one word: Japanese mixes kanji (CJK) and kana in a word."""
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
+_THRICE = re.compile(r"(.)\1\1", re.DOTALL)
+"""Any character three times in a row: needed for :data:`_RUN`, and five times cheaper to look
+for (a letter class is a Unicode look-up per character)."""
+_SHOUTED_PAIR = re.compile(r"[^\W\d_a-z]['’]?[^\W\d_a-z]")
+"""Two letters, neither of them ``a``-``z``, next to each other or across an apostrophe: every
+word that :func:`normalise` lowers as shouted (two characters or more, none lower case) holds
+such a pair, and most captions with capitals hold none (``Sunny day in Rome``), so they skip
+the split into words."""
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _UNKNOWN = ("", 0.0)
 SCRIPT_CACHE_SIZE = 1 << 13
@@ -84,11 +92,11 @@ def normalise(text: str, lang: str = "en") -> str:
 
     An elongated word becomes the spelling most frequent in ``lang`` when ``lang`` knows one
     (``missss`` -> ``miss``, not Spanish ``mis``), else the most frequent in any language."""
-    if "." in text or "…" in text:
+    if ".." in text or "…" in text:  # what _ELLIPSIS needs, tested in C
         text = _ELLIPSIS.sub(" ", text)
-    stretched = _RUN.search(text)
-    if not stretched and text == text.lower():
-        return text  # no elongation and no capital: no word to change, none to look up
+    stretched = _THRICE.search(text) and _RUN.search(text)
+    if not stretched and (text == text.lower() or not _SHOUTED_PAIR.search(text)):
+        return text  # no elongation and no shouted word: no word to change, none to look up
     pieces = _WORD_SPLIT.split(text)  # text, word, text, word, ..., text
     if stretched:
         pieces[1::2] = map(_plain_word, pieces[1::2], itertools.repeat(wordfreq_code(lang)))
@@ -145,7 +153,7 @@ def script(word: str) -> str:
     """``LATIN``, another script's name (``CYRILLIC``, ``ARABIC``, ``CJK``, ``HANGUL``...),
     or ``""`` for a word of letters from several scripts: decoration (``Bʅυʂԋ``), not a
     language."""
-    if max(word) <= LATIN_END:  # ASCII to Latin Extended-B: most words, decided at C speed
+    if word.isascii() or max(word) <= LATIN_END:  # most words, decided at C speed
         return "LATIN"
     scripts = set(map(_letter_script, filter(str.isalpha, word)))
     return scripts.pop() if len(scripts) == 1 else ""

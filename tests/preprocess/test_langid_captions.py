@@ -97,6 +97,19 @@ def test_normalise_undoes_elongation_shouting_and_ellipses(raw: str, normalised:
     assert word_evidence.normalise(raw) == normalised
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Aの", "I'M HOME", "OK then", "Ǆ", "Sunny Day In Rome", "ÉTÉ", "x'Y", "İSTANBUL", "aBC"],
+)
+def test_normalise_skips_the_word_split_only_where_no_word_is_shouted(text: str) -> None:
+    """The quick tests before the split (a letter three times, two letters none of them
+    ``a``-``z``) change nothing: each text comes out as word by word lowering gives it,
+    a capital beside an uncased letter (``Aの``) and across an apostrophe included."""
+    pieces = re.split(r"([^\W\d_]+(?:['’][^\W\d_]+)*)", text)
+    pieces[1::2] = [w.lower() if len(w) > 1 and w.isupper() else w for w in pieces[1::2]]
+    assert word_evidence.normalise(text) == "".join(pieces)
+
+
 def test_word_votes_weigh_common_words_against_their_best_rival() -> None:
     votes = {v.word: v for v in word_evidence.word_votes("tired ich blorptastic", "en")}
     assert votes["tired"].evidence > 1

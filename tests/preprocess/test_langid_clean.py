@@ -87,3 +87,40 @@ def test_judged_part_cuts_a_long_caption_at_a_space() -> None:
     assert part.split() == ["sunset"] * len(part.split())  # no half word at the end
     assert langid_clean.judged_part("short caption") == "short caption"
     assert langid_clean.judged_part("x" * 1000) == "x" * langid_clean.JUDGED_CHARS  # hard cut
+
+
+def test_url_hint_is_a_slash_or_www_dot_in_any_case() -> None:
+    """The substring tests say what ``/|www\\.`` ignoring case says, on strings of the
+    characters where they could part (capital and dotted letters, a bare ``www``)."""
+    assert langid_clean.may_hold_url("shop at x.com/sale")
+    assert langid_clean.may_hold_url("WwW.shop.dk")
+    assert not langid_clean.may_hold_url("www shop, dk")
+    expression = re.compile(r"/|www\.", re.IGNORECASE)
+    pieces = ["w", "W", ".", "/", "ẃ", "İ", "x", " ", "www", "WWW"]
+    rng = random.Random(1)
+    for text in ("".join(rng.choices(pieces, k=rng.randint(1, 8))) for _ in range(20_000)):
+        assert langid_clean.may_hold_url(text) == (expression.search(text) is not None), text
+
+
+def test_first_char_led_expression_finds_what_the_alternation_finds() -> None:
+    """One class of first characters and look-backs give the matches of ``#...|@...|[hj]...``,
+    first alternative first, laughter's letter in any case."""
+    rests = {"#": r"\w+", "@": r"\w+(?:\.\w+)*", "hjHJ": r"(?i:a+)"}
+    led = langid_clean._first_char_led(rests)
+    plain = re.compile(r"#\w+|@\w+(?:\.\w+)*|(?i:[hj]a+)")
+    pieces = ["#", "@", "h", "H", "j", "J", "a", "A", "b", ".", " ", "é", "_"]
+    rng = random.Random(2)
+    for text in ("".join(rng.choices(pieces, k=rng.randint(1, 12))) for _ in range(20_000)):
+        assert led.sub(" ", text) == plain.sub(" ", text), text
+
+
+def test_a_tag_of_letters_from_two_planes_goes_whole() -> None:
+    """A tag's first-plane letters are taken in runs; a letter of another plane between them
+    (mathematical script, NFKC keeps none of these) still continues the tag."""
+    assert langid_clean.clean_for_langid("go #ab\U0001e900cd\U0001e901 now") == "go now"
+
+
+def test_digits_without_an_emoji_stay_and_a_keycap_goes() -> None:
+    for text in ("Größe 42, nur 19€", "Größe 4\ufe0f\u20e3 ☕12", "12 ☕ 3\u20e3x"):
+        assert langid_clean.without_emoji(text) == emoji.replace_emoji(text, replace=" "), text
+    assert langid_clean.without_emoji("Größe 42") == "Größe 42"

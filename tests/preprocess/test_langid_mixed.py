@@ -101,3 +101,15 @@ def test_explanation_shows_the_shares(detector: langid.Detector) -> None:
     assert "other 32% of the judged letters (2 foreign) -> mixed" in mixed.evidence
     english = detector.explain_batch(["The U.S. team sold more e-cig kits this year"])[0]
     assert english.lang == "en" and "-> not mixed" in english.evidence
+
+
+def test_shares_are_summed_only_where_they_can_make_a_caption_mixed() -> None:
+    """Fewer than two foreign words cannot be ``mixed``: the shares are left at 0 then, unless
+    the caption is explained; with two they are the shares of :func:`mixed_shares`."""
+    one = word_evidence.tokens("sunset with my amigos")
+    assert langid_caption._caption_figures(one, "en", False)[1:] == (0.0, 0.0, 1)
+    text = "ich bin so tired of this"
+    two = word_evidence.tokens(text)
+    quick = langid_caption._caption_figures(two, "en", False)
+    assert quick[1:] == langid_caption._caption_figures(two, "en", True)[1:]
+    assert quick[1:] == shares(text)
