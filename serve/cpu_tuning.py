@@ -114,6 +114,7 @@ def tuning_for(settings: ServeSettings) -> Tuning:
 
 def load_tuned(settings: ServeSettings) -> tuple[Predictor, Tuning]:
     """Load the checkpoint and apply :func:`tuning_for`; return the predictor and the tuning used.
+    A wide part's n-gram rows come from :mod:`serve.ngram_rows` (the same rows, less CPU).
 
     With engine ``auto``, a model ONNX Runtime cannot take is served by PyTorch instead, with a
     warning saying why; with ``onnxruntime`` asked for explicitly, that is an error.
