@@ -284,10 +284,22 @@ def run(args: argparse.Namespace) -> int:
         tunings,
         startups,
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(report, encoding="utf-8")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report + kept_sections(out), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
+
+
+def kept_sections(out: Path) -> str:
+    """The sections (``## `` headings on) of an earlier report at ``out``: a rerun replaces the
+    run's own part at the top and keeps the analyses written below it."""
+    try:
+        text = out.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    start = text.find("\n## ")
+    return "" if start < 0 else text[start:]
 
 
 def render_report(
