@@ -4,10 +4,10 @@ plus one motif for each of the topic's tags that the post has.
 A real #sunset picture shows a sunset whether or not the caption says so; the motifs are the
 demo's stand-in for that, so the picture carries evidence of *which* of its topic's tags a post
 has - evidence the caption words (written from the topic alone) lack. Each tag slot of a topic
-(Topic.tags order, see generator.TAG_CHANCES) has its own motif: a shape in its own colour,
-black-outlined, somewhere inside the centre crop a model sees, big enough to survive a 64 px
-thumbnail. Engagement spam and local-script tags get none: no photo shows
-#like4like, and those tags follow the owner and the language, not the scene.
+(Topic.tags order, see generator.TAG_CHANCES) has its own motif: a big shape in its own colour,
+somewhere inside the centre crop a model sees, so that it survives a 64 px thumbnail. Engagement
+spam and local-script tags get none: no photo shows #like4like, and those tags follow the owner
+and the language, not the scene.
 
 The drawing works in coordinates relative to the canvas, so one composition renders at any
 size (the full image and its thumbnail look alike). A near-duplicate is the same composition
@@ -26,16 +26,16 @@ from demo_site.topics import Topic
 
 SHAPES = ("circles", "squares", "triangles", "bands", "ellipses", "stars", "diagonals", "arcs")
 TEXTURES = ("dots", "grid", "waves", "speckle", "hatch", "bands", "diagonals")
-# Tag slot k's motif: MOTIF_SHAPES[k] filled with MOTIF_COLOURS[k], black-outlined, MOTIF_RADIUS
-# of the canvas's shorter side in size, centred at a place the composition picks in MOTIF_AREA
-# (both axes; inside the centre crop a model sees), apart from the post's other motifs.
-# Big, because a frozen random-init VGG16 at 64 px barely sees small shapes: a linear probe of its
-# features told a slot's motif from its absence with ROC AUC 0.61 at radius 0.08, 0.69 at 0.13,
-# 0.79 at 0.18 and 0.85 at 0.24 (900 demo posts, docs/benchmarks/train.md). Not at a fixed place
-# per slot: motifs always in the same places dominate the low frequencies that the dataset
-# builder's perceptual hash compares, and unrelated posts with the same tags passed for
-# near-duplicates (48 false pairs among the 3,000 crawled demo posts at radius 0.1; random places
-# at this radius: 0, against 5 before the motifs).
+# Tag slot k's motif: MOTIF_SHAPES[k] filled with MOTIF_COLOURS[k], MOTIF_RADIUS of the canvas's
+# shorter side in size, centred at a place the composition picks in MOTIF_AREA (both axes; inside
+# the centre crop a model sees), apart from the post's other motifs where a few tries find room.
+# Big and plain, because a frozen random-init VGG16 at 64 px barely sees small shapes: a linear
+# probe of its features told a slot's motif from its absence with mean ROC AUC 0.61 at radius
+# 0.08 with a black outline, 0.79 at 0.18, 0.86 at 0.22 without the outline and 0.915 here
+# (docs/benchmarks/train.md). Not at a fixed place per slot: motifs always in the same places
+# dominate the low frequencies that the dataset builder's perceptual hash compares, and unrelated
+# posts with the same tags passed for near-duplicates (the build dropped 147 of the 3,000 crawled
+# demo posts instead of 13; at random places 14).
 MOTIF_SHAPES = ("disc", "square", "triangle", "diamond", "ring", "cross", "bar", "star", "column")
 MOTIF_COLOURS = (
     "#e6194b",
@@ -48,8 +48,8 @@ MOTIF_COLOURS = (
     "#f032e6",
     "#ffffff",
 )
-MOTIF_AREA = (0.2, 0.8)
-MOTIF_RADIUS = 0.22
+MOTIF_AREA = (0.25, 0.75)
+MOTIF_RADIUS = 0.26
 
 RGB = tuple[int, int, int]
 
@@ -153,22 +153,22 @@ def _motif(canvas: ImageDraw.ImageDraw, frame: _Frame, slot: int, x: float, y: f
     """Slot ``slot``'s motif centred at (x, y)."""
     r = MOTIF_RADIUS
     colour = _rgb(MOTIF_COLOURS[slot])
-    outline = max(1, round(frame.unit * 0.02))
-    style = {"fill": colour, "outline": (0, 0, 0), "width": outline}
     shape = MOTIF_SHAPES[slot]
     if shape == "disc":
-        canvas.ellipse(frame.box(x, y, r, r), **style)
+        canvas.ellipse(frame.box(x, y, r, r), fill=colour)
     elif shape == "square":
-        canvas.rectangle(frame.box(x, y, r * 0.85, r * 0.85), **style)
+        canvas.rectangle(frame.box(x, y, r * 0.85, r * 0.85), fill=colour)
     elif shape == "ring":
-        canvas.ellipse(frame.box(x, y, r, r), **style)
+        canvas.ellipse(frame.box(x, y, r, r), fill=colour)
         canvas.ellipse(frame.box(x, y, r * 0.5, r * 0.5), fill=(0, 0, 0))
     elif shape == "bar":
-        canvas.rectangle(frame.box(x, y, r, r * 0.4), **style)
+        canvas.rectangle(frame.box(x, y, r, r * 0.4), fill=colour)
     elif shape == "column":
-        canvas.rectangle(frame.box(x, y, r * 0.4, r), **style)
+        canvas.rectangle(frame.box(x, y, r * 0.4, r), fill=colour)
     else:
-        canvas.polygon([frame.xy(x + dx * r, y + dy * r) for dx, dy in _OUTLINES[shape]], **style)
+        canvas.polygon(
+            [frame.xy(x + dx * r, y + dy * r) for dx, dy in _OUTLINES[shape]], fill=colour
+        )
 
 
 def _star_outline() -> tuple[tuple[float, float], ...]:

@@ -26,10 +26,10 @@ def test_each_motif_is_drawn_inside_the_motif_area_and_salient() -> None:
         assert low <= xs.min() and xs.max() <= high and low <= ys.min() and ys.max() <= high
 
 
-def test_several_motifs_rarely_hide_one_another() -> None:
+def test_several_motifs_overlap_but_mostly_show() -> None:
     size = 300
     one = sum(_changed(1, size, (slot,)).sum() for slot in (0, 2, 4, 6))
-    assert _changed(1, size, (0, 2, 4, 6)).sum() > 0.8 * one
+    assert _changed(1, size, (0, 2, 4, 6)).sum() > 0.6 * one
 
 
 def test_motifs_differ_between_slots_even_at_64_pixels() -> None:
