@@ -1,18 +1,23 @@
-"""How well can ANY model rank the demo dataset's tags?  The Bayes-optimal ceiling, beside the
+"""How well can ANY model rank the demo dataset's tags?  The Bayes-optimal ceilings, beside the
 model and TF-IDF + LR, with a paired bootstrap of their difference (issue 17).
 
 Why: the demo site (demo_site.generator) draws a post's tags at random given only its topic
 (each topic slot with a fixed chance in TAG_CHANCES, the spam tags with a chance set by the
-owner's spamminess, a local-script tag for ko/ja), and its caption words and picture from the
-topic, language and a per-post rng.  So once the topic is known the input carries no more
-information about which of the topic's tags a post got, and the best possible score of each
-label is its true generator probability given the topic.  This script scores that ranking with
-the repo's metric functions on the same test split and label set as ``hashtag-evaluate``:
+owner's spamminess, a local-script tag for ko/ja). Its caption words come from the topic,
+language and a per-post rng, so the caption alone says at most the topic. Its picture shows the
+topic's palette and shapes and, since the generator change of issue 17.4, one motif for each
+topic tag slot the post has (demo_site.pictures; none for spam or local tags). So:
 
-* ``oracle``: P(tag | topic) with the spam tags at their marginal rate.  Model text drops
+* ``oracle``: P(tag | topic) with the spam tags at their marginal rate - the ceiling of any
+  ranking that knows the topic and nothing more, i.e. of the caption words. Model text drops
   mentions and links (Predictor.model_text), so nothing in the input names the owner and the
-  owner's spamminess is not revealed.
-* ``oracle+owner``: the same with the owner's true spam chance (not knowable from the input;
+  owner's spamminess is not revealed. Before the generator change this was the ceiling of the
+  whole input (pictures showed only the topic); now it is not.
+* ``oracle+picture``: the topic tags the picture's motifs show (demo_site.generator
+  picture_slots: a near-duplicate shows the picture it copies) scored 1, the topic's other
+  tags 0, spam tags at their marginal rate - the ceiling when the motifs are read perfectly;
+  the spam tags are all that is left to guess.
+* ``oracle+owner``: ``oracle`` with the owner's true spam chance (not knowable from the input;
   an upper bound).
 * ``oracle+leak``: ``oracle``, except that a test post whose repost family (original or any
   repost of it, which carry exactly the same tags) has a member in the train split is given
@@ -20,12 +25,12 @@ the repo's metric functions on the same test split and label set as ``hashtag-ev
 * ``topic rates``: each label's rate among the train + val posts of the post's true topic, i.e.
   P(tag | topic) as the crawl sampled it (its 12 tag feeds shift the rates from TAG_CHANCES).
 
-Paired bootstrap intervals (over test posts) of model - tfidf, oracle - model and
-topic rates - model.  The generator's private arrays (``_topic``, ``_owner``...) are read
-directly: this is a diagnosis of the demo site itself, not product code.
+Paired bootstrap intervals (over test posts) of model - tfidf, oracle - model, topic rates -
+model and oracle+picture - model.  The generator's private arrays (``_topic``, ``_owner``...)
+are read directly: this is a diagnosis of the demo site itself, not product code.
 
-Usage: python -m benchmarks.demo_ceiling /work/scratch-demowin/q-demo  (folders dataset-sN and
-run-sN, built from the demo site of configs/demo.yaml).  A few minutes on 2 CPU cores.
+Usage: python -m benchmarks.demo_ceiling /work/scratch-demopics/q-demo  (folders dataset-sN
+and run-sN, built from the demo site of configs/demo.yaml).  A few minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -86,6 +91,22 @@ def oracle_scores(
     return scores
 
 
+def picture_oracle_scores(corpus: DemoCorpus, indexes: list[int], labels: list[str]) -> np.ndarray:
+    """The topic tags a post's picture shows scored 1, spam tags their marginal rate, all else 0."""
+    column = {tag: j for j, tag in enumerate(labels)}
+    spam_chance = np.where(corpus.owner_spammy, 0.45, 0.02)[corpus._owner]
+    mean_spam = float(spam_chance.mean())
+    scores = np.zeros((len(indexes), len(labels)))
+    spam_columns = [column[tag] for tag in SPAM_TAGS if tag in column]
+    scores[:, spam_columns] = mean_spam
+    for row, i in enumerate(indexes):
+        topic = corpus.topics[int(corpus._topic[i])]
+        for slot in corpus.picture_slots(i):
+            if topic.tags[slot] in column:
+                scores[row, column[topic.tags[slot]]] = 1.0
+    return scores
+
+
 def topic_rates(topics: np.ndarray, targets: np.ndarray, test_topics: np.ndarray) -> np.ndarray:
     """Each label's rate among the posts (``topics``, ``targets``) of the test post's topic."""
     scores = np.zeros((len(test_topics), targets.shape[1]))
@@ -132,6 +153,7 @@ def one_salt(corpus: DemoCorpus, dataset: Path, run: Path) -> dict:
     oracle = oracle_scores(corpus, indexes, labels, by_owner=False)
     with_owner = oracle_scores(corpus, indexes, labels, by_owner=True)
     with_leak = np.where(leaked[:, None], targets + oracle * 1e-3, oracle)
+    with_picture = picture_oracle_scores(corpus, indexes, labels) + oracle * 1e-3
     topic_of = {
         s: np.array([corpus._topic[corpus.by_shortcode(c).index] for c in f["shortcode"]])
         for s, f in frames.items()
@@ -160,6 +182,7 @@ def one_salt(corpus: DemoCorpus, dataset: Path, run: Path) -> dict:
     )
     rows = {
         "oracle": metrics(oracle, targets),
+        "oracle+picture": metrics(with_picture, targets),
         "oracle+owner": metrics(with_owner, targets),
         "oracle+leak": metrics(with_leak, targets),
         "topic rates": metrics(rates, targets),
@@ -171,6 +194,7 @@ def one_salt(corpus: DemoCorpus, dataset: Path, run: Path) -> dict:
         "model-tfidf": bootstrap(model, tfidf, targets),
         "oracle-model": bootstrap(oracle, model, targets),
         "topic rates-model": bootstrap(rates, model, targets),
+        "oracle+picture-model": bootstrap(with_picture, model, targets),
         "n_test": len(test),
         "leaked": int(leaked.sum()),
         "mismatched": mismatched,
@@ -190,7 +214,7 @@ def main() -> None:
         results[salt] = result
         for name, row in result["rows"].items():
             print(f"| {salt} | {name} | " + " | ".join(f"{row[m]:.3f}" for m in METRICS) + " |")
-        for pair in ("model-tfidf", "oracle-model", "topic rates-model"):
+        for pair in ("model-tfidf", "oracle-model", "topic rates-model", "oracle+picture-model"):
             cells = " | ".join(f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in result[pair].values())
             print(f"| {salt} | {pair} 95% | {cells} |")
         print(

@@ -424,11 +424,18 @@ class DemoCorpus:
         if not 0 <= n < int(self._n_images[i]):
             raise IndexError(f"post {i} has no image {n}")
         width, height = self.image_size(i, max_side)
-        jitter = int(self._jitter[i])
+        jitter, art = int(self._jitter[i]), int(self._art[i])
         return pictures.render_jpeg(
             self.topics[int(self._topic[i])],
-            f"{self.seed}:{int(self._art[i])}:{n}",
+            f"{self.seed}:{art}:{n}",
             width,
             height,
             f"{self.seed}:{jitter}:jitter" if jitter >= 0 else None,
+            self.picture_slots(i),
         )
+
+    def picture_slots(self, i: int) -> tuple[int, ...]:
+        """The topic tag slots whose motifs post ``i``'s pictures show: those of the post whose
+        composition it draws (itself; for a repost the original, which has the same tags; for
+        a near-duplicate the post it re-uploads, so it stays a jittered copy of that picture)."""
+        return tuple(np.flatnonzero(self._topic_tags[int(self._art[i])]).tolist())

@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo_site.generator import DemoCorpus, pk_from_shortcode, shortcode_from_pk
-from demo_site.pictures import SHAPES, TEXTURES
+from demo_site.generator import (
+    TAG_CHANCES,
+    DemoCorpus,
+    DemoPost,
+    pk_from_shortcode,
+    shortcode_from_pk,
+)
+from demo_site.pictures import MOTIF_COLOURS, MOTIF_SHAPES, SHAPES, TEXTURES
 from demo_site.topics import LANGUAGES, SPAM_TAGS, TOPICS
 from runtime.errors import UsageError
 from runtime.hashtags import extract_hashtags
@@ -108,6 +114,25 @@ def test_reposts_repeat_an_image_and_near_duplicates_jitter_it(corpus: DemoCorpu
     assert near.shape == base.shape
     assert 0 < np.abs(near - base).mean() < 40
     assert dup.topic == corpus.post(dup.near_duplicate_of).topic
+
+
+def test_pictures_show_the_motifs_of_exactly_the_posts_topic_tags(corpus: DemoCorpus) -> None:
+    assert len(MOTIF_SHAPES) == len(MOTIF_COLOURS) == len(TAG_CHANCES)  # one per tag slot
+    topics = {topic.name: topic for topic in TOPICS}
+
+    def draws_its_own(post: DemoPost) -> bool:  # not a near-duplicate, nor a repost of one
+        original = post if post.repost_of is None else corpus.post(post.repost_of)
+        return original.near_duplicate_of is None
+
+    originals = [p for p in map(corpus.post, range(300)) if draws_its_own(p)]
+    for post in originals:
+        tags = topics[post.topic].tags
+        shown = {tags[slot] for slot in corpus.picture_slots(post.index)}
+        assert shown == set(corpus.post_tags(post.index)) & set(tags)  # no spam, no local tag
+    assert {len(corpus.picture_slots(p.index)) for p in originals} >= {1, 2, 3, 4}
+    dups = [p for p in map(corpus.post, range(2_000)) if p.near_duplicate_of is not None]
+    for dup in dups:  # a re-upload shows what the picture it copies shows
+        assert corpus.picture_slots(dup.index) == corpus.picture_slots(dup.near_duplicate_of)
 
 
 def test_shortcodes_round_trip_and_unknown_codes_miss(corpus: DemoCorpus) -> None:
