@@ -95,6 +95,7 @@ def build_model(
         text_pooling=settings.text_pooling,
         text_dim=settings.text_dim,
         image_dim=settings.image_dim,
+        image_norm=True,
         dropout=settings.dropout,
         wide_dim=wide.vectorizer.dim if wide is not None else 0,
         loss=settings.loss,

@@ -39,6 +39,7 @@ class ModelRecord(BaseModel):
     text_pooling: Pooling
     text_dim: Width
     image_dim: Width
+    image_norm: bool = False  # image features standardised per feature before image_proj
     dropout: float = Field(ge=0, lt=1)
     wide_dim: int = Field(0, ge=0)  # 0: no wide part
     loss: Loss = "softmax"
