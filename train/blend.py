@@ -2,7 +2,14 @@
 
 The model scores ``alpha * sigmoid(wide) + (1 - alpha) * p_deep``. ``alpha`` is picked from
 :data:`BLEND_GRID` by the val split's mean of p@1, p@5 and mAP, the three figures the model is
-judged by against the TF-IDF baseline (docs/benchmarks/train.md), not by val mAP alone.
+judged by against the TF-IDF baseline (docs/benchmarks/train.md), not by val mAP alone, among
+the weights that are on val at least as good as alpha 1 at each of the three.
+
+Why that condition: alpha 1 *is* the TF-IDF baseline (the wide part is its fit), and the blend
+is there to do better than it, so a weight that buys mAP with a loss of p@1 on val is not
+taken. On the demo with pictures the unconditioned mean chose 0.05 on one split, 3 points of val
+p@1 under the baseline, for its mAP; on the realdev runs it changes no choice
+(docs/benchmarks/train.md).
 
 Why the mean of three: on the demo dataset val mAP is almost flat in alpha (within 0.005 from 0.1
 to 1 on ~215 val posts), so by mAP alone the noise picked alpha 0 (the deep part alone) on two of
@@ -51,9 +58,17 @@ def blend_metrics(wide: np.ndarray, deep: np.ndarray, targets: np.ndarray) -> di
 
 
 def best_alpha(table: dict[str, dict]) -> float:
-    """The weight of the highest ``mean``; on a tie the largest (the wide part is the convex,
-    lower-variance fit)."""
-    means = np.array([table[f"{alpha:g}"]["mean"] for alpha in BLEND_GRID])
+    """The weight of the highest ``mean`` among those no worse than alpha 1 (the baseline) at
+    any of :data:`CRITERIA`; on a tie the largest (the wide part is the convex, lower-variance
+    fit). Alpha 1 itself always qualifies."""
+    baseline = table[f"{BLEND_GRID[-1]:g}"]
+    rows = [table[f"{alpha:g}"] for alpha in BLEND_GRID]
+    means = np.array(
+        [
+            row["mean"] if all(row[name] >= baseline[name] for name in CRITERIA) else -np.inf
+            for row in rows
+        ]
+    )
     return float(BLEND_GRID[np.flatnonzero(means == means.max())[-1]])
 
 
@@ -76,4 +91,5 @@ def choose_blend(model: HashtagModel, folder: RunFolder, score_val: Callable[[],
     record["model"]["blend_alpha"] = alpha
     model.record = model.record.model_copy(update={"blend_alpha": alpha})
     checkpoint.save_config(run, record)
-    folder.log({"event": "blend", "alpha": alpha, "criterion": "mean", "val": table})
+    criterion = "mean, no worse than alpha 1"
+    folder.log({"event": "blend", "alpha": alpha, "criterion": criterion, "val": table})

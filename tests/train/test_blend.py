@@ -55,3 +55,14 @@ def test_a_run_fits_each_ngram_count_once(make_tiny_dataset, tmp_path):
     targets = multi_hot(frames["train"]["labels"].tolist(), len(labels)).numpy()
     alone = fit_tfidf(texts, targets).scores(texts)
     assert np.allclose(full.scores(texts), alone)  # the same fit as the function's
+
+
+def test_a_weight_worse_than_the_baseline_at_one_metric_is_not_chosen():
+    """Alpha 1 is the TF-IDF baseline: more mAP bought with less p@1 on val is refused."""
+    row = {"p@1": 0.90, "p@5": 0.55, "map": 0.60}
+    table = {f"{alpha:g}": dict(row) for alpha in BLEND_GRID}
+    table["0.05"] |= {"p@1": 0.87, "map": 0.76}  # the highest mean, but under alpha 1 at p@1
+    table["0.3"] |= {"p@1": 0.90, "map": 0.71}  # as good at p@1, better at mAP
+    for values in table.values():
+        values["mean"] = float(np.mean([values[name] for name in CRITERIA]))
+    assert best_alpha(table) == 0.3
