@@ -117,3 +117,24 @@ def test_minilm_wheel_is_an_offline_pretrained_text_encoder():
     batch = tokenizer(CAPTIONS, padding=True, return_tensors="pt")
     with torch.inference_mode():
         assert model(batch["input_ids"], batch["attention_mask"]).shape == (4, 3)
+
+
+def test_image_features_are_standardised_per_feature_before_the_projection():
+    """Nearly constant features (a frozen random VGG16's) reach the projection as z-scores."""
+    model, _ = tiny_text_model()
+    both = HashtagModel(3, model.text_encoder, vgg_backbone(), image_dim=8).train()
+    torch.manual_seed(1)
+    features = 0.1 + 0.03 * torch.randn(16, VGG16_FEATURE_DIM)  # the demo's spread
+    standardised = both.image_norm(features)
+    assert standardised.mean(0).abs().max() < 1e-4
+    assert (standardised.std(0, unbiased=False) > 0.9).all()  # 0.03 -> about 1
+    assert both.image_norm(features[:1]).shape == (1, VGG16_FEATURE_DIM)  # one post: running stats
+
+
+def test_a_model_without_image_norm_has_no_standardiser():
+    """What an older checkpoint's record (no image_norm key) builds: weights without it load."""
+    old = HashtagModel(3, None, vgg_backbone(), image_norm=False)
+    assert isinstance(old.image_norm, torch.nn.Identity)
+    assert not any("image_norm" in name for name in old.state_dict())
+    new = HashtagModel(3, None, vgg_backbone())
+    assert {"image_norm.running_mean", "image_norm.running_var"} <= set(new.state_dict())
