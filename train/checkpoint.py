@@ -47,7 +47,21 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
-    load_model(model, str(path), strict=True, device="cpu")
+    """The weights at ``path`` into ``model``; weights that do not fit the architecture the
+    record describes (another run's weights, a hand-edited config.json) are a UsageError naming
+    the first mismatch, not a PyTorch error."""
+    try:
+        missing, unexpected = map(sorted, load_model(model, str(path), strict=False, device="cpu"))
+    except RuntimeError as exc:  # a tensor of another shape: torch's message, one line of it
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise UsageError(f"{path} does not fit config.json's model record: {lines[-1]}") from None
+    if missing or unexpected:
+        found = [f"missing {missing[0]}"] if missing else []
+        found += [f"unexpected {unexpected[0]}"] if unexpected else []
+        raise UsageError(
+            f"{path} does not fit config.json's model record: {', '.join(found)} "
+            f"({len(missing)} missing, {len(unexpected)} unexpected tensors)"
+        )
 
 
 def save_run_files(

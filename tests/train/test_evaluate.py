@@ -139,6 +139,21 @@ def test_a_damaged_model_record_is_one_line_and_exit_2(trained, tmp_path, capsys
     )
 
 
+def test_weights_that_do_not_fit_the_record_are_one_line_and_exit_2(trained, tmp_path, capsys):
+    """A record edited to another architecture than its weights (here: the image features'
+    standardiser switched off, its three buffers then left over) is a usage error, not torch's."""
+    dataset, run = trained
+    edited = tmp_path / "edited"
+    rewrite_model_record(run, edited, lambda record: record.update(image_norm=False))
+    assert evaluate_main(["--checkpoint", str(edited), "--dataset", str(dataset), "-q"]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(
+        f"hashtag-evaluate: error: {edited / 'model.safetensors'} does not fit config.json's "
+        "model record: unexpected image_norm."
+    )
+    assert line.endswith("(0 missing, 3 unexpected tensors)")  # mean, variance, batch count
+
+
 def test_a_run_folder_with_older_training_settings_still_scores(trained, tmp_path, capsys):
     """A ``train`` section with a setting since renamed, and no ``run_name``: evaluation still
     finds the dataset, names the column by the folder, and a save keeps the keys as read."""
