@@ -40,20 +40,6 @@ from train.predictor import Predictor
 BATCH = 64
 
 
-def draw(corpus: DemoCorpus, i: int, motifs: bool) -> Image.Image:
-    """Post ``i``'s first picture as the demo site draws it, with or without its motifs."""
-    width, height = corpus.image_size(i)
-    jitter = int(corpus._jitter[i])
-    return pictures.draw(
-        corpus.topics[int(corpus._topic[i])],
-        f"{corpus.seed}:{int(corpus._art[i])}:0",
-        width,
-        height,
-        f"{corpus.seed}:{jitter}:jitter" if jitter >= 0 else None,
-        corpus.picture_slots(i) if motifs else (),
-    )
-
-
 def active_units(predictor: Predictor, images: list[Image.Image]) -> tuple[int, int]:
     """How many of the image projection's ReLU units fire on any of ``images``, of how many."""
     model = predictor.model
@@ -70,7 +56,7 @@ def probe(corpus: DemoCorpus, predictor: Predictor, n_posts: int) -> tuple[float
     posts = originals[:n_posts]
     features = []
     for start in range(0, len(posts), BATCH):
-        batch = [draw(corpus, i, True) for i in posts[start : start + BATCH]]
+        batch = [corpus.draw_image(i) for i in posts[start : start + BATCH]]
         with torch.no_grad():
             pixels = torch.stack([predictor._transform(image) for image in batch])
             features.append(predictor.model.image_features(pixels.to(predictor.device)).numpy())
@@ -99,7 +85,7 @@ def one_salt(corpus: DemoCorpus, dataset: Path, run: Path, probe_posts: int) -> 
     predictor = Predictor.load(run)
     scores = {}
     for motifs in (True, False):
-        images = [draw(corpus, i, motifs) for i in indexes]
+        images = [corpus.draw_image(i, motifs=motifs) for i in indexes]
         scores[motifs] = np.concatenate(
             [
                 predictor.scores(texts[s : s + BATCH], images[s : s + BATCH])
@@ -110,7 +96,7 @@ def one_salt(corpus: DemoCorpus, dataset: Path, run: Path, probe_posts: int) -> 
         name = "with motifs" if motifs else "without motifs"
         print(f"| {run.name} | {name} | " + " | ".join(f"{row[m]:.3f}" for m in row) + " |")
     change = float(np.abs(scores[True] - scores[False]).max())
-    active, units = active_units(predictor, [draw(corpus, i, True) for i in indexes[:BATCH]])
+    active, units = active_units(predictor, [corpus.draw_image(i) for i in indexes[:BATCH]])
     print(
         f"<!-- {run.name}: largest score change {change:.1e}; image_proj units active on "
         f"{min(BATCH, len(indexes))} test pictures: {active}/{units} -->",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TypedDict, Unpack
 
 import numpy as np
+from PIL import Image
 
 from demo_site import captions, pictures
 from demo_site.settings import DemoSettings
@@ -421,17 +422,24 @@ class DemoCorpus:
 
     def render_image(self, i: int, n: int = 0, max_side: int | None = None) -> bytes:
         """JPEG bytes of image ``n`` of post ``i``, drawn now; ``max_side`` gives a thumbnail."""
+        return pictures.render_jpeg(self.draw_image(i, n, max_side))
+
+    def draw_image(
+        self, i: int, n: int = 0, max_side: int | None = None, motifs: bool = True
+    ) -> Image.Image:
+        """Image ``n`` of post ``i`` as the site serves it; ``motifs=False`` leaves out its tag
+        motifs (what a picture showing the topic alone would be, for benchmarks)."""
         if not 0 <= n < int(self._n_images[i]):
             raise IndexError(f"post {i} has no image {n}")
         width, height = self.image_size(i, max_side)
         jitter, art = int(self._jitter[i]), int(self._art[i])
-        return pictures.render_jpeg(
+        return pictures.draw(
             self.topics[int(self._topic[i])],
             f"{self.seed}:{art}:{n}",
             width,
             height,
             f"{self.seed}:{jitter}:jitter" if jitter >= 0 else None,
-            self.picture_slots(i),
+            self.picture_slots(i) if motifs else (),
         )
 
     def picture_slots(self, i: int) -> tuple[int, ...]:

@@ -69,18 +69,9 @@ def _mix(a: RGB, b: RGB, weight: float) -> RGB:
     return red, green, blue
 
 
-def render_jpeg(
-    topic: Topic,
-    composition_key: str,
-    width: int,
-    height: int,
-    jitter_key: str | None = None,
-    motifs: tuple[int, ...] = (),
-    quality: int = 85,
-) -> bytes:
-    """JPEG bytes of :func:`draw`; the same arguments always give the same bytes."""
+def render_jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    """JPEG bytes of a drawn image; the same image always gives the same bytes."""
     buffer = io.BytesIO()
-    image = draw(topic, composition_key, width, height, jitter_key, motifs)
     image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 

@@ -11,7 +11,6 @@ e.g. one trained with --modality).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from runtime.dataset_manifest import check_modality
 from runtime.errors import UsageError
 from runtime.image_policy import ImageRefused
 from runtime.progress import progress_bar
-from train.baselines import TrainSplitFits, fit_tfidf
+from train.baselines import TrainSplitFits
 from train.checkpoint import read_metrics, read_model_record, write_metrics
 from train.data import load_dataset, multi_hot, post_inputs
 from train.predictor import Predictor
@@ -177,8 +176,8 @@ def _baseline_scorer(
     if baseline == "image":
         return baseline, lambda texts, images: predictor.scores([None] * len(images), images)
     # tfidf: fit once, when first scored (after every baseline is checked)
-    fitted = functools.cache(lambda: fit_tfidf(train_texts, train_targets))
-    return baseline, lambda texts, images: fitted().scores(texts)
+    fits = TrainSplitFits(train_texts, train_targets, seed=0)
+    return baseline, lambda texts, images: fits.fit().scores(texts)
 
 
 def _score_frame(
