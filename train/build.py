@@ -99,7 +99,7 @@ def build_model(
         dropout=settings.dropout,
         wide_dim=wide.vectorizer.dim if wide is not None else 0,
         loss=settings.loss,
-        # blend_alpha: the record's default until training chooses it on val
+        wide_mode="logits",
         max_seq_len=settings.max_seq_len,
         image_backbone=name,
         **image_input(name, settings.image_size).record(),
@@ -112,4 +112,5 @@ def build_model(
     if wide is not None:
         model.set_wide(*(torch.from_numpy(array) for array in wide.linear()))
         model.ngrams = wide.vectorizer
+        model.start_at_wide()
     return model, tokenizer

@@ -27,7 +27,6 @@ from runtime import image_prep
 from runtime.errors import UsageError
 from runtime.label_file import read_labels
 from train.model_record import IMAGENET_MEAN, IMAGENET_STD, ModelRecord
-from train.ngrams import NgramFeatures
 from train.settings import SPLITS
 
 REQUIRED_COLUMNS = ("shortcode", "text", "hashtags", "labels", "image", "image_sha256", "weight")
@@ -176,8 +175,9 @@ def post_inputs(frame: pd.DataFrame, dataset_dir: Path) -> tuple[list[str], list
 
 
 class PostDataset(Dataset):
-    """Posts of one split: caption, targets, pixels or a row of the image-feature cache, and in
-    frozen-text mode the caption's row of the text-feature cache."""
+    """Posts of one split: caption, targets, pixels or a row of the image-feature cache, in
+    frozen-text mode the caption's row of the text-feature cache, and with a wide part the
+    caption's wide logits (the frozen part's output, computed once per split)."""
 
     def __init__(
         self,
@@ -187,6 +187,7 @@ class PostDataset(Dataset):
         image: ImageInput | None = None,
         features: np.ndarray | None = None,
         text_features: np.ndarray | None = None,
+        wide_logits: torch.Tensor | None = None,
     ) -> None:
         self.texts, self.images = post_inputs(frame, dataset_dir)
         self.targets = multi_hot(frame["labels"].tolist(), num_labels)
@@ -194,6 +195,7 @@ class PostDataset(Dataset):
         self.transform = image.transform() if image else None
         self.features = features
         self.text_features = text_features
+        self.wide_logits = wide_logits
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -206,22 +208,17 @@ class PostDataset(Dataset):
             item["pixels"] = load_pixels(self.images[index], self.transform, self.image_size)
         if self.text_features is not None:
             item["text_features"] = torch.from_numpy(np.array(self.text_features[index]))
+        if self.wide_logits is not None:
+            item["wide_logits"] = self.wide_logits[index]
         return item
 
 
 class Collator:
-    """Stack a batch, tokenising the captions together (one padded call is faster than many),
-    and with ``ngrams`` (the wide part's vectorisers) add the captions' n-gram features."""
+    """Stack a batch, tokenising the captions together (one padded call is faster than many)."""
 
-    def __init__(
-        self,
-        tokenizer: PreTrainedTokenizerBase | None,
-        max_seq_len: int,
-        ngrams: NgramFeatures | None = None,
-    ) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase | None, max_seq_len: int) -> None:
         self.tokenizer = tokenizer
         self.max_seq_len = max_seq_len
-        self.ngrams = ngrams
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = {
@@ -229,8 +226,6 @@ class Collator:
         }
         if self.tokenizer is not None:
             batch.update(tokenize(self.tokenizer, [i["text"] for i in items], self.max_seq_len))
-        if self.ngrams is not None:
-            batch["ngrams"] = self.ngrams.transform([i["text"] for i in items])
         return batch
 
 

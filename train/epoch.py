@@ -128,7 +128,7 @@ def _forward_backward(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     with sync:
         with autocast:
-            logits = trainer.wrapped(**batch, deep_only=True)
+            logits = trainer.wrapped(**batch)
         loss = hashtag_loss(logits.float(), targets, setup.config.loss)
         (loss / setup.config.grad_accum_steps).backward()
     return loss, len(targets)

@@ -41,15 +41,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Data:
-    """The dataset as the model reads it: labels, split frames, their PyTorch datasets, this
-    rank's train loader, and the collators of training (the deep part's inputs) and of the final
-    scoring (with the wide part's n-grams)."""
+    """The dataset as the model reads it: labels, split frames, their PyTorch datasets, the
+    collator, and this rank's train loader."""
 
     labels: list[str]
     frames: dict[str, pd.DataFrame]
     datasets: dict[str, PostDataset]
     collate: Collator
-    scoring_collate: Collator
     sampler: Sampler[int]
     loader: DataLoader
 
@@ -63,8 +61,8 @@ def make_data(
     frames: dict[str, pd.DataFrame],
     folder: RunFolder,
 ) -> Data:
-    """Datasets of every split (cached encoder features in frozen mode), the collators, the
-    per-epoch shuffling sampler of this rank and the train loader."""
+    """Datasets of every split (cached encoder features in frozen mode, the wide part's logits),
+    the collator, the per-epoch shuffling sampler of this rank and the train loader."""
     settings = setup.config
     image = ImageInput.from_record(record) if model.uses_image else None
     features = _cached_features(model, image, frames, setup, folder)
@@ -78,12 +76,12 @@ def make_data(
             image=image if not frozen else None,
             features=features.get(split),
             text_features=text_features.get(split),
+            wide_logits=_wide_logits(model, frame),
         )
         for split, frame in frames.items()
     }
     tokens = tokenizer if model.uses_text and not frozen_text(model, settings) else None
     collate = Collator(tokens, settings.max_seq_len)
-    scoring_collate = Collator(tokens, settings.max_seq_len, model.ngrams)
     world = setup.world
     sampler = make_train_sampler(
         frames["train"], settings.weighted_sampling, settings.seed, world.rank, world.world_size
@@ -97,7 +95,7 @@ def make_data(
         drop_last=len(sampler) > settings.batch_size,
         persistent_workers=settings.num_workers > 0,
     )
-    return Data(labels, frames, datasets, collate, scoring_collate, sampler, loader)
+    return Data(labels, frames, datasets, collate, sampler, loader)
 
 
 def predict_loader(
@@ -106,10 +104,8 @@ def predict_loader(
     collate: Collator,
     settings: TrainSettings,
     device: torch.device,
-    deep_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sigmoid scores and targets of a whole split, in order, with dropout off (the deep
-    part's alone with ``deep_only``)."""
+    """Sigmoid scores and targets of a whole split, in order, with dropout off."""
     was_training = model.training
     model.eval()
     loader = DataLoader(dataset, batch_size=settings.eval_batch_size, collate_fn=collate)
@@ -118,9 +114,16 @@ def predict_loader(
         for batch in loader:
             batch = {key: value.to(device) for key, value in batch.items()}
             batch.pop("targets")
-            scores.append(torch.sigmoid(model(**batch, deep_only=deep_only).float()).cpu().numpy())
+            scores.append(torch.sigmoid(model(**batch).float()).cpu().numpy())
     model.train(was_training)
     return np.concatenate(scores), dataset.targets.numpy()
+
+
+def _wide_logits(model: HashtagModel, frame: pd.DataFrame) -> torch.Tensor | None:
+    """A split's wide logits, once (the part is frozen); None without a wide part."""
+    if not model.uses_ngrams:
+        return None
+    return model.wide_logits_of(frame["text"].fillna("").tolist())
 
 
 def _cached_features(

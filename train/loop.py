@@ -9,17 +9,16 @@ run writes into a staging folder that becomes ``--out`` at its first checkpoint 
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from runtime.errors import UsageError
 from runtime.files import repair_torn_tail
 from train import checkpoint
 from train.baselines import TrainSplitFits
-from train.blend import choose_blend
 from train.build import build_model
 from train.data import demojized, load_dataset
 from train.distributed import broadcast, capture_rng, main_first, restore_rng, seed_everything
@@ -57,9 +56,6 @@ def train(
             state = end_epoch(setup, trainer, data, state, folder, train_loss)
             if should_stop(settings, state):
                 break
-        if setup.world.is_main:
-            val = data.datasets["val"], data.scoring_collate, setup.config, setup.device
-            choose_blend(model, folder, functools.partial(predict_loader, model, *val))
         metrics = final_metrics(setup, model, data, folder, tfidf) if setup.world.is_main else {}
     setup.world.finish()
     return metrics
@@ -76,7 +72,13 @@ def load_model(
     optimiser/RNG state."""
     saved_state, out_dir = None, setup.out_dir
     if setup.resume:  # weights first: the frozen backbone's features are cached from them
-        model = HashtagModel.from_record(checkpoint.read_model_record(out_dir))
+        record = checkpoint.read_model_record(out_dir)
+        if record.wide_dim and record.wide_mode == "blend":
+            raise UsageError(
+                f"{out_dir} was started by an older version whose wide part is blended after "
+                "training; it cannot be resumed: start a new run"
+            )
+        model = HashtagModel.from_record(record)
         tokenizer = checkpoint.load_tokenizer(out_dir)
         attach_ngrams(model, out_dir)
         saved_state = checkpoint.load_last(out_dir, model)
@@ -154,7 +156,7 @@ def end_epoch(
     if setup.world.is_main:
         model = trainer.model
         val_probs, val_targets = predict_loader(
-            model, data.datasets["val"], data.collate, setup.config, setup.device, deep_only=True
+            model, data.datasets["val"], data.collate, setup.config, setup.device
         )
         val_map = mean_average_precision(val_probs, val_targets)
         improved = val_map > state.best_map
@@ -210,9 +212,7 @@ def final_metrics(
     run = folder.path
     checkpoint.load_weights(model, run / checkpoint.WEIGHTS_FILE)
     probs = {
-        split: predict_loader(
-            model, data.datasets[split], data.scoring_collate, setup.config, setup.device
-        )
+        split: predict_loader(model, data.datasets[split], data.collate, setup.config, setup.device)
         for split in ("val", "test")
     }
     names, splits = setup.config.baselines, ("val", "test")

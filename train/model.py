@@ -11,15 +11,15 @@ Linear(K). (The ReLU keeps the two projections from collapsing into the classifi
 With ``wide_dim`` > 0 a wide part sits beside them: the TF-IDF + logistic regression baseline
 (train.baselines, fit by scikit-learn on the train split before training), copied into a frozen
 Linear over the caption's n-gram features (train.ngrams, computed outside the graph and given as
-``ngrams``). Its probabilities and the deep part's are blended,
-``alpha * sigmoid(wide) + (1 - alpha) * p_deep`` (``p_deep``: softmax or sigmoid of the deep
-logits, as the loss trained them; ``alpha`` chosen on the val split after training). Why: a convex
-linear n-gram model and a semantic encoder make different mistakes (rare words and product codes
-against paraphrases), and each is fit the way it fits best; jointly training the wide part by
-AdamW under the softmax loss reached far less than the convex fit (docs/benchmarks/train.md).
-``forward`` returns the blend as a logit, so every caller's sigmoid (evaluation, Predictor,
-serving, the ONNX graph) reads the blended probability; ``deep_only`` gives the deep logits the
-loss trains.
+``ngrams``). Its logits and the head's are summed (``wide_mode`` "logits"), and the head is
+trained through the sum, starting from a classifier at zero, i.e. from the baseline itself: it
+learns what the n-grams miss (the picture, paraphrases) as a correction in logit space. Why:
+the convex fit is what ranks real captions best on CPU, jointly training the wide part by AdamW
+reached far less, and a blend of the two parts' probabilities let the head's top tag through
+where it was less sure of the caption's topic than the n-grams (docs/benchmarks/train.md).
+Training may feed each post's wide logits precomputed (``wide_logits``), as the part is frozen.
+Checkpoints from before this (``wide_mode`` "blend") still load and score as they were trained:
+``alpha * sigmoid(wide) + (1 - alpha) * p_deep``, returned as that probability's logit.
 
 In frozen mode an encoder still lives inside the model (so a checkpoint serves raw inputs) but
 the loop feeds its cached outputs instead (``text_features``, ``image_features``).
@@ -33,8 +33,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from huggingface_hub import ModelHubMixin
@@ -80,6 +81,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         text_pooling: Pooling = "pooled",
         wide_dim: Annotated[int, Field(ge=0)] = 0,
         deep_loss: Loss = "softmax",
+        wide_mode: Literal["logits", "blend"] = "logits",
         blend_alpha: Annotated[float, Field(ge=0, le=1)] = 0.5,
     ) -> None:
         super().__init__()
@@ -103,6 +105,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         if self.wide is not None:  # fit by scikit-learn (set_wide), never by the optimiser
             self.wide.requires_grad_(False)
         self.deep_loss = deep_loss
+        self.wide_mode = wide_mode
         self.blend_alpha = blend_alpha
 
     @classmethod
@@ -131,6 +134,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             text_pooling=record.text_pooling,
             wide_dim=record.wide_dim,
             deep_loss=record.loss,
+            wide_mode=record.wide_mode,
             blend_alpha=record.blend_alpha,
         )
         model.record = record
@@ -181,6 +185,13 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             self.wide.weight.copy_(weights)
             self.wide.bias.copy_(biases)
 
+    def start_at_wide(self) -> None:
+        """The classifier at zero, so a new model scores exactly as its wide part (the TF-IDF
+        baseline) and training moves it only as far as the head's correction helps."""
+        with torch.no_grad():
+            self.classifier.weight.zero_()
+            self.classifier.bias.zero_()
+
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.text_encoder(input_ids=input_ids, attention_mask=attention_mask)
         pooled = getattr(out, "pooler_output", None)
@@ -199,11 +210,11 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         image_features: torch.Tensor | None = None,
         ngrams: torch.Tensor | None = None,
         text_features: torch.Tensor | None = None,
-        deep_only: bool = False,
+        wide_logits: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Label logits. Give token ids or precomputed ``text_features``, ``pixels`` or
-        precomputed ``image_features``, and with a wide part the caption's ``ngrams``; then the
-        result is the blend's logit, unless ``deep_only`` (training: the deep logits alone)."""
+        precomputed ``image_features``, and with a wide part the caption's ``ngrams`` or its
+        precomputed ``wide_logits``."""
         parts = []
         if self.uses_text:
             if text_features is None:
@@ -215,9 +226,17 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
             features = self.image_norm(image_features.to(self.image_proj.weight.dtype))
             parts.append(F.relu(self.image_proj(features)))
         logits = self.classifier(self.dropout(torch.cat(parts, dim=1)))
-        if not self.uses_ngrams or deep_only:
+        if not self.uses_ngrams:
             return logits
-        wide = self.wide(ngrams.to(self.wide.weight.dtype))
+        if wide_logits is None:
+            wide_logits = self.wide(ngrams.to(self.wide.weight.dtype))
+        if self.wide_mode == "logits":
+            return wide_logits.to(logits.dtype) + logits
+        return self._blend(wide_logits, logits)
+
+    def _blend(self, wide: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """An older checkpoint's score (``wide_mode`` "blend"), as the logit of
+        ``alpha * sigmoid(wide) + (1 - alpha) * p_deep``."""
         if self.deep_loss == "softmax":
             deep = torch.softmax(logits, 1)
             deep_rest = 1 - deep
@@ -230,6 +249,15 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         blend = alpha * torch.sigmoid(wide) + (1 - alpha) * deep
         rest = alpha * torch.sigmoid(-wide) + (1 - alpha) * deep_rest
         return torch.log(blend.clamp(min=BLEND_EPS)) - torch.log(rest.clamp(min=BLEND_EPS))
+
+    def wide_logits_of(self, texts: list[str]) -> torch.Tensor:
+        """The wide part's logits of ``texts`` (labels per text, float32), from the sparse
+        n-gram rows: a frozen part's output that training computes once per split, not per
+        batch through a dense row of every n-gram."""
+        rows = self.ngrams.sparse(texts)
+        weight = self.wide.weight.detach().cpu().numpy()
+        bias = self.wide.bias.detach().cpu().numpy()
+        return torch.from_numpy(np.asarray(rows @ weight.T, dtype=np.float32) + bias)
 
 
 class FeatureStandardiser(nn.BatchNorm1d):

@@ -6,7 +6,8 @@ evaluation) gets it back validated as part of config.json's RunRecord (train.run
 a damaged or hand-edited record is one line naming the key rather than a KeyError deep in a
 load. A key that older run folders lack has its default
 here, the value such a run was trained with: before the wide part (``wide_dim`` 0, ``loss``
-softmax, ``blend_alpha`` 0.5), before other image encoders (``image_backbone`` vgg16 with
+softmax, ``blend_alpha`` 0.5), before the wide part's logits were summed with the head's
+(``wide_mode`` blend), before other image encoders (``image_backbone`` vgg16 with
 ImageNet's normalisation, bilinear), before emoji were spelt out (``demojize`` false), before
 weights were recorded (``weights`` empty). Unknown keys are kept as they are, so a newer record
 round-trips through ``save_pretrained`` unchanged.
@@ -43,7 +44,10 @@ class ModelRecord(BaseModel):
     dropout: float = Field(ge=0, lt=1)
     wide_dim: int = Field(0, ge=0)  # 0: no wide part
     loss: Loss = "softmax"
-    blend_alpha: float = Field(0.5, ge=0, le=1)  # the wide part's weight, chosen on val
+    # How a wide part joins the head: "logits" (summed, trained together; new runs) or "blend"
+    # (older runs: alpha * sigmoid(wide) + (1 - alpha) * p_deep, blend_alpha chosen on val).
+    wide_mode: Literal["logits", "blend"] = "blend"
+    blend_alpha: float = Field(0.5, ge=0, le=1)
     max_seq_len: Width
     image_backbone: str = "vgg16"
     image_size: Width

@@ -112,8 +112,8 @@ def rewrite_model_record(run, folder, change) -> None:
 def test_a_run_folder_from_before_the_newer_model_keys_still_scores(trained, tmp_path, capsys):
     """Keys older checkpoints lack read as what those runs were trained with."""
     dataset, run = trained
-    newer = ("wide_dim", "loss", "blend_alpha", "image_backbone", "image_mean", "image_std")
-    newer += ("image_interpolation", "weights", "demojize")
+    newer = ("wide_dim", "loss", "wide_mode", "blend_alpha", "image_backbone", "image_mean")
+    newer += ("image_std", "image_interpolation", "weights", "demojize")
 
     def drop_newer_keys(record: dict) -> None:
         for key in newer:

@@ -1,10 +1,12 @@
-"""The wide part (the TF-IDF + logistic regression fit, frozen, blended with the deep part):
-vectorisers saved without pickle, a tiny wide & deep run with a frozen text encoder, the blend
-weight chosen on val and saved, checkpoint round trip, resume, predictor and ONNX agreement."""
+"""The wide part (the TF-IDF + logistic regression fit, frozen, its logits summed with the
+head's): vectorisers saved without pickle, the fit a run shares with its report, a tiny wide &
+deep run with a frozen text encoder, the sum and its start at the fit, older blended checkpoints,
+checkpoint round trip, resume, predictor and ONNX agreement."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,8 +15,7 @@ from safetensors.numpy import load_file
 
 from runtime.errors import UsageError
 from serve.onnx_backend import OnnxModel
-from train.baselines import fit_tfidf
-from train.blend import BLEND_GRID
+from train.baselines import MAX_FEATURES, TrainSplitFits, fit_tfidf
 from train.data import load_dataset, multi_hot
 from train.ngrams import IDF_FILE, NGRAMS_DIR, VOCABULARY_FILE, NgramFeatures
 from train.predictor import Predictor, load_release, save_release
@@ -29,9 +30,7 @@ def dataset(make_tiny_dataset, tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(make_tiny_checkpoint, dataset, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    return make_tiny_checkpoint(
-        dataset, runs / "wide", ngram_features=500, text_mode="frozen", loss="softmax"
-    )
+    return make_tiny_checkpoint(dataset, runs / "wide", ngram_features=500, text_mode="frozen")
 
 
 @pytest.fixture(scope="module")
@@ -79,28 +78,90 @@ def test_wide_part_is_the_frozen_logistic_regression_fit(run, dataset):
     assert np.allclose(wide, baseline.scores(texts), atol=1e-5)
 
 
-def test_blend_weight_is_chosen_on_val_and_saved(run):
-    config = json.loads((run / "config.json").read_text())
-    alpha = config["model"]["blend_alpha"]
-    events = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
-    (blend,) = [event for event in events if event["event"] == "blend"]
-    assert blend["alpha"] == alpha and np.isclose(BLEND_GRID, alpha).any()
-    means = [values["mean"] for values in blend["val"].values()]
-    assert blend["val"][f"{alpha:g}"]["mean"] == max(means)
-    assert Predictor.load(run).model.blend_alpha == alpha
+def test_a_run_fits_each_ngram_count_once(make_tiny_dataset, tmp_path):
+    labels, frames = load_dataset(make_tiny_dataset(tmp_path / "ds", n_posts=40, n_labels=3))
+    fits = TrainSplitFits.of(frames["train"], len(labels), seed=0)
+    full = fits.fit()
+    assert fits.fit(MAX_FEATURES) is full  # the wide part of train_small.yaml is the baseline
+    assert fits.fit(50) is not full and fits.fit(50).vectorizer.dim <= 100
+    texts = frames["train"]["text"].tolist()
+    targets = multi_hot(frames["train"]["labels"].tolist(), len(labels)).numpy()
+    alone = fit_tfidf(texts, targets).scores(texts)
+    assert np.allclose(full.scores(texts), alone)  # the same fit as the function's
 
 
-def test_scores_are_the_blend_of_wide_and_deep_probabilities(run, captions):
-    predictor = Predictor.load(run)
+def _head_and_wide(predictor, captions):
+    """The head's logits (the model's with every n-gram at zero, less the wide bias) and the
+    wide part's, of ``captions`` without pictures."""
     model = predictor.model
-    blended = predictor.scores(captions, [None] * len(captions))
     inputs = predictor.encode_texts(captions, predictor.max_seq_len)
     pixels = torch.zeros(len(captions), 3, 32, 32)
+    empty = torch.zeros(len(captions), model.wide.in_features)
     with torch.inference_mode():
-        deep = torch.softmax(model(**inputs, pixels=pixels, deep_only=True), 1)
-        wide = torch.sigmoid(model.wide(model.ngrams.transform(captions)))
-    alpha = model.blend_alpha
-    assert np.allclose(blended, (alpha * wide + (1 - alpha) * deep).numpy(), atol=1e-5)
+        head = model(**inputs, pixels=pixels, ngrams=empty) - model.wide.bias
+        wide = model.wide(model.ngrams.transform(captions))
+    return head, wide
+
+
+def test_scores_are_the_sigmoid_of_wide_plus_head_logits(run, captions):
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["wide_mode"] == "logits"
+    predictor = Predictor.load(run)
+    head, wide = _head_and_wide(predictor, captions)
+    assert head.abs().max() > 0  # training moved the head off its start
+    expected = torch.sigmoid(wide + head).numpy()
+    assert np.allclose(predictor.scores(captions, [None] * len(captions)), expected, atol=1e-5)
+
+
+def test_a_new_model_starts_as_the_tfidf_fit(run, dataset, captions):
+    predictor = Predictor.load(run)
+    predictor.model.start_at_wide()  # what train.build does before the first step
+    labels, frames = load_dataset(dataset)
+    train = frames["train"]
+    targets = multi_hot(train["labels"].tolist(), len(labels)).numpy()
+    baseline = fit_tfidf(train["text"].tolist(), targets, max_features=500)
+    scores = predictor.scores(captions, [None] * len(captions))
+    assert np.allclose(scores, baseline.scores(captions), atol=1e-5)
+
+
+def test_wide_logits_from_sparse_rows_match_the_dense_part(run, captions):
+    model = Predictor.load(run).model
+    with torch.inference_mode():
+        dense = model.wide(model.ngrams.transform(captions))
+    assert torch.allclose(model.wide_logits_of(captions), dense, atol=1e-5)
+
+
+def test_an_older_blended_checkpoint_scores_as_its_blend(run, captions, tmp_path):
+    """Runs from before the sum (no ``wide_mode`` in the record) load as they were trained:
+    ``alpha * sigmoid(wide) + (1 - alpha) * softmax(head)``."""
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["model"]["wide_mode"]
+    config["model"] |= {"blend_alpha": 0.3, "loss": "softmax"}
+    (old / "config.json").write_text(json.dumps(config))
+    predictor = Predictor.load(old)
+    assert predictor.model.wide_mode == "blend"
+    predictor.model.wide_mode = "logits"  # to read its two parts apart
+    head, wide = _head_and_wide(predictor, captions)
+    predictor.model.wide_mode = "blend"
+    blend = 0.3 * torch.sigmoid(wide) + 0.7 * torch.softmax(head, 1)
+    scores = predictor.scores(captions, [None] * len(captions))
+    assert np.allclose(scores, blend.numpy(), atol=1e-5)
+
+
+def test_an_older_blended_run_is_not_resumed(run, dataset, tiny_config, tmp_path):
+    from train.loop import train
+
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    config = json.loads((old / "config.json").read_text())
+    config["model"]["wide_mode"] = "blend"
+    (old / "config.json").write_text(json.dumps(config))
+    settings = TrainSettings.model_validate(tiny_config(ngram_features=500, text_mode="frozen"))
+    with pytest.raises(UsageError, match="cannot be resumed: start a new run"):
+        train(settings, dataset, old, resume=True, progress=False)
+    assert json.loads((old / "config.json").read_text()) == config  # left as it was
 
 
 def test_text_features_are_cached_once_and_reused(run, dataset, make_tiny_checkpoint, tmp_path):
@@ -122,7 +183,7 @@ def test_resumed_run_ends_as_an_uninterrupted_one(
 ):
     from train.loop import train
 
-    settings = {"ngram_features": 500, "text_mode": "frozen", "loss": "softmax"}
+    settings = {"ngram_features": 500, "text_mode": "frozen"}
     cache = str(run.parent / "feature-cache")
     half = make_tiny_checkpoint(
         dataset, tmp_path / "half", stop_after_epochs=2, feature_cache=cache, **settings
@@ -133,7 +194,6 @@ def test_resumed_run_ends_as_an_uninterrupted_one(
     whole, _, _, _ = load_release(run)
     for name, tensor in whole.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
-    assert resumed.blend_alpha == whole.blend_alpha
 
 
 def test_run_saves_the_ngrams_and_round_trips(run, captions, tmp_path):
