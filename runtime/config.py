@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,31 @@ RENAMED_KEYS: dict[str, dict[str, str]] = {
 (docs/architecture.md, "Names")."""
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with numbers such as ``3e-5`` and ``1.0e5`` read as floats.
+
+    Why: PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent, so
+    ``lr: 3e-5`` or ``--set head_lr=2e-3`` came back as the string "3e-5", which the strict
+    settings then refused ("must be a number"). YAML 1.2, and every other YAML library our users
+    know, reads them as numbers."""
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML, the way every config, file or ``--set`` value, is read."""
+    return yaml.load(text, Loader=ConfigLoader)  # a SafeLoader: no Python objects
+
+
 def default_config(stage: str) -> dict[str, Any]:
     """The shipped defaults of ``configs/<stage>.yaml``."""
     text = importlib.resources.files("configs").joinpath(f"{stage}.yaml").read_text("utf-8")
-    return yaml.safe_load(text) or {}
+    return parse_yaml(text) or {}
 
 
 def add_config_args(parser: argparse.ArgumentParser, defaults: str = "the defaults") -> None:
@@ -62,7 +84,7 @@ def resolve_config(stage: str, args: argparse.Namespace, flag_keys: FlagKeys) ->
     for key, raw in _overrides(args):
         (key,) = renamed_keys(stage, {key: None})
         _check_known(config, {key.split(".")[0]: None}, "--set")
-        _set_dotted(config, key, yaml.safe_load(raw))
+        _set_dotted(config, key, parse_yaml(raw))
     for dest, keys in _given_flags(args, flag_keys):
         for key in keys:
             _set_dotted(config, key, getattr(args, dest))
@@ -98,7 +120,7 @@ def explicit_keys(args: argparse.Namespace, flag_keys: FlagKeys) -> set[str]:
 
 def _read_config_file(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(path.read_text("utf-8")) or {}
+        loaded = parse_yaml(path.read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read config {path}: {exc}") from None
     if not isinstance(loaded, dict):

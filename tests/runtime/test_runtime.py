@@ -47,6 +47,29 @@ def test_flags_beat_set_which_beats_a_config_file_which_beats_defaults(tmp_path:
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [("3e-5", 3e-5), ("2E+3", 2000.0), ("1.0e5", 1e5), ("-.5e1", -5.0), ("1.5e-3", 1.5e-3)],
+)
+def test_numbers_with_an_exponent_are_floats_in_set_and_config_files(
+    tmp_path: Path, text: str, value: float
+) -> None:
+    """YAML 1.1 (PyYAML) reads ``3e-5`` as a string; a user writing a learning rate means a
+    number, as YAML 1.2 reads it."""
+    file = tmp_path / "c.yaml"
+    file.write_text(f"politeness: {{delay_mean_s: {text}}}\n")
+    from_file = resolve_config("crawl", _args("--config", str(file)), {})
+    from_set = resolve_config("crawl", _args("--set", f"politeness.delay_mean_s={text}"), {})
+    assert from_file["politeness"]["delay_mean_s"] == from_set["politeness"]["delay_mean_s"]
+    assert from_set["politeness"]["delay_mean_s"] == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["1e", "e5", "8e3x", "v1e3", "abc"])
+def test_words_that_only_look_like_exponents_stay_strings(text: str) -> None:
+    config = resolve_config("crawl", _args("--set", f"politeness.delay_mean_s={text}"), {})
+    assert config["politeness"]["delay_mean_s"] == text
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (("--set", "limt=3"), "--set: unknown config key(s): limt"),
