@@ -81,8 +81,12 @@ def _train_command(args: argparse.Namespace, dataset: Path, run: Path) -> list[s
 
 
 def _timed(command: list[str]) -> float:
+    """Seconds ``command`` took; a failed stage ends the benchmark with its exit status (the
+    stage has printed its own one-line error)."""
     started = time.monotonic()
-    subprocess.run(command, check=True)
+    done = subprocess.run(command, check=False)
+    if done.returncode:
+        raise SystemExit(f"quality: {Path(command[0]).name} exited {done.returncode}")
     return time.monotonic() - started
 
 
