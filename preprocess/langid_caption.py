@@ -9,7 +9,8 @@ in each of two languages is ``mixed``. docs/langid.md explains the weights.
 Speed (issue 17): what a word contributes (its weighted evidence and its letters towards the
 ``mixed`` shares) is worked out once per word and language and remembered
 (:func:`_word_figures`), so a caption costs one tokenising regex, a look-up per word and one
-fastText call. The per-word votes are only built again for ``--explain``.
+fastText call, asked in a row with the batch's other captions' calls (:func:`_walked`). The
+per-word votes are only built again for ``--explain``.
 """
 
 from __future__ import annotations
