@@ -65,24 +65,32 @@ class Detector:
 
     def detect_batch(self, texts: Sequence[str]) -> list[Prediction]:
         """``(ISO 639-1 code, "und" or "mixed", confidence 0..1)`` per raw caption, in order."""
-        verdicts = (self._judge_cleaned(clean_for_langid(text), False) for text in texts)
-        return [(v.lang, v.confidence) for v in verdicts]
+        return [(v.lang, v.confidence) for v in self._judge_batch(texts, False)]
 
     def detect(self, text: str) -> Prediction:
         return self.detect_batch([text])[0]
 
     def explain_batch(self, texts: Sequence[str]) -> list[Verdict]:
         """The decision per raw caption with the evidence behind it."""
-        return [self._judge_cleaned(clean_for_langid(text), True) for text in texts]
+        return self._judge_batch(texts, True)
 
-    def _judge_cleaned(self, text: str, explain: bool) -> Verdict:
-        text = judged_part(text)
-        if (
-            count_letters(text[:SURE_LETTERS_CHARS]) < MIN_LETTERS
-            and (letters := count_letters(text)) < MIN_LETTERS
-        ):
-            return Verdict(UNDETERMINED, 0.0, f"{letters} letters after cleaning (< {MIN_LETTERS})")
-        return self.judge(text, explain)
+    def _judge_batch(self, texts: Sequence[str], explain: bool) -> list[Verdict]:
+        """The judge's verdicts, given all the batch's judged texts at once (the ``caption``
+        backend calls fastText for them in a row), and ``und`` for too few letters."""
+        verdicts: list[Verdict | None] = []
+        judged: list[str] = []
+        for text in map(judged_part, map(clean_for_langid, texts)):
+            if (
+                count_letters(text[:SURE_LETTERS_CHARS]) < MIN_LETTERS
+                and (letters := count_letters(text)) < MIN_LETTERS
+            ):
+                reason = f"{letters} letters after cleaning (< {MIN_LETTERS})"
+                verdicts.append(Verdict(UNDETERMINED, 0.0, reason))
+            else:
+                verdicts.append(None)
+                judged.append(text)
+        found = iter(self.judge(judged, explain))
+        return [verdict or next(found) for verdict in verdicts]
 
 
 def get_detector(backend: str | None = None, prior: Mapping[str, float] | None = None) -> Detector:
@@ -126,9 +134,12 @@ _PRIOR_ITEM = re.compile(r"(?P<code>\w+)\s*=\s*(?P<share>\d*\.?\d+)")
 def _plain(score: Scorer) -> Judge:
     """A backend that only names a language: its top label is the whole evidence."""
 
-    def judge(text: str, explain: bool) -> Verdict:
-        lang, confidence = score(text)
-        return Verdict(lang, confidence, f"detector {lang} {confidence:.2f}" if explain else "")
+    def judge(texts: Sequence[str], explain: bool) -> list[Verdict]:
+        verdicts = []
+        for lang, confidence in map(score, texts):
+            evidence = f"detector {lang} {confidence:.2f}" if explain else ""
+            verdicts.append(Verdict(lang, confidence, evidence))
+        return verdicts
 
     return judge
 

@@ -9,7 +9,8 @@ in each of two languages is ``mixed``. docs/langid.md explains the weights.
 Speed (issue 17): what a word contributes (its weighted evidence and its letters towards the
 ``mixed`` shares) is worked out once per word and language and remembered
 (:func:`_word_figures`), so a caption costs one tokenising regex, a look-up per word and one
-fastText call. The per-word votes are only built again for ``--explain``.
+fastText call, asked in a row with the batch's other captions' calls (:func:`_walked`). The
+per-word votes are only built again for ``--explain``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import collections
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import NamedTuple
 
 from preprocess import word_evidence
@@ -84,8 +85,12 @@ class Verdict(NamedTuple):
     evidence: str
 
 
-Judge = Callable[[str, bool], Verdict]
-"""``judge(cleaned_text, explain)``: the evidence string is only written when ``explain``."""
+Judge = Callable[[Sequence[str], bool], list[Verdict]]
+"""``judge(cleaned_texts, explain)``: a verdict per text; the evidence string is only written
+when ``explain``."""
+Walk = Generator[str, list[Prediction], Verdict]
+"""One caption's judging (:func:`caption_judge`): it yields the text fastText must rank when
+(and only when) it needs fastText's ranking, is sent that ranking, and returns its verdict."""
 
 
 def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
@@ -97,13 +102,14 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
     codes = {code: word_evidence.wordfreq_code(code) for code in ruled_out}
     main = expected[0][0] if expected else "en"
 
-    def judge(text: str, explain: bool) -> Verdict:
+    def walk(text: str, explain: bool) -> Walk:
         normalised = word_evidence.normalise(text, main)
         tokens = word_evidence.tokens(normalised)
+        sample = normalised[:FASTTEXT_SAMPLE_CHARS]
         ranked: list[Prediction] | None = None  # fastText's, once needed: a mixed caption is not
         notes = []
         if explain:
-            ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
+            ranked = yield sample
             notes += [f"text {normalised!r}", "fastText " + _listed(ranked)]
         for lang, share in expected:
             words, own, other, other_words = _caption_figures(tokens, codes[lang], explain)
@@ -123,22 +129,51 @@ def caption_judge(prior: Sequence[tuple[str, float]]) -> Judge:
                 terms = _log_odds_terms(share, None, words)
             else:
                 if ranked is None:
-                    ranked = fasttext_rank(normalised[:FASTTEXT_SAMPLE_CHARS])
+                    ranked = yield sample
                 terms = _log_odds_terms(share, dict(ranked).get(lang, 0.0), words)
             log_odds = sum(terms)
             if explain:
                 notes.append(_explained_log_odds(lang, terms, votes, asked))
             if log_odds > 0:
                 return Verdict(lang, _sigmoid(log_odds), "; ".join(notes))
-        sample = normalised[:FASTTEXT_SAMPLE_CHARS]
         if ranked is None:  # an empty prior
-            ranked = fasttext_rank(sample)
+            ranked = yield sample
         lang, confidence = _best_other(ranked, ruled_out, lambda c: lingua_choose(sample, c))
         if explain:
             notes.append(f"-> {lang} from the detectors")
         return Verdict(lang, confidence, "; ".join(notes))
 
+    def judge(texts: Sequence[str], explain: bool) -> list[Verdict]:
+        return _walked([walk(text, explain) for text in texts], fasttext_rank)
+
     return judge
+
+
+def _walked(walks: list[Walk], rank: Callable[[str], list[Prediction]]) -> list[Verdict]:
+    """Every walk's verdict: each walk up to its question to fastText, then fastText's
+    rankings for all the questions, one call after another, then each waiting walk to its end.
+
+    Same verdicts as walking each caption to its end in turn, but fastText runs without the
+    word look-ups between its calls: between them those pushed its model out of the CPU's
+    caches, and a call took twice as long inside the walk as in a row (issue 17's speed
+    goal, docs/benchmarks/langid.md)."""
+    verdicts: list[Verdict | None] = []
+    waiting: list[tuple[int, Walk, str]] = []
+    for walk in walks:
+        try:
+            waiting.append((len(verdicts), walk, next(walk)))
+            verdicts.append(None)
+        except StopIteration as done:
+            verdicts.append(done.value)
+    rankings = [rank(sample) for _, _, sample in waiting]
+    for (index, walk, _), ranked in zip(waiting, rankings, strict=True):
+        try:
+            walk.send(ranked)
+        except StopIteration as done:
+            verdicts[index] = done.value
+        else:  # a walk asks fastText once at most
+            raise RuntimeError("a caption's judging asked fastText twice")
+    return verdicts  # type: ignore[return-value]  # every walk has ended
 
 
 def _caption_figures(

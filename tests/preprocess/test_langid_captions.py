@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from preprocess import langid, langid_backends, word_evidence
+from preprocess import langid, langid_backends, langid_caption, word_evidence
 from preprocess.settings import language_prior
 from runtime.errors import EXIT_USAGE, UsageError
 
@@ -116,6 +116,15 @@ def test_word_votes_weigh_common_words_against_their_best_rival() -> None:
     assert votes["ich"].rival == "de" and votes["ich"].evidence < -1
     assert votes["blorptastic"].zipf == votes["blorptastic"].rival_zipf == 0.0
     assert votes["blorptastic"].evidence == 0.0  # in no list: the caller decides what it means
+
+
+def test_a_word_vote_is_a_whole_word_vote() -> None:
+    """word_vote builds its tuple without NamedTuple's own __new__ (issue 17's speed goal):
+    still a WordVote, with every field named and equal to one built the usual way."""
+    vote = word_evidence.word_vote("Sanchez", "en")
+    assert type(vote) is word_evidence.WordVote
+    assert vote == word_evidence.WordVote(*vote) and vote._asdict()["word"] == "sanchez"
+    assert vote.capitalised and vote.script == "LATIN"
 
 
 def test_explanation_shows_prior_detector_and_words(detector: langid.Detector) -> None:
@@ -248,3 +257,46 @@ def test_lingua_is_not_asked_outside_the_confused_groups() -> None:
     choose = langid_backends.lingua_chooser()
     assert choose("asante sana", ["tr", "la", "pt"]) is None
     assert choose("Tusind tak for en dejlig dag", ["es", "pl", "nl", "da"])[0] == "da"
+
+
+BATCH = [
+    "We had the best time at the beach with the whole family this weekend",  # words decide
+    "ich bin so tired of this",  # mixed
+    "😍😍😍",  # und
+    "happy bday sis <3",  # fastText counts
+    "asante sana",  # outside the prior: fastText names it
+    "Tusind tak for en dejlig dag",  # lingua names it
+]
+
+
+def test_a_batch_decides_each_caption_as_it_alone(detector: langid.Detector) -> None:
+    """fastText is asked for a batch's captions in a row (issue 17's speed goal); each caption
+    still gets the verdict it gets on its own, on both paths."""
+    alone = [detector.detect(text) for text in BATCH]
+    assert detector.detect_batch(BATCH) == alone
+    assert [(v.lang, v.confidence) for v in detector.explain_batch(BATCH)] == alone
+    assert detector.detect_batch(BATCH[::-1]) == alone[::-1]
+
+
+def test_fasttext_is_asked_once_for_each_caption_that_needs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+    rank = langid_backends.fasttext_ranker()
+    monkeypatch.setattr(
+        langid_caption, "fasttext_ranker", lambda: lambda text: asked.append(text) or rank(text)
+    )
+    judge = langid_caption.caption_judge([("en", 0.9)])
+    judged = [text for text in BATCH if text != "😍😍😍"]  # what the detector hands the judge
+    judge(judged, False)
+    assert asked == ["happy bday sis <3", "asante sana", "Tusind tak for en dejlig dag"]
+
+
+def test_a_walk_that_asks_fasttext_twice_is_a_fault() -> None:
+    def asks_twice() -> langid_caption.Walk:
+        yield "one"
+        yield "two"
+        return langid_caption.Verdict("en", 1.0, "")
+
+    with pytest.raises(RuntimeError, match="asked fastText twice"):
+        langid_caption._walked([asks_twice()], lambda text: [("en", 1.0)])
