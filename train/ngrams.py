@@ -5,7 +5,7 @@ far better than a small encoder trained for minutes on CPU, because rare words, 
 place names and non-label hashtags are each strong evidence for a few tags and an encoder's
 subwords blur them (docs/benchmarks/train.md). These are the TF-IDF baseline's features
 (:mod:`train.baselines` fits them); the model's wide part is that baseline's logistic regression,
-frozen, blended with the encoder's probabilities.
+frozen, its logits summed with the head's (train.model).
 
 The vectorisers are fitted on the train split only. A checkpoint stores them without pickle:
 ``ngrams/vocabulary.json`` (settings and each analyser's term -> column map) and

@@ -148,6 +148,8 @@ def test_an_older_blended_checkpoint_scores_as_its_blend(run, captions, tmp_path
     blend = 0.3 * torch.sigmoid(wide) + 0.7 * torch.softmax(head, 1)
     scores = predictor.scores(captions, [None] * len(captions))
     assert np.allclose(scores, blend.numpy(), atol=1e-5)
+    predictor.model = OnnxModel(predictor.model, predictor.image_size, threads=1)  # as served
+    assert np.abs(predictor.scores(captions, [None] * len(captions)) - scores).max() < 1e-4
 
 
 def test_an_older_blended_run_is_not_resumed(run, dataset, tiny_config, tmp_path):
