@@ -231,7 +231,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         if wide_logits is None:
             wide_logits = self.wide(ngrams.to(self.wide.weight.dtype))
         if self.wide_mode == "logits":
-            return wide_logits.to(logits.dtype) + logits
+            return wide_logits + logits  # float32 wide logits keep a bf16 head's sum precise
         return self._blend(wide_logits, logits)
 
     def _blend(self, wide: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
