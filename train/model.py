@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ from train.checkpoint import (
 from train.encoders import image_backbone as make_image_backbone
 from train.encoders import text_encoder_from_config
 from train.hub import LIBRARY_NAME, MODEL_TAGS, model_folder
-from train.model_record import ModelRecord
+from train.model_record import ModelRecord, WideMode
 from train.ngrams import NgramFeatures
 from train.settings import Loss, Pooling
 
@@ -81,7 +81,7 @@ class HashtagModel(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=MOD
         text_pooling: Pooling = "pooled",
         wide_dim: Annotated[int, Field(ge=0)] = 0,
         deep_loss: Loss = "softmax",
-        wide_mode: Literal["logits", "blend"] = "logits",
+        wide_mode: WideMode = "logits",
         blend_alpha: Annotated[float, Field(ge=0, le=1)] = 0.5,
     ) -> None:
         super().__init__()

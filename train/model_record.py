@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.checkpoint_check import MODALITIES
 from train.settings import Init, Loss, Pooling
 
+WideMode = Literal["logits", "blend"]
+"""How a wide part joins the head (train.model): its logits summed with the head's, or (older
+runs) a blend of the two parts' probabilities."""
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 Width = Annotated[int, Field(ge=1)]
@@ -46,7 +49,7 @@ class ModelRecord(BaseModel):
     loss: Loss = "softmax"
     # How a wide part joins the head: "logits" (summed, trained together; new runs) or "blend"
     # (older runs: alpha * sigmoid(wide) + (1 - alpha) * p_deep, blend_alpha chosen on val).
-    wide_mode: Literal["logits", "blend"] = "blend"
+    wide_mode: WideMode = "blend"
     blend_alpha: float = Field(0.5, ge=0, le=1)
     max_seq_len: Width
     image_backbone: str = "vgg16"
